@@ -1,0 +1,71 @@
+"""The `anp-synth` command line: a thin typer layer over the library.
+
+Errors are turned into one line on stderr and an exit code here, and only here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from anp_synth.errors import AnpError, ExitCode
+
+app = typer.Typer(
+    name="anp-synth",
+    help="Generate synthetic posts, import them idempotently, load-test the site.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    _state["debug"] = debug
+
+
+def _register() -> None:
+    from anp_synth.commands import generate
+
+    generate.register(app)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app, map library errors to one stderr line and an exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        app(args=args, standalone_mode=False)
+    except AnpError as exc:
+        if _state["debug"] or "--debug" in args:
+            err.print_exception()
+        err.print(f"error: {exc}", markup=False)
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted", markup=False)
+        return int(ExitCode.FATAL)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return int(ExitCode.USAGE)
+    except KeyboardInterrupt:
+        err.print("interrupted", markup=False)
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    return int(ExitCode.OK)
+
+
+def run() -> None:
+    """Console-script wrapper that exits with main()'s code."""
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""`generate`, `schema` and `show`: the first stage of the pipeline."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import orjson
+import typer
+from rich.console import Console
+
+from anp_synth.errors import UsageError
+from anp_synth.generate import DEFAULT_COUNT, DEFAULT_OUTPUT, Spec, generate, parse_shard, validate
+from anp_synth.model import post_schema
+from anp_synth.progress import progress_bar
+from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+
+
+def _parse_epoch(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--epoch: expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def generate_cmd(
+    seed: int = typer.Option(2852, "--seed", help="First seed; post N has source id alphanode-N."),
+    count: int = typer.Option(DEFAULT_COUNT, "--count", "-n", help="Number of posts (seeds)."),
+    profile: str = typer.Option("standard", "--profile", help="Meta volume: light|standard|heavy."),
+    locale: str = typer.Option("en_US", "--locale", help="en_US, ja_JP or ru_RU."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Processes; output is identical."),
+    shard: str | None = typer.Option(None, "--shard", help="k/n: write only the k-th of n parts."),
+    output: str = typer.Option(DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."),
+    epoch: str = typer.Option(
+        DEFAULT_EPOCH.isoformat(), "--epoch", help="Fixed date the publication window ends at."
+    ),
+    window_days: int = typer.Option(
+        DEFAULT_WINDOW_DAYS, "--window-days", help="Length of the publication window in days."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
+) -> None:
+    """Generate posts with seeds SEED … SEED+COUNT-1 as JSONL, with a manifest beside it."""
+    spec = Spec(seed, count, profile, locale, _parse_epoch(epoch), window_days)
+    validate(spec)
+    shard_spec = parse_shard(shard)
+    with progress_bar(count, "generating", quiet=quiet or output == "-") as advance:
+        result = generate(spec, output, workers=workers, shard=shard_spec, on_progress=advance)
+    if not quiet:
+        where = "stdout" if result.path == "-" else result.path
+        out = Console(stderr=True, highlight=False)
+        out.print(
+            f"wrote {result.count:,} posts ({result.bytes:,} bytes) to {where}"
+            + (f"; manifest {result.manifest_path}" if result.manifest_path else ""),
+            markup=False,
+        )
+
+
+def schema_cmd() -> None:
+    """Print the JSON Schema of a post."""
+    sys.stdout.buffer.write(orjson.dumps(post_schema(), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def show_cmd(
+    seed: int = typer.Argument(..., help="The post's seed."),
+    profile: str = typer.Option("standard", "--profile"),
+    locale: str = typer.Option("en_US", "--locale"),
+    as_json: bool = typer.Option(False, "--json", help="Print the post's JSON instead."),
+) -> None:
+    """Print one post as a reader would see it."""
+    from anp_synth.render_text import render_post
+    from anp_synth.synth.builder import PostBuilder
+
+    validate(Spec(seed, 1, profile, locale))
+    post = PostBuilder(profile, locale).build(seed)
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(post, option=orjson.OPT_INDENT_2) + b"\n")
+        return
+    render_post(post, Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command("generate")(generate_cmd)
+    app.command("schema")(schema_cmd)
+    app.command("show")(show_cmd)

@@ -1,0 +1,246 @@
+"""Write a dataset: seeds → JSONL (in order, any number of workers, any shard) + manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from anp_synth import __version__
+from anp_synth.errors import UsageError
+from anp_synth.model import PROFILES
+from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS, MAX_SEED, PostBuilder
+from anp_synth.synth.vocab import supported_locales
+
+DEFAULT_COUNT = 1000
+DEFAULT_OUTPUT = "posts.jsonl"
+CHUNK = 1000  # posts per worker task: large enough to amortise IPC, small enough for flat memory
+
+_SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What to generate: a seed range, a profile, a locale and the date window."""
+
+    seed: int
+    count: int
+    profile: str = "standard"
+    locale: str = "en_US"
+    epoch: dt.date = DEFAULT_EPOCH
+    window_days: int = DEFAULT_WINDOW_DAYS
+
+    @property
+    def last_seed(self) -> int:
+        return self.seed + self.count - 1
+
+
+@dataclass
+class Result:
+    """What a generate run wrote."""
+
+    path: str
+    manifest_path: str | None
+    count: int
+    bytes: int
+    sha256: str
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+
+def validate(spec: Spec) -> None:
+    """Check a spec; raise UsageError naming the option."""
+    if spec.seed < 0 or spec.seed > MAX_SEED:
+        raise UsageError(f"--seed: {spec.seed} is outside 0..{MAX_SEED} (the 6-digit source id)")
+    if spec.count <= 0:
+        raise UsageError(f"--count: must be a positive integer, got {spec.count}")
+    if spec.last_seed > MAX_SEED:
+        raise UsageError(
+            f"--count: seeds {spec.seed}..{spec.last_seed} pass {MAX_SEED}, "
+            f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)"
+        )
+    if spec.profile not in PROFILES:
+        raise UsageError(f"--profile: unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}")
+    if spec.locale not in supported_locales():
+        raise UsageError(
+            f"--locale: unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"
+        )
+    if spec.window_days <= 0:
+        raise UsageError(f"--window-days: must be positive, got {spec.window_days}")
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """`k/n` with 1 <= k <= n → (k, n); None stays None."""
+    if text is None:
+        return None
+    match = _SHARD_RE.match(text.strip())
+    if not match:
+        raise UsageError(f"--shard: expected k/n such as 2/4, got {text!r}")
+    k, n = int(match.group(1)), int(match.group(2))
+    if n < 1 or not 1 <= k <= n:
+        raise UsageError(f"--shard: need 1 <= k <= n, got {text!r}")
+    return k, n
+
+
+def shard_range(seed: int, count: int, shard: tuple[int, int] | None) -> tuple[int, int]:
+    """(first seed, count) of shard k of n: contiguous, so shards concatenated in order = one run."""
+    if shard is None:
+        return seed, count
+    k, n = shard
+    start = seed + (k - 1) * count // n
+    stop = seed + k * count // n
+    return start, stop - start
+
+
+# -- building chunks (runs in workers too) ---------------------------------
+
+_builders: dict[tuple[str, str, int, int], PostBuilder] = {}
+
+
+def _builder(profile: str, locale: str, epoch_ordinal: int, window: int) -> PostBuilder:
+    key = (profile, locale, epoch_ordinal, window)
+    builder = _builders.get(key)
+    if builder is None:
+        epoch = dt.date.fromordinal(epoch_ordinal)
+        builder = _builders[key] = PostBuilder(profile, locale, epoch, window)
+    return builder
+
+
+def build_chunk(
+    profile: str, locale: str, epoch_ordinal: int, window: int, start: int, count: int
+) -> bytes:
+    """JSONL bytes of the posts with seeds start … start+count-1."""
+    build = _builder(profile, locale, epoch_ordinal, window).build
+    dumps = orjson.dumps
+    newline = orjson.OPT_APPEND_NEWLINE
+    return b"".join([dumps(build(seed), option=newline) for seed in range(start, start + count)])
+
+
+def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[tuple[int, bytes]]:
+    """(posts, bytes) chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
+    args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
+    bounds = [
+        (start, min(chunk, spec.seed + spec.count - start))
+        for start in range(spec.seed, spec.seed + spec.count, chunk)
+    ]
+    if workers <= 1:
+        for start, n in bounds:
+            yield n, build_chunk(*args, start, n)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque[tuple[int, Future[bytes]]] = deque()
+        todo = iter(bounds)
+        for start, n in todo:
+            pending.append((n, pool.submit(build_chunk, *args, start, n)))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            n, future = pending.popleft()
+            yield n, future.result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append((nxt[1], pool.submit(build_chunk, *args, *nxt)))
+
+
+# -- writing ---------------------------------------------------------------
+
+
+def manifest_path_for(path: Path) -> Path:
+    """posts.jsonl → posts.manifest.json, beside it."""
+    return path.with_name(path.name.removesuffix(".jsonl") + ".manifest.json")
+
+
+def build_manifest(spec: Spec, count: int, size: int, sha256: str, shard: str | None) -> dict:
+    """The dataset's manifest: deterministic (no time, no host), versions recorded."""
+    return {
+        "generator": "anp-synth",
+        "generator_version": __version__,
+        "faker_version": metadata.version("faker"),
+        "profile": spec.profile,
+        "locale": spec.locale,
+        "epoch": spec.epoch.isoformat(),
+        "window_days": spec.window_days,
+        "seed_first": spec.seed,
+        "seed_last": spec.last_seed,
+        "shard": shard,
+        "count": count,
+        "bytes": size,
+        "sha256": sha256,
+    }
+
+
+def generate(
+    spec: Spec,
+    output: str = DEFAULT_OUTPUT,
+    *,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Result:
+    """Generate `spec` (or its shard) into `output` (`-` for stdout), atomically, with a manifest."""
+    validate(spec)
+    if workers < 1:
+        raise UsageError(f"--workers: must be at least 1, got {workers}")
+    first, count = shard_range(spec.seed, spec.count, shard)
+    if count == 0:
+        raise UsageError(f"--shard: shard {shard[0]}/{shard[1]} of {spec.count} posts is empty")  # type: ignore[index]
+    part = Spec(first, count, spec.profile, spec.locale, spec.epoch, spec.window_days)
+    digest = hashlib.sha256()
+    size = 0
+
+    def pump(sink: BinaryIO) -> None:
+        nonlocal size
+        for n, data in iter_chunks(part, workers):
+            sink.write(data)
+            digest.update(data)
+            size += len(data)
+            if on_progress:
+                on_progress(n)
+
+    shard_text = f"{shard[0]}/{shard[1]}" if shard else None
+    if output == "-":
+        pump(sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
+        return Result("-", None, count, size, digest.hexdigest(), manifest)
+
+    path = Path(output)
+    _write_atomically(path, pump)
+    manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
+    mpath = manifest_path_for(path)
+    _write_atomically(
+        mpath,
+        lambda f: f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"),
+    )
+    return Result(str(path), str(mpath), count, size, digest.hexdigest(), manifest)
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """Write to a temporary file beside `path` and rename it at the end; nothing half-written stays."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise UsageError(f"-o: directory {str(directory)!r} does not exist")
+    if path.is_dir():
+        raise UsageError(f"-o: {str(path)!r} is a directory")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise UsageError(f"-o: cannot write in {str(directory)!r}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

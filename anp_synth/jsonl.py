@@ -1,0 +1,57 @@
+"""JSONL: canonical bytes, the content hash, and a streaming reader with line numbers."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+HASH_BYTES = 12  # 24 hex characters, as in the seed article
+
+
+def dumps_line(obj: Any) -> bytes:
+    """One JSONL line: orjson bytes in the object's own key order, newline-terminated."""
+    return orjson.dumps(obj, option=orjson.OPT_APPEND_NEWLINE)
+
+
+def content_hash(post: dict[str, Any]) -> str:
+    """24-hex digest of a post's content, independent of key order and of `meta.hash` itself."""
+    meta = post.get("meta")
+    if isinstance(meta, dict) and "hash" in meta:
+        post = {**post, "meta": {k: v for k, v in meta.items() if k != "hash"}}
+    data = orjson.dumps(post, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(data, digest_size=HASH_BYTES).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One input line: its 1-based number, raw bytes, and the parsed value or the parse error."""
+
+    number: int
+    raw: bytes
+    value: Any = None
+    error: str | None = None
+
+
+def iter_lines(stream: BinaryIO) -> Iterator[Line]:
+    """Parse a JSONL stream lazily; a bad line is reported, not raised, so the rest goes on."""
+    for number, raw in enumerate(stream, start=1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        try:
+            yield Line(number, stripped, orjson.loads(stripped))
+        except orjson.JSONDecodeError as exc:
+            yield Line(number, stripped, error=f"invalid JSON: {exc}")
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open a JSONL path for reading; `-` is standard input."""
+    if path == "-":
+        return sys.stdin.buffer
+    return Path(path).open("rb")

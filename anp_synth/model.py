@@ -1,0 +1,140 @@
+"""The post: pydantic models for every element of the seed article, and its JSON Schema.
+
+The generator builds plain dicts on its hot path (speed); these models are the
+contract those dicts obey, checked in tests, by the importer on input and by
+the reference site on every write.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCE_ID_RE = r"^alphanode-\d{6}$"
+SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+HASH_RE = r"^[0-9a-f]{24}$"
+REFERENCE_RE = r"^anp-ref-\d{6}-\d{4}$"
+
+Difficulty = Literal["beginner", "intermediate", "advanced", "expert"]
+Profile = Literal["light", "standard", "heavy"]
+PROFILES: tuple[str, ...] = ("light", "standard", "heavy")
+LOCALES: tuple[str, ...] = ("en_US", "ja_JP", "ru_RU")
+
+_source_id = re.compile(SOURCE_ID_RE)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Image(_Strict):
+    source: str = Field(max_length=200)
+    url: str = Field(max_length=2000)
+    caption: str = Field(max_length=2000)
+
+
+class Section(_Strict):
+    heading: str = Field(max_length=500)
+    paragraphs: list[str]
+
+
+class Code(_Strict):
+    language: str = Field(max_length=50)
+    source: str = Field(max_length=20000)
+
+
+class Outline(_Strict):
+    context: str
+    problem: str
+    stack: str
+    recommended_action: str
+
+
+class Score(_Strict):
+    quality: int = Field(ge=0, le=100)
+    freshness: int = Field(ge=0, le=100)
+    depth: int = Field(ge=0, le=100)
+    clarity: int = Field(ge=0, le=100)
+
+
+class Revision(_Strict):
+    status: str
+    version: str
+    last_reviewed: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Flags(_Strict):
+    ai_generated_style: int = Field(ge=0, le=1)
+    has_images: int = Field(ge=0, le=1)
+    image_heavy: int = Field(ge=0, le=1)
+    needs_human_review: int = Field(ge=0, le=1)
+
+
+class Entity(_Strict):
+    name: str
+    type: str
+
+
+class Payload(_Strict):
+    source_id: str = Field(pattern=SOURCE_ID_RE)
+    generator: str
+    paragraphs: int = Field(ge=0)
+    scenario: str
+    seed: int = Field(ge=0, le=999_999)
+
+
+class Meta(_Strict):
+    """The post-meta box ("alphanode post meta")."""
+
+    topic: str
+    summary: str
+    outline: Outline
+    brief: str
+    stack: list[str]
+    tools: list[str]
+    code_language: str
+    difficulty: Difficulty
+    reading_time: int = Field(ge=1)
+    view_count: int = Field(ge=0)
+    score: Score
+    revision: Revision
+    reference: str = Field(pattern=REFERENCE_RE)
+    hash: str = Field(pattern=HASH_RE)
+    flags: Flags
+    checklist: list[str]
+    entities: list[Entity]
+    image_sources: list[Image]
+    payload: Payload
+    notes: list[str]
+
+
+class Post(_Strict):
+    """One synthetic article; `source_id` (derived from the seed) is its identity."""
+
+    source_id: str = Field(pattern=SOURCE_ID_RE)
+    seed: int = Field(ge=0, le=999_999)
+    locale: str
+    title: str = Field(min_length=1, max_length=1000)
+    slug: str = Field(pattern=SLUG_RE, max_length=200)
+    author: str
+    published_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    lead: str
+    image: Image
+    sections: list[Section]
+    code: Code
+    checklist: list[str]
+    tags: list[str]
+    meta: Meta
+    similar: list[str]
+
+
+def post_schema() -> dict[str, Any]:
+    """The JSON Schema of a post, as `anp-synth schema` prints it."""
+    return Post.model_json_schema()
+
+
+def is_source_id(value: str) -> bool:
+    """True when `value` looks like `alphanode-NNNNNN`."""
+    return _source_id.match(value) is not None

@@ -1,0 +1,95 @@
+"""The sink seam: the protocol every target implements, and the result types.
+
+Errors: a sink raises `TransientSinkError` (retry) or `TerminalSinkError`
+(quarantine) from `anp_synth.errors`, never a transport exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from anp_synth.errors import SinkError
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What the target did with one post. `previous` is the post as it was before an update."""
+
+    source_id: str
+    outcome: Outcome
+    remote_id: str
+    url: str
+    hash: str
+    previous: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePost:
+    """One post as the target holds it (for get, verify and listing)."""
+
+    source_id: str
+    remote_id: str
+    url: str
+    hash: str
+    post: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One keyset page of the target's posts."""
+
+    items: list[RemotePost]
+    next: str | None
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """A target that upserts posts keyed by source id."""
+
+    name: str
+    max_batch: int
+
+    def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
+        """Create or update one post keyed by its source id."""
+        ...
+
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Upsert a batch; one bad item fails only itself (its slot holds the error)."""
+        ...
+
+    def get(self, source_id: str) -> RemotePost | None:
+        """One post with its full content, or None when the target does not have it."""
+        ...
+
+    def list(self, after: str | None = None, limit: int = 500) -> Page:
+        """One keyset page of (source id, hash, url), for reconciliation."""
+        ...
+
+    def delete(self, source_id: str) -> bool:
+        """Delete for good; False when it was not there."""
+        ...
+
+    def purge(self, paths: Sequence[str]) -> None:
+        """Purge exactly the named cached routes."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def iter_all(sink: Sink, page_size: int = 500) -> Iterator[RemotePost]:
+    """Every post on the target, page by page."""
+    after: str | None = None
+    while True:
+        page = sink.list(after=after, limit=page_size)
+        yield from page.items
+        if page.next is None:
+            return
+        after = page.next

@@ -1,0 +1,27 @@
+"""`make bench`: every benchmark, each printing ratios against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from bench import generate as bench_generate
+
+SUITES = {"generate": bench_generate.main}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("suites", nargs="*", default=list(SUITES), help=", ".join(SUITES))
+    args = parser.parse_args()
+    failed = 0
+    for name in args.suites:
+        if name not in SUITES:
+            print(f"error: unknown benchmark {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
+            return 2
+        failed += SUITES[name]()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
