@@ -71,7 +71,9 @@ def validate(spec: Spec) -> None:
             f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)"
         )
     if spec.profile not in PROFILES:
-        raise UsageError(f"--profile: unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}")
+        raise UsageError(
+            f"--profile: unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}"
+        )
     if spec.locale not in supported_locales():
         raise UsageError(
             f"--locale: unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"

@@ -41,10 +41,15 @@ def _meta_table(meta: dict[str, Any]) -> Table:
         ("hash", meta["hash"]),
         ("flags", _bullets([f"{k.replace('_', ' ')}: {v}" for k, v in meta["flags"].items()])),
         ("checklist", _bullets(meta["checklist"])),
-        ("entities", _bullets([f"name: {e['name']} · type: {e['type']}" for e in meta["entities"]])),
+        (
+            "entities",
+            _bullets([f"name: {e['name']} · type: {e['type']}" for e in meta["entities"]]),
+        ),
         (
             "image sources",
-            _bullets([f"{i['source']}: {i['url']} ({i['caption']})" for i in meta["image_sources"]]),
+            _bullets(
+                [f"{i['source']}: {i['url']} ({i['caption']})" for i in meta["image_sources"]]
+            ),
         ),
         ("payload", _bullets([f"{k.replace('_', ' ')}: {v}" for k, v in meta["payload"].items()])),
         ("notes", _bullets(meta["notes"])),
@@ -61,7 +66,9 @@ def render_post(post: dict[str, Any], console: Console) -> None:
     console.print()
     console.print(Text(post["lead"]))
     image = post["image"]
-    console.print(Text(f"\n[image] {image['caption']}. image source: {image['source']}", style="italic"))
+    console.print(
+        Text(f"\n[image] {image['caption']}. image source: {image['source']}", style="italic")
+    )
     sections = post["sections"]
     for section in sections:
         console.print(Text(f"\n{section['heading']}", style="bold underline"))

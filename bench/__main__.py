@@ -17,7 +17,10 @@ def main() -> int:
     failed = 0
     for name in args.suites:
         if name not in SUITES:
-            print(f"error: unknown benchmark {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
+            print(
+                f"error: unknown benchmark {name!r}; choose from {', '.join(SUITES)}",
+                file=sys.stderr,
+            )
             return 2
         failed += SUITES[name]()
     return 1 if failed else 0

@@ -30,7 +30,9 @@ def generate_cmd(
     locale: str = typer.Option("en_US", "--locale", help="en_US, ja_JP or ru_RU."),
     workers: int = typer.Option(1, "--workers", "-w", help="Processes; output is identical."),
     shard: str | None = typer.Option(None, "--shard", help="k/n: write only the k-th of n parts."),
-    output: str = typer.Option(DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."),
+    output: str = typer.Option(
+        DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."
+    ),
     epoch: str = typer.Option(
         DEFAULT_EPOCH.isoformat(), "--epoch", help="Fixed date the publication window ends at."
     ),

@@ -286,7 +286,9 @@ class PostBuilder:
 def _slug(stack: str, problem: str, seed: int) -> str:
     """ASCII slug, unique by construction because it ends with the seed."""
     words = f"{stack} {problem}".replace("/", " ").replace("+", " ").split()
-    cleaned = "-".join("".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in words)
+    cleaned = "-".join(
+        "".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in words
+    )
     return f"{cleaned.lower().strip('-')}-{seed:06d}".replace("--", "-")
 
 
@@ -294,8 +296,6 @@ def _units(text: str, unit: str) -> int:
     return len(text) if unit == "chars" else len(text.split())
 
 
-def build_post(
-    seed: int, profile: str = "standard", locale: str = "en_US"
-) -> dict[str, Any]:
+def build_post(seed: int, profile: str = "standard", locale: str = "en_US") -> dict[str, Any]:
     """The post of one seed (convenience for callers that build only a few)."""
     return PostBuilder(profile, locale).build(seed)
