@@ -1,13 +1,20 @@
 """Build one post as a plain dict from (seed, profile, locale): a pure function.
 
 Two streams per post: `core` (identity, topic, numbers, dates: the same in
-every profile and locale) and `volume` (text and list lengths: depend on the
-profile and locale). Key order is fixed by construction.
+every profile and locale) and `text:{profile}:{locale}` (text and list
+lengths). Key order is fixed by construction.
+
+Speed: everything that does not depend on the seed is prepared once per
+builder (date strings of the window, the reading units of every template and
+pool sentence, per-stack strings), and strings that depend only on the topic
+(slug prefix, topic, captions) are cached per topic on first use, so the hot
+path is integer draws, list picks and a few `str.format` calls.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +26,10 @@ GENERATOR = "anp content synthesizer"
 MAX_SEED = 999_999
 DEFAULT_EPOCH = dt.date(2026, 1, 1)
 DEFAULT_WINDOW_DAYS = 3 * 365
+WEEKEND_REDRAW_PER_MILLE = 650  # a weekend day is redrawn this often: ~85% of posts on weekdays
+NEEDS_REVIEW_PER_MILLE = 400
+NEIGHBOURHOOD = 64  # "similar" posts are seeds within this distance
+_VIEW_FRACTION_BITS = 12
 
 
 @dataclass(frozen=True)
@@ -34,20 +45,52 @@ class Volume:
     notes: tuple[int, int]
     similar: tuple[int, int]
     tags: tuple[int, int]
-    closer_chance: float
+    closer_per_mille: int
 
 
 PROFILES: dict[str, Volume] = {
-    "light": Volume((1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 0.2),
-    "standard": Volume((3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 0.5),
+    "light": Volume((1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200),
+    "standard": Volume((3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500),
     "heavy": Volume(
-        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 0.8
+        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800
     ),
 }
 
 
 def _fmt_date(day: dt.date) -> str:
     return f"{day.year:04d}-{day.month:02d}-{day.day:02d}"
+
+
+def _units(text: str, unit: str) -> int:
+    """Reading units of a text: characters (ja_JP) or whitespace-separated words."""
+    return len(text) if unit == "chars" else len(text.split())
+
+
+@dataclass(frozen=True)
+class _Template:
+    """A prose template with its reading units precomputed.
+
+    units(template.format(**words)) == base + sum(count[f] * units(words[f])), because
+    every placeholder stands between spaces or punctuation, never inside a word.
+    """
+
+    text: str
+    base: int
+    counts: tuple[int, int, int]  # occurrences of {stack}, {problem}, {scenario}
+
+    @classmethod
+    def of(cls, text: str, unit: str) -> _Template:
+        fields = [name for _, name, _, _ in string.Formatter().parse(text) if name]
+        counts = (fields.count("stack"), fields.count("problem"), fields.count("scenario"))
+        if unit == "chars":
+            base = len(text.format(stack="", problem="", scenario=""))
+        else:
+            base = len(text.format(stack="X", problem="X", scenario="X").split()) - len(fields)
+        return cls(text, base, counts)
+
+    def units(self, topic_units: tuple[int, int, int]) -> int:
+        c, u = self.counts, topic_units
+        return self.base + c[0] * u[0] + c[1] * u[1] + c[2] * u[2]
 
 
 class PostBuilder:
@@ -65,59 +108,101 @@ class PostBuilder:
         self.locale = locale
         self.vocab: Vocabulary = vocabulary()
         self.pools: LocalePools = locale_pools(locale)
-        self.epoch_ordinal = epoch.toordinal()
         self.window_days = window_days
         self._core = Draws()
         self._text = Draws()
+        self._text_stream = f"text:{profile}:{locale}"
         raw = self.vocab.raw
-        self._checklist = raw["checklist"]
+        templates = self.pools.templates
+        unit = templates["reading_unit"]
+        self._unit = unit
+        self._rate: int = templates["reading_rate"]
+        self._faker_prose = templates["prose"] == "faker"
+        self._headings = templates["headings"]
+        self._title = templates["title"]
+        self._caption = templates["caption"]
+        # index i is the day `epoch - i`; published dates use 1..window, reviews 0..published
+        ordinal = epoch.toordinal()
+        days = [dt.date.fromordinal(ordinal - i) for i in range(window_days + 1)]
+        self._dates = [_fmt_date(day) for day in days]
+        self._weekend = [day.weekday() >= 5 for day in days]
+        self._difficulties = raw["difficulties"]
+        self._revision_status = raw["revision_status"]
+        self._actions = raw["actions"]
+        self._checklist: list[str] = raw["checklist"]
+        self._checklist_units = [_units(item, unit) for item in self._checklist]
         self._notes = raw["notes"]
-        self._headings = self.pools.templates["headings"]
+        self._image_sources = raw["image_sources"]
+        self._leads = [_Template.of(t, unit) for t in raw["leads"]]
+        self._closers = [_Template.of(t, unit) for t in raw["closers"]]
+        self._finals = [_Template.of(t, unit) for t in raw["paragraphs_final"]]
+        self._production: list[str] = raw["paragraphs_production"]
+        self._production_units = [_units(p, unit) for p in self._production]
+        self._summaries = raw["summaries"]
+        self._briefs = raw["briefs"]
+        self._sentences = self.pools.sentences
+        self._sentence_units = [_units(s, unit) for s in self._sentences]
+        self._separator = "" if unit == "chars" else " "
+        self._topics: dict[tuple[int, int], dict[str, Any]] = {}
 
-    # -- the two streams ---------------------------------------------------
+    # -- the post ----------------------------------------------------------
 
     def build(self, seed: int) -> dict[str, Any]:
         """The post of `seed` as a plain dict in canonical key order."""
         core = self._core.reset(seed, "core")
-        text = self._text.reset(seed, f"text:{self.profile}:{self.locale}")
+        below = core.below
         vocab = self.vocab
-        volume = self.volume
-        raw = vocab.raw
 
-        stack = core.pick_weighted(vocab.stacks, vocab.stack_weights)
+        stack_index = core.pick_weighted(range(len(vocab.stacks)), vocab.stack_weights)
+        problem_index = below(len(vocab.problems))
+        scenario: str = vocab.scenarios[below(len(vocab.scenarios))]
+        topic = self._topic(stack_index, problem_index)
+        stack = topic["stack"]
         stack_name: str = stack["name"]
-        problem: str = core.pick(vocab.problems)
-        scenario: str = core.pick(vocab.scenarios)
+        problem: str = topic["problem"]
         source_id = f"alphanode-{seed:06d}"
-        published, published_day = self._published(core)
-        reviewed = dt.date.fromordinal(
-            published_day + core.below(self.epoch_ordinal - published_day + 1)
-        )
+
+        published_at, day = self._published(core)
+        reviewed = self._dates[below(day + 1)]
         view_count = self._view_count(core)
-        difficulty = raw["difficulties"][min(3, core.below(4) + core.below(2))]
+        # several small uniform digits from one draw (mixed radix): fewer calls, same law
+        r = below(45 * 60 * 65 * 45 * 8)
+        r, quality = divmod(r, 45)
+        r, freshness = divmod(r, 60)
+        r, depth = divmod(r, 65)
+        r, clarity = divmod(r, 45)
+        difficulty = self._difficulties[min(3, (r & 3) + (r >> 2))]  # skewed to the middle
         score = {
-            "quality": core.between(55, 99),
-            "freshness": core.between(40, 99),
-            "depth": core.between(35, 99),
-            "clarity": core.between(55, 99),
+            "quality": 55 + quality,
+            "freshness": 40 + freshness,
+            "depth": 35 + depth,
+            "clarity": 55 + clarity,
         }
-        revision_status = core.pick(raw["revision_status"])
-        version = f"{core.between(1, 3)}.{core.below(10)}.{core.below(10)}"
-        reference = f"anp-ref-{seed:06d}-{core.between(1000, 9999)}"
+        revision_status = self._revision_status[below(len(self._revision_status))]
+        r = below(300)
+        version = f"{1 + r // 100}.{r // 10 % 10}.{r % 10}"
+        reference = f"anp-ref-{seed:06d}-{1000 + below(9000)}"
         author = core.pick_weighted(self.pools.authors, self.pools.author_weights)
-        needs_review = 1 if core.chance(0.4) else 0
-        action = core.pick(raw["actions"])
-        code_source = core.pick(stack["snippets"])
-        image_id = f"{1500000000000 + core.below(99_999_999_999):013d}-{core.below(16**12):012x}"
+        needs_review = 1 if below(1000) < NEEDS_REVIEW_PER_MILLE else 0
+        action = self._actions[below(len(self._actions))]
+        snippets = stack["snippets"]
+        code_source = snippets[below(len(snippets))]
+        photo, variant = divmod(below(99_999_999_999 << 48), 1 << 48)
+        image_id = f"{1500000000000 + photo:013d}-{variant:012x}"
 
+        text = self._text.reset(seed, self._text_stream)
+        tbelow = text.below
+        volume = self.volume
         words = {"stack": stack_name, "problem": problem, "scenario": scenario}
-        title = self.pools.templates["title"].format_map(words)
-        slug = _slug(stack_name, problem, seed)
+        topic_units = (topic["units"][0], topic["units"][1], _units(scenario, self._unit))
+        title = self._title.format_map(words)
 
-        lead, production, final = self._prose(text, words)
-        n_images = text.between(*volume.images)
-        image_sources = [self._image(text, words, i + 1, image_id) for i in range(n_images)]
-        checklist = text.distinct(self._checklist, text.between(*volume.checklist))
+        lead, production, final, units = self._prose(text, words, topic_units)
+        n_images = volume.images[0] + tbelow(volume.images[1] - volume.images[0] + 1)
+        image_sources = [self._image(text, topic, n, image_id) for n in range(1, n_images + 1)]
+        checklist_idx = text.distinct_indices(len(self._checklist), text.between(*volume.checklist))
+        checklist = [self._checklist[i] for i in checklist_idx]
+        units += sum(self._checklist_units[i] for i in checklist_idx)
         tools = text.distinct(stack["tools"], text.between(*volume.tools))
         extra = text.between(*volume.extra_tools)
         if extra:
@@ -139,21 +224,23 @@ class PostBuilder:
             entities.extend({"name": tool, "type": "tool"} for tool in tools)
         notes = self._notes[: text.between(*volume.notes)]
         similar = self._similar(text, seed)
-        paragraphs = len(production) + len(final)
+        reading_time = max(1, -(-units // self._rate))
 
-        body_units = _units(lead, self.pools.templates["reading_unit"])
-        for paragraph in production + final + checklist:
-            body_units += _units(paragraph, self.pools.templates["reading_unit"])
-        reading_time = max(1, -(-body_units // self.pools.templates["reading_rate"]))
+        if self._faker_prose:
+            summary = self._sentence_run(text, 2, 2)[0]
+            brief = self._sentence_run(text, 2, 3)[0]
+        else:
+            summary = self._summaries[tbelow(len(self._summaries))].format_map(words)
+            brief = self._briefs[tbelow(len(self._briefs))]
 
         post: dict[str, Any] = {
             "source_id": source_id,
             "seed": seed,
             "locale": self.locale,
             "title": title,
-            "slug": slug,
+            "slug": f"{topic['slug']}-{seed:06d}",
             "author": author,
-            "published_at": published,
+            "published_at": published_at,
             "lead": lead,
             "image": image_sources[0],
             "sections": [
@@ -165,15 +252,15 @@ class PostBuilder:
             "checklist": checklist,
             "tags": tags,
             "meta": {
-                "topic": f"{problem} / {stack_name}",
-                "summary": self._summary(text, words),
+                "topic": topic["topic"],
+                "summary": summary,
                 "outline": {
                     "context": scenario,
                     "problem": problem,
                     "stack": stack_name,
                     "recommended_action": action,
                 },
-                "brief": self._brief(text),
+                "brief": brief,
                 "stack": [stack_name, stack["area"], stack["family"]],
                 "tools": tools,
                 "code_language": stack["language"],
@@ -184,7 +271,7 @@ class PostBuilder:
                 "revision": {
                     "status": revision_status,
                     "version": version,
-                    "last_reviewed": _fmt_date(reviewed),
+                    "last_reviewed": reviewed,
                 },
                 "reference": reference,
                 "hash": "",
@@ -200,7 +287,7 @@ class PostBuilder:
                 "payload": {
                     "source_id": source_id,
                     "generator": GENERATOR,
-                    "paragraphs": paragraphs,
+                    "paragraphs": len(production) + len(final),
                     "scenario": scenario,
                     "seed": seed,
                 },
@@ -213,87 +300,126 @@ class PostBuilder:
 
     # -- pieces ------------------------------------------------------------
 
+    def _topic(self, stack_index: int, problem_index: int) -> dict[str, Any]:
+        """Strings that depend only on (stack, problem), made on first use."""
+        key = (stack_index, problem_index)
+        topic = self._topics.get(key)
+        if topic is None:
+            stack = self.vocab.stacks[stack_index]
+            problem = self.vocab.problems[problem_index]
+            topic = self._topics[key] = {
+                "stack": stack,
+                "problem": problem,
+                "topic": f"{problem} / {stack['name']}",
+                "slug": _slug(stack["name"], problem),
+                "units": (_units(stack["name"], self._unit), _units(problem, self._unit)),
+                "captions": [],
+            }
+        return topic
+
     def _published(self, core: Draws) -> tuple[str, int]:
-        """A publication time in the window before the epoch; weekends are rarer."""
-        day = self.epoch_ordinal - 1 - core.below(self.window_days)
-        if dt.date.fromordinal(day).weekday() >= 5 and core.chance(0.65):
-            day = self.epoch_ordinal - 1 - core.below(self.window_days)
-        hour = 7 + core.below(6) + core.below(7)  # peaks around midday
-        minute = core.below(60)
-        second = core.below(60)
-        date = dt.date.fromordinal(day)
-        return f"{_fmt_date(date)}T{hour:02d}:{minute:02d}:{second:02d}Z", day
+        """A publication time in the window before the epoch; weekends are rarer.
+
+        Returns the timestamp and the day index (days before the epoch).
+        """
+        below = core.below
+        day = 1 + below(self.window_days)
+        if self._weekend[day] and below(1000) < WEEKEND_REDRAW_PER_MILLE:
+            day = 1 + below(self.window_days)
+        r, second = divmod(below(6 * 7 * 3600), 60)
+        r, minute = divmod(r, 60)
+        hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
+        return f"{self._dates[day]}T{hour:02d}:{minute:02d}:{second:02d}Z", day
 
     def _view_count(self, core: Draws) -> int:
-        """A log-normal view count by linear interpolation in an integer quantile table."""
+        """A log-normal view count: integer interpolation in an integer quantile table."""
         table = self.vocab.view_count_quantiles
-        position = core.random() * (len(table) - 1)
-        index = int(position)
-        low, high = table[index], table[min(index + 1, len(table) - 1)]
-        return low + int((high - low) * (position - index))
+        position = core.below((len(table) - 1) << _VIEW_FRACTION_BITS)
+        index = position >> _VIEW_FRACTION_BITS
+        fraction = position & ((1 << _VIEW_FRACTION_BITS) - 1)
+        low, high = table[index], table[index + 1]
+        return low + (((high - low) * fraction) >> _VIEW_FRACTION_BITS)
 
-    def _prose(self, text: Draws, words: dict[str, str]) -> tuple[str, list[str], list[str]]:
+    def _prose(
+        self, text: Draws, words: dict[str, str], topic_units: tuple[int, int, int]
+    ) -> tuple[str, list[str], list[str], int]:
+        """Lead, production and final paragraphs, and their reading units."""
         volume = self.volume
         n_prod = text.between(*volume.production_paragraphs)
         n_final = text.between(*volume.final_paragraphs)
-        if self.pools.templates["prose"] == "faker":
-            return (
-                self._sentences(text, 2, 3),
-                [self._sentences(text, 3, 5) for _ in range(n_prod)],
-                [self._sentences(text, 2, 4) for _ in range(n_final)],
-            )
-        raw = self.vocab.raw
-        lead = text.pick(raw["leads"]).format_map(words)
+        if self._faker_prose:
+            lead, units = self._sentence_run(text, 2, 3)
+            production = []
+            for _ in range(n_prod):
+                paragraph, n = self._sentence_run(text, 3, 5)
+                production.append(paragraph)
+                units += n
+            final = []
+            for _ in range(n_final):
+                paragraph, n = self._sentence_run(text, 2, 4)
+                final.append(paragraph)
+                units += n
+            return lead, production, final, units
+        below = text.below
+        lead_t = self._leads[below(len(self._leads))]
+        lead = lead_t.text.format_map(words)
+        units = lead_t.units(topic_units)
         production = []
-        for paragraph in text.distinct(raw["paragraphs_production"], n_prod):
-            if text.chance(volume.closer_chance):
-                paragraph = f"{paragraph} {text.pick(raw['closers']).format_map(words)}"
+        closer_per_mille = volume.closer_per_mille
+        for i in text.distinct_indices(len(self._production), n_prod):
+            paragraph = self._production[i]
+            units += self._production_units[i]
+            if below(1000) < closer_per_mille:
+                closer = self._closers[below(len(self._closers))]
+                paragraph = f"{paragraph} {closer.text.format_map(words)}"
+                units += closer.units(topic_units)
             production.append(paragraph)
-        final = [p.format_map(words) for p in text.distinct(raw["paragraphs_final"], n_final)]
-        return lead, production, final
+        final = []
+        for i in text.distinct_indices(len(self._finals), n_final):
+            final_t = self._finals[i]
+            final.append(final_t.text.format_map(words))
+            units += final_t.units(topic_units)
+        return lead, production, final, units
 
-    def _sentences(self, text: Draws, lo: int, hi: int) -> str:
-        pool = self.pools.sentences
-        separator = "" if self.pools.templates["reading_unit"] == "chars" else " "
-        return separator.join(text.pick(pool) for _ in range(text.between(lo, hi)))
+    def _sentence_run(self, text: Draws, lo: int, hi: int) -> tuple[str, int]:
+        """lo..hi sentences from the locale's Faker pool, and their reading units."""
+        below = text.below
+        size = len(self._sentences)
+        picked = [below(size) for _ in range(lo + below(hi - lo + 1))]
+        # joined with "" (chars) or " " (words): the separator adds no reading unit
+        units = sum(self._sentence_units[i] for i in picked)
+        sentences = self._sentences
+        return self._separator.join([sentences[i] for i in picked]), units
 
-    def _summary(self, text: Draws, words: dict[str, str]) -> str:
-        if self.pools.templates["prose"] == "faker":
-            return self._sentences(text, 2, 2)
-        return str(text.pick(self.vocab.raw["summaries"])).format_map(words)
-
-    def _brief(self, text: Draws) -> str:
-        if self.pools.templates["prose"] == "faker":
-            return self._sentences(text, 2, 3)
-        return str(text.pick(self.vocab.raw["briefs"]))
-
-    def _image(self, text: Draws, words: dict[str, str], n: int, image_id: str) -> dict[str, str]:
-        source = text.pick(self.vocab.raw["image_sources"])
+    def _image(self, text: Draws, topic: dict[str, Any], n: int, image_id: str) -> dict[str, str]:
+        source = self._image_sources[text.below(len(self._image_sources))]
+        captions: list[str] = topic["captions"]
+        while len(captions) < n:
+            captions.append(
+                self._caption.format(
+                    n=len(captions) + 1, stack=topic["stack"]["name"], problem=topic["problem"]
+                )
+            )
         return {
             "source": source["source"],
             "url": source["url"].format(id=f"{image_id}-{n}" if n > 1 else image_id),
-            "caption": self.pools.templates["caption"].format(n=n, **words),
+            "caption": captions[n - 1],
         }
 
     def _similar(self, text: Draws, seed: int) -> list[str]:
         """Seeds in the same neighbourhood (within 64), never the post itself."""
-        lo, hi = max(0, seed - 64), min(MAX_SEED, seed + 64)
-        neighbours = [s for s in range(lo, hi + 1) if s != seed]
-        picked = text.distinct(neighbours, text.between(*self.volume.similar))
-        return [f"alphanode-{s:06d}" for s in picked]
+        lo = max(0, seed - NEIGHBOURHOOD)
+        hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
+        k = text.between(*self.volume.similar)
+        picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
+        return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
 
 
-def _slug(stack: str, problem: str, seed: int) -> str:
-    """ASCII slug, unique by construction because it ends with the seed."""
+def _slug(stack: str, problem: str) -> str:
+    """ASCII slug prefix of a topic; the seed appended to it makes the slug unique."""
     words = f"{stack} {problem}".replace("/", " ").replace("+", " ").split()
-    cleaned = "-".join(
-        "".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in words
-    )
-    return f"{cleaned.lower().strip('-')}-{seed:06d}".replace("--", "-")
-
-
-def _units(text: str, unit: str) -> int:
-    return len(text) if unit == "chars" else len(text.split())
+    cleaned = ["".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in words]
+    return "-".join(word.lower() for word in cleaned if word)
 
 
 def build_post(seed: int, profile: str = "standard", locale: str = "en_US") -> dict[str, Any]:

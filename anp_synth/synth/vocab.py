@@ -29,11 +29,11 @@ class Vocabulary:
 
     raw: dict[str, Any]
     stacks: list[dict[str, Any]]
-    stack_weights: list[float]
+    stack_weights: list[int]
     problems: list[str]
     scenarios: list[str]
     all_tools: list[str]
-    tool_weights: list[float]
+    tool_weights: list[int]
     view_count_quantiles: list[int]
 
 
@@ -66,7 +66,7 @@ class LocalePools:
     locale: str
     templates: dict[str, Any]
     authors: list[str]
-    author_weights: list[float]
+    author_weights: list[int]
     sentences: list[str]
 
 

@@ -1,0 +1,254 @@
+"""Benchmark `generate` against a naive Faker baseline measured in the same run.
+
+Goals (issue 2):
+  1. standard profile, one core: >= 20x the baseline in posts/s AND in bytes/s;
+  2. `--workers 2` >= 1.7x `--workers 1`;
+  3. peak RSS of `anp-synth generate --count 1000000` <= 150 MB.
+
+The baseline is what one writes without thinking about speed: one Faker
+instance, reseeded per post (so post N is still random access), every text
+field made of Faker sentences and words, in the same structure as our posts
+and sized to the same average JSON bytes. Rates are the best of a few
+alternating rounds, so a noisy neighbour on the machine hits both sides alike.
+Set ANP_BENCH_RSS_COUNT to measure the RSS goal on fewer posts (the goal
+itself is stated for 1,000,000).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anp_synth.generate import Spec, build_chunk, generate
+from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+
+FIRST_SEED = 100_000
+ROUNDS = 3
+OURS_POSTS = 20_000
+BASELINE_POSTS = 1_000
+WORKER_POSTS = 80_000
+RSS_POSTS = int(os.environ.get("ANP_BENCH_RSS_COUNT", "1000000"))
+GOAL_SPEEDUP = 20.0
+GOAL_WORKERS = 1.7
+GOAL_RSS_MB = 150.0
+
+
+# -- the baseline ------------------------------------------------------------
+
+
+class NaiveFaker:
+    """The naive generator: Faker reseeded per post, Faker text for every field."""
+
+    def __init__(self, sentences_per_paragraph: int) -> None:
+        from faker import Faker
+
+        self.fake = Faker("en_US")
+        self.k = sentences_per_paragraph
+
+    def post(self, seed: int) -> dict[str, Any]:
+        """A post with our post's structure, every value from Faker."""
+        fake = self.fake
+        fake.seed_instance(seed)
+        k = self.k
+
+        def paragraph() -> str:
+            return " ".join(fake.sentence() for _ in range(k))
+
+        image = {"source": fake.word(), "url": fake.image_url(), "caption": fake.sentence()}
+        checklist = [fake.sentence(nb_words=5) for _ in range(6)]
+        source_id = f"alphanode-{seed:06d}"
+        return {
+            "source_id": source_id,
+            "seed": seed,
+            "locale": "en_US",
+            "title": fake.sentence(nb_words=10),
+            "slug": fake.slug(),
+            "author": fake.name(),
+            "published_at": fake.date_time_between("-3y", "-1d").strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "lead": paragraph(),
+            "image": image,
+            "sections": [
+                {"heading": fake.sentence(nb_words=2), "paragraphs": [paragraph() for _ in range(4)]},
+                {"heading": fake.sentence(nb_words=2), "paragraphs": []},
+                {"heading": fake.sentence(nb_words=2), "paragraphs": [paragraph()]},
+            ],
+            "code": {"language": fake.word(), "source": fake.text(max_nb_chars=160)},
+            "checklist": checklist,
+            "tags": fake.words(nb=4),
+            "meta": {
+                "topic": fake.sentence(nb_words=5),
+                "summary": paragraph(),
+                "outline": {
+                    "context": fake.sentence(nb_words=6),
+                    "problem": fake.sentence(nb_words=3),
+                    "stack": fake.word(),
+                    "recommended_action": fake.sentence(nb_words=6),
+                },
+                "brief": paragraph(),
+                "stack": fake.words(nb=3),
+                "tools": fake.words(nb=6),
+                "code_language": fake.word(),
+                "difficulty": fake.random_element(["beginner", "intermediate", "advanced"]),
+                "reading_time": fake.random_int(1, 12),
+                "view_count": fake.random_int(0, 1_000_000),
+                "score": {
+                    name: fake.random_int(0, 100)
+                    for name in ("quality", "freshness", "depth", "clarity")
+                },
+                "revision": {
+                    "status": fake.word(),
+                    "version": fake.numerify("#.#.#"),
+                    "last_reviewed": fake.date(),
+                },
+                "reference": f"anp-ref-{seed:06d}-{fake.random_int(1000, 9999)}",
+                "hash": fake.hexify("^" * 24),
+                "flags": {
+                    name: fake.random_int(0, 1)
+                    for name in ("ai_generated_style", "has_images", "image_heavy", "needs_human_review")
+                },
+                "checklist": checklist,
+                "entities": [{"name": fake.word(), "type": fake.word()} for _ in range(3)],
+                "image_sources": [image, *({"source": fake.word(), "url": fake.image_url(), "caption": fake.sentence()} for _ in range(1))],
+                "payload": {
+                    "source_id": source_id,
+                    "generator": "naive faker",
+                    "paragraphs": 5,
+                    "scenario": fake.sentence(nb_words=6),
+                    "seed": seed,
+                },
+                "notes": [fake.sentence(nb_words=12) for _ in range(3)],
+            },
+            "similar": [f"alphanode-{fake.random_int(0, 999_999):06d}" for _ in range(5)],
+        }
+
+
+def naive_chunk(naive: NaiveFaker, start: int, count: int) -> bytes:
+    """JSONL bytes of `count` naive posts (serialized the same way as ours)."""
+    post = naive.post
+    return b"".join(
+        [orjson.dumps(post(s), option=orjson.OPT_APPEND_NEWLINE) for s in range(start, start + count)]
+    )
+
+
+def sized_baseline(target_bytes: float) -> NaiveFaker:
+    """The naive generator whose posts come closest to `target_bytes` on average."""
+    best: tuple[float, NaiveFaker] | None = None
+    for k in range(1, 12):
+        naive = NaiveFaker(k)
+        size = len(naive_chunk(naive, FIRST_SEED, 100)) / 100
+        gap = abs(size - target_bytes)
+        if best is None or gap < best[0]:
+            best = (gap, naive)
+        if size > target_bytes:
+            break
+    assert best is not None
+    return best[1]
+
+
+# -- measuring ---------------------------------------------------------------
+
+
+def rate(make: Callable[[int, int], bytes], count: int) -> tuple[float, float]:
+    """(posts/s, bytes/s) of making `count` posts from FIRST_SEED."""
+    started = time.perf_counter()
+    size = len(make(FIRST_SEED, count))
+    elapsed = time.perf_counter() - started
+    return count / elapsed, size / elapsed
+
+
+def _generate_seconds(workers: int, directory: Path) -> float:
+    spec = Spec(FIRST_SEED, WORKER_POSTS)
+    started = time.perf_counter()
+    generate(spec, str(directory / f"w{workers}.jsonl"), workers=workers)
+    return time.perf_counter() - started
+
+
+def peak_rss_mb(count: int, directory: Path) -> tuple[float, float]:
+    """Peak RSS (MB) and wall seconds of `anp-synth generate --count N` in a subprocess."""
+    out = directory / "rss.jsonl"
+    command = [sys.executable, "-m", "anp_synth", "generate", "--seed", "0"]
+    command += ["--count", str(count), "-o", str(out), "--quiet"]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, timeout=3600)
+    elapsed = time.perf_counter() - started
+    # ru_maxrss of waited-for children, in KiB on Linux: the largest child's peak
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    out.unlink(missing_ok=True)
+    return peak, elapsed
+
+
+def verdict(name: str, value: float, goal: float, unit: str, higher_is_better: bool = True) -> None:
+    """Print one goal with its PASS/MISS."""
+    ok = value >= goal if higher_is_better else value <= goal
+    sign = ">=" if higher_is_better else "<="
+    print(f"  {'PASS' if ok else 'MISS'}  {name}: {value:,.2f}{unit} (goal {sign} {goal:g}{unit})")
+
+
+def main() -> int:
+    """Run the generate benchmark; non-zero only if something errored."""
+    try:
+        return _main()
+    except Exception as exc:  # a benchmark that crashes must say so, not pass quietly
+        print(f"generate bench: error: {exc!r}", file=sys.stderr)
+        return 1
+
+
+def _main() -> int:
+    args = ("standard", "en_US", DEFAULT_EPOCH.toordinal(), DEFAULT_WINDOW_DAYS)
+
+    def ours(start: int, count: int) -> bytes:
+        return build_chunk(*args, start, count)
+
+    ours(FIRST_SEED, 200)  # warm up: vocabulary, locale pools, topic caches
+    our_size = len(ours(FIRST_SEED, 2000)) / 2000
+    naive = sized_baseline(our_size)
+    naive_size = len(naive_chunk(naive, FIRST_SEED, 200)) / 200
+
+    def baseline(start: int, count: int) -> bytes:
+        return naive_chunk(naive, start, count)
+
+    print("generate: standard profile, en_US, one core (best of alternating rounds)")
+    best_ours = best_base = (0.0, 0.0)
+    for _ in range(ROUNDS):
+        b = rate(baseline, BASELINE_POSTS)
+        o = rate(ours, OURS_POSTS)
+        best_base = max(best_base, b)
+        best_ours = max(best_ours, o)
+    print(
+        f"  baseline (Faker reseeded per post): {best_base[0]:,.0f} posts/s, "
+        f"{best_base[1] / 1e6:,.2f} MB/s, {naive_size:,.0f} B/post"
+    )
+    print(
+        f"  anp-synth:                          {best_ours[0]:,.0f} posts/s, "
+        f"{best_ours[1] / 1e6:,.2f} MB/s, {our_size:,.0f} B/post"
+    )
+    verdict("posts/s ratio", best_ours[0] / best_base[0], GOAL_SPEEDUP, "x")
+    verdict("bytes/s ratio", best_ours[1] / best_base[1], GOAL_SPEEDUP, "x")
+
+    with tempfile.TemporaryDirectory(prefix="anp-bench-") as tmp:
+        directory = Path(tmp)
+        one = two = float("inf")
+        for _ in range(2):
+            one = min(one, _generate_seconds(1, directory))
+            two = min(two, _generate_seconds(2, directory))
+        print(
+            f"generate {WORKER_POSTS:,} posts to a file: --workers 1 {WORKER_POSTS / one:,.0f} posts/s, "
+            f"--workers 2 {WORKER_POSTS / two:,.0f} posts/s (cpus: {os.cpu_count()})"
+        )
+        verdict("--workers 2 / --workers 1", one / two, GOAL_WORKERS, "x")
+
+        peak, seconds = peak_rss_mb(RSS_POSTS, directory)
+        print(
+            f"anp-synth generate --count {RSS_POSTS:,}: {seconds:,.1f} s, peak RSS {peak:,.1f} MB"
+        )
+        verdict(f"peak RSS for {RSS_POSTS:,} posts", peak, GOAL_RSS_MB, " MB", higher_is_better=False)
+    return 0
