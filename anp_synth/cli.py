@@ -13,6 +13,17 @@ from rich.console import Console
 
 from anp_synth.errors import AnpError, ExitCode
 
+try:  # typer >= 0.2x ships its own copy of click; older ones use click itself
+    from typer._click.exceptions import ClickException as _TyperClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _TyperNoArgsIsHelp
+except ImportError:  # pragma: no cover - depends on the installed typer
+    _TyperClickException = click.ClickException  # type: ignore[misc, assignment]
+    _TyperNoArgsIsHelp = click.exceptions.NoArgsIsHelpError  # type: ignore[misc, assignment]
+_CLICK_ERRORS = (click.ClickException, _TyperClickException)
+_NO_ARGS = (click.exceptions.NoArgsIsHelpError, _TyperNoArgsIsHelp)
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+_EXITS = (click.exceptions.Exit, typer.Exit)
+
 app = typer.Typer(
     name="anp-synth",
     help="Generate synthetic posts, import them idempotently, load-test the site.",
@@ -50,13 +61,20 @@ def main(argv: list[str] | None = None) -> int:
             err.print_exception()
         err.print(f"error: {exc}", markup=False)
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORTS:
         err.print("aborted", markup=False)
         return int(ExitCode.FATAL)
-    except click.exceptions.Exit as exc:
+    except _EXITS as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
+    except _NO_ARGS as exc:
+        err.print(exc.format_message(), markup=False, highlight=False)
+        return int(ExitCode.USAGE)
+    except _CLICK_ERRORS as exc:
+        # one line naming the option, like our own errors (click's usage block is noise here)
+        if _state["debug"] or "--debug" in args:
+            err.print_exception()
+        message = " ".join(exc.format_message().split())
+        err.print(f"error: {message}", markup=False)
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
         err.print("interrupted", markup=False)

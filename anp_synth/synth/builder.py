@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from anp_synth.jsonl import content_hash
 from anp_synth.synth.derive import Draws
@@ -30,6 +31,15 @@ WEEKEND_REDRAW_PER_MILLE = 650  # a weekend day is redrawn this often: ~85% of p
 NEEDS_REVIEW_PER_MILLE = 400
 NEIGHBOURHOOD = 64  # "similar" posts are seeds within this distance
 _VIEW_FRACTION_BITS = 12
+# Text is picked as whole prebuilt variants (made from their own derived streams
+# once per builder): thousands of combinations per list, a few draws per post.
+PROSE_VARIANTS = 4096
+VARIANTS = 1024
+STACK_VARIANTS = 512
+
+
+_StackLists = tuple[list[str], list[str], list[dict[str, str]]]  # tools, tags, tool entities
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,22 @@ class _Template:
         return self.base + c[0] * u[0] + c[1] * u[1] + c[2] * u[2]
 
 
+@dataclass(frozen=True)
+class _Prose:
+    """The paragraphs of one prose variant: (text, needs str.format) pairs and reading units."""
+
+    lead: str
+    lead_fmt: bool
+    production: tuple[tuple[str, bool], ...]
+    final: tuple[tuple[str, bool], ...]
+    base: int
+    counts: tuple[int, int, int]
+
+    def units(self, topic_units: tuple[int, int, int]) -> int:
+        c, u = self.counts, topic_units
+        return self.base + c[0] * u[0] + c[1] * u[1] + c[2] * u[2]
+
+
 class PostBuilder:
     """Builds posts for one (profile, locale, epoch, window); reuse it across seeds."""
 
@@ -138,12 +164,43 @@ class PostBuilder:
         self._finals = [_Template.of(t, unit) for t in raw["paragraphs_final"]]
         self._production: list[str] = raw["paragraphs_production"]
         self._production_units = [_units(p, unit) for p in self._production]
-        self._summaries = raw["summaries"]
-        self._briefs = raw["briefs"]
         self._sentences = self.pools.sentences
         self._sentence_units = [_units(s, unit) for s in self._sentences]
         self._separator = "" if unit == "chars" else " "
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self._stack_lists: dict[int, list[_StackLists]] = {}
+        self._prose_variants = self._variants("prose", PROSE_VARIANTS, self._prose_variant)
+        self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
+        self._image_variants = self._variants("images", VARIANTS, self._image_variant)
+        self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
+        self._summary_variants: list[tuple[str, bool]]
+        self._brief_variants: list[str]
+        if self._faker_prose:
+            run = self._sentence_run
+            self._summary_variants = self._variants(
+                "summary", VARIANTS, lambda d: (run(d, 2, 2)[0], False)
+            )
+            self._brief_variants = self._variants("brief", VARIANTS, lambda d: run(d, 2, 3)[0])
+        else:
+            self._summary_variants = [(t, True) for t in raw["summaries"]]
+            self._brief_variants = list(raw["briefs"])
+        notes_lo, notes_hi = self.volume.notes
+        self._core_radix = (
+            len(self.vocab.problems)
+            * len(self.vocab.scenarios)
+            * len(self._revision_status)
+            * len(self._actions)
+            * 6
+            * 1000
+            * 300
+        )
+        self._text_radix = (
+            len(self._prose_variants)
+            * len(self._summary_variants)
+            * len(self._brief_variants)
+            * len(self._checklist_variants),
+            len(self._image_variants) * STACK_VARIANTS * (notes_hi - notes_lo + 1),
+        )
 
     # -- the post ----------------------------------------------------------
 
@@ -154,8 +211,17 @@ class PostBuilder:
         vocab = self.vocab
 
         stack_index = core.pick_weighted(range(len(vocab.stacks)), vocab.stack_weights)
-        problem_index = below(len(vocab.problems))
-        scenario: str = vocab.scenarios[below(len(vocab.scenarios))]
+        # Small uniform choices are digits of one draw (mixed radix): same law, fewer calls.
+        r = below(self._core_radix)
+        r, problem_index = divmod(r, len(vocab.problems))
+        r, scenario_index = divmod(r, len(vocab.scenarios))
+        r, status_index = divmod(r, len(self._revision_status))
+        r, action_index = divmod(r, len(self._actions))
+        r, snippet_digit = divmod(r, 6)  # 6: uniform for stacks of 1, 2 or 3 snippets
+        r, review_digit = divmod(r, 1000)
+        needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
+        version = f"{1 + r // 100}.{r // 10 % 10}.{r % 10}"
+        scenario: str = vocab.scenarios[scenario_index]
         topic = self._topic(stack_index, problem_index)
         stack = topic["stack"]
         stack_name: str = stack["name"]
@@ -165,12 +231,12 @@ class PostBuilder:
         published_at, day = self._published(core)
         reviewed = self._dates[below(day + 1)]
         view_count = self._view_count(core)
-        # several small uniform digits from one draw (mixed radix): fewer calls, same law
-        r = below(45 * 60 * 65 * 45 * 8)
+        r = below(45 * 60 * 65 * 45 * 8 * 9000)
         r, quality = divmod(r, 45)
         r, freshness = divmod(r, 60)
         r, depth = divmod(r, 65)
         r, clarity = divmod(r, 45)
+        r, reference_digits = divmod(r, 9000)
         difficulty = self._difficulties[min(3, (r & 3) + (r >> 2))]  # skewed to the middle
         score = {
             "quality": 55 + quality,
@@ -178,60 +244,64 @@ class PostBuilder:
             "depth": 35 + depth,
             "clarity": 55 + clarity,
         }
-        revision_status = self._revision_status[below(len(self._revision_status))]
-        r = below(300)
-        version = f"{1 + r // 100}.{r // 10 % 10}.{r % 10}"
-        reference = f"anp-ref-{seed:06d}-{1000 + below(9000)}"
+        revision_status = self._revision_status[status_index]
+        reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
         author = core.pick_weighted(self.pools.authors, self.pools.author_weights)
-        needs_review = 1 if below(1000) < NEEDS_REVIEW_PER_MILLE else 0
-        action = self._actions[below(len(self._actions))]
+        action = self._actions[action_index]
         snippets = stack["snippets"]
-        code_source = snippets[below(len(snippets))]
-        photo, variant = divmod(below(99_999_999_999 << 48), 1 << 48)
-        image_id = f"{1500000000000 + photo:013d}-{variant:012x}"
+        code_source = snippets[snippet_digit % len(snippets)]
+        image_id = f"{1500000000000 + below(99_999_999_999):013d}-{below(1 << 48):012x}"
 
+        # The text stream picks whole prebuilt variants (see _variants): a handful of
+        # draws per post instead of ~60, which is most of the speed of `generate`.
         text = self._text.reset(seed, self._text_stream)
         tbelow = text.below
-        volume = self.volume
         words = {"stack": stack_name, "problem": problem, "scenario": scenario}
         topic_units = (topic["units"][0], topic["units"][1], _units(scenario, self._unit))
         title = self._title.format_map(words)
 
-        lead, production, final, units = self._prose(text, words, topic_units)
-        n_images = volume.images[0] + tbelow(volume.images[1] - volume.images[0] + 1)
-        image_sources = [self._image(text, topic, n, image_id) for n in range(1, n_images + 1)]
-        checklist_idx = text.distinct_indices(len(self._checklist), text.between(*volume.checklist))
-        checklist = [self._checklist[i] for i in checklist_idx]
-        units += sum(self._checklist_units[i] for i in checklist_idx)
-        tools = text.distinct(stack["tools"], text.between(*volume.tools))
-        extra = text.between(*volume.extra_tools)
-        if extra:
-            for tool in text.distinct_weighted(vocab.all_tools, vocab.tool_weights, extra):
-                if tool not in tools:
-                    tools.append(tool)
-        tags = [stack["family"], stack["area"]]
-        for tag in text.distinct_weighted(
-            vocab.all_tools, vocab.tool_weights, text.between(*volume.tags)
-        ):
-            if tag not in tags:
-                tags.append(tag)
+        r = tbelow(self._text_radix[0])
+        r, prose_index = divmod(r, len(self._prose_variants))
+        r, summary_index = divmod(r, len(self._summary_variants))
+        checklist_index, brief_index = divmod(r, len(self._brief_variants))
+        prose = self._prose_variants[prose_index]
+        lead = prose.lead.format_map(words) if prose.lead_fmt else prose.lead
+        production = [t.format_map(words) if f else t for t, f in prose.production]
+        final = [t.format_map(words) if f else t for t, f in prose.final]
+        checklist, checklist_units = self._checklist_variants[checklist_index]
+        units = prose.units(topic_units) + checklist_units
+        reading_time = max(1, -(-units // self._rate))
+        summary_text, summary_fmt = self._summary_variants[summary_index]
+        summary = summary_text.format_map(words) if summary_fmt else summary_text
+        brief = self._brief_variants[brief_index]
+        lists = self._stack_variants(stack_index)
+        r = tbelow(self._text_radix[1])
+        r, images_index = divmod(r, len(self._image_variants))
+        r, lists_index = divmod(r, len(lists))
+        n_notes = self.volume.notes[0] + r
+        sources = self._image_variants[images_index]
+        n_images = len(sources)
+        captions = self._captions(topic, n_images)
+        image_sources = [
+            {
+                "source": source["source"],
+                "url": source["url"].format(id=f"{image_id}-{n}" if n else image_id),
+                "caption": captions[n],
+            }
+            for n, source in enumerate(sources)
+        ]
+        lists = self._stack_variants(stack_index)
+        tools, tags, tool_entities = lists[lists_index]
+        # cached lists are copied: a caller may change its post without changing the next one
+        checklist, tools, tags = checklist[:], tools[:], tags[:]
         entities = [
             {"name": stack_name, "type": "stack"},
             {"name": stack["area"], "type": "area"},
             {"name": problem, "type": "problem"},
+            *[dict(entity) for entity in tool_entities],
         ]
-        if self.profile == "heavy":
-            entities.extend({"name": tool, "type": "tool"} for tool in tools)
-        notes = self._notes[: text.between(*volume.notes)]
+        notes = self._notes[:n_notes]
         similar = self._similar(text, seed)
-        reading_time = max(1, -(-units // self._rate))
-
-        if self._faker_prose:
-            summary = self._sentence_run(text, 2, 2)[0]
-            brief = self._sentence_run(text, 2, 3)[0]
-        else:
-            summary = self._summaries[tbelow(len(self._summaries))].format_map(words)
-            brief = self._briefs[tbelow(len(self._briefs))]
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -340,59 +410,87 @@ class PostBuilder:
         low, high = table[index], table[index + 1]
         return low + (((high - low) * fraction) >> _VIEW_FRACTION_BITS)
 
-    def _prose(
-        self, text: Draws, words: dict[str, str], topic_units: tuple[int, int, int]
-    ) -> tuple[str, list[str], list[str], int]:
-        """Lead, production and final paragraphs, and their reading units."""
+    def _prose_variant(self, d: Draws) -> _Prose:
+        """Lead, production and final paragraphs as templates, with their reading units."""
         volume = self.volume
-        n_prod = text.between(*volume.production_paragraphs)
-        n_final = text.between(*volume.final_paragraphs)
+        n_prod = d.between(*volume.production_paragraphs)
+        n_final = d.between(*volume.final_paragraphs)
         if self._faker_prose:
-            lead, units = self._sentence_run(text, 2, 3)
+            lead, units = self._sentence_run(d, 2, 3)
             production = []
             for _ in range(n_prod):
-                paragraph, n = self._sentence_run(text, 3, 5)
-                production.append(paragraph)
+                paragraph, n = self._sentence_run(d, 3, 5)
+                production.append((paragraph, False))
                 units += n
             final = []
             for _ in range(n_final):
-                paragraph, n = self._sentence_run(text, 2, 4)
-                final.append(paragraph)
+                paragraph, n = self._sentence_run(d, 2, 4)
+                final.append((paragraph, False))
                 units += n
-            return lead, production, final, units
-        below = text.below
-        lead_t = self._leads[below(len(self._leads))]
-        lead = lead_t.text.format_map(words)
-        units = lead_t.units(topic_units)
+            return _Prose(lead, False, tuple(production), tuple(final), units, (0, 0, 0))
+        lead_t = self._leads[d.below(len(self._leads))]
+        parts = [lead_t]
         production = []
-        closer_per_mille = volume.closer_per_mille
-        for i in text.distinct_indices(len(self._production), n_prod):
+        for i in d.distinct_indices(len(self._production), n_prod):
             paragraph = self._production[i]
-            units += self._production_units[i]
-            if below(1000) < closer_per_mille:
-                closer = self._closers[below(len(self._closers))]
-                paragraph = f"{paragraph} {closer.text.format_map(words)}"
-                units += closer.units(topic_units)
-            production.append(paragraph)
+            parts.append(_Template(paragraph, self._production_units[i], (0, 0, 0)))
+            if d.below(1000) < volume.closer_per_mille:
+                closer = self._closers[d.below(len(self._closers))]
+                parts.append(closer)
+                # production paragraphs hold no braces, so the pair is one template
+                production.append((f"{paragraph} {closer.text}", True))
+            else:
+                production.append((paragraph, False))
         final = []
-        for i in text.distinct_indices(len(self._finals), n_final):
-            final_t = self._finals[i]
-            final.append(final_t.text.format_map(words))
-            units += final_t.units(topic_units)
-        return lead, production, final, units
+        for i in d.distinct_indices(len(self._finals), n_final):
+            parts.append(self._finals[i])
+            final.append((self._finals[i].text, True))
+        base = sum(part.base for part in parts)
+        counts = tuple(sum(part.counts[f] for part in parts) for f in range(3))
+        return _Prose(lead_t.text, True, tuple(production), tuple(final), base, counts)  # type: ignore[arg-type]
 
-    def _sentence_run(self, text: Draws, lo: int, hi: int) -> tuple[str, int]:
-        """lo..hi sentences from the locale's Faker pool, and their reading units."""
-        below = text.below
-        size = len(self._sentences)
-        picked = [below(size) for _ in range(lo + below(hi - lo + 1))]
-        # joined with "" (chars) or " " (words): the separator adds no reading unit
-        units = sum(self._sentence_units[i] for i in picked)
-        sentences = self._sentences
-        return self._separator.join([sentences[i] for i in picked]), units
+    def _checklist_variant(self, d: Draws) -> tuple[list[str], int]:
+        picked = d.distinct_indices(len(self._checklist), d.between(*self.volume.checklist))
+        return [self._checklist[i] for i in picked], sum(self._checklist_units[i] for i in picked)
 
-    def _image(self, text: Draws, topic: dict[str, Any], n: int, image_id: str) -> dict[str, str]:
-        source = self._image_sources[text.below(len(self._image_sources))]
+    def _image_variant(self, d: Draws) -> list[dict[str, str]]:
+        n = d.between(*self.volume.images)
+        return [self._image_sources[d.below(len(self._image_sources))] for _ in range(n)]
+
+    def _stack_variant(self, d: Draws, stack: dict[str, Any]) -> _StackLists:
+        """Tools (the stack's own, then Zipf-popular others) and Zipf tags of one post."""
+        vocab, volume = self.vocab, self.volume
+        tools = d.distinct(stack["tools"], d.between(*volume.tools))
+        extra = d.between(*volume.extra_tools)
+        if extra:
+            for tool in d.distinct_weighted(vocab.all_tools, vocab.tool_weights, extra):
+                if tool not in tools:
+                    tools.append(tool)
+        tags = [stack["family"], stack["area"]]
+        for tag in d.distinct_weighted(
+            vocab.all_tools, vocab.tool_weights, d.between(*volume.tags)
+        ):
+            if tag not in tags:
+                tags.append(tag)
+        entities = [{"name": t, "type": "tool"} for t in tools] if self.profile == "heavy" else []
+        return tools, tags, entities
+
+    def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> list[V]:
+        """`count` variants made from their own derived streams (pure, like a post)."""
+        d = Draws()
+        stream = f"variant:{kind}:{self.profile}:{self.locale}"
+        return [make(d.reset(i, stream)) for i in range(count)]
+
+    def _stack_variants(self, stack_index: int) -> list[_StackLists]:
+        lists = self._stack_lists.get(stack_index)
+        if lists is None:
+            stack = self.vocab.stacks[stack_index]
+            lists = self._stack_lists[stack_index] = self._variants(
+                f"stack{stack_index}", STACK_VARIANTS, lambda d: self._stack_variant(d, stack)
+            )
+        return lists
+
+    def _captions(self, topic: dict[str, Any], n: int) -> list[str]:
         captions: list[str] = topic["captions"]
         while len(captions) < n:
             captions.append(
@@ -400,19 +498,36 @@ class PostBuilder:
                     n=len(captions) + 1, stack=topic["stack"]["name"], problem=topic["problem"]
                 )
             )
-        return {
-            "source": source["source"],
-            "url": source["url"].format(id=f"{image_id}-{n}" if n > 1 else image_id),
-            "caption": captions[n - 1],
-        }
+        return captions
+
+    def _sentence_run(self, d: Draws, lo: int, hi: int) -> tuple[str, int]:
+        """lo..hi sentences from the locale's Faker pool, and their reading units."""
+        below = d.below
+        size = len(self._sentences)
+        picked = [below(size) for _ in range(lo + below(hi - lo + 1))]
+        # joined with "" (chars) or " " (words): the separator adds no reading unit
+        units = sum(self._sentence_units[i] for i in picked)
+        sentences = self._sentences
+        return self._separator.join([sentences[i] for i in picked]), units
 
     def _similar(self, text: Draws, seed: int) -> list[str]:
         """Seeds in the same neighbourhood (within 64), never the post itself."""
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+            offsets = self._offset_variants[text.below(len(self._offset_variants))]
+            return [f"alphanode-{seed + offset:06d}" for offset in offsets]
+        # near 0 and 999,999 the neighbourhood is cut: draw from what is left
         lo = max(0, seed - NEIGHBOURHOOD)
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = text.between(*self.volume.similar)
         picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
         return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
+
+    def _offset_variant(self, d: Draws) -> list[int]:
+        k = d.between(*self.volume.similar)
+        return [
+            i - NEIGHBOURHOOD + (i >= NEIGHBOURHOOD)
+            for i in d.distinct_indices(2 * NEIGHBOURHOOD, k)
+        ]
 
 
 def _slug(stack: str, problem: str) -> str:

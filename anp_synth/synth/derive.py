@@ -22,10 +22,11 @@ from typing import TypeVar
 T = TypeVar("T")
 
 # The salt is part of the dataset's identity: changing it changes every post.
-# "/7" was picked (by trying salts in order) so that seed 2852 opens like the
-# seed article: python services, reducing build time, a content heavy
-# programming website, the same lead and first paragraph, an unsplash image.
-DERIVATION_SALT = b"anp-synth/7"
+# Its number was found by trying salts in order until seed 2852 opened like the
+# seed article (python services, reducing build time, a content heavy
+# programming website, the same lead and first paragraph, an unsplash image);
+# every other value of that post is as drawn.
+DERIVATION_SALT = b"anp-synth/1813912"
 ZIPF_SCALE = 1 << 24
 _BLOCK_BYTES = 64
 _LOW = 1 << 64
