@@ -54,8 +54,14 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map library errors to one stderr line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
+    _state["debug"] = False  # main() may run many times in one process (tests)
     try:
-        app(args=args, standalone_mode=False)
+        # typer returns an Exit's code instead of raising it here (Ctrl-C is Exit(130))
+        code = app(args=args, standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool) and code:
+            if code == 130:
+                err.print("interrupted", markup=False)
+            return code
     except AnpError as exc:
         if _state["debug"] or "--debug" in args:
             err.print_exception()

@@ -244,6 +244,10 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], Any]) -> None:
     except OSError as exc:
         raise UsageError(f"-o: cannot write in {str(directory)!r}: {exc.strerror}") from exc
     try:
+        # mkstemp makes the file 0600; a dataset gets the usual mode of a new file
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
         os.replace(tmp, path)

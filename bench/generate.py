@@ -17,7 +17,6 @@ itself is stated for 1,000,000).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time

@@ -51,7 +51,7 @@ def generate_cmd(
         where = "stdout" if result.path == "-" else result.path
         out = Console(stderr=True, highlight=False)
         out.print(
-            f"wrote {result.count:,} posts ({result.bytes:,} bytes) to {where}"
+            f"wrote {result.count:,} post{'' if result.count == 1 else 's'} ({result.bytes:,} bytes) to {where}"
             + (f"; manifest {result.manifest_path}" if result.manifest_path else ""),
             markup=False,
         )
