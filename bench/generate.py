@@ -9,7 +9,9 @@ The baseline is what one writes without thinking about speed: one Faker
 instance, reseeded per post (so post N is still random access), every text
 field made of Faker sentences and words, in the same structure as our posts
 and sized to the same average JSON bytes. Rates are the best of a few
-alternating rounds, so a noisy neighbour on the machine hits both sides alike.
+alternating rounds, in CPU seconds of this process (one core), so a noisy
+neighbour on the machine hits both sides alike. The workers comparison is in
+wall time (that is what more workers buy).
 Set ANP_BENCH_RSS_COUNT to measure the RSS goal on fewer posts (the goal
 itself is stated for 1,000,000).
 """
@@ -173,10 +175,14 @@ def sized_baseline(target_bytes: float) -> NaiveFaker:
 
 
 def rate(make: Callable[[int, int], bytes], count: int) -> tuple[float, float]:
-    """(posts/s, bytes/s) of making `count` posts from FIRST_SEED."""
-    started = time.perf_counter()
+    """(posts/s, bytes/s) of making `count` posts from FIRST_SEED, per CPU second.
+
+    CPU time of this process, not wall time: on a machine shared with other
+    jobs, time spent waiting for the core is not the generator's.
+    """
+    started = time.process_time()
     size = len(make(FIRST_SEED, count))
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     return count / elapsed, size / elapsed
 
 
@@ -248,7 +254,9 @@ def _main() -> int:
     def baseline(start: int, count: int) -> bytes:
         return naive_chunk(naive, start, count)
 
-    print("generate: standard profile, en_US, one core (best of alternating rounds)")
+    print(
+        "generate: standard profile, en_US, one core, per CPU second (best of alternating rounds)"
+    )
     best_ours = best_base = (0.0, 0.0)
     for _ in range(ROUNDS):
         b = rate(baseline, BASELINE_POSTS)
@@ -277,6 +285,10 @@ def _main() -> int:
             f"--workers 2 {WORKER_POSTS / two:,.0f} posts/s (cpus: {os.cpu_count()})"
         )
         verdict("--workers 2 / --workers 1", one / two, GOAL_WORKERS, "x")
+        load = os.getloadavg()[0]
+        if load > 1.0:
+            # two workers need both cores; other jobs on them cap what they can gain
+            print(f"  note: load average {load:.1f} on {os.cpu_count()} cpus while measuring")
 
         peak, seconds = peak_rss_mb(RSS_POSTS, directory)
         print(

@@ -105,12 +105,16 @@ class _Template:
 
 @dataclass(frozen=True)
 class _Prose:
-    """The paragraphs of one prose variant: (text, needs str.format) pairs and reading units."""
+    """The paragraphs of one prose variant and their reading units.
+
+    Each text comes with how it is filled in (see `_fill`): 0 as is, 1 with the
+    topic (stack, problem), 2 with the topic and the scenario.
+    """
 
     lead: str
-    lead_fmt: bool
-    production: tuple[tuple[str, bool], ...]
-    final: tuple[tuple[str, bool], ...]
+    lead_fmt: int
+    production: tuple[tuple[str, int], ...]
+    final: tuple[tuple[str, int], ...]
     base: int
     counts: tuple[int, int, int]
 
@@ -173,16 +177,16 @@ class PostBuilder:
         self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
         self._image_variants = self._variants("images", VARIANTS, self._image_variant)
         self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
-        self._summary_variants: list[tuple[str, bool]]
+        self._summary_variants: list[tuple[str, int]]
         self._brief_variants: list[str]
         if self._faker_prose:
             run = self._sentence_run
             self._summary_variants = self._variants(
-                "summary", VARIANTS, lambda d: (run(d, 2, 2)[0], False)
+                "summary", VARIANTS, lambda d: (run(d, 2, 2)[0], 0)
             )
             self._brief_variants = self._variants("brief", VARIANTS, lambda d: run(d, 2, 3)[0])
         else:
-            self._summary_variants = [(t, True) for t in raw["summaries"]]
+            self._summary_variants = [(t, _how(_Template.of(t, unit))) for t in raw["summaries"]]
             self._brief_variants = list(raw["briefs"])
         notes_lo, notes_hi = self.volume.notes
         self._core_radix = (
@@ -258,21 +262,25 @@ class PostBuilder:
         tbelow = text.below
         words = {"stack": stack_name, "problem": problem, "scenario": scenario}
         topic_units = (topic["units"][0], topic["units"][1], _units(scenario, self._unit))
-        title = self._title.format_map(words)
+        # formatted text is cached per topic (and scenario where the template uses it)
+        cache: dict[Any, str] = topic["text"]
+        title = cache.get(scenario_index) or cache.setdefault(
+            scenario_index, self._title.format_map(words)
+        )
 
         r = tbelow(self._text_radix[0])
         r, prose_index = divmod(r, len(self._prose_variants))
         r, summary_index = divmod(r, len(self._summary_variants))
         checklist_index, brief_index = divmod(r, len(self._brief_variants))
         prose = self._prose_variants[prose_index]
-        lead = prose.lead.format_map(words) if prose.lead_fmt else prose.lead
-        production = [t.format_map(words) if f else t for t, f in prose.production]
-        final = [t.format_map(words) if f else t for t, f in prose.final]
+        lead = _fill(cache, prose.lead, prose.lead_fmt, words, scenario_index)
+        production = [_fill(cache, t, f, words, scenario_index) for t, f in prose.production]
+        final = [_fill(cache, t, f, words, scenario_index) for t, f in prose.final]
         checklist, checklist_units = self._checklist_variants[checklist_index]
         units = prose.units(topic_units) + checklist_units
         reading_time = max(1, -(-units // self._rate))
         summary_text, summary_fmt = self._summary_variants[summary_index]
-        summary = summary_text.format_map(words) if summary_fmt else summary_text
+        summary = _fill(cache, summary_text, summary_fmt, words, scenario_index)
         brief = self._brief_variants[brief_index]
         lists = self._stack_variants(stack_index)
         r = tbelow(self._text_radix[1])
@@ -384,6 +392,7 @@ class PostBuilder:
                 "slug": _slug(stack["name"], problem),
                 "units": (_units(stack["name"], self._unit), _units(problem, self._unit)),
                 "captions": [],
+                "text": {},
             }
         return topic
 
@@ -420,14 +429,14 @@ class PostBuilder:
             production = []
             for _ in range(n_prod):
                 paragraph, n = self._sentence_run(d, 3, 5)
-                production.append((paragraph, False))
+                production.append((paragraph, 0))
                 units += n
             final = []
             for _ in range(n_final):
                 paragraph, n = self._sentence_run(d, 2, 4)
-                final.append((paragraph, False))
+                final.append((paragraph, 0))
                 units += n
-            return _Prose(lead, False, tuple(production), tuple(final), units, (0, 0, 0))
+            return _Prose(lead, 0, tuple(production), tuple(final), units, (0, 0, 0))
         lead_t = self._leads[d.below(len(self._leads))]
         parts = [lead_t]
         production = []
@@ -438,16 +447,16 @@ class PostBuilder:
                 closer = self._closers[d.below(len(self._closers))]
                 parts.append(closer)
                 # production paragraphs hold no braces, so the pair is one template
-                production.append((f"{paragraph} {closer.text}", True))
+                production.append((f"{paragraph} {closer.text}", _how(closer)))
             else:
-                production.append((paragraph, False))
+                production.append((paragraph, 0))
         final = []
         for i in d.distinct_indices(len(self._finals), n_final):
             parts.append(self._finals[i])
-            final.append((self._finals[i].text, True))
+            final.append((self._finals[i].text, _how(self._finals[i])))
         base = sum(part.base for part in parts)
         counts = tuple(sum(part.counts[f] for part in parts) for f in range(3))
-        return _Prose(lead_t.text, True, tuple(production), tuple(final), base, counts)  # type: ignore[arg-type]
+        return _Prose(lead_t.text, _how(lead_t), tuple(production), tuple(final), base, counts)  # type: ignore[arg-type]
 
     def _checklist_variant(self, d: Draws) -> tuple[list[str], int]:
         picked = d.distinct_indices(len(self._checklist), d.between(*self.volume.checklist))
@@ -528,6 +537,21 @@ class PostBuilder:
             i - NEIGHBOURHOOD + (i >= NEIGHBOURHOOD)
             for i in d.distinct_indices(2 * NEIGHBOURHOOD, k)
         ]
+
+
+def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], scenario: int) -> str:
+    """`text` filled with the post's words, cached per topic (and scenario when it is used)."""
+    if not how:
+        return text
+    key: Any = text if how == 1 else (text, scenario)
+    filled = cache.get(key)
+    if filled is None:
+        filled = cache[key] = text.format_map(words)
+    return filled
+
+
+def _how(template: _Template) -> int:
+    return 2 if template.counts[2] else 1 if any(template.counts) else 0
 
 
 def _slug(stack: str, problem: str) -> str:
