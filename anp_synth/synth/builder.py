@@ -42,6 +42,11 @@ _StackLists = tuple[list[str], list[str], list[dict[str, str]]]  # tools, tags, 
 V = TypeVar("V")
 
 
+# precomputed strings of the hot path, exactly what the f-strings would give
+_MINUTE_SECOND = [f":{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
+_VERSIONS = [f"{1 + r // 100}.{r // 10 % 10}.{r % 10}" for r in range(300)]
+
+
 @dataclass(frozen=True)
 class Volume:
     """How long each list is in one meta-volume profile: (min, max) per list."""
@@ -171,6 +176,8 @@ class PostBuilder:
         self._sentences = self.pools.sentences
         self._sentence_units = [_units(s, unit) for s in self._sentences]
         self._separator = "" if unit == "chars" else " "
+        self._stack_indices = range(len(self.vocab.stacks))
+        self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._stack_lists: dict[int, list[_StackLists]] = {}
         self._prose_variants = self._variants("prose", PROSE_VARIANTS, self._prose_variant)
@@ -214,7 +221,7 @@ class PostBuilder:
         below = core.below
         vocab = self.vocab
 
-        stack_index = core.pick_weighted(range(len(vocab.stacks)), vocab.stack_weights)
+        stack_index = core.pick_weighted(self._stack_indices, vocab.stack_weights)
         # Small uniform choices are digits of one draw (mixed radix): same law, fewer calls.
         r = below(self._core_radix)
         r, problem_index = divmod(r, len(vocab.problems))
@@ -224,7 +231,7 @@ class PostBuilder:
         r, snippet_digit = divmod(r, 6)  # 6: uniform for stacks of 1, 2 or 3 snippets
         r, review_digit = divmod(r, 1000)
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
-        version = f"{1 + r // 100}.{r // 10 % 10}.{r % 10}"
+        version = _VERSIONS[r]
         scenario: str = vocab.scenarios[scenario_index]
         topic = self._topic(stack_index, problem_index)
         stack = topic["stack"]
@@ -261,7 +268,7 @@ class PostBuilder:
         text = self._text.reset(seed, self._text_stream)
         tbelow = text.below
         words = {"stack": stack_name, "problem": problem, "scenario": scenario}
-        topic_units = (topic["units"][0], topic["units"][1], _units(scenario, self._unit))
+        topic_units = (*topic["units"], self._scenario_units[scenario_index])
         # formatted text is cached per topic (and scenario where the template uses it)
         cache: dict[Any, str] = topic["text"]
         title = cache.get(scenario_index) or cache.setdefault(
@@ -298,7 +305,6 @@ class PostBuilder:
             }
             for n, source in enumerate(sources)
         ]
-        lists = self._stack_variants(stack_index)
         tools, tags, tool_entities = lists[lists_index]
         # cached lists are copied: a caller may change its post without changing the next one
         checklist, tools, tags = checklist[:], tools[:], tags[:]
@@ -405,10 +411,9 @@ class PostBuilder:
         day = 1 + below(self.window_days)
         if self._weekend[day] and below(1000) < WEEKEND_REDRAW_PER_MILLE:
             day = 1 + below(self.window_days)
-        r, second = divmod(below(6 * 7 * 3600), 60)
-        r, minute = divmod(r, 60)
+        r, minute_second = divmod(below(6 * 7 * 3600), 3600)
         hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
-        return f"{self._dates[day]}T{hour:02d}:{minute:02d}:{second:02d}Z", day
+        return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z", day
 
     def _view_count(self, core: Draws) -> int:
         """A log-normal view count: integer interpolation in an integer quantile table."""
