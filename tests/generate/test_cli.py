@@ -70,7 +70,8 @@ def test_stdout_holds_only_jsonl_with_dash(cli: Cli) -> None:
     assert ran.code == 0
     lines = ran.out.splitlines()
     assert [orjson.loads(line)["seed"] for line in lines] == list(range(10, 35))
-    assert "25 posts" in ran.err  # the summary goes to stderr, never into the data
+    # the summary goes to stderr, never into the data; no progress bar when not a terminal
+    assert ran.err.strip().splitlines() == [f"wrote 25 posts ({len(ran.out):,} bytes) to stdout"]
 
 
 def test_default_count_and_output_are_documented_values(
