@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -83,6 +85,7 @@ def create_app(config: SiteConfig) -> SiteApp:
         description="The reference target of the anp-synth import contract.",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     db = Database(config.db_path)
     cache = PageCache(db)
@@ -127,26 +130,34 @@ def create_app(config: SiteConfig) -> SiteApp:
     app.include_router(api_router)
     app.include_router(pages_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
+    app.state.access_log = log
     app.cache_layer = CacheMiddleware(app._inner, cache, log)
-    flusher: list[asyncio.Task[None]] = []
-
-    async def flush_log_periodically() -> None:
-        while True:
-            await asyncio.sleep(FLUSH_S)
-            log.flush()
-
-    def start() -> None:
-        flusher.append(asyncio.get_running_loop().create_task(flush_log_periodically()))
-
-    def stop() -> None:
-        for task in flusher:
-            task.cancel()
-        log.flush()
-        db.close()
-
-    app.router.add_event_handler("startup", start)
-    app.router.add_event_handler("shutdown", stop)
     return app
+
+
+async def _flush_periodically(log: AccessLog) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_S)
+        log.flush()
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Flush the access log on a timer while serving; flush it and close the db at shutdown."""
+    log: AccessLog = app.state.access_log
+    task = asyncio.get_running_loop().create_task(_flush_periodically(log))
+    try:
+        yield
+    finally:
+        task.cancel()
+        log.flush()
+        site_of_app(app).db.close()
+
+
+def site_of_app(app: FastAPI) -> Site:
+    """The site state of an app."""
+    site: Site = app.state.site
+    return site
 
 
 def app_from_env() -> SiteApp:
