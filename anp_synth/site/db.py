@@ -593,9 +593,11 @@ class Database:
         query = fts_query(q)
         if query is None:
             return [], False
+        # FTS5 walks its index in rowid order and stops at LIMIT: no ranking of every match.
         rows = self.conn.execute(
-            "SELECT p.id, p.body FROM posts_fts f JOIN posts p ON p.id = f.rowid"
-            " WHERE posts_fts MATCH ? ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
+            "SELECT p.id, p.body FROM (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?"
+            " ORDER BY rowid DESC LIMIT ? OFFSET ?) m JOIN posts p ON p.id = m.rowid"
+            " ORDER BY p.id DESC",
             (query, per_page + 1, (page - 1) * per_page),
         ).fetchall()
         items = [ListedPost(r[0], orjson.loads(r[1])) for r in rows]

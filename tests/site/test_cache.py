@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import orjson
 import pytest
 from fastapi.testclient import TestClient
@@ -42,7 +44,7 @@ def test_every_route_has_its_named_rule(path: str, rule: str) -> None:
 def test_rule_names_are_unique_and_documented() -> None:
     names = [r.name for r in RULES]
     assert len(names) == len(set(names))
-    doc = open("docs/caching.md", encoding="utf-8").read()
+    doc = (Path(__file__).parents[2] / "docs" / "caching.md").read_text(encoding="utf-8")
     for rule in RULES:
         assert f"`{rule.name}`" in doc
         assert str(rule.ttl) in doc
