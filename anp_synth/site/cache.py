@@ -1,0 +1,397 @@
+"""The page cache: named cache rules (all in ONE place), the in-process cache, purging.
+
+Every response passes through `CacheMiddleware`, which picks the rule of the
+path, decides HIT / MISS / BYPASS, adds `Cache-Control`, `ETag` and
+`X-Cache: OUTCOME; rule=NAME`, answers conditional GETs with 304, and writes
+the access-log line. See docs/caching.md for the rules in prose.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from anp_synth.site.accesslog import AccessLog
+from anp_synth.site.db import Changes, Database, ListingChange, SortKey
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SESSION_COOKIE = "anp_session"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named cache rule: which paths it covers and how long their pages are kept."""
+
+    name: str
+    pattern: re.Pattern[str]
+    ttl: int  # seconds in the shared page cache; 0 = never stored
+
+
+# THE cache rules, first match wins. Change them here and in docs/caching.md.
+RULES: tuple[Rule, ...] = (
+    Rule("post", re.compile(r"^/posts/[^/]+$"), 300),
+    Rule("home", re.compile(r"^/(?:page/\d+)?$"), 60),
+    Rule("stack", re.compile(r"^/stack/[^/]+(?:/page/\d+)?$"), 120),
+    Rule("tag", re.compile(r"^/tag/[^/]+(?:/page/\d+)?$"), 120),
+    Rule("search", re.compile(r"^/search$"), 0),
+    Rule("login", re.compile(r"^/(?:login|logout)$"), 0),
+    Rule("api", re.compile(r"^/api/"), 0),
+    Rule("health", re.compile(r"^/health$"), 0),
+)
+NO_RULE = Rule("none", re.compile(""), 0)
+CACHEABLE_METHODS = frozenset({"GET"})
+MAX_ENTRIES = 50_000
+MAX_BYTES = 256 * 1024 * 1024
+
+
+def rule_for(path: str) -> Rule:
+    """The rule that governs a path (`none` when no rule names it)."""
+    for rule in RULES:
+        if rule.pattern.match(path):
+            return rule
+    return NO_RULE
+
+
+def bypass_reason(rule: Rule, method: str, query: bytes, has_session: bool) -> str | None:
+    """Why a request must not be answered from (or stored in) the cache; None if it may."""
+    if rule.ttl == 0:
+        return "uncached-route"
+    if method not in CACHEABLE_METHODS:
+        return "method"
+    if has_session:
+        return "session"
+    if query:
+        return "query-string"
+    return None
+
+
+def cache_control(rule: Rule, reason: str | None) -> bytes:
+    """The Cache-Control header of a response under a rule and a bypass reason."""
+    if reason is None:
+        # Shared caches keep the page for the rule's TTL; browsers revalidate with the ETag,
+        # so a purge reaches them at once.
+        return f"public, max-age=0, s-maxage={rule.ttl}, must-revalidate".encode()
+    if reason == "session":
+        return b"private, no-store"
+    if reason == "query-string":
+        return b"no-cache"
+    return b"no-store"
+
+
+@dataclass(frozen=True, slots=True)
+class ListingSpan:
+    """Which rows a cached listing page shows, so that a write purges it only if it changed."""
+
+    listing: str
+    first: SortKey | None
+    last: SortKey | None
+    peek: SortKey | None  # first row of the next page; None on the final page
+
+
+@dataclass(slots=True)
+class Entry:
+    """One cached page, with the headers of a HIT precomputed (the hot path only sends)."""
+
+    body: bytes
+    etag: bytes
+    expires: float
+    span: ListingSpan | None
+    hit_headers: list[tuple[bytes, bytes]]  # for a 200
+    not_modified_headers: list[tuple[bytes, bytes]]  # for a 304
+
+    @classmethod
+    def build(
+        cls,
+        rule: Rule,
+        content_type: bytes,
+        body: bytes,
+        etag: bytes,
+        span: ListingSpan | None,
+    ) -> Entry:
+        """An entry for a freshly rendered page under a rule."""
+        common = [
+            (b"content-type", content_type),
+            (b"etag", etag),
+            (b"cache-control", cache_control(rule, None)),
+            (b"x-cache", b"HIT; rule=" + rule.name.encode()),
+        ]
+        return cls(
+            body,
+            etag,
+            time.monotonic() + rule.ttl,
+            span,
+            [*common, (b"content-length", str(len(body)).encode())],
+            common,
+        )
+
+
+def listing_page_changed(span: ListingSpan, change: ListingChange) -> bool:
+    """True when a listing change alters the rows (or the "older posts" link) of this page."""
+    if span.last is None:  # an empty page changes with any insert
+        return change.oldest_insert is not None or change.newest_shift is not None
+    if change.newest_shift is not None and change.newest_shift >= span.last:
+        return True  # a row was inserted or removed at or above this page's last row
+    if change.oldest_insert is not None and span.peek is None:
+        return True  # the final page grows (or gains a next page)
+    if span.peek is not None and span.peek in change.deleted:
+        return True  # the row that proves a next page exists went away
+    if change.inplace_lo is not None and change.inplace_hi is not None:
+        assert span.first is not None
+        return change.inplace_hi >= span.last and change.inplace_lo <= span.first
+    return False
+
+
+class PageCache:
+    """The in-process page cache of one worker, kept in step with writes of every worker."""
+
+    def __init__(self, db: Database | None = None, sync_interval: float = 0.02) -> None:
+        self.db = db
+        self.sync_interval = sync_interval
+        self._synced_at = 0.0
+        self.entries: dict[str, Entry] = {}
+        self.by_listing: dict[str, set[str]] = {}
+        self.bytes = 0
+        self._seq = db.last_purge_seq() if db else 0
+        self._data_version = db.data_version() if db else 0
+
+    def get(self, path: str) -> Entry | None:
+        """A fresh entry for the path (after applying other workers' purges), or None."""
+        now = time.monotonic()
+        if now - self._synced_at >= self.sync_interval:
+            self._synced_at = now
+            self.sync()
+        entry = self.entries.get(path)
+        if entry is None:
+            return None
+        if entry.expires < now:
+            self._drop(path)
+            return None
+        return entry
+
+    def put(self, path: str, entry: Entry) -> None:
+        """Store a page, evicting the oldest pages over the size limits."""
+        self._drop(path)
+        while self.entries and (
+            len(self.entries) >= MAX_ENTRIES or self.bytes + len(entry.body) > MAX_BYTES
+        ):
+            self._drop(next(iter(self.entries)))
+        self.entries[path] = entry
+        self.bytes += len(entry.body)
+        if entry.span is not None:
+            self.by_listing.setdefault(entry.span.listing, set()).add(path)
+
+    def _drop(self, path: str) -> bool:
+        entry = self.entries.pop(path, None)
+        if entry is None:
+            return False
+        self.bytes -= len(entry.body)
+        if entry.span is not None:
+            paths = self.by_listing.get(entry.span.listing)
+            if paths is not None:
+                paths.discard(path)
+        return True
+
+    def purge_paths(self, paths: list[str] | set[str]) -> list[str]:
+        """Forget exactly these paths; the ones that were cached here."""
+        return [p for p in paths if self._drop(p)]
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self.entries.clear()
+        self.by_listing.clear()
+        self.bytes = 0
+
+    def apply(self, changes: Changes) -> list[str]:
+        """Purge what a write changed: the post's page and the listing pages whose rows changed."""
+        purged = self.purge_paths(changes.paths)
+        for listing, change in changes.listings.items():
+            for path in list(self.by_listing.get(listing, ())):
+                entry = self.entries[path]
+                assert entry.span is not None
+                if listing_page_changed(entry.span, change):
+                    self._drop(path)
+                    purged.append(path)
+        return purged
+
+    def sync(self) -> None:
+        """Apply purges that other worker processes logged since the last look."""
+        if self.db is None:
+            return
+        version = self.db.data_version()
+        if version == self._data_version:
+            return
+        self._data_version = version
+        last, oldest, events = self.db.purge_events(self._seq)
+        if oldest is not None and oldest > self._seq + 1 and self._seq and self.entries:
+            self.clear()  # we fell behind the kept log: forget everything to stay correct
+        for changes in events:
+            self.apply(changes)
+        self._seq = last
+
+
+def _etag(body: bytes) -> bytes:
+    return b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
+
+
+_SESSION_MARK = SESSION_COOKIE.encode() + b"="
+
+
+def _request_headers(scope: Scope) -> tuple[bool, bytes | None]:
+    """(has a session cookie, If-None-Match) in one pass over the headers."""
+    has_session = False
+    if_none_match = None
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            has_session = has_session or _SESSION_MARK in value
+        elif key == b"if-none-match":
+            if_none_match = bytes(value)
+    return has_session, if_none_match
+
+
+def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if if_none_match is None:
+        return False
+    return any(tag.strip() in (etag, b"*", b"W/" + etag) for tag in if_none_match.split(b","))
+
+
+class CacheMiddleware:
+    """ASGI middleware: cache rules, page cache, ETag/304, X-Cache, access log."""
+
+    def __init__(self, app: ASGIApp, cache: PageCache, log: AccessLog) -> None:
+        self.app = app
+        self.cache = cache
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method: str = scope["method"]
+        path: str = scope["path"]
+        rule = rule_for(path)
+        has_session, if_none_match = _request_headers(scope)
+        reason = bypass_reason(rule, method, scope.get("query_string", b""), has_session)
+        if reason is None:
+            entry = self.cache.get(path)
+            if entry is not None:
+                if _etag_matches(if_none_match, entry.etag):
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 304,
+                            "headers": entry.not_modified_headers,
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                    status, size = 304, 0
+                else:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": entry.hit_headers}
+                    )
+                    await send({"type": "http.response.body", "body": entry.body})
+                    status, size = 200, len(entry.body)
+                self.log.write(method, path, status, _ms(started), "HIT", rule.name, size)
+                return
+        outcome = "BYPASS" if reason is not None else "MISS"
+        try:
+            status, size = await self._forward(
+                scope, receive, send, rule, reason, outcome, if_none_match
+            )
+        except Exception:
+            self.log.write(method, path, 500, _ms(started), outcome, rule.name, 0)
+            raise
+        self.log.write(method, path, status, _ms(started), outcome, rule.name, size)
+
+    async def _forward(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        rule: Rule,
+        reason: str | None,
+        outcome: str,
+        if_none_match: bytes | None,
+    ) -> tuple[int, int]:
+        """Call the app; add the cache headers; buffer a GET 200 to give it an ETag (and store it)."""
+        state = scope.setdefault("state", {})
+        is_get = scope["method"] == "GET"
+        start: Message = {}
+        chunks: list[bytes] = []
+        sent = {"status": 0, "size": 0, "buffered": False}
+        x_cache = f"{outcome}; rule={rule.name}".encode()
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-cache"]
+                if not any(k.lower() == b"cache-control" for k, _ in headers):
+                    headers.append((b"cache-control", cache_control(rule, reason)))
+                headers.append((b"x-cache", x_cache))
+                message["headers"] = headers
+                sent["buffered"] = is_get and message["status"] == 200
+                if sent["buffered"]:
+                    start.update(message)
+                else:
+                    await send(message)
+                return
+            if message["type"] == "http.response.body" and sent["buffered"]:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body = b"".join(chunks)
+                    sent["status"] = await self._finish(
+                        scope, send, start, body, rule, reason, state, if_none_match
+                    )
+                    sent["size"] = 0 if sent["status"] == 304 else len(body)
+                return
+            if message["type"] == "http.response.body":
+                sent["size"] += len(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        return sent["status"], sent["size"]
+
+    async def _finish(
+        self,
+        scope: Scope,
+        send: Send,
+        start: Message,
+        body: bytes,
+        rule: Rule,
+        reason: str | None,
+        state: dict[str, Any],
+        if_none_match: bytes | None,
+    ) -> int:
+        etag = _etag(body)
+        headers = [
+            (k, v) for k, v in start["headers"] if k.lower() not in (b"etag", b"content-length")
+        ]
+        if reason is None:
+            content_type = next(
+                (v for k, v in headers if k.lower() == b"content-type"), b"text/html"
+            )
+            self.cache.put(
+                scope["path"], Entry.build(rule, content_type, body, etag, state.get("span"))
+            )
+        headers.append((b"etag", etag))
+        if _etag_matches(if_none_match, etag):
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return 304
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return 200
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
