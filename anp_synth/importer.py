@@ -19,6 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import orjson
 import stamina
@@ -41,9 +42,20 @@ class TokenRefusedError(AnpError):
     """The target refused the token (401/403): no write can succeed."""
 
 
-def idempotency_key(source_id: str, content_hash_: str) -> str:
-    """The Idempotency-Key of a write: the same post content always sends the same key."""
-    return f"{source_id}.{content_hash_}"
+def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:
+    """The Idempotency-Key of a write: source id + content hash (+ the run it belongs to).
+
+    The scope (`run7`, `rollback7`) keeps a retried or resumed write replayable while a
+    later run that sends the same content again (after a rollback) is not answered from
+    the target's idempotency store instead of being written.
+    """
+    key = f"{source_id}.{content_hash_}"
+    return f"{key}.{scope}" if scope else key
+
+
+def url_path(url: str) -> str:
+    """The route of a URL (`http://h/posts/x` → `/posts/x`), as purge wants it."""
+    return urlsplit(url).path or "/"
 
 
 def raw_digest(raw: bytes) -> bytes:
@@ -559,7 +571,7 @@ class Importer:
         try:
             results = self.sink.upsert_many(
                 [i.post for i in items],
-                idempotency_keys=[idempotency_key(i.source_id, i.hash) for i in items],
+                idempotency_keys=[idempotency_key(i.source_id, i.hash, f"run{run_id}") for i in items],
             )
         except TransientSinkError as exc:
             self.breaker.failure()
@@ -626,9 +638,10 @@ class Importer:
         paths: list[str] = []
         for _item, res, _ in out.done:
             if res.outcome == "updated":
-                paths.append(res.url)
+                path = url_path(res.url)
+                paths.append(path)
                 prev = res.previous or {}
-                if isinstance(prev.get("slug"), str) and f"/posts/{prev['slug']}" != res.url:
+                if isinstance(prev.get("slug"), str) and f"/posts/{prev['slug']}" != path:
                     paths.append(f"/posts/{prev['slug']}")
         if not paths:
             return

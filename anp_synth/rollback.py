@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import stamina
 
 from anp_synth.errors import SinkError, TransientSinkError, UsageError
-from anp_synth.importer import idempotency_key
+from anp_synth.importer import idempotency_key, url_path
 from anp_synth.jsonl import content_hash
 from anp_synth.ledger import ROLLED_BACK, Change, Ledger, Run
 from anp_synth.sinks.base import Sink
@@ -92,18 +92,18 @@ def apply(p: Plan, sink: Sink, ledger: Ledger) -> Outcome:
             _retry(sink.delete, c.source_id)
             deleted.append(c.source_id)
             if c.url:
-                paths.append(c.url)
+                paths.append(url_path(c.url))
         except SinkError as exc:
             out.failed.append((c.source_id, str(exc)))
     for c in p.restore:
         assert c.previous is not None
         h = content_hash(c.previous)
         try:
-            res = _retry(sink.upsert, c.previous, idempotency_key=idempotency_key(c.source_id, h))
+            res = _retry(sink.upsert, c.previous, idempotency_key=idempotency_key(c.source_id, h, f"rollback{p.run.id}"))
             restored.append((c.source_id, res.hash, res.remote_id, res.url))
-            paths.append(res.url)
-            if c.url and c.url != res.url:
-                paths.append(c.url)
+            paths.append(url_path(res.url))
+            if c.url and url_path(c.url) != url_path(res.url):
+                paths.append(url_path(c.url))
         except SinkError as exc:
             out.failed.append((c.source_id, str(exc)))
     ledger.undo_created(target, deleted)
