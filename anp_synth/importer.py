@@ -571,7 +571,9 @@ class Importer:
         try:
             results = self.sink.upsert_many(
                 [i.post for i in items],
-                idempotency_keys=[idempotency_key(i.source_id, i.hash, f"run{run_id}") for i in items],
+                idempotency_keys=[
+                    idempotency_key(i.source_id, i.hash, f"run{run_id}") for i in items
+                ],
             )
         except TransientSinkError as exc:
             self.breaker.failure()

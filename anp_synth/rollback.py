@@ -99,7 +99,11 @@ def apply(p: Plan, sink: Sink, ledger: Ledger) -> Outcome:
         assert c.previous is not None
         h = content_hash(c.previous)
         try:
-            res = _retry(sink.upsert, c.previous, idempotency_key=idempotency_key(c.source_id, h, f"rollback{p.run.id}"))
+            res = _retry(
+                sink.upsert,
+                c.previous,
+                idempotency_key=idempotency_key(c.source_id, h, f"rollback{p.run.id}"),
+            )
             restored.append((c.source_id, res.hash, res.remote_id, res.url))
             paths.append(url_path(res.url))
             if c.url and url_path(c.url) != url_path(res.url):
