@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from anp_synth.sinks.base import Sink
-from anp_synth.sinks.registry import create_sink
 from anp_synth.sinks.memory import reset_store
+from anp_synth.sinks.registry import create_sink
 
 SINK_FIXTURES = ["memory_sink", "anp_sink"]
 
