@@ -259,7 +259,9 @@ def main() -> int:
             assert httpx.get(post_url).status_code == 200  # warm: the next request is a HIT
             hit = httpx.get(post_url)
             assert hit.headers["x-cache"].startswith("HIT"), hit.headers
-            print(f"  cached post page: {len(hit.content):,} bytes, X-Cache {hit.headers['x-cache']}")
+            print(
+                f"  cached post page: {len(hit.content):,} bytes, X-Cache {hit.headers['x-cache']}"
+            )
 
             cached: list[float] = []
             ceiling: list[float] = []
