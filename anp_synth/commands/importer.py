@@ -183,16 +183,18 @@ def status_cmd(
             t = Table(title=f"runs in {ledger}")
             for col in ("id", "file", "target", "state", "counts", "started", "finished"):
                 t.add_column(col)
+            for col in t.columns:
+                col.overflow = "fold"
             for r in led.runs():
-                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v)
+                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
                 t.add_row(
                     str(r.id),
-                    r.file,
+                    Path(r.file).name if r.file != "-" else "-",
                     r.target,
                     _run_state(r),
                     counts,
-                    r.started,
-                    r.finished or "",
+                    r.started.replace("T", " ").rstrip("Z"),
+                    (r.finished or "").replace("T", " ").rstrip("Z"),
                 )
             out.print(t)
             return
