@@ -181,10 +181,8 @@ def status_cmd(
     with Ledger(ledger) as led:
         if run is None:
             t = Table(title=f"runs in {ledger}")
-            for col in ("id", "file", "target", "state", "counts", "started", "finished"):
-                t.add_column(col)
-            for col in t.columns:
-                col.overflow = "fold"
+            for name in ("id", "file", "target", "state", "counts", "started", "finished"):
+                t.add_column(name, overflow="fold")
             for r in led.runs():
                 counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
                 t.add_row(
