@@ -70,7 +70,7 @@ class Options:
     """How an import runs. Defaults are the CLI's defaults."""
 
     concurrency: int = 4
-    batch_size: int = 200
+    batch_size: int = 500
     dry_run: bool = False
     only: frozenset[str] | None = None
     retry_quarantine: bool = False

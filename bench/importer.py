@@ -44,6 +44,7 @@ GOAL_IMPORT = 3000.0
 GOAL_SKIP = 50_000.0
 FLAT_MB = 64.0  # RSS growth allowed during the rerun (a 100k-post file is ~470 MB)
 SITE_CPU, CLIENT_CPU = 0, 1
+ROUNDS = 2
 
 
 def _pin(pid: int, cpu: int) -> None:
@@ -245,20 +246,28 @@ def main() -> int:
         write_posts(small, IMPORT_POSTS)
         write_posts(big, RERUN_POSTS)
 
-        with site_at(root / "base" / "site.db") as site:
-            base = baseline_bulk(site, small)
-        with site_at(root / "imp" / "site.db") as site:
-            r = run_import(site, small, root / "imp.ledger")
+        # Interleaved rounds, best of each: the machine is shared, and a neighbour's burst
+        # should not decide the ratio.
+        base, r = 0.0, None
+        for n in range(ROUNDS):
+            with site_at(root / f"base{n}" / "site.db") as site:
+                base = max(base, baseline_bulk(site, small))
+            with site_at(root / f"imp{n}" / "site.db") as site:
+                got = run_import(site, small, root / f"imp{n}.ledger")
+            if r is None or got["rate"] > r["rate"]:
+                r = got
+        assert r is not None
         ok = r["rate"] >= GOAL_IMPORT and r["created"] == IMPORT_POSTS
         failed += not ok
         print(
             f"importer: {IMPORT_POSTS:,} posts into the reference site (defaults: concurrency "
-            f"{Options().concurrency}, batch {Options().batch_size}): {r['rate']:,.0f} posts/s "
-            f"({r['elapsed']:.2f}s) — goal >= {GOAL_IMPORT:,.0f}: {'OK' if ok else 'MISSED'}"
+            f"{Options().concurrency}, batch {Options().batch_size}; best of {ROUNDS}): "
+            f"{r['rate']:,.0f} posts/s ({r['elapsed']:.2f}s) — goal >= {GOAL_IMPORT:,.0f}: "
+            f"{'OK' if ok else 'MISSED'}"
         )
         print(
-            f"importer:   baseline bare client (pre-encoded bulk of 500): {base:,.0f} posts/s; "
-            f"importer / baseline = {r['rate'] / base:.2f}"
+            f"importer:   baseline bare client (pre-encoded bulk of 500, best of {ROUNDS}): "
+            f"{base:,.0f} posts/s; importer / baseline = {r['rate'] / base:.2f}"
         )
         print(f"importer:   {_limit(r)}")
 

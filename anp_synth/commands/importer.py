@@ -95,7 +95,9 @@ def import_cmd(
     sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
     ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
-    batch_size: int = typer.Option(200, "--batch-size", "-b", help="Posts per bulk request."),
+    batch_size: int = typer.Option(
+        500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: no request, no write."),
     only: str | None = typer.Option(None, "--only", help="Comma-separated source ids."),
     retry_quarantine: bool = typer.Option(
