@@ -321,6 +321,17 @@ class Importer:
         )
         by = {r[0]: r[1] for r in changes}
         summary.created, summary.updated = by.get("created", 0), by.get("updated", 0)
+        if summary.resumed:
+            # This pass skipped what earlier passes wrote; those count as created/updated.
+            summary.unchanged = max(
+                0,
+                summary.read
+                - summary.created
+                - summary.updated
+                - summary.failed
+                - summary.quarantined
+                - summary.filtered,
+            )
 
     # -- plan + apply ---------------------------------------------------------------------
 

@@ -284,6 +284,7 @@ def test_a_crashed_run_is_resumed_under_the_same_id(tmp_path, ledger, target) ->
     s = run_import(sink, ledger, target, path)
     assert s.run_id == first.id and s.resumed
     assert s.created == 40 and len(sink.store.posts) == 40
+    assert (s.unchanged, s.read) == (0, 40)  # the first pass's posts count as created once
 
 
 def test_a_second_live_import_is_refused(tmp_path, target) -> None:
