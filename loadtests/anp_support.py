@@ -107,7 +107,8 @@ class Data:
         self.similar = similar
         self.by_stack: dict[str, list[str]] = {}
         for p in self.posts:
-            self.by_stack.setdefault(p.get("stack") or "", []).append(p["url"])
+            for stack in p.get("stacks") or [""]:
+                self.by_stack.setdefault(stack, []).append(p["url"])
 
     def _pages(self, count: int) -> int:
         return max(1, -(-int(count) // self.page_size))
@@ -118,7 +119,8 @@ class Data:
 
     def same_stack(self, post: dict[str, Any]) -> str:
         """Another post of the same stack (the fallback when a page lists no similar posts)."""
-        return random.choice(self.by_stack.get(post.get("stack") or "") or self.urls)
+        stacks = post.get("stacks") or [""]
+        return random.choice(self.by_stack.get(stacks[0]) or self.urls)
 
 
 DATA: Data | None = None

@@ -19,7 +19,7 @@ from anp_synth.errors import PartialFailure
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest.session import Outcome, Settings, parse_duration, run
 
-DEFAULT_LEDGER = "anp-synth.ledger.sqlite"
+DEFAULT_LEDGER = "anp-ledger.sqlite"  # the importer's default (env ANP_LEDGER)
 
 
 def _ms(value: float) -> str:
@@ -87,7 +87,10 @@ def loadtest_cmd(
         ..., "--target", help="Base URL of the site, e.g. http://127.0.0.1:8000."
     ),
     ledger: Path | None = typer.Option(
-        None, "--ledger", help=f"Import ledger to take the posts from (default {DEFAULT_LEDGER})."
+        None,
+        "--ledger",
+        envvar="ANP_LEDGER",
+        help=f"Import ledger to take the posts from (default {DEFAULT_LEDGER}).",
     ),
     manifest: Path | None = typer.Option(
         None, "--manifest", help="A targets manifest from export-targets, instead of --ledger."
@@ -197,7 +200,9 @@ def loadtest_cmd(
 
 def export_targets_cmd(
     target: str = typer.Option(..., "--target", help="The target whose confirmed items to export."),
-    ledger: Path = typer.Option(Path(DEFAULT_LEDGER), "--ledger", help="Import ledger (SQLite)."),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar="ANP_LEDGER", help="Import ledger (SQLite)."
+    ),
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:
     """Write the confirmed posts of TARGET in the ledger as a manifest for the locustfiles."""

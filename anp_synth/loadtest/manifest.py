@@ -5,7 +5,7 @@ and stack. `export(ledger, target)` reads the confirmed items of one target and
 writes the JSON the locustfiles read:
 
     {"format": "anp-synth-targets/1", "target": "http://127.0.0.1:8000",
-     "posts":  [{"url": "/posts/…", "view_count": 1234, "title": …, "tags": […], "stack": …}],
+     "posts":  [{"url": "/posts/…", "view_count": 1234, "title": …, "tags": […], "stacks": […]}],
      "stacks": [{"name": "Rust", "slug": "rust", "count": 42}],
      "tags":   [{"name": "caching", "slug": "caching", "count": 17}],
      "search_terms": ["latency", …]}
@@ -13,6 +13,7 @@ writes the JSON the locustfiles read:
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 import unicodedata
@@ -71,11 +72,16 @@ _STOP = frozenset(
 )
 
 
-def slugify(text: str) -> str:
-    """The URL slug of a stack or tag name: lower case ASCII words joined by '-'."""
-    norm = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    slug = re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
-    return slug or "-"
+def slugify(name: str) -> str:
+    """The reference site's slug of a stack or tag name (anp_synth.site.terms.slugify).
+
+    Kept identical here so the manifest can be built without the site package.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:80].strip("-")
+    if slug:
+        return slug
+    return "t-" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
 
 
 def normalize_target(url: str) -> str:
@@ -90,20 +96,23 @@ def url_path(url: str) -> str:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-def _tags(raw: object, ledger: str, source_id: str) -> list[str]:
+def _names(raw: object, ledger: str, source_id: str, column: str) -> list[str]:
+    """A JSON list of names from a ledger column (a plain string counts as one name)."""
     if raw is None or raw == "":
         return []
+    if isinstance(raw, str) and not raw.lstrip().startswith("["):
+        return [raw]
     try:
         value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
     except orjson.JSONDecodeError:
-        raise InputError(ledger, None, f"items[{source_id}].tags", "not a JSON list") from None
+        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list") from None
     if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InputError(ledger, None, f"items[{source_id}].tags", "not a JSON list of strings")
+        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list of strings")
     return value
 
 
 def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
-    """The confirmed items of `target` in the ledger, one per source id (the newest row)."""
+    """The confirmed items of `target` in the ledger, one per source id, by source id."""
     path = Path(ledger)
     if not path.is_file():
         raise UsageError(f"--ledger: no ledger file at {path}")
@@ -115,7 +124,7 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
     try:
         rows = con.execute(
             "SELECT source_id, url, view_count, title, tags, stack, target FROM items "
-            "WHERE state = 'confirmed' ORDER BY rowid"
+            "WHERE state = 'confirmed' ORDER BY source_id"
         ).fetchall()
     except sqlite3.Error as exc:
         raise InputError(str(path), None, "items", f"not a ledger: {exc}") from None
@@ -136,8 +145,8 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
             "url": url_path(str(url)),
             "view_count": max(int(views or 0), 0),
             "title": str(title or ""),
-            "tags": _tags(tags, str(path), source_id),
-            "stack": str(stack or ""),
+            "tags": _names(tags, str(path), source_id, "tags"),
+            "stacks": _names(stack, str(path), source_id, "stack"),
         }
     if not latest:
         hint = f"; it has targets {', '.join(sorted(others))}" if others else ""
@@ -151,8 +160,8 @@ def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
     tags: Counter[str] = Counter()
     words: Counter[str] = Counter()
     for post in posts:
-        if post["stack"]:
-            stacks[str(post["stack"])] += 1
+        for stack in post["stacks"]:  # type: ignore[attr-defined]
+            stacks[str(stack)] += 1
         for tag in post["tags"]:  # type: ignore[attr-defined]
             tags[str(tag)] += 1
         for word in _WORD.findall(str(post["title"]).lower()):
