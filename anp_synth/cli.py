@@ -38,6 +38,9 @@ def _register() -> None:
     from anp_synth.commands import loadtest
 
     loadtest.register(app)
+    from anp_synth.commands import site
+
+    site.register(app)
 
 
 _register()
