@@ -1,20 +1,20 @@
-"""The real reference site on 127.0.0.1, seeded through its bulk API, plus a ledger of it."""
+"""The real reference site on 127.0.0.1, filled by `anp-synth import` (the real ledger)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
 from anp_synth.site.launcher import SiteProcess
-from anp_synth.synth import build_post
-from tests.loadtest.ledger_fixture import write_ledger
 
+CLI = [sys.executable, "-m", "anp_synth"]
 POSTS = 120
 FIRST_SEED = 2852
 
@@ -30,28 +30,33 @@ class SeededSite:
         return self.site.url
 
 
-def seed_site(site: SiteProcess, ledger: Path, count: int = POSTS) -> Path:
-    """Upsert `count` generated posts through the bulk API; write the ledger the importer would."""
-    posts = [build_post(seed) for seed in range(FIRST_SEED, FIRST_SEED + count)]
-    with httpx.Client(timeout=60.0) as client:
-        resp = client.post(
-            f"{site.url}/api/posts/bulk", json={"posts": posts}, headers=site.auth_headers
-        )
-    resp.raise_for_status()
-    results = resp.json()["items"]
-    assert all(r["result"] in ("created", "unchanged", "updated") for r in results), results[:3]
-    items = [
-        {
-            "source_id": post["source_id"],
-            "url": r["url"],
-            "view_count": post["meta"]["view_count"],
-            "title": post["title"],
-            "tags": post["tags"],
-            "stack": post["meta"]["stack"],
-        }
-        for post, r in zip(posts, results, strict=True)
-    ]
-    return write_ledger(ledger, site.url, items)
+def import_posts(site: SiteProcess, root: Path, count: int = POSTS) -> Path:
+    """Generate `count` posts and import them with `anp-synth import`: the real ledger."""
+    posts = root / "posts.jsonl"
+    ledger = root / "ledger.sqlite"
+    subprocess.run(
+        [
+            *CLI,
+            "generate",
+            "--seed",
+            str(FIRST_SEED),
+            "--count",
+            str(count),
+            "-o",
+            str(posts),
+            "-q",
+        ],
+        check=True,
+        timeout=120,
+    )
+    env = {**os.environ, "ANP_TARGET_TOKEN": site.token}
+    subprocess.run(
+        [*CLI, "import", str(posts), "--target", site.url, "--ledger", str(ledger), "--quiet"],
+        check=True,
+        timeout=300,
+        env=env,
+    )
+    return ledger
 
 
 def write_accounts(path: Path) -> Path:
@@ -81,10 +86,7 @@ def seeded_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeededSite
     site = SiteProcess(root / "site.db", users_file=accounts)
     site.start()
     try:
-        ledger = seed_site(site, root / "ledger.sqlite")
+        ledger = import_posts(site, root)
         yield SeededSite(site, ledger, accounts)
     finally:
         site.stop()
-
-
-CLI = [sys.executable, "-m", "anp_synth"]
