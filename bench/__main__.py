@@ -9,6 +9,10 @@ from bench import generate as bench_generate
 
 SUITES = {"generate": bench_generate.main}
 
+from bench import loadtest as bench_loadtest  # noqa: E402
+
+SUITES["loadtest"] = bench_loadtest.main
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)

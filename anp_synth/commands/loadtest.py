@@ -17,6 +17,7 @@ from rich.text import Text
 
 from anp_synth.errors import PartialFailure
 from anp_synth.loadtest import manifest as manifest_mod
+from anp_synth.loadtest.runner import SATURATION_PCT
 from anp_synth.loadtest.session import Outcome, Settings, parse_duration, run
 
 DEFAULT_LEDGER = "anp-ledger.sqlite"  # the importer's default (env ANP_LEDGER)
@@ -125,6 +126,14 @@ def loadtest_cmd(
     min_effect_ms: float | None = typer.Option(
         None, "--min-effect-ms", help="Regression floor: absolute p95 growth in ms (default 10)."
     ),
+    cpu_limit: float = typer.Option(
+        SATURATION_PCT,
+        "--cpu-limit",
+        help="A generator process busier than this % of a core makes the figures untrustworthy.",
+    ),
+    locustfile: Path | None = typer.Option(
+        None, "--locustfile", help="Your own locustfile instead of loadtests/locustfile.py."
+    ),
 ) -> None:
     """Run the Locust scenarios headless against TARGET and judge the result.
 
@@ -151,6 +160,8 @@ def loadtest_cmd(
         think=think,
         min_effect=min_effect,
         min_effect_ms=min_effect_ms,
+        cpu_limit=cpu_limit,
+        locustfile=locustfile,
     )
     # wide enough for the route names when the output is a pipe or a file
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)

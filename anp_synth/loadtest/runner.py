@@ -43,6 +43,7 @@ class LocustRun:
     locustfile: Path = LOCUSTFILE
     extra_args: list[str] = field(default_factory=list)
     stop_timeout_s: float = 5.0
+    cpu_limit: float = SATURATION_PCT
 
 
 @dataclass
@@ -52,6 +53,7 @@ class CpuReport:
     per_process: dict[int, float]
     host_mean: float
     samples: int
+    limit: float = SATURATION_PCT
 
     @property
     def generator_max(self) -> float:
@@ -61,7 +63,7 @@ class CpuReport:
     @property
     def saturated(self) -> bool:
         """True when a generator process was CPU-bound: its figures cannot be trusted."""
-        return self.generator_max > SATURATION_PCT
+        return self.generator_max > self.limit
 
     def as_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
@@ -70,7 +72,7 @@ class CpuReport:
             "per_process_pct": {str(k): round(v, 1) for k, v in sorted(self.per_process.items())},
             "host_mean_pct": round(self.host_mean, 1),
             "samples": self.samples,
-            "saturation_limit_pct": SATURATION_PCT,
+            "saturation_limit_pct": self.limit,
             "saturated": self.saturated,
         }
 
@@ -92,7 +94,9 @@ class LocustResult:
 class CpuMonitor(threading.Thread):
     """Samples the CPU of a process tree and of the host until stopped."""
 
-    def __init__(self, pid: int, measure_from: float, measure_until: float) -> None:
+    def __init__(
+        self, pid: int, measure_from: float, measure_until: float, limit: float = SATURATION_PCT
+    ) -> None:
         super().__init__(daemon=True, name="anp-cpu-monitor")
         self.root = psutil.Process(pid)
         self.measure_from = measure_from
@@ -101,6 +105,7 @@ class CpuMonitor(threading.Thread):
         self.procs: dict[int, psutil.Process] = {}
         self.values: dict[int, list[float]] = {}
         self.host: list[float] = []
+        self.limit = limit
 
     def run(self) -> None:
         psutil.cpu_percent(None)  # the first call only sets the reference point
@@ -128,7 +133,7 @@ class CpuMonitor(threading.Thread):
         """Mean CPU per process and of the host over the measured window."""
         per = {pid: sum(vs) / len(vs) for pid, vs in self.values.items() if vs}
         host = sum(self.host) / len(self.host) if self.host else 0.0
-        return CpuReport(per_process=per, host_mean=host, samples=len(self.host))
+        return CpuReport(per_process=per, host_mean=host, samples=len(self.host), limit=self.limit)
 
 
 def command(run: LocustRun) -> list[str]:
@@ -211,7 +216,9 @@ def run_locust(run: LocustRun) -> LocustResult:
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-        monitor = CpuMonitor(proc.pid, started + warmup, started + warmup + run.duration_s)
+        monitor = CpuMonitor(
+            proc.pid, started + warmup, started + warmup + run.duration_s, run.cpu_limit
+        )
         monitor.start()
         deadline = run.duration_s + run.stop_timeout_s + 60.0
         try:

@@ -19,7 +19,13 @@ from anp_synth.loadtest import baseline as baseline_mod
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison
-from anp_synth.loadtest.runner import LocustResult, LocustRun, log_tail, run_locust
+from anp_synth.loadtest.runner import (
+    SATURATION_PCT,
+    LocustResult,
+    LocustRun,
+    log_tail,
+    run_locust,
+)
 from anp_synth.loadtest.stats import (
     AGGREGATE,
     RouteStats,
@@ -68,6 +74,7 @@ class Settings:
     min_effect: float | None = None
     min_effect_ms: float | None = None
     locustfile: Path | None = None
+    cpu_limit: float = SATURATION_PCT
 
 
 @dataclass
@@ -111,6 +118,10 @@ def validate(settings: Settings) -> None:
         raise UsageError(f"--processes: must be at least 1, got {settings.processes}")
     if settings.arrival_rate < 0 or not math.isfinite(settings.arrival_rate):
         raise UsageError(f"--arrival-rate: must be >= 0, got {settings.arrival_rate:g}")
+    if not 0 < settings.cpu_limit <= 100:
+        raise UsageError(
+            f"--cpu-limit: expected a percentage in (0, 100], got {settings.cpu_limit:g}"
+        )
     if settings.ledger is None and settings.manifest is None:
         raise UsageError("--ledger or --manifest: the load test needs the imported posts")
     for option, path in (
@@ -118,6 +129,7 @@ def validate(settings: Settings) -> None:
         ("--baseline", settings.baseline),
         ("--accounts", settings.accounts),
         ("--manifest", settings.manifest),
+        ("--locustfile", settings.locustfile),
     ):
         if path is not None and not path.is_file():
             raise UsageError(f"{option}: no file at {path}")
@@ -161,6 +173,7 @@ def run(settings: Settings) -> Outcome:
         weights=settings.weights,
         accounts=settings.accounts,
         think=settings.think,
+        cpu_limit=settings.cpu_limit,
     )
     if settings.locustfile is not None:
         locust_run.locustfile = settings.locustfile
@@ -195,7 +208,8 @@ def run(settings: Settings) -> Outcome:
     )
     if not outcome.trusted:
         notes.append(
-            f"the load generator was CPU-bound ({result.cpu.generator_max:.0f}% of a core): "
+            f"the load generator was CPU-bound ({result.cpu.generator_max:.0f}% of a core, "
+            f"limit {result.cpu.limit:g}%): "
             "these figures measure the generator, not the site; use --processes or fewer users"
         )
     write_summary(outcome, settings, policy)

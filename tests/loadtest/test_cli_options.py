@@ -67,3 +67,42 @@ def test_the_cli_never_imports_locust() -> None:
         "sys.exit(1 if any(m == 'locust' or m.startswith(('locust.', 'gevent')) for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_saturation_guard_threshold() -> None:
+    from anp_synth.loadtest.runner import CpuReport
+
+    assert CpuReport({1: 95.0, 2: 10.0}, host_mean=50.0, samples=10).saturated
+    calm = CpuReport({1: 60.0}, host_mean=99.0, samples=10)
+    # a busy host alone is recorded, not judged: only a CPU-bound generator is
+    assert not calm.saturated and calm.as_dict()["host_mean_pct"] == 99.0
+
+
+def test_cpu_monitor_sees_a_busy_process_tree() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from anp_synth.loadtest.runner import CpuMonitor
+
+    # a parent that sleeps and a child that spins: the monitor must find the child
+    code = (
+        "import subprocess, sys, time;"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time\\nt=time.time()\\nwhile time.time()-t<3: pass']);"
+        "c.wait()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        now = time.time()
+        monitor = CpuMonitor(proc.pid, now + 0.5, now + 3)
+        monitor.start()
+        proc.wait(timeout=30)
+        monitor.stop_event.set()
+        monitor.join(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    report = monitor.report()
+    assert report.samples >= 2
+    assert len(report.per_process) == 2
+    assert report.generator_max > 30  # one spinning process; the machine is shared, so not ~100

@@ -202,3 +202,54 @@ def test_open_model_measures_from_the_intended_send_time(
         locust_p95 = {r["Name"]: float(r["95%"]) for r in csv.DictReader(fh)}["Aggregated"]
     assert locust_p95 < 1000
     assert doc["aggregate"]["p95_ms"] > 2 * locust_p95
+
+
+SPINNING_LOCUSTFILE = """
+import sys, time
+sys.path.insert(0, {loadtests!r})
+import anp_support
+from locust import FastHttpUser, constant, events, task
+
+class Spinner(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def spin(self):
+        end = time.perf_counter() + 0.02  # scenario logic far too heavy: the generator is the bottleneck
+        while time.perf_counter() < end:
+            pass
+        self.client.get("/health", name="/health")
+
+@events.init.add_listener
+def _init(environment, **_):
+    anp_support.RECORDER.directory = environment.parsed_options.anp_out
+"""
+
+
+def test_a_cpu_bound_generator_makes_the_figures_untrustworthy(
+    seeded_site: SeededSite, manifest: Path, tmp_path: Path
+) -> None:
+    locustfile = tmp_path / "spin.py"
+    loadtests = str(Path(__file__).resolve().parents[2] / "loadtests")
+    locustfile.write_text(SPINNING_LOCUSTFILE.format(loadtests=loadtests))
+    # the machine is shared, so a spinning process may not get 90 % of a core: judge at 25 %
+    result = loadtest(
+        seeded_site.url,
+        tmp_path / "out",
+        "--manifest",
+        str(manifest),
+        "--locustfile",
+        str(locustfile),
+        "--duration",
+        "6s",
+        "--users",
+        "4",
+        "--cpu-limit",
+        "25",
+    )
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "cannot be trusted" in result.stderr
+    assert "CPU-bound" in result.stdout
+    doc = summary(tmp_path / "out")
+    assert doc["trusted"] is False and doc["cpu"]["saturated"] is True
+    assert doc["breaches"] == []  # the (default) thresholds alone would have passed
