@@ -156,24 +156,35 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
 
 def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
     """The manifest document for these posts."""
-    stacks: Counter[str] = Counter()
-    tags: Counter[str] = Counter()
+    counts: dict[str, Counter[str]] = {"stacks": Counter(), "tags": Counter()}
+    names: dict[tuple[str, str], str] = {}
     words: Counter[str] = Counter()
     for post in posts:
-        for stack in post["stacks"]:  # type: ignore[attr-defined]
-            stacks[str(stack)] += 1
-        for tag in post["tags"]:  # type: ignore[attr-defined]
-            tags[str(tag)] += 1
+        # a listing is keyed by slug and lists a post once, however often a name repeats
+        for kind, counter in counts.items():
+            slugs: dict[str, str] = {}
+            for name in post[kind]:  # type: ignore[attr-defined]
+                slugs.setdefault(slugify(str(name)), str(name))
+            for slug, name in slugs.items():
+                counter[slug] += 1
+                names.setdefault((kind, slug), name)
         for word in _WORD.findall(str(post["title"]).lower()):
             if word not in _STOP:
                 words[word] += 1
     terms = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))][:MAX_SEARCH_TERMS]
+    listings = {
+        kind: [
+            {"name": names[(kind, slug)], "slug": slug, "count": c}
+            for slug, c in sorted(counter.items())
+        ]
+        for kind, counter in counts.items()
+    }
     return {
         "format": FORMAT,
         "target": normalize_target(target),
         "posts": posts,
-        "stacks": [{"name": n, "slug": slugify(n), "count": c} for n, c in sorted(stacks.items())],
-        "tags": [{"name": n, "slug": slugify(n), "count": c} for n, c in sorted(tags.items())],
+        "stacks": listings["stacks"],
+        "tags": listings["tags"],
         "search_terms": terms,
     }
 
