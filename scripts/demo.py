@@ -64,7 +64,9 @@ def load_test_stage(site: SiteProcess, workdir: Path, posts: Path) -> None:
     if code not in (0, 3):
         raise SystemExit(f"demo: loadtest failed with exit code {code}")
     verdict = "passed" if code == 0 else "finished with breaches (exit 3; see the table above)"
-    print(f"load test {verdict}; HTML report: {out / 'report.html'}; summary: {out / 'summary.json'}")
+    print(
+        f"load test {verdict}; HTML report: {out / 'report.html'}; summary: {out / 'summary.json'}"
+    )
 
 
 def main() -> int:
