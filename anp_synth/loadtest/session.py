@@ -249,6 +249,7 @@ def write_summary(
             "routes": [c.as_dict() for c in outcome.comparisons],
         },
         "cpu": outcome.locust.cpu.as_dict(),
+        "locust_exit_code": outcome.locust.returncode,
         "trusted": outcome.trusted,
         "passed": outcome.passed,
         "notes": outcome.notes,
