@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from bench import generate as bench_generate
+from bench import site as bench_site
 
-SUITES = {"generate": bench_generate.main}
+SUITES = {"generate": bench_generate.main, "site": bench_site.main}
 
 from bench import loadtest as bench_loadtest  # noqa: E402
 
