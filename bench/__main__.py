@@ -6,9 +6,14 @@ import argparse
 import sys
 
 from bench import generate as bench_generate
+from bench import importer as bench_importer
 from bench import site as bench_site
 
-SUITES = {"generate": bench_generate.main, "site": bench_site.main}
+SUITES = {
+    "generate": bench_generate.main,
+    "site": bench_site.main,
+    "importer": bench_importer.main,
+}
 
 from bench import loadtest as bench_loadtest  # noqa: E402
 
