@@ -88,13 +88,13 @@ def test_cpu_monitor_sees_a_busy_process_tree() -> None:
     # a parent that sleeps and a child that spins: the monitor must find the child
     code = (
         "import subprocess, sys, time;"
-        "c = subprocess.Popen([sys.executable, '-c', 'import time\\nt=time.time()\\nwhile time.time()-t<3: pass']);"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time\\nt=time.time()\\nwhile time.time()-t<4: pass']);"
         "c.wait()"
     )
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
         now = time.time()
-        monitor = CpuMonitor(proc.pid, now + 0.5, now + 3)
+        monitor = CpuMonitor(proc.pid, now + 0.5, now + 3.5)
         monitor.start()
         proc.wait(timeout=30)
         monitor.stop_event.set()
@@ -105,4 +105,4 @@ def test_cpu_monitor_sees_a_busy_process_tree() -> None:
     report = monitor.report()
     assert report.samples >= 2
     assert len(report.per_process) == 2
-    assert report.generator_max > 30  # one spinning process; the machine is shared, so not ~100
+    assert report.generator_max > 20  # one spinning process; the machine is shared, so not ~100

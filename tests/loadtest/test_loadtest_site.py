@@ -232,7 +232,8 @@ def test_a_cpu_bound_generator_makes_the_figures_untrustworthy(
     locustfile = tmp_path / "spin.py"
     loadtests = str(Path(__file__).resolve().parents[2] / "loadtests")
     locustfile.write_text(SPINNING_LOCUSTFILE.format(loadtests=loadtests))
-    # the machine is shared, so a spinning process may not get 90 % of a core: judge at 25 %
+    # the machine is shared, so a spinning process may not get 90 % of a core: judge at 15 %
+    # (a healthy run of the real scenarios here uses 1-5 %)
     result = loadtest(
         seeded_site.url,
         tmp_path / "out",
@@ -245,7 +246,7 @@ def test_a_cpu_bound_generator_makes_the_figures_untrustworthy(
         "--users",
         "4",
         "--cpu-limit",
-        "25",
+        "15",
     )
     assert result.returncode == 3, result.stdout + result.stderr
     assert "cannot be trusted" in result.stderr
