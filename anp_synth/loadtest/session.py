@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import httpx
 import orjson
 
 from anp_synth.errors import AnpError, UsageError
@@ -135,6 +136,17 @@ def validate(settings: Settings) -> None:
             raise UsageError(f"{option}: no file at {path}")
 
 
+def check_reachable(target: str) -> None:
+    """Fail fast (exit 1) when nothing answers at the target, instead of a run of errors."""
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            client.get(target.rstrip("/") + "/")
+    except httpx.HTTPError as exc:
+        raise AnpError(
+            f"--target: cannot reach {target}: {exc.__class__.__name__}: {exc}"
+        ) from None
+
+
 def prepare_manifest(settings: Settings) -> Path:
     """The manifest the locustfile reads: given, or exported from the ledger into --out."""
     if settings.manifest is not None:
@@ -160,13 +172,18 @@ def run(settings: Settings) -> Outcome:
         policy = replace(policy, min_effect_ms=settings.min_effect_ms)
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
+    check_reachable(settings.target)
+    # the open model needs every user at once: a slow ramp would make the first slots late
+    spawn_rate = (
+        max(settings.spawn_rate, settings.users) if settings.arrival_rate else settings.spawn_rate
+    )
 
     locust_run = LocustRun(
         target=settings.target.rstrip("/"),
         manifest=manifest,
         out=settings.out,
         users=settings.users,
-        spawn_rate=settings.spawn_rate,
+        spawn_rate=spawn_rate,
         duration_s=settings.duration_s,
         processes=settings.processes,
         arrival_rate=settings.arrival_rate,

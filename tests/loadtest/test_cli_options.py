@@ -106,3 +106,16 @@ def test_cpu_monitor_sees_a_busy_process_tree() -> None:
     assert report.samples >= 2
     assert len(report.per_process) == 2
     assert report.generator_max > 20  # one spinning process; the machine is shared, so not ~100
+
+
+def test_unreachable_target_is_fatal_with_one_line(tmp_path, capsys) -> None:
+    from anp_synth.site.launcher import free_port
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    url = f"http://127.0.0.1:{free_port()}"
+    code = main(["loadtest", "--target", url, "--manifest", str(manifest), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert f"cannot reach {url}" in err and "Traceback" not in err
+    assert not (tmp_path / "report.html").exists()  # Locust never started
