@@ -229,6 +229,11 @@ def run(settings: Settings) -> Outcome:
             f"limit {result.cpu.limit:g}%): "
             "these figures measure the generator, not the site; use --processes or fewer users"
         )
+    if result.cpu.host_mean > result.cpu.limit:
+        notes.append(
+            f"the host's CPU averaged {result.cpu.host_mean:.0f}%: other work competed with the "
+            "site and the generator, so latencies may be pessimistic"
+        )
     write_summary(outcome, settings, policy)
     return outcome
 
