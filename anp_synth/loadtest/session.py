@@ -36,6 +36,7 @@ from anp_synth.loadtest.stats import (
 )
 from anp_synth.loadtest.thresholds import Breach, Limits, Thresholds
 
+SCENARIOS = ("reader", "browser", "member", "inspector")  # loadtests/locustfile.py
 # Without a thresholds file, only failures judge the run: more than 1 % fails it.
 DEFAULT_THRESHOLDS = Thresholds(global_=Limits(max_failure_ratio=0.01))
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -125,6 +126,28 @@ def validate(settings: Settings) -> None:
         )
     if settings.ledger is None and settings.manifest is None:
         raise UsageError("--ledger or --manifest: the load test needs the imported posts")
+    if settings.think is not None:
+        parts = settings.think.split(",")
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            values = []
+        if (
+            not 1 <= len(parts) <= 2
+            or len(values) != len(parts)
+            or min(values) < 0
+            or values != sorted(values)
+        ):
+            raise UsageError(
+                f"--think: expected MIN,MAX seconds (or one value), got {settings.think!r}"
+            )
+    if settings.weights is not None and settings.locustfile is None:
+        for part in filter(None, (p.strip() for p in settings.weights.split(","))):
+            name, _, value = part.partition("=")
+            if name.strip() not in SCENARIOS or not value.strip().isdigit():
+                raise UsageError(
+                    f"--weights: expected NAME=INT with NAME in {', '.join(SCENARIOS)}, got {part!r}"
+                )
     for option, path in (
         ("--thresholds", settings.thresholds),
         ("--baseline", settings.baseline),

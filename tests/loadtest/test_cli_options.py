@@ -31,6 +31,11 @@ def test_bad_duration(text: str) -> None:
         (["--target", "ftp://x"], "--target"),
         (["--thresholds", "/nonexistent.toml"], "--thresholds"),
         (["--arrival-rate", "-1"], "--arrival-rate"),
+        (["--think", "2,1"], "--think"),
+        (["--think", "fast"], "--think"),
+        (["--weights", "reader=1,robot=2"], "--weights"),
+        (["--weights", "reader=x"], "--weights"),
+        (["--cpu-limit", "0"], "--cpu-limit"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:
