@@ -36,6 +36,10 @@ def _register() -> None:
 
     generate.register(app)
 
+    from anp_synth.commands import wordpress
+
+    wordpress.register(app)
+
 
 _register()
 

@@ -109,6 +109,52 @@ add_filter('posts_where', function ($where, $query) {
     return $where;
 }, 10, 2);
 
+/**
+ * One post per source_id, enforced on the server: a create that carries a source_id takes a
+ * MariaDB named lock on it and fails with 409 (and the existing id) when a post already holds
+ * it. The lock is held until the meta is written, so two concurrent creates (a client retry
+ * after a timeout while the first request still runs) cannot both insert.
+ */
+$GLOBALS['anp_synth_locks'] = array();
+
+function anp_synth_release_locks() {
+    global $wpdb;
+    while ($key = array_pop($GLOBALS['anp_synth_locks'])) {
+        $wpdb->query($wpdb->prepare('SELECT RELEASE_LOCK(%s)', $key));
+    }
+}
+
+add_filter('rest_pre_insert_post', function ($prepared, $request) {
+    if (!empty($prepared->ID) || is_wp_error($prepared)) {
+        return $prepared;  // an update: the post already has its id
+    }
+    $meta = $request['meta'];
+    if (!is_array($meta) || empty($meta['source_id']) || !is_string($meta['source_id'])) {
+        return $prepared;
+    }
+    global $wpdb;
+    $key = 'anp-synth:' . md5($meta['source_id']);
+    if (!$wpdb->get_var($wpdb->prepare('SELECT GET_LOCK(%s, 10)', $key))) {
+        return new WP_Error('anp_source_id_busy', 'Another request is writing this source_id.',
+            array('status' => 503));
+    }
+    $GLOBALS['anp_synth_locks'][] = $key;
+    $existing = $wpdb->get_var($wpdb->prepare(
+        "SELECT p.ID FROM {$wpdb->postmeta} m JOIN {$wpdb->posts} p ON p.ID = m.post_id
+         WHERE m.meta_key = 'source_id' AND m.meta_value = %s AND p.post_type = 'post'
+         ORDER BY p.ID LIMIT 1",
+        $meta['source_id']
+    ));
+    if ($existing) {
+        anp_synth_release_locks();
+        return new WP_Error('anp_duplicate_source_id', 'A post with this source_id exists.',
+            array('status' => 409, 'id' => (int) $existing));
+    }
+    return $prepared;
+}, 10, 2);
+add_action('rest_after_insert_post', 'anp_synth_release_locks');
+add_action('shutdown', 'anp_synth_release_locks');
+
 /** GET /wp-json/anp-synth/v1/info: lets the sink check that this plugin is installed. */
 add_action('rest_api_init', function () {
     register_rest_route('anp-synth/v1', '/info', array(
