@@ -30,6 +30,11 @@ TEXT_META = ("topic", "summary", "brief", "code_language", "difficulty", "refere
 INT_META = ("reading_time", "view_count")
 
 
+def _text(value: str) -> str:
+    """Escape element text (`<`, `>`, `&`); attributes use `escape` with quotes."""
+    return escape(value, quote=False)
+
+
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
@@ -38,9 +43,9 @@ def _paragraph(text: str, css: str | None = None) -> str:
     if css:
         return (
             f'<!-- wp:paragraph {{"className":"{css}"}} -->\n'
-            f'<p class="{css}">{escape(text)}</p>\n<!-- /wp:paragraph -->'
+            f'<p class="{css}">{_text(text)}</p>\n<!-- /wp:paragraph -->'
         )
-    return f"<!-- wp:paragraph -->\n<p>{escape(text)}</p>\n<!-- /wp:paragraph -->"
+    return f"<!-- wp:paragraph -->\n<p>{_text(text)}</p>\n<!-- /wp:paragraph -->"
 
 
 def _image(image: dict[str, Any]) -> str:
@@ -49,7 +54,7 @@ def _image(image: dict[str, Any]) -> str:
         '<!-- wp:image {"sizeSlug":"large"} -->\n'
         '<figure class="wp-block-image size-large">'
         f'<img src="{escape(image["url"])}" alt="{escape(image["caption"])}"/>'
-        f"<figcaption>{escape(caption)}</figcaption></figure>\n<!-- /wp:image -->"
+        f"<figcaption>{_text(caption)}</figcaption></figure>\n<!-- /wp:image -->"
     )
 
 
@@ -57,13 +62,13 @@ def _code(code: dict[str, Any]) -> str:
     lang = escape(code["language"])
     return (
         '<!-- wp:code {"className":"language-' + lang + '"} -->\n'
-        f'<pre class="wp-block-code language-{lang}"><code>{escape(code["source"])}</code></pre>\n'
+        f'<pre class="wp-block-code language-{lang}"><code>{_text(code["source"])}</code></pre>\n'
         "<!-- /wp:code -->"
     )
 
 
 def _checklist(items: list[str]) -> str:
-    lis = "".join(f"<li>{escape(item)}</li>" for item in items)
+    lis = "".join(f"<li>{_text(item)}</li>" for item in items)
     return (
         '<!-- wp:list {"className":"anp-checklist"} -->\n'
         f'<ul class="anp-checklist">{lis}</ul>\n<!-- /wp:list -->'
@@ -77,7 +82,7 @@ def render_content(post: dict[str, Any]) -> str:
     sections = post["sections"]
     for index, section in enumerate(sections):
         parts.append(
-            f"<!-- wp:heading -->\n<h2>{escape(section['heading'])}</h2>\n<!-- /wp:heading -->"
+            f"<!-- wp:heading -->\n<h2>{_text(section['heading'])}</h2>\n<!-- /wp:heading -->"
         )
         parts.extend(_paragraph(p) for p in section["paragraphs"])
         if index == 0:
@@ -135,11 +140,11 @@ def post_fields(
     """The JSON body of `POST /wp/v2/posts[/ID]` for one post."""
     return {
         # Titles and excerpts are HTML to WordPress (themes print them as they are).
-        "title": escape(post["title"], quote=False),
+        "title": _text(post["title"]),
         "slug": post["slug"],
         "status": "publish",
         "content": render_content(post),
-        "excerpt": escape(post["meta"]["summary"], quote=False),
+        "excerpt": _text(post["meta"]["summary"]),
         # The publish date in UTC; WordPress derives the local `date` from it.
         "date_gmt": post["published_at"].rstrip("Z"),
         "tags": tag_ids,
