@@ -6,8 +6,9 @@ import argparse
 import sys
 
 from bench import generate as bench_generate
+from bench import wordpress as bench_wordpress
 
-SUITES = {"generate": bench_generate.main}
+SUITES = {"generate": bench_generate.main, "wordpress": bench_wordpress.main}
 
 
 def main() -> int:
