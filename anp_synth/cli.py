@@ -13,6 +13,14 @@ from rich.console import Console
 
 from anp_synth.errors import AnpError, ExitCode
 
+# typer >= 0.29 raises its own (vendored click) exceptions; catch both kinds.
+_tclick_error: type[click.ClickException] = getattr(
+    getattr(typer, "_click", None), "ClickException", click.ClickException
+)
+_ABORT = (click.exceptions.Abort, typer.Abort)
+_EXIT = (click.exceptions.Exit, typer.Exit)
+_CLICK_ERROR = (click.ClickException, _tclick_error)
+
 app = typer.Typer(
     name="anp-synth",
     help="Generate synthetic posts, import them idempotently, load-test the site.",
@@ -35,6 +43,12 @@ def _register() -> None:
     from anp_synth.commands import generate
 
     generate.register(app)
+    from anp_synth.commands import importer
+
+    importer.register(app)
+    from anp_synth.commands import site
+
+    site.register(app)
 
     from anp_synth.commands import wordpress
 
@@ -54,12 +68,12 @@ def main(argv: list[str] | None = None) -> int:
             err.print_exception()
         err.print(f"error: {exc}", markup=False)
         return int(exc.exit_code)
-    except click.exceptions.Abort:
+    except _ABORT:
         err.print("aborted", markup=False)
         return int(ExitCode.FATAL)
-    except click.exceptions.Exit as exc:
+    except _EXIT as exc:
         return int(exc.exit_code)
-    except click.ClickException as exc:
+    except _CLICK_ERROR as exc:
         exc.show()
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:

@@ -7,11 +7,17 @@ Each stage is added here as it lands; every process started is stopped by its pi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import orjson
+
+from anp_synth.site.launcher import SiteProcess
 
 CLI = [sys.executable, "-m", "anp_synth"]
 
@@ -19,6 +25,19 @@ CLI = [sys.executable, "-m", "anp_synth"]
 def run(*args: str) -> None:
     print("$ anp-synth " + " ".join(args), flush=True)
     subprocess.run([*CLI, *args], check=True)
+
+
+@contextlib.contextmanager
+def reference_site(workdir: Path) -> Iterator[SiteProcess]:
+    """The reference site in the background on a free port, with a fresh temporary database."""
+    with tempfile.TemporaryDirectory(prefix="anp-site-", dir=workdir) as tmp:
+        site = SiteProcess(Path(tmp) / "site.db", log_path=workdir / "site.log")
+        with site:
+            pid = site.pid
+            health = httpx.get(f"{site.url}/health", timeout=5).json()
+            print(f"site: {site.url} (pid {pid}, {health['posts']} posts, log {site.log_path})")
+            yield site
+        print(f"site: stopped (pid {pid})")
 
 
 def main() -> int:
@@ -37,6 +56,8 @@ def main() -> int:
         f"sha256 {manifest['sha256'][:16]}…, faker {manifest['faker_version']}"
     )
     run("show", "2852")
+    with reference_site(workdir) as site:
+        print(f"site: the import token is in this process only; home page {site.url}/")
     return 0
 
 

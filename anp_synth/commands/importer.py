@@ -1,0 +1,318 @@
+"""`import`, `status`, `verify` and `rollback`: the second stage of the pipeline."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from anp_synth import rollback as rb
+from anp_synth.errors import PartialFailure, UsageError
+from anp_synth.importer import Importer, Options, Summary
+from anp_synth.jsonl import open_input
+from anp_synth.ledger import RUNNING, STALE_AFTER, Ledger, Run, pid_alive
+from anp_synth.progress import progress_bar
+from anp_synth.sinks.base import Sink
+from anp_synth.sinks.registry import create_sink, sink_names
+
+DEFAULT_LEDGER = "anp-ledger.sqlite"
+LEDGER_HELP = "SQLite ledger file (env ANP_LEDGER)."
+TOKEN_ENV = "ANP_TARGET_TOKEN"
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def read_token(token_file: str | None) -> str | None:
+    """The target's token from --token-file or ANP_TARGET_TOKEN (never from argv)."""
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"--token-file {token_file}: {exc.strerror}") from None
+        if not token:
+            raise UsageError(f"--token-file {token_file}: the file is empty")
+        return token
+    return os.environ.get(TOKEN_ENV) or None
+
+
+def open_sink(
+    name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
+) -> Sink:
+    """Build the sink; the anp sink needs a token."""
+    if name not in sink_names():
+        raise UsageError(f"--sink: unknown sink {name!r}; choose from {', '.join(sink_names())}")
+    token = read_token(token_file)
+    if token is None and name != "memory":
+        raise UsageError(
+            f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
+            "(the reference site stores its token in <db>.token)"
+        )
+    return create_sink(name, target, token, concurrency=concurrency, timeout=timeout)
+
+
+def _count_lines(path: str) -> int | None:
+    if path == "-":
+        return None
+    n = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            n += block.count(b"\n")
+    return n
+
+
+def _summary_table(s: Summary) -> Table:
+    t = Table(title="import summary" + (" (dry run)" if s.dry_run else ""), show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("", justify="right")
+    if s.run_id is not None:
+        t.add_row("run", f"{s.run_id}" + (" (resumed)" if s.resumed else ""))
+    if s.dry_run:
+        t.add_row("would create", f"{s.would_create:,}")
+        t.add_row("would update", f"{s.would_update:,}")
+    else:
+        t.add_row("created", f"{s.created:,}")
+        t.add_row("updated", f"{s.updated:,}")
+    t.add_row("unchanged", f"{s.unchanged:,}")
+    t.add_row("failed", f"{s.failed:,}")
+    t.add_row("quarantined", f"{s.quarantined:,}")
+    if s.filtered:
+        t.add_row("not in --only", f"{s.filtered:,}")
+    t.add_row("elapsed", f"{s.elapsed:.2f}s")
+    t.add_row("posts/s", f"{s.rate:,.0f}")
+    return t
+
+
+def import_cmd(
+    path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
+    target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
+    sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
+    batch_size: int = typer.Option(200, "--batch-size", "-b", help="Posts per bulk request."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: no request, no write."),
+    only: str | None = typer.Option(None, "--only", help="Comma-separated source ids."),
+    retry_quarantine: bool = typer.Option(
+        False, "--retry-quarantine", help="Send again posts the target refused before."
+    ),
+    token_file: str | None = typer.Option(
+        None, "--token-file", help=f"File holding the target's token (or env {TOKEN_ENV})."
+    ),
+    timeout: float = typer.Option(10.0, "--timeout", help="Seconds per request."),
+    max_pause: float = typer.Option(
+        300.0, "--max-pause", help="Give up when the target fails this long (seconds)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
+) -> None:
+    """Import posts idempotently into a target; a rerun skips what is already there."""
+    if concurrency < 1 or concurrency > 64:
+        raise UsageError(f"--concurrency: expected 1..64, got {concurrency}")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size: expected >= 1, got {batch_size}")
+    if timeout <= 0:
+        raise UsageError(f"--timeout: expected > 0, got {timeout}")
+    only_ids = None
+    if only:
+        only_ids = frozenset(s.strip() for s in only.split(",") if s.strip())
+    if path != "-" and not Path(path).is_file():
+        raise UsageError(f"{path}: no such file")
+    file_label = path if path == "-" else str(Path(path).resolve())
+    opts = Options(
+        concurrency=concurrency,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        only=only_ids,
+        retry_quarantine=retry_quarantine,
+        max_pause=max_pause,
+    )
+    args: dict[str, Any] = {
+        "sink": sink,
+        "concurrency": concurrency,
+        "batch_size": batch_size,
+        "only": sorted(only_ids) if only_ids else None,
+        "retry_quarantine": retry_quarantine,
+    }
+    the_sink = open_sink(sink, target, token_file, concurrency, timeout)
+    try:
+        with Ledger(ledger) as led, open_input(path) as stream:
+            total = _count_lines(path)
+            with progress_bar(total, "importing", quiet=quiet) as advance:
+                imp = Importer(the_sink, led, target, opts, on_progress=advance)
+                summary = imp.run(stream, file_label, args)
+    finally:
+        the_sink.close()
+    if not quiet:
+        out.print(_summary_table(summary))
+        if summary.quarantine_path and summary.quarantined + summary.failed:
+            out.print(f"quarantine: {summary.quarantine_path}", markup=False)
+        if summary.log_path:
+            out.print(f"run log: {summary.log_path}", markup=False)
+    if not summary.ok:
+        raise PartialFailure(
+            f"run {summary.run_id}: {summary.quarantined:,} quarantined, {summary.failed:,} "
+            f"failed (see {summary.quarantine_path})"
+        )
+
+
+def _run_state(run: Run) -> str:
+    if run.state != RUNNING:
+        return run.state
+    if not pid_alive(run.pid):
+        return "crashed (rerun to resume)"
+    if time.time() - run.heartbeat > STALE_AFTER:
+        return "stale (rerun to resume)"
+    return "running"
+
+
+def status_cmd(
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    run: int | None = typer.Option(None, "--run", help="Show the items of this run."),
+    limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
+) -> None:
+    """Runs in the ledger, newest first; with --run, that run's items."""
+    if not Path(ledger).exists():
+        raise UsageError(f"--ledger {ledger}: no such ledger (nothing imported yet?)")
+    with Ledger(ledger) as led:
+        if run is None:
+            t = Table(title=f"runs in {ledger}")
+            for col in ("id", "file", "target", "state", "counts", "started", "finished"):
+                t.add_column(col)
+            for r in led.runs():
+                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v)
+                t.add_row(
+                    str(r.id),
+                    r.file,
+                    r.target,
+                    _run_state(r),
+                    counts,
+                    r.started,
+                    r.finished or "",
+                )
+            out.print(t)
+            return
+        r = led.run(run)
+        states = led.item_states(r.id)
+        out.print(
+            f"run {r.id}: {_run_state(r)}; {r.file} → {r.target}; items last written by it: "
+            + (", ".join(f"{k} {v:,}" for k, v in sorted(states.items())) or "none"),
+            markup=False,
+        )
+        t = Table()
+        for col in ("source_id", "state", "attempts", "url", "last_error"):
+            t.add_column(col)
+        for i, row in enumerate(led.items(run_id=r.id)):
+            if i >= limit:
+                break
+            t.add_row(
+                row["source_id"],
+                row["state"],
+                str(row["attempts"]),
+                row["url"] or "",
+                (row["last_error"] or "")[:80],
+            )
+        out.print(t)
+
+
+def verify_cmd(
+    path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
+    target: str = typer.Option(..., "--target", help="Target URL."),
+    sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
+    token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
+) -> None:
+    """Compare file, ledger and target: missing, extra and hash mismatches (exit 3 if any)."""
+    from anp_synth.verify import SAMPLE, verify
+
+    if path != "-" and not Path(path).is_file():
+        raise UsageError(f"{path}: no such file")
+    the_sink = open_sink(sink, target, token_file)
+    try:
+        with Ledger(ledger) as led, open_input(path) as stream:
+            report = verify(stream, the_sink, led, target, repair=repair)
+    finally:
+        the_sink.close()
+    t = Table(title=f"verify {path} ↔ {target}")
+    t.add_column("finding")
+    t.add_column("count", justify="right")
+    t.add_column("examples")
+    t.add_row("posts in file", f"{report.in_file:,}", "")
+    t.add_row("posts on target", f"{report.on_target:,}", "")
+    t.add_row("items in ledger", f"{report.in_ledger:,}", "")
+    for name, ids in (
+        ("missing on target", report.missing),
+        ("extra on target", report.extra),
+        ("hash mismatch", report.mismatched),
+        ("ledger out of date", report.ledger_stale),
+    ):
+        t.add_row(
+            name, f"{len(ids):,}", ", ".join(ids[:SAMPLE]) + (" …" if len(ids) > SAMPLE else "")
+        )
+    out.print(t)
+    if report.repaired is not None:
+        out.print(f"ledger rebuilt from the target: {report.repaired:,} items", markup=False)
+    if not report.ok:
+        raise PartialFailure("file, target and ledger disagree (see the table)")
+
+
+def rollback_cmd(
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    target: str | None = typer.Option(None, "--target", help="Only runs into this target."),
+    run: int | None = typer.Option(
+        None, "--run", help="Run id (default: the newest that changed something)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan only."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
+) -> None:
+    """Undo a run: delete what it created, restore what it updated, purge those routes."""
+    if not Path(ledger).exists():
+        raise UsageError(f"--ledger {ledger}: no such ledger")
+    with Ledger(ledger) as led:
+        p = rb.plan(led, run, target)
+        out.print(
+            f"rollback of run {p.run.id} ({p.run.file} → {p.run.target}): delete "
+            f"{len(p.delete):,} created, restore {len(p.restore):,} updated"
+            + (
+                f", {len(p.unrestorable):,} updated without a known previous version (kept)"
+                if p.unrestorable
+                else ""
+            ),
+            markup=False,
+        )
+        if dry_run or p.empty:
+            return
+        if not yes:
+            if not sys.stdin.isatty():
+                raise UsageError("rollback: not a terminal; pass --yes to confirm")
+            typer.confirm("Proceed?", abort=True)
+        the_sink = open_sink(p.run.sink, p.run.target, token_file)
+        try:
+            res = rb.apply(p, the_sink, led)
+        finally:
+            the_sink.close()
+    out.print(
+        f"deleted {res.deleted:,}, restored {res.restored:,}, purged {res.purged:,} routes",
+        markup=False,
+    )
+    if res.failed or p.unrestorable:
+        for sid, reason in res.failed[:20]:
+            err.print(f"  {sid}: {reason}", markup=False)
+        raise PartialFailure(
+            f"rollback of run {p.run.id}: {len(res.failed)} failed, "
+            f"{len(p.unrestorable)} not restorable; rerun rollback to retry"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the app."""
+    app.command("import")(import_cmd)
+    app.command("status")(status_cmd)
+    app.command("verify")(verify_cmd)
+    app.command("rollback")(rollback_cmd)

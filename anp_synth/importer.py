@@ -1,0 +1,667 @@
+"""The importer: read a JSONL file, plan what to write against the ledger, apply it to a sink.
+
+    read (line numbers) → validate → plan (ledger: unchanged → skip, no request)
+        → apply (batches on N threads, retries with backoff + full jitter, circuit breaker)
+        → confirm in the ledger (one transaction per batch) → run log + quarantine file
+
+A rerun after a crash resumes the same run (see `Ledger.begin_run`); every write is an
+upsert keyed by source id with an Idempotency-Key derived from source id + content hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+import orjson
+import stamina
+from pydantic import ValidationError
+
+from anp_synth import ledger as L
+from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.jsonl import content_hash, iter_lines
+from anp_synth.model import Post, is_source_id
+from anp_synth.sinks.base import Sink, UpsertResult
+
+CHUNK = 1000  # lines planned per ledger lookup: bounds memory whatever the file size
+
+
+class TargetDownError(AnpError):
+    """The target kept failing for longer than the circuit breaker's pause limit."""
+
+
+class TokenRefusedError(AnpError):
+    """The target refused the token (401/403): no write can succeed."""
+
+
+def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:
+    """The Idempotency-Key of a write: source id + content hash (+ the run it belongs to).
+
+    The scope (`run7`, `rollback7`) keeps a retried or resumed write replayable while a
+    later run that sends the same content again (after a rollback) is not answered from
+    the target's idempotency store instead of being written.
+    """
+    key = f"{source_id}.{content_hash_}"
+    return f"{key}.{scope}" if scope else key
+
+
+def url_path(url: str) -> str:
+    """The route of a URL (`http://h/posts/x` → `/posts/x`), as purge wants it."""
+    return urlsplit(url).path or "/"
+
+
+def raw_digest(raw: bytes) -> bytes:
+    """Digest of a line's exact bytes: equal bytes → equal content, without re-validating."""
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+@dataclass(slots=True)
+class Options:
+    """How an import runs. Defaults are the CLI's defaults."""
+
+    concurrency: int = 4
+    batch_size: int = 200
+    dry_run: bool = False
+    only: frozenset[str] | None = None
+    retry_quarantine: bool = False
+    max_attempts: int = 8
+    max_retry_time: float = 60.0
+    wait_initial: float = 0.2
+    wait_max: float = 10.0
+    breaker_threshold: int = 5
+    breaker_cooldown: float = 1.0
+    breaker_max_cooldown: float = 15.0
+    max_pause: float = 300.0
+    stale_after: float = L.STALE_AFTER
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a run did; `counts` is what the ledger stores."""
+
+    run_id: int | None
+    resumed: bool
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    sent: int = 0
+    read: int = 0
+    filtered: int = 0
+    elapsed: float = 0.0
+    dry_run: bool = False
+    would_create: int = 0
+    would_update: int = 0
+    log_path: str | None = None
+    quarantine_path: str | None = None
+    purged: int = 0
+
+    @property
+    def rate(self) -> float:
+        """Posts handled per second (read, skipped or written)."""
+        return self.read / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was quarantined or failed."""
+        return self.failed == 0 and self.quarantined == 0
+
+    def counts(self) -> dict[str, int]:
+        """The counts stored with the run in the ledger."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "quarantined": self.quarantined,
+            "read": self.read,
+        }
+
+
+@dataclass(slots=True)
+class _Item:
+    line: int
+    source_id: str
+    post: dict[str, Any]
+    hash: str
+    url_before: str | None = None
+
+
+@dataclass(slots=True)
+class _BatchResult:
+    done: list[tuple[_Item, UpsertResult, bool]] = field(default_factory=list)
+    terminal: list[tuple[_Item, str, int | None]] = field(default_factory=list)
+    transient: list[tuple[_Item, str]] = field(default_factory=list)
+    log: list[dict[str, Any]] = field(default_factory=list)
+    purged: int = 0
+
+
+class CircuitBreaker:
+    """Pauses every worker while the target keeps failing, and lets them go when it answers.
+
+    After `threshold` consecutive transient failures it opens for a cooldown (doubling up
+    to `max_cooldown`); the next call after the cooldown is the probe. Failing for longer
+    than `max_pause` without a single success raises TargetDownError.
+    """
+
+    def __init__(
+        self,
+        threshold: int = 5,
+        cooldown: float = 1.0,
+        max_cooldown: float = 15.0,
+        max_pause: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold, self.initial, self.max_cooldown = threshold, cooldown, max_cooldown
+        self.max_pause, self.clock = max_pause, clock
+        self.cooldown = cooldown
+        self.failures = 0
+        self.reopen_at = 0.0
+        self.failing_since: float | None = None
+        self.opened = 0  # how many times it opened (for the summary and tests)
+        self._cond = threading.Condition()
+
+    @property
+    def is_open(self) -> bool:
+        """True while calls are being held back."""
+        with self._cond:
+            return self.failures >= self.threshold
+
+    def before_call(self) -> None:
+        """Block while open; raise TargetDownError when the target has been down too long."""
+        with self._cond:
+            while True:
+                now = self.clock()
+                if self.failing_since is not None and now - self.failing_since > self.max_pause:
+                    raise TargetDownError(
+                        f"the target kept failing for {now - self.failing_since:.0f}s "
+                        f"(circuit breaker limit {self.max_pause:.0f}s); rerun to resume"
+                    )
+                if self.failures < self.threshold or now >= self.reopen_at:
+                    return
+                self._cond.wait(timeout=min(self.reopen_at - now, 1.0))
+
+    def success(self) -> None:
+        """The target answered: close."""
+        with self._cond:
+            self.failures = 0
+            self.cooldown = self.initial
+            self.failing_since = None
+            self._cond.notify_all()
+
+    def failure(self) -> None:
+        """A transient failure: open after `threshold` in a row."""
+        with self._cond:
+            now = self.clock()
+            if self.failing_since is None:
+                self.failing_since = now
+            self.failures += 1
+            if self.failures >= self.threshold and now >= self.reopen_at:
+                self.reopen_at = now + self.cooldown
+                self.cooldown = min(self.cooldown * 2, self.max_cooldown)
+                self.opened += 1
+
+
+def run_paths(ledger_path: str | Path, run_id: int) -> tuple[Path, Path]:
+    """The run log and quarantine file of a run, in a folder beside the ledger."""
+    p = Path(ledger_path)
+    folder = p.with_name(p.name + ".runs")
+    return folder / f"run-{run_id}.log.jsonl", folder / f"run-{run_id}.quarantine.jsonl"
+
+
+class _Writer:
+    """Append JSONL records to a file, opened lazily."""
+
+    def __init__(self, path: Path, mode: str) -> None:
+        self.path, self.mode = path, mode
+        self._fh: BinaryIO | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._fh is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh = self.path.open(self.mode + "b")  # type: ignore[assignment]
+        assert self._fh is not None
+        self._fh.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(post)"
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field {where!r}: {first['msg']}{more}"
+
+
+class Importer:
+    """One import of one file into one target, recorded in one ledger."""
+
+    def __init__(
+        self,
+        sink: Sink,
+        ledger: L.Ledger,
+        target: str,
+        options: Options | None = None,
+        *,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.sink, self.ledger, self.target = sink, ledger, target
+        self.opt = options or Options()
+        self.on_progress = on_progress or (lambda n: None)
+        self.breaker = CircuitBreaker(
+            self.opt.breaker_threshold,
+            self.opt.breaker_cooldown,
+            self.opt.breaker_max_cooldown,
+            self.opt.max_pause,
+        )
+        self.batch_size = max(1, min(self.opt.batch_size, sink.max_batch))
+
+    # -- entry ----------------------------------------------------------------------------
+
+    def run(self, stream: BinaryIO, file_label: str, args: dict[str, Any] | None = None) -> Summary:
+        """Import every post of `stream`; returns the summary (never raises for bad items)."""
+        started = time.perf_counter()
+        if self.opt.dry_run:
+            summary = Summary(run_id=None, resumed=False, dry_run=True)
+            self._pass(stream, summary, None, None, None)
+            summary.elapsed = time.perf_counter() - started
+            return summary
+        run = self.ledger.begin_run(
+            file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
+        )
+        summary = Summary(run_id=run.id, resumed=run.resumed > 0)
+        log_path, q_path = run_paths(self.ledger.path, run.id)
+        summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
+        log = _Writer(log_path, "a")
+        # Each pass re-reads the whole file, so the quarantine is rewritten, not appended.
+        quarantine = _Writer(q_path, "w")
+        if q_path.exists():
+            q_path.unlink()
+        self.ledger.start_heartbeat(run.id)
+        log.write({"ts": time.time(), "run": run.id, "action": "start", "resumed": run.resumed})
+        state = L.FAILED
+        try:
+            self._pass(stream, summary, run.id, log, quarantine)
+            state = L.COMPLETED if summary.ok else L.PARTIAL
+        finally:
+            summary.elapsed = time.perf_counter() - started
+            self._totals_from_ledger(summary, run.id)
+            log.write(
+                {"ts": time.time(), "run": run.id, "action": "finish", "state": state}
+                | summary.counts()
+            )
+            log.close()
+            quarantine.close()
+            self.ledger.finish_run(run.id, state, summary.counts())
+        return summary
+
+    def _totals_from_ledger(self, summary: Summary, run_id: int) -> None:
+        # A resumed run counts what its earlier passes created and updated, too.
+        changes = self.ledger.db.execute(
+            "SELECT action, count(*) FROM changes WHERE run_id = ? GROUP BY action", (run_id,)
+        )
+        by = {r[0]: r[1] for r in changes}
+        summary.created, summary.updated = by.get("created", 0), by.get("updated", 0)
+
+    # -- plan + apply ---------------------------------------------------------------------
+
+    def _pass(
+        self,
+        stream: BinaryIO,
+        summary: Summary,
+        run_id: int | None,
+        log: _Writer | None,
+        quarantine: _Writer | None,
+    ) -> None:
+        seen = bytearray(1_000_000)  # one flag per possible seed: flat memory for duplicates
+        pool = ThreadPoolExecutor(max_workers=self.opt.concurrency, thread_name_prefix="import")
+        inflight: set[Future[_BatchResult]] = set()
+        limit = self.opt.concurrency * 2
+        fatal: BaseException | None = None
+
+        def quarantine_line(line: int, sid: str | None, kind: str, reason: str, raw: bytes | None):
+            summary.quarantined += 1
+            if quarantine is not None:
+                rec: dict[str, Any] = {
+                    "line": line,
+                    "source_id": sid,
+                    "kind": kind,
+                    "reason": reason,
+                }
+                if raw is not None:
+                    rec["raw"] = raw.decode("utf-8", "replace")
+                quarantine.write(rec)
+
+        def collect(block: bool) -> None:
+            nonlocal fatal
+            if not inflight:
+                return
+            done, _ = wait(inflight, timeout=None if block else 0, return_when=FIRST_COMPLETED)
+            for fut in done:
+                inflight.discard(fut)
+                try:
+                    res = fut.result()
+                except BaseException as exc:  # a fatal error in a worker stops the run
+                    fatal = fatal or exc
+                    continue
+                self._record(res, summary, run_id, log, quarantine_line)
+
+        try:
+            for chunk in _chunks(iter_lines(stream), CHUNK):
+                items: list[tuple[int, str, dict[str, Any], bytes, bytes]] = []
+                for ln in chunk:
+                    summary.read += 1
+                    if ln.error is not None:
+                        quarantine_line(ln.number, None, "input", ln.error, ln.raw)
+                        continue
+                    value = ln.value
+                    sid = value.get("source_id") if isinstance(value, dict) else None
+                    if not isinstance(sid, str) or not is_source_id(sid):
+                        reason = "field 'source_id': missing or not alphanode-NNNNNN"
+                        if isinstance(value, dict):
+                            try:
+                                Post.model_validate(value)
+                            except ValidationError as exc:
+                                reason = _validation_reason(exc)
+                        else:
+                            reason = "not a JSON object"
+                        quarantine_line(
+                            ln.number,
+                            sid if isinstance(sid, str) else None,
+                            "input",
+                            reason,
+                            ln.raw,
+                        )
+                        continue
+                    seed = int(sid[-6:])
+                    if seen[seed]:
+                        quarantine_line(
+                            ln.number,
+                            sid,
+                            "duplicate",
+                            f"source id {sid} repeated in the file",
+                            ln.raw,
+                        )
+                        continue
+                    seen[seed] = 1
+                    if self.opt.only is not None and sid not in self.opt.only:
+                        summary.filtered += 1
+                        continue
+                    items.append((ln.number, sid, value, ln.raw, raw_digest(ln.raw)))
+                self.on_progress(len(chunk) - len(items))
+                if not items:
+                    continue
+                known = self.ledger.known(self.target, [i[1] for i in items])
+                planned: list[L.Planned] = []
+                sends: list[_Item] = []
+                for number, sid, value, raw, digest in items:
+                    k = known.get(sid)
+                    if k is not None and k.raw_digest == digest:
+                        if k.state == "confirmed":
+                            summary.unchanged += 1
+                            continue
+                        if k.state == "failed" and not self.opt.retry_quarantine:
+                            quarantine_line(
+                                number,
+                                sid,
+                                "target",
+                                f"refused by the target before ({k.last_error}); "
+                                "unchanged since: use --retry-quarantine to send it again",
+                                None,
+                            )
+                            continue
+                    try:
+                        Post.model_validate(value)
+                    except ValidationError as exc:
+                        quarantine_line(number, sid, "input", _validation_reason(exc), raw)
+                        continue
+                    h = content_hash(value)
+                    if k is not None and k.state == "confirmed" and k.content_hash == h:
+                        summary.unchanged += 1
+                        continue
+                    if self.opt.dry_run:
+                        if k is None:
+                            summary.would_create += 1
+                        else:
+                            summary.would_update += 1
+                        continue
+                    meta = value.get("meta") or {}
+                    planned.append(
+                        L.Planned(
+                            sid,
+                            number,
+                            h,
+                            digest,
+                            meta.get("view_count"),
+                            value.get("title"),
+                            list(value.get("tags") or []),
+                            list(meta.get("stack") or []),
+                        )
+                    )
+                    sends.append(_Item(number, sid, value, h))
+                self.on_progress(len(items) - len(sends))
+                if not sends or run_id is None:
+                    continue
+                self.ledger.mark_pending(self.target, run_id, planned, known)
+                for start in range(0, len(sends), self.batch_size):
+                    while len(inflight) >= limit and fatal is None:
+                        collect(block=True)
+                    if fatal is not None:
+                        raise fatal
+                    batch = sends[start : start + self.batch_size]
+                    self.ledger.mark_sent(self.target, [i.source_id for i in batch])
+                    summary.sent += len(batch)
+                    inflight.add(pool.submit(self._send, batch, run_id))
+                    collect(block=False)
+                if log is not None:
+                    log.flush()
+                if fatal is not None:
+                    raise fatal
+            while inflight:
+                collect(block=True)
+            if fatal is not None:
+                raise fatal
+        finally:
+            for fut in inflight:
+                fut.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            if run_id is not None:
+                self.ledger.save_counts(run_id, summary.counts())
+
+    def _record(
+        self,
+        res: _BatchResult,
+        summary: Summary,
+        run_id: int | None,
+        log: _Writer | None,
+        quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+    ) -> None:
+        assert run_id is not None
+        confirmed = [
+            L.Confirmed(i.source_id, r.outcome, r.remote_id, r.url, r.hash, r.previous, retried)
+            for i, r, retried in res.done
+        ]
+        changes = self.ledger.confirm(self.target, run_id, confirmed)
+        changed = {c.source_id for c in changes}
+        summary.unchanged += sum(1 for c in confirmed if c.source_id not in changed)
+        summary.purged += res.purged
+        failures = [(i.source_id, reason) for i, reason, _ in res.terminal]
+        failures += [(i.source_id, reason) for i, reason in res.transient]
+        if failures:
+            self.ledger.fail(self.target, failures)
+        for i, reason, _status in res.terminal:
+            quarantine_line(i.line, i.source_id, "target", reason, None)
+        for i, reason in res.transient:
+            summary.failed += 1
+            quarantine_line(i.line, i.source_id, "gave-up", reason, None)
+            summary.quarantined -= 1  # counted as failed, still listed in the quarantine file
+        if log is not None:
+            for rec in res.log:
+                log.write(rec)
+        self.on_progress(len(res.done) + len(res.terminal) + len(res.transient))
+
+    # -- one batch, in a worker thread ----------------------------------------------------
+
+    def _send(self, batch: list[_Item], run_id: int) -> _BatchResult:
+        out = _BatchResult()
+        remaining = list(batch)
+        attempt_no = 0
+        tries = 0
+        opt = self.opt
+
+        def backoff(exc: Exception) -> bool | float:
+            # Full jitter (uniform in [0, min(cap, base·2^n)]); a Retry-After wins when given.
+            if not isinstance(exc, TransientSinkError):
+                return False
+            if exc.retry_after is not None:
+                return min(max(exc.retry_after, 0.0), opt.wait_max)
+            return random.uniform(0, min(opt.wait_max, opt.wait_initial * 2**tries))
+
+        while remaining:
+            try:
+                for attempt in stamina.retry_context(
+                    on=backoff,
+                    attempts=opt.max_attempts,
+                    timeout=opt.max_retry_time,
+                    wait_initial=opt.wait_initial,
+                    wait_max=opt.wait_max,
+                    wait_jitter=0.0,
+                ):
+                    with attempt:
+                        self.breaker.before_call()
+                        attempt_no += 1
+                        tries += 1
+                        remaining = self._attempt(remaining, out, run_id, attempt_no)
+                        if remaining:
+                            raise TransientSinkError(f"{len(remaining)} items failed transiently")
+                remaining = []
+            except TransientSinkError as exc:
+                if self.breaker.is_open:
+                    tries = 0  # the target is down: wait for it instead of burning attempts
+                    continue
+                out.transient.extend(
+                    (i, f"gave up after {attempt_no} attempts: {exc}") for i in remaining
+                )
+                remaining = []
+        self._purge(out)
+        return out
+
+    def _attempt(
+        self, items: list[_Item], out: _BatchResult, run_id: int, attempt_no: int
+    ) -> list[_Item]:
+        """One request for `items`; returns those to retry."""
+        t0 = time.perf_counter()
+        retried = attempt_no > 1
+        try:
+            results = self.sink.upsert_many(
+                [i.post for i in items],
+                idempotency_keys=[
+                    idempotency_key(i.source_id, i.hash, f"run{run_id}") for i in items
+                ],
+            )
+        except TransientSinkError as exc:
+            self.breaker.failure()
+            out.log.append(
+                {
+                    "ts": time.time(),
+                    "run": run_id,
+                    "source_id": items[0].source_id,
+                    "batch": len(items),
+                    "action": "retry",
+                    "status": exc.status,
+                    "attempt": attempt_no,
+                    "latency_ms": round((time.perf_counter() - t0) * 1000, 1),
+                    "error": str(exc)[:300],
+                }
+            )
+            raise
+        except TerminalSinkError as exc:
+            self.breaker.success()
+            if exc.status in (401, 403):
+                raise TokenRefusedError(
+                    f"the target refused the token ({exc.status}); set ANP_TARGET_TOKEN "
+                    "or --token-file to the site's import token"
+                ) from None
+            if len(items) == 1:
+                out.terminal.append((items[0], str(exc), exc.status))
+                return []
+            # The whole batch was refused (e.g. too large): isolate the bad posts one by one.
+            retry: list[_Item] = []
+            for i in items:
+                retry.extend(self._attempt([i], out, run_id, attempt_no))
+            return retry
+        self.breaker.success()
+        latency = round((time.perf_counter() - t0) * 1000, 1)
+        retry = []
+        action: str
+        status: int | None
+        for item, res in zip(items, results, strict=True):
+            if isinstance(res, UpsertResult):
+                out.done.append((item, res, retried))
+                action, status = res.outcome, 201 if res.outcome == "created" else 200
+            elif isinstance(res, TransientSinkError):
+                retry.append(item)
+                action, status = "retry", res.status
+            else:
+                assert isinstance(res, SinkError)
+                out.terminal.append((item, str(res), res.status))
+                action, status = "rejected", res.status
+            out.log.append(
+                {
+                    "ts": time.time(),
+                    "run": run_id,
+                    "source_id": item.source_id,
+                    "action": action,
+                    "status": status,
+                    "attempt": attempt_no,
+                    "latency_ms": latency,
+                }
+            )
+        return retry
+
+    def _purge(self, out: _BatchResult) -> None:
+        # Only the routes of posts this batch updated: their page, and the page they had before.
+        paths: list[str] = []
+        for _item, res, _ in out.done:
+            if res.outcome == "updated":
+                path = url_path(res.url)
+                paths.append(path)
+                prev = res.previous or {}
+                if isinstance(prev.get("slug"), str) and f"/posts/{prev['slug']}" != path:
+                    paths.append(f"/posts/{prev['slug']}")
+        if not paths:
+            return
+        try:
+            for attempt in stamina.retry_context(on=TransientSinkError, attempts=3, timeout=10):
+                with attempt:
+                    self.sink.purge(paths)
+            out.purged += len(paths)
+        except SinkError as exc:
+            out.log.append({"ts": time.time(), "action": "purge-failed", "error": str(exc)[:300]})
+
+
+def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for x in it:
+        chunk.append(x)
+        if len(chunk) >= n:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

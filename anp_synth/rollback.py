@@ -1,0 +1,124 @@
+"""`rollback`: undo one run — delete what it created, restore what it updated — plan first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import stamina
+
+from anp_synth.errors import SinkError, TransientSinkError, UsageError
+from anp_synth.importer import idempotency_key, url_path
+from anp_synth.jsonl import content_hash
+from anp_synth.ledger import ROLLED_BACK, Change, Ledger, Run
+from anp_synth.sinks.base import Sink
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Plan:
+    """What a rollback will do."""
+
+    run: Run
+    delete: list[Change] = field(default_factory=list)
+    restore: list[Change] = field(default_factory=list)
+    unrestorable: list[Change] = field(default_factory=list)  # previous version unknown
+
+    @property
+    def empty(self) -> bool:
+        """True when there is nothing to undo."""
+        return not (self.delete or self.restore or self.unrestorable)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a rollback did."""
+
+    deleted: int = 0
+    restored: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    purged: int = 0
+
+
+def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -> Plan:
+    """The rollback plan of a run (default: the newest run that changed something)."""
+    if run_id is None:
+        run = ledger.last_changing_run(target)
+        if run is None:
+            raise UsageError("nothing to roll back: no run in the ledger changed the target")
+    else:
+        run = ledger.run(run_id)
+    if target is not None and run.target != target:
+        raise UsageError(f"--target {target}: run {run.id} imported into {run.target}")
+    if run.state == ROLLED_BACK:
+        raise UsageError(f"--run {run.id}: already rolled back")
+    changes = ledger.changes(run.id)
+    later = ledger.later_changes(run.id, [c.source_id for c in changes])
+    if later:
+        runs = sorted({r for r, _ in later}, reverse=True)
+        raise UsageError(
+            f"--run {run.id}: later runs {', '.join(map(str, runs))} changed the same posts "
+            f"(e.g. {later[0][1]}); roll those back first"
+        )
+    p = Plan(run)
+    for c in changes:
+        if c.action == "created":
+            p.delete.append(c)
+        elif c.previous is not None:
+            p.restore.append(c)
+        else:
+            p.unrestorable.append(c)
+    return p
+
+
+def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    for attempt in stamina.retry_context(on=TransientSinkError, attempts=6, timeout=60):
+        with attempt:
+            return fn(*args, **kw)
+    raise AssertionError("unreachable: stamina raises when it gives up")
+
+
+def apply(p: Plan, sink: Sink, ledger: Ledger) -> Outcome:
+    """Carry out a plan against the sink, then record it in the ledger."""
+    out = Outcome()
+    target = p.run.target
+    deleted: list[str] = []
+    restored: list[tuple[str, str, str, str]] = []
+    paths: list[str] = []
+    for c in p.delete:
+        try:
+            _retry(sink.delete, c.source_id)
+            deleted.append(c.source_id)
+            if c.url:
+                paths.append(url_path(c.url))
+        except SinkError as exc:
+            out.failed.append((c.source_id, str(exc)))
+    for c in p.restore:
+        assert c.previous is not None
+        h = content_hash(c.previous)
+        try:
+            res = _retry(
+                sink.upsert,
+                c.previous,
+                idempotency_key=idempotency_key(c.source_id, h, f"rollback{p.run.id}"),
+            )
+            restored.append((c.source_id, res.hash, res.remote_id, res.url))
+            paths.append(url_path(res.url))
+            if c.url and url_path(c.url) != url_path(res.url):
+                paths.append(url_path(c.url))
+        except SinkError as exc:
+            out.failed.append((c.source_id, str(exc)))
+    ledger.undo_created(target, deleted)
+    ledger.undo_updated(target, restored)
+    out.deleted, out.restored = len(deleted), len(restored)
+    for start in range(0, len(paths), 500):
+        try:
+            _retry(sink.purge, paths[start : start + 500])
+            out.purged += len(paths[start : start + 500])
+        except SinkError as exc:
+            out.failed.append(("(purge)", str(exc)))
+    if not out.failed and not p.unrestorable:
+        ledger.set_run_state(p.run.id, ROLLED_BACK)
+    return out

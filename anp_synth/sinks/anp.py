@@ -1,0 +1,213 @@
+"""The `anp` sink: the reference site's import contract (DESIGN §3) over httpx.
+
+One keep-alive connection pool per sink, a timeout on every call, bulk upserts of up
+to 500 posts. Transport failures, 429 and 5xx become TransientSinkError (with the
+Retry-After the target asked for); other 4xx become TerminalSinkError.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import time
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+
+MAX_BATCH = 500  # the site's bulk limit
+JSON = {"Content-Type": "application/json"}
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        return f"{resp.status_code} {resp.text[:200]}"
+    if isinstance(body, dict) and "error" in body:
+        return f"{resp.status_code} {body['error']}"
+    return f"{resp.status_code} {str(body)[:200]}"
+
+
+def _error_for(resp: httpx.Response) -> SinkError:
+    status = resp.status_code
+    if status == 429 or status >= 500:
+        return TransientSinkError(
+            _message(resp), status=status, retry_after=retry_after(resp.headers.get("retry-after"))
+        )
+    return TerminalSinkError(_message(resp), status=status)
+
+
+def batch_key(keys: Sequence[str]) -> str:
+    """One Idempotency-Key for a bulk request, derived from its items' keys."""
+    return hashlib.blake2b("\n".join(keys).encode(), digest_size=16).hexdigest()
+
+
+class AnpSink:
+    """A sink for any site that implements the anp import contract."""
+
+    name = "anp"
+    max_batch = MAX_BATCH
+
+    def __init__(
+        self,
+        target: str,
+        token: str | None = None,
+        *,
+        timeout: float = 10.0,
+        concurrency: int = 4,
+        **_options: Any,
+    ) -> None:
+        if not target.startswith(("http://", "https://")):
+            raise TerminalSinkError(f"anp sink: target must be an http(s) URL, got {target!r}")
+        headers = {"User-Agent": "anp-synth-importer"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        pool = max(2, concurrency + 1)
+        self.client = httpx.Client(
+            base_url=target.rstrip("/"),
+            headers=headers,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
+            limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+        )
+
+    def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        try:
+            return self.client.request(method, url, **kw)
+        except httpx.TimeoutException as exc:
+            raise TransientSinkError(f"timeout: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise TransientSinkError(f"connection: {type(exc).__name__}: {exc}") from None
+
+    def _json(self, resp: httpx.Response) -> Any:
+        try:
+            return orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            # A truncated or garbled answer: the write may or may not have landed; retry.
+            raise TransientSinkError(
+                f"{resp.status_code} unreadable answer", status=resp.status_code
+            ) from None
+
+    @staticmethod
+    def _result(item: dict[str, Any]) -> UpsertResult:
+        return UpsertResult(
+            source_id=item["source_id"],
+            outcome=item["result"],
+            remote_id=str(item["id"]),
+            url=item["url"],
+            hash=item["hash"],
+            previous=item.get("previous"),
+        )
+
+    def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
+        """PUT one post keyed by its source id."""
+        resp = self._request(
+            "PUT",
+            f"/api/posts/{quote(post['source_id'], safe='')}",
+            content=orjson.dumps(post),
+            headers={**JSON, "Idempotency-Key": idempotency_key},
+        )
+        if resp.status_code not in (200, 201):
+            raise _error_for(resp)
+        return self._result(self._json(resp))
+
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """POST a batch to /api/posts/bulk; per-item errors fill their own slots."""
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(f"batch of {len(posts)} > {self.max_batch}", status=413)
+        resp = self._request(
+            "POST",
+            "/api/posts/bulk",
+            content=orjson.dumps({"posts": list(posts)}),
+            headers={**JSON, "Idempotency-Key": batch_key(idempotency_keys)},
+        )
+        if resp.status_code != 200:
+            raise _error_for(resp)
+        body = self._json(resp)
+        items = body.get("items") if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) != len(posts):
+            raise TransientSinkError(f"{resp.status_code} bulk answer does not match the request")
+        out: list[UpsertResult | SinkError] = []
+        for item in items:
+            if item.get("result") == "error":
+                status = int(item.get("status") or 422)
+                where = f"{item['field']}: " if item.get("field") else ""
+                msg = f"{status} {where}{item.get('error', '')}".replace(f"{where}{where}", where)
+                err: SinkError = (
+                    TransientSinkError(msg, status=status)
+                    if status == 429 or status >= 500
+                    else TerminalSinkError(msg, status=status)
+                )
+                out.append(err)
+            else:
+                out.append(self._result(item))
+        return out
+
+    def get(self, source_id: str) -> RemotePost | None:
+        """GET one post; None on 404."""
+        resp = self._request("GET", f"/api/posts/{quote(source_id, safe='')}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise _error_for(resp)
+        b = self._json(resp)
+        return RemotePost(b["source_id"], str(b["id"]), b["url"], b["hash"], b.get("post"))
+
+    def list(self, after: str | None = None, limit: int = 500) -> Page:
+        """One keyset page of the target's posts."""
+        params: dict[str, Any] = {"limit": limit}
+        if after is not None:
+            params["after"] = after
+        resp = self._request("GET", "/api/posts", params=params)
+        if resp.status_code != 200:
+            raise _error_for(resp)
+        b = self._json(resp)
+        items = [
+            RemotePost(i["source_id"], str(i.get("id", "")), i["url"], i["hash"])
+            for i in b["items"]
+        ]
+        return Page(items, b.get("next"))
+
+    def delete(self, source_id: str) -> bool:
+        """DELETE one post; False when it was not there."""
+        resp = self._request("DELETE", f"/api/posts/{quote(source_id, safe='')}")
+        if resp.status_code == 204:
+            return True
+        if resp.status_code == 404:
+            return False
+        raise _error_for(resp)
+
+    def purge(self, paths: Sequence[str]) -> None:
+        """POST /api/purge with exactly these routes."""
+        resp = self._request(
+            "POST", "/api/purge", content=orjson.dumps({"routes": list(paths)}), headers=JSON
+        )
+        if resp.status_code != 200:
+            raise _error_for(resp)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.client.close()

@@ -1,0 +1,150 @@
+"""An in-memory sink that keeps the import contract: fast unit tests, like dlt's dummy destination.
+
+Targets are `memory://NAME`; every sink on the same name in one process shares one store,
+so a test can import, "crash", and import again into the same target.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from anp_synth.errors import SinkError, TerminalSinkError
+from anp_synth.jsonl import content_hash
+from anp_synth.model import Post, is_source_id
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+
+MAX_BATCH = 500
+
+
+class MemoryStore:
+    """One target's posts: source id → (remote id, post, hash), plus a log of calls."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.posts: dict[str, tuple[str, dict[str, Any], str]] = {}
+        self.next_id = 1
+        self.purged: list[str] = []
+        self.requests = 0
+        self.idempotency_keys: dict[str, str] = {}
+
+
+_STORES: dict[str, MemoryStore] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def store_for(target: str) -> MemoryStore:
+    """The shared store behind `memory://NAME`."""
+    with _STORES_LOCK:
+        return _STORES.setdefault(target, MemoryStore())
+
+
+def reset_store(target: str) -> None:
+    """Forget everything a memory target holds."""
+    with _STORES_LOCK:
+        _STORES.pop(target, None)
+
+
+def _url(post: dict[str, Any]) -> str:
+    return f"/posts/{post['slug']}"
+
+
+def _message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}"
+
+
+class MemorySink:
+    """The import contract, held in a dict."""
+
+    name = "memory"
+    max_batch = MAX_BATCH
+
+    def __init__(self, target: str, token: str | None = None, **_options: Any) -> None:
+        if not target.startswith("memory://"):
+            raise TerminalSinkError(f"memory sink: target must be memory://NAME, got {target!r}")
+        self.target = target
+        self.store = store_for(target)
+
+    def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
+        """Create or update one post keyed by its source id."""
+        try:
+            Post.model_validate(post)
+        except ValidationError as exc:
+            raise TerminalSinkError(f"422 {_message(exc)}", status=422) from None
+        sid = post["source_id"]
+        h = content_hash(post)
+        st = self.store
+        with st.lock:
+            st.requests += 1
+            st.idempotency_keys[idempotency_key] = sid
+            old = st.posts.get(sid)
+            if old is None:
+                rid = str(st.next_id)
+                st.next_id += 1
+                st.posts[sid] = (rid, post, h)
+                return UpsertResult(sid, "created", rid, _url(post), h)
+            rid, old_post, old_hash = old
+            if old_hash == h:
+                return UpsertResult(sid, "unchanged", rid, _url(post), h)
+            st.posts[sid] = (rid, post, h)
+            return UpsertResult(sid, "updated", rid, _url(post), h, previous=old_post)
+
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Upsert a batch; a bad item fails only itself."""
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
+        out: list[UpsertResult | SinkError] = []
+        for post, key in zip(posts, idempotency_keys, strict=True):
+            try:
+                out.append(self.upsert(post, idempotency_key=key))
+            except TerminalSinkError as exc:
+                out.append(exc)
+        return out
+
+    def get(self, source_id: str) -> RemotePost | None:
+        """One post with its content, or None."""
+        with self.store.lock:
+            self.store.requests += 1
+            held = self.store.posts.get(source_id)
+        if held is None:
+            return None
+        rid, post, h = held
+        return RemotePost(source_id, rid, _url(post), h, post)
+
+    def list(self, after: str | None = None, limit: int = 500) -> Page:
+        """Keyset page ordered by source id."""
+        with self.store.lock:
+            self.store.requests += 1
+            ids = sorted(s for s in self.store.posts if after is None or s > after)[:limit]
+            items = [
+                RemotePost(
+                    s, self.store.posts[s][0], _url(self.store.posts[s][1]), self.store.posts[s][2]
+                )
+                for s in ids
+            ]
+        nxt = ids[-1] if len(ids) == limit else None
+        return Page(items, nxt)
+
+    def delete(self, source_id: str) -> bool:
+        """Delete; False when absent."""
+        if not is_source_id(source_id):
+            raise TerminalSinkError(f"404 not a source id: {source_id!r}", status=404)
+        with self.store.lock:
+            self.store.requests += 1
+            return self.store.posts.pop(source_id, None) is not None
+
+    def purge(self, paths: Sequence[str]) -> None:
+        """Record the purged routes (there is no cache to purge)."""
+        with self.store.lock:
+            self.store.requests += 1
+            self.store.purged.extend(paths)
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,302 @@
+"""The import API (DESIGN §3): upsert, bulk upsert, get, keyset list, delete, purge."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import ValidationError
+
+from anp_synth.model import Post, is_source_id
+from anp_synth.site.db import Refused, Written
+from anp_synth.site.state import Site, site_of
+
+MAX_POST_BYTES = 2 * 1024 * 1024
+MAX_BULK_BYTES = 64 * 1024 * 1024
+MAX_BULK_ITEMS = 500
+MAX_LIST_LIMIT = 1000
+
+router = APIRouter(prefix="/api")
+
+
+class ApiError(Exception):
+    """An API answer other than success: status, message, and the field it is about."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.errors: list[dict[str, str]] = []
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response serialised with orjson."""
+    return Response(orjson.dumps(data), status, headers, media_type="application/json")
+
+
+def error_body(exc: ApiError) -> dict[str, Any]:
+    """The JSON body of an error answer."""
+    body: dict[str, Any] = {"error": exc.message}
+    if exc.field is not None:
+        body["field"] = exc.field
+    if exc.errors:
+        body["errors"] = exc.errors
+    return body
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a field path: `sections[0].heading`, `meta.score.quality`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(body)"
+
+
+def validate_post(obj: Any) -> dict[str, Any]:
+    """The post if it obeys the model; else ApiError 422 naming the first bad field."""
+    if not isinstance(obj, dict):
+        raise ApiError(422, "(body): expected a JSON object (a post)", "(body)")
+    try:
+        Post.model_validate(obj)
+    except ValidationError as exc:
+        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()[:20]]
+        first = errors[0]
+        err = ApiError(422, f"{first['field']}: {first['message']}", first["field"])
+        err.errors = errors
+        raise err from None
+    return obj
+
+
+def require_token(request: Request) -> None:
+    """Refuse a write without the right Bearer token."""
+    if not site_of(request).token_ok(request.headers.get("authorization")):
+        raise ApiError(401, "missing or wrong token (Authorization: Bearer ...)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, or ApiError 413 once it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"body of {int(declared):,} bytes is over the limit of {limit:,}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"body is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """Parsed JSON, or ApiError 422."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(422, f"(body): invalid JSON: {exc}", "(body)") from None
+
+
+def post_url(request: Request, slug: str) -> str:
+    """The absolute URL of a post page, on the host the client used."""
+    return f"{str(request.base_url).rstrip('/')}/posts/{slug}"
+
+
+def written_json(request: Request, item: Written) -> dict[str, Any]:
+    """The contract's upsert answer for one post."""
+    out: dict[str, Any] = {
+        "result": item.result,
+        "source_id": item.source_id,
+        "id": item.id,
+        "url": post_url(request, item.slug),
+        "hash": item.hash,
+    }
+    if item.result == "updated":
+        out["previous"] = item.previous
+    return out
+
+
+def _fingerprint(request: Request, body: bytes) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def _replay(site: Site, key: str | None, fingerprint: str) -> Response | None:
+    if not key:
+        return None
+    stored = site.db.idempotent_response(key)
+    if stored is None:
+        return None
+    if stored[0] != fingerprint:
+        raise ApiError(
+            422, "Idempotency-Key was already used with a different request", "Idempotency-Key"
+        )
+    return Response(
+        stored[2], stored[1], {"Idempotent-Replayed": "true"}, media_type="application/json"
+    )
+
+
+@router.put("/posts/{source_id}", status_code=201, summary="Upsert one post by source id")
+async def put_post(source_id: str, request: Request) -> Response:
+    """Create (201) or update (200 updated / 200 unchanged) one post."""
+    require_token(request)
+    site = site_of(request)
+    body = await read_body(request, MAX_POST_BYTES)
+    key = request.headers.get("idempotency-key")
+    fingerprint = _fingerprint(request, body)
+    replay = _replay(site, key, fingerprint)
+    if replay is not None:
+        return replay
+    post = validate_post(parse_json(body))
+    if post["source_id"] != source_id:
+        raise ApiError(
+            422,
+            f"source_id: {post['source_id']!r} does not match the URL's {source_id!r}",
+            "source_id",
+        )
+
+    def answer(results: list[Written | Refused]) -> tuple[int, bytes]:
+        item = results[0]
+        if isinstance(item, Refused):
+            return item.status, orjson.dumps({"error": item.message, "field": item.field})
+        return (201 if item.result == "created" else 200), orjson.dumps(written_json(request, item))
+
+    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
+        status, data = answer(results)
+        return key or "", fingerprint, status, data
+
+    results, changes = site.db.upsert_many([post], remember if key else None)
+    site.cache.apply(changes)
+    status, data = answer(results)
+    return Response(data, status, media_type="application/json")
+
+
+@router.post("/posts/bulk", summary="Upsert up to 500 posts; one bad item fails only itself")
+async def bulk_posts(request: Request) -> Response:
+    """Per-item results in input order; the valid items are written in one transaction."""
+    require_token(request)
+    site = site_of(request)
+    body = await read_body(request, MAX_BULK_BYTES)
+    key = request.headers.get("idempotency-key")
+    fingerprint = _fingerprint(request, body)
+    replay = _replay(site, key, fingerprint)
+    if replay is not None:
+        return replay
+    raw = parse_json(body)
+    items = raw.get("posts") if isinstance(raw, dict) else raw
+    if not isinstance(items, list):
+        raise ApiError(422, 'posts: expected {"posts": [...]} or a JSON array', "posts")
+    if len(items) > MAX_BULK_ITEMS:
+        raise ApiError(422, f"posts: {len(items)} items, at most {MAX_BULK_ITEMS}", "posts")
+    slots: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[dict[str, Any]] = []
+    where: list[int] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append(validate_post(item))
+            where.append(index)
+        except ApiError as exc:
+            sid = item.get("source_id") if isinstance(item, dict) else None
+            slots[index] = {
+                "result": "error",
+                "index": index,
+                "source_id": sid if isinstance(sid, str) and is_source_id(sid) else None,
+                "status": exc.status,
+                "error": exc.message,
+                "field": exc.field,
+            }
+
+    def answer(results: list[Written | Refused]) -> bytes:
+        out = list(slots)
+        for index, item in zip(where, results, strict=True):
+            if isinstance(item, Refused):
+                out[index] = {
+                    "result": "error",
+                    "index": index,
+                    "source_id": item.source_id,
+                    "status": item.status,
+                    "error": item.message,
+                    "field": item.field,
+                }
+            else:
+                out[index] = {**written_json(request, item), "index": index}
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "error": 0}
+        for entry in out:
+            assert entry is not None
+            counts[entry["result"]] += 1
+        return orjson.dumps({"items": out, "counts": counts})
+
+    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
+        return key or "", fingerprint, 200, answer(results)
+
+    results, changes = site.db.upsert_many(valid, remember if key else None)
+    site.cache.apply(changes)
+    return Response(answer(results), 200, media_type="application/json")
+
+
+@router.get("/posts/{source_id}", summary="One post with its id, url and content hash")
+async def get_post(source_id: str, request: Request) -> Response:
+    """The stored post, or 404."""
+    found = site_of(request).db.get(source_id)
+    if found is None:
+        raise ApiError(404, f"no post with source_id {source_id!r}", "source_id")
+    post_id, slug, digest, post = found
+    return json_response(
+        {
+            "source_id": source_id,
+            "id": post_id,
+            "url": post_url(request, slug),
+            "hash": digest,
+            "post": post,
+        }
+    )
+
+
+@router.get("/posts", summary="Keyset listing of source ids, hashes and urls")
+async def list_posts(
+    request: Request,
+    after: str | None = Query(None, description="Cursor: the `next` of the previous page."),
+    limit: int = Query(500, ge=1, le=MAX_LIST_LIMIT),
+) -> Response:
+    """Posts in source-id order after the cursor, for reconciliation."""
+    rows, cursor = site_of(request).db.keyset(after, limit)
+    items = [{"source_id": s, "hash": h, "url": post_url(request, slug)} for s, h, slug in rows]
+    return json_response({"items": items, "next": cursor})
+
+
+@router.delete("/posts/{source_id}", status_code=204, summary="Delete one post")
+async def delete_post(source_id: str, request: Request) -> Response:
+    """204 when deleted, 404 when absent."""
+    require_token(request)
+    site = site_of(request)
+    changes = site.db.delete(source_id)
+    if changes is None:
+        raise ApiError(404, f"no post with source_id {source_id!r}", "source_id")
+    site.cache.apply(changes)
+    return Response(status_code=204)
+
+
+@router.post("/purge", summary="Purge exactly the cached routes named")
+async def purge(request: Request) -> Response:
+    """Body `{"routes": ["/posts/x", "/tag/y/page/2"]}`; answers which of them were cached here."""
+    require_token(request)
+    site = site_of(request)
+    raw = parse_json(await read_body(request, MAX_POST_BYTES))
+    routes = raw.get("routes", raw.get("paths")) if isinstance(raw, dict) else raw
+    if not isinstance(routes, list):
+        raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
+    for index, route in enumerate(routes):
+        if not isinstance(route, str) or not route.startswith("/"):
+            raise ApiError(
+                422, f"routes[{index}]: expected a path starting with /", f"routes[{index}]"
+            )
+    site.db.log_purge_paths(routes)
+    purged = site.cache.purge_paths(routes)
+    return json_response({"requested": routes, "purged": purged})

@@ -1,0 +1,132 @@
+"""The FastAPI factory of the reference site."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from anp_synth.site.accesslog import AccessLog
+from anp_synth.site.api import ApiError, error_body, field_path, json_response
+from anp_synth.site.api import router as api_router
+from anp_synth.site.auth import User, load_token, load_users
+from anp_synth.site.cache import CacheMiddleware, PageCache
+from anp_synth.site.db import Database
+from anp_synth.site.pages import router as pages_router
+from anp_synth.site.render import render_error
+from anp_synth.site.state import Site, site_of
+
+# The worker processes of `site serve --workers N` rebuild their config from these.
+ENV_DB = "ANP_SITE_DB"
+ENV_USERS = "ANP_SITE_USERS"
+ENV_TOKEN_FILE = "ANP_SITE_TOKEN_FILE"
+ENV_ACCESS_LOG = "ANP_SITE_ACCESS_LOG"
+
+
+def package_version() -> str:
+    """The installed anp-synth version."""
+    try:
+        return version("anp-synth")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass
+class SiteConfig:
+    """What a site process needs: database path, import token, users, access log switch."""
+
+    db_path: str
+    token: str
+    users: list[User] = field(default_factory=list)
+    access_log: bool = True
+    log_fd: int | None = None
+
+    @classmethod
+    def load(
+        cls,
+        db_path: str,
+        token_file: str | None = None,
+        users_file: str | None = None,
+        access_log: bool = True,
+    ) -> SiteConfig:
+        """Resolve the token and users the way `site serve` does (env, files, generated)."""
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        token = load_token(db_path, token_file).token
+        users, _ = load_users(db_path, users_file)
+        return cls(db_path, token, users, access_log)
+
+
+def create_app(config: SiteConfig) -> FastAPI:
+    """Build the site: pages, import API, health, cache middleware and access log."""
+    app = FastAPI(
+        title="anp-synth reference site",
+        version=package_version(),
+        description="The reference target of the anp-synth import contract.",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    db = Database(config.db_path)
+    cache = PageCache(db)
+    app.state.site = Site(db, cache, config.token, config.users)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return json_response(error_body(exc), exc.status, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        errors = [{"field": field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "(request)", "message": "invalid"}
+        body = {"error": f"{first['field']}: {first['message']}", "field": first["field"]}
+        return json_response({**body, "errors": errors}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if request.url.path.startswith("/api/"):
+            return json_response({"error": str(exc.detail)}, exc.status_code)
+        return render_error(request, exc.status_code, str(exc.detail))
+
+    @app.get("/health", summary="Up, database reachable, post count, version")
+    async def health(request: Request) -> Response:
+        site = site_of(request)
+        try:
+            posts = site.db.count()
+            schema = site.db.schema_version()
+        except Exception as exc:  # any database failure means "not healthy", not a crash
+            return json_response({"status": "error", "db": type(exc).__name__}, 503)
+        return json_response(
+            {
+                "status": "ok",
+                "db": "ok",
+                "posts": posts,
+                "version": package_version(),
+                "schema": schema,
+            }
+        )
+
+    app.include_router(api_router)
+    app.include_router(pages_router)
+    app.add_middleware(
+        CacheMiddleware, cache=cache, log=AccessLog(config.log_fd, enabled=config.access_log)
+    )
+    app.router.add_event_handler("shutdown", db.close)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of a `site serve` worker: config from the environment its parent set."""
+    db_path = os.environ[ENV_DB]
+    config = SiteConfig.load(
+        db_path,
+        os.environ.get(ENV_TOKEN_FILE) or None,
+        os.environ.get(ENV_USERS) or None,
+        os.environ.get(ENV_ACCESS_LOG, "1") == "1",
+    )
+    return create_app(config)

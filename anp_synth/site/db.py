@@ -1,0 +1,650 @@
+"""The site's storage: one SQLite file (WAL), a versioned schema, posts, terms, search, sessions.
+
+A post is stored as its JSON (orjson bytes) plus the columns the pages query:
+identity, slug, sort key, hash. Stacks and tags live in `post_terms`, keyed
+for listing pages; `post_similar` holds each post's declared similar ids;
+`posts_fts` is a contentless FTS5 index over title and body.
+
+Every write is one transaction; a bulk upsert is one transaction too.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from anp_synth.jsonl import content_hash
+from anp_synth.site.terms import fts_query, post_terms, search_text
+
+# Each entry upgrades the schema by one version; `PRAGMA user_version` records
+# how far a file has come, so an old file is upgraded in place on start.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE posts (
+      id INTEGER PRIMARY KEY,
+      source_id TEXT NOT NULL UNIQUE,
+      slug TEXT NOT NULL UNIQUE,
+      title TEXT NOT NULL,
+      published_at TEXT NOT NULL,
+      hash TEXT NOT NULL,
+      body BLOB NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX posts_latest ON posts(published_at, id);
+    CREATE TABLE post_terms (
+      kind TEXT NOT NULL,
+      slug TEXT NOT NULL,
+      published_at TEXT NOT NULL,
+      post_id INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      PRIMARY KEY (kind, slug, published_at, post_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX post_terms_by_post ON post_terms(post_id);
+    CREATE TABLE post_similar (
+      post_id INTEGER NOT NULL,
+      pos INTEGER NOT NULL,
+      similar_source_id TEXT NOT NULL,
+      PRIMARY KEY (post_id, pos)
+    ) WITHOUT ROWID;
+    CREATE VIRTUAL TABLE posts_fts USING fts5(
+      title, body, content='', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TABLE sessions (
+      id_hash TEXT PRIMARY KEY,
+      username TEXT NOT NULL,
+      display_name TEXT NOT NULL,
+      expires INTEGER NOT NULL
+    );
+    CREATE TABLE idempotency (
+      key TEXT PRIMARY KEY,
+      fingerprint TEXT NOT NULL,
+      status INTEGER NOT NULL,
+      body BLOB NOT NULL,
+      created INTEGER NOT NULL
+    );
+    CREATE TABLE purge_log (
+      seq INTEGER PRIMARY KEY,
+      created INTEGER NOT NULL,
+      event BLOB NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+LISTED_KINDS = ("stack", "tag")  # tools are indexed for "Similar Posts" only, no pages
+PURGE_LOG_KEEP_S = 3600
+IDEMPOTENCY_KEEP_S = 24 * 3600
+
+SortKey = tuple[str, int]  # (published_at, id): listings are newest first
+
+
+@dataclass(slots=True)
+class Written:
+    """The outcome of one upsert that succeeded."""
+
+    result: str  # created | updated | unchanged
+    source_id: str
+    id: int
+    slug: str
+    hash: str
+    previous: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Refused:
+    """One upsert the database refused (for example a slug held by another post)."""
+
+    source_id: str
+    status: int
+    field: str
+    message: str
+
+
+@dataclass
+class ListingChange:
+    """How one listing changed in a transaction; the page cache decides from it what to purge."""
+
+    newest_shift: SortKey | None = None  # newest key inserted or removed (pages at/after it shift)
+    oldest_insert: SortKey | None = None  # may append to the final page
+    deleted: list[SortKey] = field(default_factory=list)
+    inplace_lo: SortKey | None = None  # rows changed without moving
+    inplace_hi: SortKey | None = None
+
+    def shift(self, key: SortKey, *, insert: bool) -> None:
+        """Record an insert or a removal at `key`."""
+        if self.newest_shift is None or key > self.newest_shift:
+            self.newest_shift = key
+        if insert:
+            if self.oldest_insert is None or key < self.oldest_insert:
+                self.oldest_insert = key
+        else:
+            self.deleted.append(key)
+
+    def inplace(self, key: SortKey) -> None:
+        """Record a row that changed but kept its place."""
+        if self.inplace_lo is None or key < self.inplace_lo:
+            self.inplace_lo = key
+        if self.inplace_hi is None or key > self.inplace_hi:
+            self.inplace_hi = key
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able form for the purge log."""
+        return {
+            "newest_shift": self.newest_shift,
+            "oldest_insert": self.oldest_insert,
+            "deleted": self.deleted,
+            "inplace_lo": self.inplace_lo,
+            "inplace_hi": self.inplace_hi,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ListingChange:
+        """Inverse of `to_json`."""
+
+        def key(value: Any) -> SortKey | None:
+            return None if value is None else (value[0], value[1])
+
+        return cls(
+            key(data["newest_shift"]),
+            key(data["oldest_insert"]),
+            [(k[0], k[1]) for k in data["deleted"]],
+            key(data["inplace_lo"]),
+            key(data["inplace_hi"]),
+        )
+
+
+@dataclass
+class Changes:
+    """Everything one transaction changed that a page cache must forget."""
+
+    paths: set[str] = field(default_factory=set)
+    listings: dict[str, ListingChange] = field(default_factory=dict)
+
+    def listing(self, name: str) -> ListingChange:
+        """The change record of one listing (`home`, `stack:SLUG`, `tag:SLUG`)."""
+        change = self.listings.get(name)
+        if change is None:
+            change = self.listings[name] = ListingChange()
+        return change
+
+    def __bool__(self) -> bool:
+        return bool(self.paths or self.listings)
+
+    def to_bytes(self) -> bytes:
+        """Serialised for the purge log."""
+        return orjson.dumps(
+            {
+                "paths": sorted(self.paths),
+                "listings": {k: v.to_json() for k, v in self.listings.items()},
+            }
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Changes:
+        """Inverse of `to_bytes`."""
+        raw = orjson.loads(data)
+        return cls(
+            set(raw["paths"]),
+            {k: ListingChange.from_json(v) for k, v in raw["listings"].items()},
+        )
+
+
+def post_path(slug: str) -> str:
+    """The URL path of a post page."""
+    return f"/posts/{slug}"
+
+
+@dataclass(slots=True)
+class _Row:
+    id: int
+    source_id: str
+    slug: str
+    published_at: str
+    hash: str
+    body: bytes
+
+
+@dataclass(slots=True)
+class ListedPost:
+    """A post as a listing or search page shows it."""
+
+    id: int
+    post: dict[str, Any]
+
+    @property
+    def key(self) -> SortKey:
+        """Its place in newest-first listings."""
+        return (self.post["published_at"], self.id)
+
+
+@dataclass(slots=True)
+class ListingPage:
+    """One page of a listing, with what the cache needs to know to purge it exactly."""
+
+    items: list[ListedPost]
+    has_next: bool
+    peek: SortKey | None  # the first item of the next page, if any
+    title: str | None = None  # a term's display name
+
+
+def _listings_of(post: dict[str, Any]) -> dict[str, str]:
+    """Listing name → display name, for every listing page the post appears on."""
+    out = {"home": ""}
+    for kind, slug, name in post_terms(post):
+        if kind in LISTED_KINDS:
+            out.setdefault(f"{kind}:{slug}", name)
+    return out
+
+
+class Database:
+    """One connection to the site's SQLite file; create it once per process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        for pragma in (
+            "synchronous=NORMAL",
+            "busy_timeout=15000",
+            "cache_size=-65536",
+            "temp_store=MEMORY",
+            "mmap_size=268435456",
+        ):
+            self.conn.execute(f"PRAGMA {pragma}")
+        self.migrate()
+
+    # -- schema ------------------------------------------------------------
+
+    def schema_version(self) -> int:
+        """The schema version this file is at."""
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def migrate(self) -> None:
+        """Apply the migrations this file lacks, each in its own transaction."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.schema_version()
+            for number in range(version, SCHEMA_VERSION):
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version={number + 1}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.conn.close()
+
+    # -- writes ------------------------------------------------------------
+
+    def upsert_many(
+        self,
+        posts: Sequence[dict[str, Any]],
+        remember: Callable[[list[Written | Refused]], tuple[str, str, int, bytes]] | None = None,
+    ) -> tuple[list[Written | Refused], Changes]:
+        """Upsert validated posts keyed by source id, in ONE transaction; one result per post.
+
+        `remember` turns the results into (idempotency key, fingerprint, status, body),
+        stored in the same transaction so a replayed request gets the same answer.
+        """
+        results: list[Written | Refused] = []
+        changes = Changes()
+        now = int(time.time())
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            existing = self._rows_by_source_id([p["source_id"] for p in posts])
+            slugs = self._owners_of_slugs([p["slug"] for p in posts])
+            for post in posts:
+                results.append(self._upsert_one(post, existing, slugs, changes, now))
+            if changes:
+                self._log_changes(changes, now)
+            if remember is not None:
+                self.remember_response(*remember(results))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return results, changes
+
+    def _rows_by_source_id(self, source_ids: list[str]) -> dict[str, _Row]:
+        out: dict[str, _Row] = {}
+        unique = list(dict.fromkeys(source_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(
+                "SELECT id, source_id, slug, published_at, hash, body FROM posts"
+                f" WHERE source_id IN ({marks})",
+                chunk,
+            ):
+                out[row[1]] = _Row(*row)
+        return out
+
+    def _owners_of_slugs(self, slugs: list[str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        unique = list(dict.fromkeys(slugs))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for slug, source_id in self.conn.execute(
+                f"SELECT slug, source_id FROM posts WHERE slug IN ({marks})", chunk
+            ):
+                out[slug] = source_id
+        return out
+
+    def _upsert_one(
+        self,
+        post: dict[str, Any],
+        existing: dict[str, _Row],
+        slugs: dict[str, str],
+        changes: Changes,
+        now: int,
+    ) -> Written | Refused:
+        conn = self.conn
+        source_id = post["source_id"]
+        slug = post["slug"]
+        digest = content_hash(post)
+        owner = slugs.get(slug)
+        if owner is not None and owner != source_id:
+            return Refused(source_id, 409, "slug", f"slug {slug!r} already belongs to {owner}")
+        old = existing.get(source_id)
+        if old is not None and old.hash == digest:
+            return Written("unchanged", source_id, old.id, old.slug, digest)
+        body = orjson.dumps(post)
+        title = post["title"]
+        published = post["published_at"]
+        text = search_text(post)
+        previous: dict[str, Any] | None = None
+        if old is None:
+            post_id = conn.execute(
+                "INSERT INTO posts (source_id, slug, title, published_at, hash, body,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (source_id, slug, title, published, digest, body, now, now),
+            ).lastrowid
+            assert post_id is not None
+            result = "created"
+            for listing in _listings_of(post):
+                changes.listing(listing).shift((published, post_id), insert=True)
+        else:
+            post_id = old.id
+            previous = orjson.loads(old.body)
+            conn.execute(
+                "UPDATE posts SET slug = ?, title = ?, published_at = ?, hash = ?, body = ?,"
+                " updated_at = ? WHERE id = ?",
+                (slug, title, published, digest, body, now, post_id),
+            )
+            self._unindex(post_id, previous)
+            result = "updated"
+            self._note_update(changes, post_id, previous, post)
+            if old.slug != slug:
+                slugs.pop(old.slug, None)
+                changes.paths.add(post_path(old.slug))
+        self._index(post_id, post, text)
+        slugs[slug] = source_id
+        existing[source_id] = _Row(post_id, source_id, slug, published, digest, body)
+        changes.paths.add(post_path(slug))
+        return Written(result, source_id, post_id, slug, digest, previous)
+
+    @staticmethod
+    def _note_update(
+        changes: Changes, post_id: int, before: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        old_key = (before["published_at"], post_id)
+        new_key = (after["published_at"], post_id)
+        old_listings = _listings_of(before)
+        new_listings = _listings_of(after)
+        for listing in old_listings.keys() | new_listings.keys():
+            change = changes.listing(listing)
+            if listing in old_listings and listing in new_listings and old_key == new_key:
+                change.inplace(new_key)
+                continue
+            if listing in old_listings:
+                change.shift(old_key, insert=False)
+            if listing in new_listings:
+                change.shift(new_key, insert=True)
+
+    def _index(self, post_id: int, post: dict[str, Any], text: str) -> None:
+        conn = self.conn
+        published = post["published_at"]
+        conn.executemany(
+            "INSERT OR IGNORE INTO post_terms (kind, slug, published_at, post_id, name)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(kind, slug, published, post_id, name) for kind, slug, name in post_terms(post)],
+        )
+        conn.executemany(
+            "INSERT INTO post_similar (post_id, pos, similar_source_id) VALUES (?, ?, ?)",
+            [(post_id, pos, sid) for pos, sid in enumerate(post["similar"])],
+        )
+        conn.execute(
+            "INSERT INTO posts_fts (rowid, title, body) VALUES (?, ?, ?)",
+            (post_id, post["title"], text),
+        )
+
+    def _unindex(self, post_id: int, old: dict[str, Any]) -> None:
+        conn = self.conn
+        conn.execute("DELETE FROM post_terms WHERE post_id = ?", (post_id,))
+        conn.execute("DELETE FROM post_similar WHERE post_id = ?", (post_id,))
+        # A contentless FTS5 table forgets a row only when given its exact old text.
+        conn.execute(
+            "INSERT INTO posts_fts (posts_fts, rowid, title, body) VALUES ('delete', ?, ?, ?)",
+            (post_id, old["title"], search_text(old)),
+        )
+
+    def delete(self, source_id: str) -> Changes | None:
+        """Delete one post in one transaction; None when it was not there."""
+        conn = self.conn
+        now = int(time.time())
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute(
+                "SELECT id, body FROM posts WHERE source_id = ?", (source_id,)
+            ).fetchone()
+            if row is None:
+                conn.execute("ROLLBACK")
+                return None
+            post_id, body = row
+            old = orjson.loads(body)
+            self._unindex(post_id, old)
+            conn.execute("DELETE FROM posts WHERE id = ?", (post_id,))
+            changes = Changes({post_path(old["slug"])})
+            for listing in _listings_of(old):
+                changes.listing(listing).shift((old["published_at"], post_id), insert=False)
+            self._log_changes(changes, now)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return changes
+
+    # -- purge log: how every worker process learns what another one changed --
+
+    def _log_changes(self, changes: Changes, now: int) -> None:
+        self.conn.execute(
+            "INSERT INTO purge_log (created, event) VALUES (?, ?)", (now, changes.to_bytes())
+        )
+        self.conn.execute("DELETE FROM purge_log WHERE created < ?", (now - PURGE_LOG_KEEP_S,))
+
+    def log_purge_paths(self, paths: Sequence[str]) -> None:
+        """Record an explicit purge of exact paths, for every worker."""
+        now = int(time.time())
+        self.conn.execute(
+            "INSERT INTO purge_log (created, event) VALUES (?, ?)",
+            (now, Changes(set(paths)).to_bytes()),
+        )
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits: a cheap "anything new?" check."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def purge_events(self, after_seq: int) -> tuple[int, int | None, list[Changes]]:
+        """(last seq, oldest seq kept, events after `after_seq`)."""
+        rows = self.conn.execute(
+            "SELECT seq, event FROM purge_log WHERE seq > ? ORDER BY seq", (after_seq,)
+        ).fetchall()
+        oldest = self.conn.execute("SELECT min(seq) FROM purge_log").fetchone()[0]
+        last = rows[-1][0] if rows else after_seq
+        return last, oldest, [Changes.from_bytes(event) for _, event in rows]
+
+    def last_purge_seq(self) -> int:
+        """The newest purge-log sequence number (0 when empty)."""
+        return int(self.conn.execute("SELECT coalesce(max(seq), 0) FROM purge_log").fetchone()[0])
+
+    # -- idempotency keys --------------------------------------------------
+
+    def idempotent_response(self, key: str) -> tuple[str, int, bytes] | None:
+        """(fingerprint, status, body) stored for an Idempotency-Key, if seen."""
+        row = self.conn.execute(
+            "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def remember_response(self, key: str, fingerprint: str, status: int, body: bytes) -> None:
+        """Store the response of a write under its Idempotency-Key, dropping expired keys."""
+        now = int(time.time())
+        with_tx = not self.conn.in_transaction
+        if with_tx:
+            self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(
+            "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, created)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key, fingerprint, status, body, now),
+        )
+        self.conn.execute("DELETE FROM idempotency WHERE created < ?", (now - IDEMPOTENCY_KEEP_S,))
+        if with_tx:
+            self.conn.execute("COMMIT")
+
+    # -- reads -------------------------------------------------------------
+
+    def count(self) -> int:
+        """Number of posts."""
+        return int(self.conn.execute("SELECT count(*) FROM posts").fetchone()[0])
+
+    def get(self, source_id: str) -> tuple[int, str, str, dict[str, Any]] | None:
+        """(id, slug, hash, post) of one post, or None."""
+        row = self.conn.execute(
+            "SELECT id, slug, hash, body FROM posts WHERE source_id = ?", (source_id,)
+        ).fetchone()
+        return None if row is None else (row[0], row[1], row[2], orjson.loads(row[3]))
+
+    def by_slug(self, slug: str) -> ListedPost | None:
+        """The post with this slug, or None."""
+        row = self.conn.execute("SELECT id, body FROM posts WHERE slug = ?", (slug,)).fetchone()
+        return None if row is None else ListedPost(row[0], orjson.loads(row[1]))
+
+    def keyset(
+        self, after: str | None, limit: int
+    ) -> tuple[list[tuple[str, str, str]], str | None]:
+        """(source_id, hash, slug) in source-id order after a cursor, and the next cursor."""
+        rows = self.conn.execute(
+            "SELECT source_id, hash, slug FROM posts WHERE source_id > ? ORDER BY source_id"
+            " LIMIT ?",
+            (after or "", limit + 1),
+        ).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return [(r[0], r[1], r[2]) for r in rows], (rows[-1][0] if more and rows else None)
+
+    def listing(self, name: str, page: int, per_page: int) -> ListingPage:
+        """One page of a listing (`home`, `stack:SLUG`, `tag:SLUG`), newest first."""
+        offset = (page - 1) * per_page
+        title: str | None = None
+        if name == "home":
+            rows = self.conn.execute(
+                "SELECT id, body FROM posts ORDER BY published_at DESC, id DESC LIMIT ? OFFSET ?",
+                (per_page + 1, offset),
+            ).fetchall()
+        else:
+            kind, _, slug = name.partition(":")
+            rows = self.conn.execute(
+                "SELECT p.id, p.body FROM post_terms t JOIN posts p ON p.id = t.post_id"
+                " WHERE t.kind = ? AND t.slug = ?"
+                " ORDER BY t.published_at DESC, t.post_id DESC LIMIT ? OFFSET ?",
+                (kind, slug, per_page + 1, offset),
+            ).fetchall()
+            named = self.conn.execute(
+                "SELECT name FROM post_terms WHERE kind = ? AND slug = ? LIMIT 1", (kind, slug)
+            ).fetchone()
+            title = named[0] if named else None
+        items = [ListedPost(r[0], orjson.loads(r[1])) for r in rows]
+        peek = items[per_page].key if len(items) > per_page else None
+        return ListingPage(items[:per_page], peek is not None, peek, title)
+
+    def search(self, q: str, page: int, per_page: int) -> tuple[list[ListedPost], bool]:
+        """Posts whose title or body hold every word of `q`, newest first; (items, has_next)."""
+        query = fts_query(q)
+        if query is None:
+            return [], False
+        rows = self.conn.execute(
+            "SELECT p.id, p.body FROM posts_fts f JOIN posts p ON p.id = f.rowid"
+            " WHERE posts_fts MATCH ? ORDER BY f.rowid DESC LIMIT ? OFFSET ?",
+            (query, per_page + 1, (page - 1) * per_page),
+        ).fetchall()
+        items = [ListedPost(r[0], orjson.loads(r[1])) for r in rows]
+        return items[:per_page], len(items) > per_page
+
+    def similar(self, item: ListedPost, limit: int = 6) -> list[tuple[str, str]]:
+        """(slug, title) of the post's declared similar posts that exist, filled up by stack/tools."""
+        post = item.post
+        out: list[tuple[str, str]] = []
+        seen = {item.id}
+        for post_id, slug, title in self.conn.execute(
+            "SELECT p.id, p.slug, p.title FROM post_similar s"
+            " JOIN posts p ON p.source_id = s.similar_source_id"
+            " WHERE s.post_id = ? ORDER BY s.pos LIMIT ?",
+            (item.id, limit),
+        ):
+            if post_id not in seen:
+                seen.add(post_id)
+                out.append((slug, title))
+        if len(out) >= limit:
+            return out[:limit]
+        for kind, term_slug, _ in post_terms(post):
+            if kind not in ("stack", "tool"):
+                continue
+            for post_id, slug, title in self.conn.execute(
+                "SELECT p.id, p.slug, p.title FROM post_terms t JOIN posts p ON p.id = t.post_id"
+                " WHERE t.kind = ? AND t.slug = ? ORDER BY t.published_at DESC, t.post_id DESC"
+                " LIMIT ?",
+                (kind, term_slug, limit + len(seen)),
+            ):
+                if post_id not in seen:
+                    seen.add(post_id)
+                    out.append((slug, title))
+                    if len(out) >= limit:
+                        return out
+        return out
+
+    # -- login sessions ----------------------------------------------------
+
+    def create_session(self, id_hash: str, username: str, display_name: str, ttl_s: int) -> None:
+        """Store a login session (by the hash of its cookie value)."""
+        now = int(time.time())
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("DELETE FROM sessions WHERE expires < ?", (now,))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+            (id_hash, username, display_name, now + ttl_s),
+        )
+        self.conn.execute("COMMIT")
+
+    def session(self, id_hash: str) -> tuple[str, str] | None:
+        """(username, display name) of a live session, or None."""
+        row = self.conn.execute(
+            "SELECT username, display_name FROM sessions WHERE id_hash = ? AND expires >= ?",
+            (id_hash, int(time.time())),
+        ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def delete_session(self, id_hash: str) -> None:
+        """End a login session."""
+        self.conn.execute("DELETE FROM sessions WHERE id_hash = ?", (id_hash,))

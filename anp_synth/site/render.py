@@ -1,0 +1,83 @@
+"""Server-side HTML: a Jinja2 environment that escapes every value and neutralises URLs."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from anp_synth.site.auth import session_hash
+from anp_synth.site.cache import SESSION_COOKIE
+from anp_synth.site.state import site_of
+from anp_synth.site.terms import slugify
+
+# Bidi overrides and isolates can make escaped text read as something else
+# (a "trojan source" title); the site drops them from every rendered value.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+_SAFE_SCHEMES = ("http", "https")
+
+
+def _finalize(value: Any) -> Any:
+    if isinstance(value, Markup):  # already-rendered HTML (a macro's output): its values were
+        return value  # finalized one by one
+    if isinstance(value, str):
+        return _BIDI.sub("", value)
+    return value
+
+
+def safe_url(url: Any) -> str:
+    """The URL if it is plain http(s), else `#`: no javascript:, data: or vbscript: links."""
+    if not isinstance(url, str):
+        return "#"
+    cleaned = _BIDI.sub("", url).strip()
+    try:
+        scheme = urlsplit(cleaned).scheme.lower()
+    except ValueError:
+        return "#"
+    if scheme not in _SAFE_SCHEMES or any(ord(c) < 32 for c in cleaned):
+        return "#"
+    return cleaned
+
+
+def label(key: str) -> str:
+    """A meta key as the seed article shows it: `code_language` → `code language`."""
+    return key.replace("_", " ")
+
+
+env = Environment(
+    loader=PackageLoader("anp_synth.site", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    finalize=_finalize,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+env.filters["safe_url"] = safe_url
+env.filters["label"] = label
+env.filters["slugify"] = slugify
+env.tests["mapping"] = lambda v: isinstance(v, dict)
+env.tests["list"] = lambda v: isinstance(v, list)
+
+
+def current_user(request: Request) -> str | None:
+    """The display name of the logged-in user, or None."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    found = site_of(request).db.session(session_hash(cookie))
+    return found[1] if found else None
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """Render a template with the logged-in user's name in the page."""
+    html = env.get_template(template).render(user=current_user(request), **context)
+    return HTMLResponse(html, status)
+
+
+def render_error(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error page."""
+    return render(request, "error.html", status, status_code=status, message=message)

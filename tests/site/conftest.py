@@ -1,0 +1,65 @@
+"""Fixtures: posts, an in-process app, and the real server started once per session."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from anp_synth.site.app import SiteConfig, create_app
+from anp_synth.site.auth import User
+from anp_synth.site.launcher import SiteProcess
+from anp_synth.synth.builder import PostBuilder
+
+_builder = PostBuilder()
+USERS = [User("ada", "correct horse battery", "Ada Lovelace"), User("bob", "hunter2hunter2", "Bob")]
+
+
+def make_post(seed: int, **changes: Any) -> dict[str, Any]:
+    """A generated post, with top-level fields replaced."""
+    post = copy.deepcopy(_builder.build(seed))
+    post.update(changes)
+    return post
+
+
+@pytest.fixture()
+def token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture()
+def app_client(tmp_path: Path, token: str) -> Iterator[TestClient]:
+    """The site in-process on a fresh database (unit tests)."""
+    config = SiteConfig(str(tmp_path / "site.db"), token, USERS, access_log=False)
+    with TestClient(create_app(config), base_url="http://testserver") as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+@pytest.fixture(scope="session")
+def live_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteProcess]:
+    """The real server as a subprocess on a free 127.0.0.1 port, stopped by pid at the end."""
+    root = tmp_path_factory.mktemp("live-site")
+    users = root / "users.json"
+    users.write_bytes(
+        orjson.dumps(
+            {
+                "users": [
+                    {"username": u.username, "password": u.password, "display_name": u.display_name}
+                    for u in USERS
+                ]
+            }
+        )
+    )
+    site = SiteProcess(root / "site.db", users_file=users)
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()

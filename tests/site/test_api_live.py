@@ -1,0 +1,175 @@
+"""The import API against the real server (subprocess on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import httpx
+import orjson
+import pytest
+
+from anp_synth.jsonl import content_hash
+from anp_synth.site.launcher import SiteProcess
+from tests.site.conftest import make_post
+
+
+@pytest.fixture()
+def api(live_site: SiteProcess) -> httpx.Client:
+    with httpx.Client(base_url=live_site.url, headers=live_site.auth_headers, timeout=30) as c:
+        yield c
+
+
+def put(api: httpx.Client, post: dict, **kw) -> httpx.Response:
+    return api.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post), **kw)
+
+
+def test_health_reports_db_posts_and_version(api: httpx.Client) -> None:
+    body = api.get("/health").json()
+    assert body["status"] == "ok" and body["db"] == "ok"
+    assert isinstance(body["posts"], int) and body["version"] and body["schema"] >= 1
+
+
+def test_put_creates_then_unchanged_then_updated_with_previous(api: httpx.Client) -> None:
+    post = make_post(410001)
+    first = put(api, post)
+    assert first.status_code == 201
+    created = first.json()
+    assert created["result"] == "created"
+    assert created["source_id"] == "alphanode-410001"
+    assert created["hash"] == content_hash(post)
+    assert created["url"].endswith(f"/posts/{post['slug']}")
+    assert isinstance(created["id"], int)
+
+    again = put(api, post)
+    assert again.status_code == 200
+    assert again.json()["result"] == "unchanged"
+    assert "previous" not in again.json()
+
+    changed = make_post(410001, title="a new title for the same post")
+    updated = put(api, changed)
+    assert updated.status_code == 200
+    body = updated.json()
+    assert body["result"] == "updated"
+    assert body["id"] == created["id"]
+    assert body["hash"] == content_hash(changed) != created["hash"]
+    assert body["previous"] == post
+
+    got = api.get("/api/posts/alphanode-410001").json()
+    assert got["post"] == changed and got["hash"] == body["hash"] and got["id"] == created["id"]
+
+
+def test_get_missing_is_404(api: httpx.Client) -> None:
+    assert api.get("/api/posts/alphanode-999998").status_code == 404
+
+
+def test_delete_is_204_then_404(api: httpx.Client) -> None:
+    post = make_post(410002)
+    assert put(api, post).status_code == 201
+    assert api.delete("/api/posts/alphanode-410002").status_code == 204
+    assert api.delete("/api/posts/alphanode-410002").status_code == 404
+    assert api.get("/api/posts/alphanode-410002").status_code == 404
+    assert api.get(f"/posts/{post['slug']}").status_code == 404
+
+
+def test_bulk_with_one_bad_item_fails_only_that_item(api: httpx.Client) -> None:
+    posts = [make_post(seed) for seed in range(420000, 420010)]
+    bad = make_post(420010)
+    bad["meta"]["score"]["quality"] = 101
+    items = posts[:5] + [bad] + posts[5:]
+    response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": items}))
+    assert response.status_code == 200
+    results = response.json()["items"]
+    assert [r["result"] for r in results] == ["created"] * 5 + ["error"] + ["created"] * 5
+    assert results[5]["field"] == "meta.score.quality"
+    assert results[5]["status"] == 422 and results[5]["source_id"] == "alphanode-420010"
+    assert response.json()["counts"] == {"created": 10, "updated": 0, "unchanged": 0, "error": 1}
+    assert api.get("/api/posts/alphanode-420010").status_code == 404
+    for post in posts:
+        assert api.get(f"/api/posts/{post['source_id']}").json()["hash"] == content_hash(post)
+    again = api.post("/api/posts/bulk", content=orjson.dumps(posts)).json()
+    assert again["counts"]["unchanged"] == 10
+
+
+def test_bulk_over_500_items_is_refused(api: httpx.Client) -> None:
+    posts = [make_post(430000)] * 501
+    response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": posts}))
+    assert response.status_code == 422
+    assert response.json()["field"] == "posts"
+
+
+def test_keyset_listing_walks_every_post_once(api: httpx.Client) -> None:
+    posts = [make_post(seed) for seed in range(440000, 440025)]
+    api.post("/api/posts/bulk", content=orjson.dumps({"posts": posts})).raise_for_status()
+    seen: list[str] = []
+    after = None
+    for _ in range(1000):
+        params = {"limit": 7} | ({"after": after} if after else {})
+        page = api.get("/api/posts", params=params).json()
+        seen += [item["source_id"] for item in page["items"]]
+        after = page["next"]
+        if after is None:
+            break
+    assert seen == sorted(set(seen))
+    assert {p["source_id"] for p in posts} <= set(seen)
+    assert api.get("/api/posts", params={"limit": 0}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/api/posts/alphanode-450000"),
+        ("POST", "/api/posts/bulk"),
+        ("DELETE", "/api/posts/alphanode-450000"),
+        ("POST", "/api/purge"),
+    ],
+)
+@pytest.mark.parametrize("auth", [None, "Bearer wrong-token-wrong-token", "Basic abc"])
+def test_no_write_without_the_token(
+    live_site: SiteProcess, method: str, path: str, auth: str | None
+) -> None:
+    headers = {"Authorization": auth} if auth else {}
+    post = make_post(450000)
+    body = orjson.dumps({"posts": [post]} if "bulk" in path else post)
+    with httpx.Client(base_url=live_site.url, timeout=10) as client:
+        response = client.request(method, path, content=body, headers=headers)
+        assert response.status_code == 401
+        assert client.get("/api/posts/alphanode-450000").status_code == 404
+
+
+def test_validation_error_names_the_field_path(api: httpx.Client) -> None:
+    post = make_post(460000)
+    post["sections"][0]["heading"] = 7
+    response = put(api, post)
+    assert response.status_code == 422
+    assert response.json()["field"] == "sections[0].heading"
+    assert response.json()["error"].startswith("sections[0].heading:")
+    mismatch = api.put("/api/posts/alphanode-460002", content=orjson.dumps(make_post(460001)))
+    assert mismatch.status_code == 422 and mismatch.json()["field"] == "source_id"
+    broken = api.put("/api/posts/alphanode-460003", content=b"{not json")
+    assert broken.status_code == 422 and broken.json()["field"] == "(body)"
+
+
+def test_body_over_the_limit_is_413(api: httpx.Client) -> None:
+    post = make_post(470000)
+    post["lead"] = "x" * (3 * 1024 * 1024)
+    assert put(api, post).status_code == 413
+    assert api.get("/api/posts/alphanode-470000").status_code == 404
+
+
+def test_idempotency_key_replays_the_first_answer(api: httpx.Client) -> None:
+    post = make_post(480000)
+    key = {"Idempotency-Key": "alphanode-480000:" + content_hash(post)}
+    first = put(api, post, headers=key)
+    second = put(api, post, headers=key)
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second.headers.get("idempotent-replayed") == "true"
+    other = make_post(480000, title="different payload, same key")
+    assert put(api, other, headers=key).status_code == 422
+
+
+def test_token_never_reaches_the_log(live_site: SiteProcess, api: httpx.Client) -> None:
+    put(api, make_post(490000))
+    api.get("/", headers={"Cookie": f"anp_session={live_site.token}"})
+    api.get("/search", params={"q": live_site.token})
+    log = live_site.log_path.read_text()
+    assert '"path":"/api/posts/alphanode-490000"' in log  # the log is being written
+    assert live_site.token not in log
