@@ -50,6 +50,23 @@ def mu_plugin_source() -> str:
     )
 
 
+def _credentials(user: str | None, app_password: str | None, token: str | None) -> tuple[str, str]:
+    if user and app_password:
+        return user, app_password
+    env_user, env_password = os.environ.get(ENV_USER), os.environ.get(ENV_PASSWORD)
+    if env_user and env_password:
+        return env_user, env_password
+    if token and ":" in token:
+        name, _, password = token.partition(":")
+        if name and password:
+            return name, password
+    raise UsageError(
+        f"the wordpress sink needs {ENV_USER} and {ENV_PASSWORD} in the environment "
+        "(an application password: Users → Profile → Application Passwords), or a token file "
+        "holding user:application-password"
+    )
+
+
 class WordPressSetupError(AnpError):
     """The site cannot take imports (plugin missing, credentials refused): fatal, not per post."""
 
@@ -98,15 +115,21 @@ class WordPressSink:
     def __init__(
         self,
         url: str,
+        token: str | None = None,
         *,
-        user: str,
-        app_password: str,
+        user: str | None = None,
+        app_password: str | None = None,
         timeout: float = 60.0,
         concurrency: int = 4,
         use_batch: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        """Connect to the site at `url` (its home URL, e.g. http://127.0.0.1:8089)."""
+        """Connect to the site at `url` (its home URL, e.g. http://127.0.0.1:8089).
+
+        Credentials: `user`/`app_password`, else env ANP_WP_USER / ANP_WP_APP_PASSWORD, else a
+        `token` of the form `user:application password` (the importer's --token-file).
+        """
+        user, app_password = _credentials(user, app_password, token)
         base = url.rstrip("/")
         if base.endswith("/wp-json"):
             base = base[: -len("/wp-json")]
@@ -137,14 +160,7 @@ class WordPressSink:
         target = url or os.environ.get(ENV_URL)
         if not target:
             raise UsageError(f"--target: give the WordPress URL (or set {ENV_URL})")
-        user = os.environ.get(ENV_USER)
-        password = os.environ.get(ENV_PASSWORD)
-        if not user or not password:
-            raise UsageError(
-                f"the wordpress sink needs {ENV_USER} and {ENV_PASSWORD} in the environment "
-                "(an application password: Users → Profile → Application Passwords)"
-            )
-        return cls(target, user=user, app_password=password, **options)
+        return cls(target, **options)
 
     # --- transport ----------------------------------------------------------------------------
 
