@@ -38,16 +38,31 @@ class Line:
     error: str | None = None
 
 
-def iter_lines(stream: BinaryIO) -> Iterator[Line]:
-    """Parse a JSONL stream lazily; a bad line is reported, not raised, so the rest goes on."""
+def iter_lines(stream: BinaryIO, *, parse: bool = True) -> Iterator[Line]:
+    """Parse a JSONL stream lazily; a bad line is reported, not raised, so the rest goes on.
+
+    With `parse=False` lines come unparsed (value None): for callers that can decide from
+    the raw bytes alone (the importer's skip path) and call `parse_line` only when needed.
+    """
     for number, raw in enumerate(stream, start=1):
         stripped = raw.strip()
         if not stripped:
+            continue
+        if not parse:
+            yield Line(number, stripped)
             continue
         try:
             yield Line(number, stripped, orjson.loads(stripped))
         except orjson.JSONDecodeError as exc:
             yield Line(number, stripped, error=f"invalid JSON: {exc}")
+
+
+def parse_line(line: Line) -> Line:
+    """The line parsed (as `iter_lines` with parse=True would have yielded it)."""
+    try:
+        return Line(line.number, line.raw, orjson.loads(line.raw))
+    except orjson.JSONDecodeError as exc:
+        return Line(line.number, line.raw, error=f"invalid JSON: {exc}")
 
 
 def open_input(path: str) -> BinaryIO:

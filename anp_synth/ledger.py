@@ -18,6 +18,7 @@ commit; the target-side upsert key makes resending it harmless).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -221,8 +222,8 @@ class Ledger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = self._connect()
-            with self.db:
-                self.db.executescript(_SCHEMA)
+            self.db.executescript(_SCHEMA)
+            with self._tx():
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
@@ -238,6 +239,18 @@ class Ledger:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=30000")
         return db
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        # The connection is in autocommit mode (so BEGIN IMMEDIATE is ours to issue):
+        # group each call's writes in one explicit transaction.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def close(self) -> None:
         """Stop the heartbeat and close the file."""
@@ -331,7 +344,7 @@ class Ledger:
     def finish_run(self, run_id: int, state: str, counts: dict[str, int]) -> None:
         """Record the end of a run and its final counts."""
         self.stop_heartbeat()
-        with self.db:
+        with self._tx():
             self.db.execute(
                 "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ? WHERE id = ?",
                 (state, _now_iso(), orjson.dumps(counts).decode(), _now(), run_id),
@@ -339,7 +352,7 @@ class Ledger:
 
     def save_counts(self, run_id: int, counts: dict[str, int]) -> None:
         """Store running counts (so a resumed run carries them on)."""
-        with self.db:
+        with self._tx():
             self.db.execute(
                 "UPDATE runs SET counts = ?, heartbeat = ? WHERE id = ?",
                 (orjson.dumps(counts).decode(), _now(), run_id),
@@ -347,7 +360,7 @@ class Ledger:
 
     def set_run_state(self, run_id: int, state: str) -> None:
         """Change a run's state (e.g. to rolled_back)."""
-        with self.db:
+        with self._tx():
             self.db.execute("UPDATE runs SET state = ? WHERE id = ?", (state, run_id))
 
     def start_heartbeat(self, run_id: int, every: float = HEARTBEAT_EVERY) -> None:
@@ -431,7 +444,7 @@ class Ledger:
                     now,
                 )
             )
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "INSERT INTO items (target, source_id, run_id, line, content_hash, raw_digest, "
                 "base_hash, inflight, state, view_count, title, tags, stack, updated) "
@@ -448,7 +461,7 @@ class Ledger:
     def mark_sent(self, target: str, source_ids: Sequence[str]) -> None:
         """Record that a request carrying these posts is about to leave (attempts + 1)."""
         now = _now()
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = CASE WHEN state = 'confirmed' THEN state ELSE 'sent' END,"
                 " attempts = attempts + 1, updated = ? WHERE target = ? AND source_id = ?",
@@ -499,7 +512,7 @@ class Ledger:
                 changes.append(
                     Change(run_id, target, r.source_id, action, r.url, previous, prev_hash, r.hash)
                 )
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = 'confirmed', remote_id = ?, url = ?, content_hash = ?,"
                 " last_error = NULL, inflight = 0, previous = COALESCE(?, previous), updated = ?"
@@ -541,7 +554,7 @@ class Ledger:
     def fail(self, target: str, failures: Sequence[tuple[str, str]]) -> None:
         """Record posts that failed for good: (source_id, reason)."""
         now = _now()
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = 'failed', last_error = ?, updated = ? "
                 "WHERE target = ? AND source_id = ?",
@@ -602,7 +615,7 @@ class Ledger:
 
     def undo_created(self, target: str, source_ids: Sequence[str]) -> None:
         """Forget posts that a rollback deleted from the target."""
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "DELETE FROM items WHERE target = ? AND source_id = ?",
                 [(target, s) for s in source_ids],
@@ -611,7 +624,7 @@ class Ledger:
     def undo_updated(self, target: str, restored: Sequence[tuple[str, str, str, str]]) -> None:
         """Record posts a rollback restored: (source_id, hash, remote id, url)."""
         now = _now()
-        with self.db:
+        with self._tx():
             self.db.executemany(
                 "UPDATE items SET content_hash = ?, raw_digest = NULL, base_hash = NULL, "
                 "remote_id = ?, url = ?, state = 'confirmed', previous = NULL, updated = ? "
@@ -623,7 +636,7 @@ class Ledger:
         """Rebuild a target's items from the target itself: (source_id, hash, remote id, url)."""
         now = _now()
         n = 0
-        with self.db:
+        with self._tx():
             self.db.execute("DELETE FROM items WHERE target = ?", (target,))
             for sid, h, rid, url in rows:
                 self.db.execute(

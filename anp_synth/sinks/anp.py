@@ -77,6 +77,7 @@ class AnpSink:
         *,
         timeout: float = 10.0,
         concurrency: int = 4,
+        transport: httpx.BaseTransport | None = None,
         **_options: Any,
     ) -> None:
         if not target.startswith(("http://", "https://")):
@@ -90,6 +91,7 @@ class AnpSink:
             headers=headers,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=pool, max_keepalive_connections=pool),
+            transport=transport,
         )
 
     def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:

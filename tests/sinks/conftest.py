@@ -1,0 +1,64 @@
+"""Sink fixtures for the contract suite: every sink in SINK_FIXTURES must pass test_contract.py.
+
+A new sink joins by adding a fixture here (yielding a sink on an isolated target) and its
+name to SINK_FIXTURES.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anp_synth.sinks.base import Sink
+from anp_synth.sinks.registry import create_sink
+from anp_synth.sinks.memory import reset_store
+
+SINK_FIXTURES = ["memory_sink", "anp_sink"]
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def memory_sink() -> Iterator[Sink]:
+    target = f"memory://contract{next(_names)}"
+    sink = create_sink("memory", target)
+    yield sink
+    sink.close()
+    reset_store(target)
+
+
+@pytest.fixture(scope="session")
+def reference_site(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real reference site, once per session, stopped by pid at the end."""
+    from anp_synth.site.launcher import SiteProcess
+
+    root: Path = tmp_path_factory.mktemp("contract-site")
+    site = SiteProcess(root / "site.db")
+    site.start()
+    yield site
+    site.stop()
+
+
+@pytest.fixture
+def anp_sink(reference_site) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
+    sink = create_sink("anp", reference_site.url, reference_site.token, timeout=10.0)
+    # The site is shared by the session: start every test from an empty target.
+    for rp in list(_all(sink)):
+        sink.delete(rp.source_id)
+    yield sink
+    sink.close()
+
+
+def _all(sink: Sink):  # type: ignore[no-untyped-def]
+    from anp_synth.sinks.base import iter_all
+
+    return iter_all(sink)
+
+
+@pytest.fixture(params=SINK_FIXTURES)
+def sink(request: pytest.FixtureRequest) -> Sink:
+    """Each sink of SINK_FIXTURES in turn, on an empty target."""
+    return request.getfixturevalue(request.param)
