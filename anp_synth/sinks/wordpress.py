@@ -16,16 +16,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import httpx
 import orjson
+from pydantic import ValidationError
 
 from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
+from anp_synth.model import Post
 from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
 from anp_synth.sinks.wp_content import categories_of, post_fields, tags_of
 
@@ -401,6 +402,13 @@ class WordPressSink:
             if not sid:
                 results[index] = TerminalSinkError("post has no source_id")
                 continue
+            try:
+                Post.model_validate(post)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                results[index] = TerminalSinkError(f"{sid}: 422 {where}: {first['msg']}", 422)
+                continue
             digest = content_hash(post)
             held = existing.get(sid, [])
             current = held[0] if held else None
@@ -455,26 +463,16 @@ class WordPressSink:
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
     ) -> list[UpsertResult | SinkError]:
-        """Upsert posts in batch/v1 calls of at most 25, `concurrency` calls at a time.
+        """Upsert at most 25 posts in one batch/v1 call (the importer runs several at a time).
 
-        A transport failure or 5xx of a whole call fails every post of that call (transient),
-        so the importer retries them; their next lookup finds whatever did get written.
+        A failure of the whole call (timeout, reset, 5xx) is raised as TransientSinkError, so the
+        importer retries the batch; the retry's lookup finds whatever did get written.
         """
-        chunks = [posts[i : i + BATCH_LIMIT] for i in range(0, len(posts), BATCH_LIMIT)]
-
-        def run(chunk: Sequence[dict[str, Any]]) -> list[UpsertResult | SinkError]:
-            try:
-                return self._upsert_chunk(chunk)
-            except WordPressSetupError:
-                raise
-            except SinkError as exc:
-                return [exc] * len(chunk)
-
-        if len(chunks) <= 1:
-            return run(chunks[0]) if chunks else []
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(chunks))) as pool:
-            parts = list(pool.map(run, chunks))
-        return [result for part in parts for result in part]
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(
+                f"a batch holds at most {self.max_batch} posts, got {len(posts)}", 413
+            )
+        return self._upsert_chunk(posts) if posts else []
 
     # --- reads and deletes --------------------------------------------------------------------
 
@@ -487,17 +485,21 @@ class WordPressSink:
         return RemotePost(source_id, str(first.remote_id), first.url, first.hash, first.post)
 
     def list(self, after: str | None = None, limit: int = 500) -> Page:
-        """Imported posts in id order from `after` (a post id): source id, hash, url."""
-        cursor = int(after) if after else 0
+        """Imported posts in source id order after the cursor `after`: source id, hash, url.
+
+        The cursor is a source id, or `source_id|post_id` as `next` gives it (so two posts that
+        share a source id, which only a foreign write could cause, are both listed).
+        """
+        cursor = after or ""
         items: list[RemotePost] = []
-        while len(items) < limit:
+        for _ in range(limit // PER_PAGE + 1):
             per_page = min(PER_PAGE, limit - len(items))
+            if per_page <= 0:
+                break
             params = {
                 "anp_imported": "true",
                 "anp_after": cursor,
                 "status": "any",
-                "orderby": "id",
-                "order": "asc",
                 "per_page": per_page,
                 "_fields": LIST_FIELDS,
             }
@@ -505,18 +507,16 @@ class WordPressSink:
             page = resp.json()
             for item in page:
                 meta = item.get("meta") or {}
+                sid = meta.get("source_id") or ""
                 items.append(
                     RemotePost(
-                        meta.get("source_id") or "",
-                        str(item["id"]),
-                        item.get("link", ""),
-                        meta.get("anp_hash") or "",
+                        sid, str(item["id"]), item.get("link", ""), meta.get("anp_hash") or ""
                     )
                 )
-                cursor = int(item["id"])
+                cursor = f"{sid}|{item['id']}"
             if len(page) < per_page:
                 return Page(items, None)
-        return Page(items, str(cursor))
+        return Page(items, cursor if items else None)
 
     def delete(self, source_id: str) -> bool:
         """Delete every post holding `source_id` for good (force: not to the trash)."""

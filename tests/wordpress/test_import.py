@@ -19,7 +19,7 @@ from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.base import iter_all
 from anp_synth.sinks.wordpress import WordPressSink
 from anp_synth.synth.builder import PostBuilder
-from tests.wordpress.conftest import ROOT, WordPress
+from tests.wordpress.site import ROOT, WordPress
 
 pytestmark = pytest.mark.wordpress
 BUILDER = PostBuilder()

@@ -12,7 +12,7 @@ import pytest
 
 from anp_synth.sinks.wordpress import WordPressSink
 from anp_synth.synth.builder import PostBuilder
-from tests.wordpress.conftest import SCRIPT, WordPress, parse_env
+from tests.wordpress.site import SCRIPT, WordPress, parse_env
 
 pytestmark = pytest.mark.wordpress
 STATE = Path(os.environ.get("ANP_WP_STATE_DIR", "/var/tmp/anp-wordpress"))

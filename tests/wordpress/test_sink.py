@@ -15,7 +15,7 @@ from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import Sink, UpsertResult, iter_all
 from anp_synth.sinks.wordpress import WordPressSink
 from anp_synth.synth.builder import PostBuilder
-from tests.wordpress.conftest import WordPress
+from tests.wordpress.site import WordPress
 
 pytestmark = pytest.mark.wordpress
 BUILDER = PostBuilder()
@@ -170,21 +170,38 @@ def test_existing_tag_is_reused_by_id(wordpress: WordPress, wp_sink: WordPressSi
         assert len(rest.get("/wp/v2/tags", params={"search": name}).json()) == 1
 
 
-def test_batch_of_many_and_keyset_listing(wp_sink: WordPressSink) -> None:
-    posts = [_post(seed) for seed in range(911000, 911060)]
-    results = wp_sink.upsert_many(posts, idempotency_keys=[""] * len(posts))
+def test_batches_and_keyset_listing(wp_sink: WordPressSink) -> None:
+    posts = [_post(seed) for seed in range(911059, 910999, -1)]  # 60, in descending order
+    results: list[UpsertResult | SinkError] = []
+    for start in range(0, len(posts), 25):
+        chunk = posts[start : start + 25]
+        results += wp_sink.upsert_many(chunk, idempotency_keys=[""] * len(chunk))
     assert [_ok(r).outcome for r in results] == ["created"] * 60
     assert len({_ok(r).remote_id for r in results}) == 60
-    again = wp_sink.upsert_many(posts, idempotency_keys=[""] * len(posts))
+    again = wp_sink.upsert_many(posts[:25], idempotency_keys=[""] * 25)
     assert {_ok(r).outcome for r in again} == {"unchanged"}
 
     first = wp_sink.list(limit=25)
     assert len(first.items) == 25 and first.next is not None
     listed = list(iter_all(wp_sink, page_size=25))
-    assert sorted(r.source_id for r in listed) == sorted(p["source_id"] for p in posts)
+    assert [r.source_id for r in listed] == sorted(p["source_id"] for p in posts)
     assert {r.source_id: r.hash for r in listed} == {p["source_id"]: content_hash(p) for p in posts}
-    ids = [int(r.remote_id) for r in listed]
-    assert ids == sorted(ids)
+    middle = wp_sink.list(after="alphanode-911029", limit=5)
+    assert [r.source_id for r in middle.items] == [f"alphanode-9110{n}" for n in range(30, 35)]
+
+
+def test_listing_shows_a_duplicate_made_behind_the_sinks_back(
+    wordpress: WordPress, wp_sink: WordPressSink
+) -> None:
+    # Only a foreign write can make one (the plugin refuses a second create): verify must see it.
+    post = _post(911500)
+    created = wp_sink.upsert(post, idempotency_key="k")
+    with _rest(wordpress) as rest:
+        copy_ = rest.post("/wp/v2/posts", json={"title": "copy", "status": "publish"}).json()
+        # Meta written on an existing post goes around the plugin's create check.
+        rest.post(f"/wp/v2/posts/{copy_['id']}", json={"meta": {"source_id": post["source_id"]}})
+    listed = [r.remote_id for r in iter_all(wp_sink, page_size=1)]
+    assert listed == [created.remote_id, str(copy_["id"])]
 
 
 def test_one_bad_item_fails_only_itself(wp_sink: WordPressSink) -> None:

@@ -64,7 +64,11 @@ add_action('init', function () {
     }
 });
 
-/** `?source_id=a,b,c`, `?anp_imported=1` and `?anp_after=ID` on /wp/v2/posts. */
+/**
+ * On /wp/v2/posts: `?source_id=a,b,c` finds posts by source id; `?anp_imported=1` lists the
+ * imported posts in source id order (then post id), from the keyset cursor
+ * `?anp_after=SOURCE_ID` or `?anp_after=SOURCE_ID|POST_ID`.
+ */
 add_filter('rest_post_collection_params', function ($params) {
     $params['source_id'] = array(
         'description' => 'Limit to posts with these anp-synth source ids (comma-separated).',
@@ -72,13 +76,12 @@ add_filter('rest_post_collection_params', function ($params) {
         'items'       => array('type' => 'string'),
     );
     $params['anp_imported'] = array(
-        'description' => 'Limit to posts that anp-synth imported (those with a source_id).',
+        'description' => 'Only posts that anp-synth imported, in source id order.',
         'type'        => 'boolean',
     );
     $params['anp_after'] = array(
-        'description' => 'Keyset pagination: only posts whose id is greater than this.',
-        'type'        => 'integer',
-        'minimum'     => 0,
+        'description' => 'Keyset cursor for anp_imported: SOURCE_ID or SOURCE_ID|POST_ID.',
+        'type'        => 'string',
     );
     return $params;
 });
@@ -92,21 +95,44 @@ add_filter('rest_post_query', function ($args, $request) {
             'compare' => 'IN',
         ));
     } elseif (!empty($request['anp_imported'])) {
-        $args['meta_query'] = array(array('key' => 'source_id', 'compare' => 'EXISTS'));
-    }
-    if (isset($request['anp_after'])) {
-        $args['anp_after'] = (int) $request['anp_after'];
+        $after = (string) $request['anp_after'];
+        $parts = explode('|', $after, 2);
+        $args['anp_list'] = array('sid' => $parts[0], 'id' => isset($parts[1]) ? (int) $parts[1] : PHP_INT_MAX);
+        if ($after === '') {
+            $args['anp_list'] = array('sid' => '', 'id' => 0);
+        }
     }
     return $args;
 }, 10, 2);
 
-add_filter('posts_where', function ($where, $query) {
-    $after = $query->get('anp_after');
-    if ($after !== '' && $after !== null) {
+add_filter('posts_join', function ($join, $query) {
+    if ($query->get('anp_list')) {
         global $wpdb;
-        $where .= $wpdb->prepare(" AND {$wpdb->posts}.ID > %d", (int) $after);
+        $join .= " INNER JOIN {$wpdb->postmeta} AS anp_sid ON (anp_sid.post_id = {$wpdb->posts}.ID"
+            . " AND anp_sid.meta_key = 'source_id')";
+    }
+    return $join;
+}, 10, 2);
+
+add_filter('posts_where', function ($where, $query) {
+    $cursor = $query->get('anp_list');
+    if ($cursor) {
+        global $wpdb;
+        // Without a post id in the cursor, every post of that source id counts as seen.
+        $where .= $wpdb->prepare(
+            " AND (anp_sid.meta_value > %s OR (anp_sid.meta_value = %s AND {$wpdb->posts}.ID > %d))",
+            $cursor['sid'], $cursor['sid'], $cursor['id']
+        );
     }
     return $where;
+}, 10, 2);
+
+add_filter('posts_orderby', function ($orderby, $query) {
+    if ($query->get('anp_list')) {
+        global $wpdb;
+        return "anp_sid.meta_value ASC, {$wpdb->posts}.ID ASC";
+    }
+    return $orderby;
 }, 10, 2);
 
 /**

@@ -1,4 +1,5 @@
-"""A real WordPress for the session, started by scripts/wordpress.sh and stopped at the end.
+"""Fixtures (a pytest plugin, see tests/conftest.py): a real WordPress for the session, started
+by scripts/wordpress.sh and stopped at the end if the session started it.
 
 Locally the tests skip (with the reason) when WordPress cannot be installed here: no apt-get,
 or not root while the packages are missing. With CI=true they never skip: CI must run them.
