@@ -366,6 +366,14 @@ class WordPressSink:
                     raise TransientSinkError(
                         f"batch write: {len(responses)} replies for {len(requests)} requests"
                     )
+                if any(
+                    isinstance(r.get("body"), dict)
+                    and r["body"].get("code") == "rest_batch_not_allowed"
+                    for r in responses
+                ):
+                    # WordPress 5.6-5.8: batch/v1 exists, posts may not use it; nothing was written.
+                    self._use_batch = False
+                    return self._write_many(requests)
                 for reply in responses:
                     status = int(reply.get("status", 500))
                     body = reply.get("body") if isinstance(reply.get("body"), dict) else {}

@@ -246,3 +246,14 @@ def test_concurrent_creates_of_one_source_id_make_one_post(
     assert sorted(outcomes) == ["created", "unchanged", "unchanged", "unchanged"]
     listed = [r for r in iter_all(wp_sink) if r.source_id == post["source_id"]]
     assert len(listed) == 1
+
+
+def test_one_request_per_post_without_batch(wordpress: WordPress, wp_sink: WordPressSink) -> None:
+    posts = [_post(seed) for seed in range(915000, 915003)]
+    single = wordpress.sink(use_batch=False)
+    try:
+        results = single.upsert_many(posts, idempotency_keys=[""] * 3)
+    finally:
+        single.close()
+    assert [_ok(r).outcome for r in results] == ["created"] * 3
+    assert [r.source_id for r in iter_all(wp_sink)] == [p["source_id"] for p in posts]
