@@ -33,6 +33,7 @@ from anp_synth.model import Post, is_source_id
 from anp_synth.sinks.base import Sink, UpsertResult
 
 CHUNK = 1000  # lines planned per ledger lookup: bounds memory whatever the file size
+GAVE_UP = "gave up"  # last_error prefix of posts that failed transiently: a rerun resends them
 
 
 class TargetDownError(AnpError):
@@ -70,7 +71,7 @@ class Options:
     """How an import runs. Defaults are the CLI's defaults."""
 
     concurrency: int = 4
-    batch_size: int = 200
+    batch_size: int = 500
     dry_run: bool = False
     only: frozenset[str] | None = None
     retry_quarantine: bool = False
@@ -446,7 +447,11 @@ class Importer:
                         if k.state == "confirmed":
                             summary.unchanged += 1
                             continue
-                        if k.state == "failed" and not self.opt.retry_quarantine:
+                        if (
+                            k.state == "failed"
+                            and not self.opt.retry_quarantine
+                            and not (k.last_error or "").startswith(GAVE_UP)
+                        ):
                             quarantine_line(
                                 number,
                                 sid,

@@ -300,10 +300,19 @@ class Ledger:
                         "UPDATE runs SET state = ?, finished = ? WHERE id = ?",
                         (INTERRUPTED, _now_iso(), run.id),
                     )
+            if resume is None:
+                # A run stopped by a fatal error or Ctrl-C is resumed too, if it is the newest
+                # run of this file into this target.
+                row = self.db.execute(
+                    "SELECT * FROM runs WHERE file = ? AND target = ? ORDER BY id DESC LIMIT 1",
+                    (file, target),
+                ).fetchone()
+                if row is not None and row["state"] == FAILED:
+                    resume = Run.from_row(row)
             if resume is not None:
                 self.db.execute(
-                    "UPDATE runs SET pid = ?, heartbeat = ?, resumed = resumed + 1, args = ? "
-                    "WHERE id = ?",
+                    "UPDATE runs SET pid = ?, heartbeat = ?, resumed = resumed + 1, args = ?, "
+                    "state = 'running', finished = NULL WHERE id = ?",
                     (pid, now, orjson.dumps(args).decode(), resume.id),
                 )
                 run_id = resume.id

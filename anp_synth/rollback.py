@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ from anp_synth.errors import SinkError, TransientSinkError, UsageError
 from anp_synth.importer import idempotency_key, url_path
 from anp_synth.jsonl import content_hash
 from anp_synth.ledger import ROLLED_BACK, Change, Ledger, Run
-from anp_synth.sinks.base import Sink
+from anp_synth.sinks.base import Sink, UpsertResult
 
 T = TypeVar("T")
 
@@ -80,36 +81,38 @@ def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     raise AssertionError("unreachable: stamina raises when it gives up")
 
 
-def apply(p: Plan, sink: Sink, ledger: Ledger) -> Outcome:
-    """Carry out a plan against the sink, then record it in the ledger."""
+def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Outcome:
+    """Carry out a plan against the sink (N requests in flight), then record it in the ledger."""
     out = Outcome()
     target = p.run.target
     deleted: list[str] = []
     restored: list[tuple[str, str, str, str]] = []
     paths: list[str] = []
-    for c in p.delete:
+
+    def undo(c: Change) -> tuple[Change, UpsertResult | None, str | None]:
         try:
-            _retry(sink.delete, c.source_id)
-            deleted.append(c.source_id)
-            if c.url:
-                paths.append(url_path(c.url))
+            if c.action == "created":
+                _retry(sink.delete, c.source_id)
+                return c, None, None
+            assert c.previous is not None
+            key = idempotency_key(c.source_id, content_hash(c.previous), f"rollback{p.run.id}")
+            return c, _retry(sink.upsert, c.previous, idempotency_key=key), None
         except SinkError as exc:
-            out.failed.append((c.source_id, str(exc)))
-    for c in p.restore:
-        assert c.previous is not None
-        h = content_hash(c.previous)
-        try:
-            res = _retry(
-                sink.upsert,
-                c.previous,
-                idempotency_key=idempotency_key(c.source_id, h, f"rollback{p.run.id}"),
-            )
-            restored.append((c.source_id, res.hash, res.remote_id, res.url))
-            paths.append(url_path(res.url))
-            if c.url and url_path(c.url) != url_path(res.url):
-                paths.append(url_path(c.url))
-        except SinkError as exc:
-            out.failed.append((c.source_id, str(exc)))
+            return c, None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        for c, res, error in pool.map(undo, [*p.delete, *p.restore]):
+            if error is not None:
+                out.failed.append((c.source_id, error))
+            elif res is None:
+                deleted.append(c.source_id)
+                if c.url:
+                    paths.append(url_path(c.url))
+            else:
+                restored.append((c.source_id, res.hash, res.remote_id, res.url))
+                paths.append(url_path(res.url))
+                if c.url and url_path(c.url) != url_path(res.url):
+                    paths.append(url_path(c.url))
     ledger.undo_created(target, deleted)
     ledger.undo_updated(target, restored)
     out.deleted, out.restored = len(deleted), len(restored)

@@ -6,9 +6,16 @@ import argparse
 import sys
 
 from bench import generate as bench_generate
+from bench import importer as bench_importer
+from bench import site as bench_site
 from bench import wordpress as bench_wordpress
 
-SUITES = {"generate": bench_generate.main, "wordpress": bench_wordpress.main}
+SUITES = {
+    "generate": bench_generate.main,
+    "site": bench_site.main,
+    "importer": bench_importer.main,
+    "wordpress": bench_wordpress.main,
+}
 
 
 def main() -> int:

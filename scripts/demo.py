@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -22,9 +23,9 @@ from anp_synth.site.launcher import SiteProcess
 CLI = [sys.executable, "-m", "anp_synth"]
 
 
-def run(*args: str) -> None:
+def run(*args: str, env: dict[str, str] | None = None) -> None:
     print("$ anp-synth " + " ".join(args), flush=True)
-    subprocess.run([*CLI, *args], check=True)
+    subprocess.run([*CLI, *args], check=True, env=None if env is None else {**os.environ, **env})
 
 
 @contextlib.contextmanager
@@ -58,6 +59,20 @@ def main() -> int:
     run("show", "2852")
     with reference_site(workdir) as site:
         print(f"site: the import token is in this process only; home page {site.url}/")
+        # Stage 2: import (token by environment, never argv), then a rerun that skips all.
+        ledger = workdir / "ledger.sqlite"
+        for stale in workdir.glob("ledger.sqlite*"):  # the site is fresh: so is the ledger
+            if stale.is_dir():
+                for f in stale.iterdir():
+                    f.unlink()
+                stale.rmdir()
+            else:
+                stale.unlink()
+        token = {"ANP_TARGET_TOKEN": site.token}
+        imp = ("import", str(posts), "--target", site.url, "--ledger", str(ledger))
+        run(*imp, env=token)
+        run(*imp, env=token)
+        run("status", "--ledger", str(ledger))
     return 0
 
 

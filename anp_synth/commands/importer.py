@@ -95,7 +95,9 @@ def import_cmd(
     sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
     ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
-    batch_size: int = typer.Option(200, "--batch-size", "-b", help="Posts per bulk request."),
+    batch_size: int = typer.Option(
+        500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Plan only: no request, no write."),
     only: str | None = typer.Option(None, "--only", help="Comma-separated source ids."),
     retry_quarantine: bool = typer.Option(
@@ -181,18 +183,18 @@ def status_cmd(
     with Ledger(ledger) as led:
         if run is None:
             t = Table(title=f"runs in {ledger}")
-            for col in ("id", "file", "target", "state", "counts", "started", "finished"):
-                t.add_column(col)
+            for name in ("id", "file", "target", "state", "counts", "started", "finished"):
+                t.add_column(name, overflow="fold")
             for r in led.runs():
-                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v)
+                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
                 t.add_row(
                     str(r.id),
-                    r.file,
+                    Path(r.file).name if r.file != "-" else "-",
                     r.target,
                     _run_state(r),
                     counts,
-                    r.started,
-                    r.finished or "",
+                    r.started.replace("T", " ").rstrip("Z"),
+                    (r.finished or "").replace("T", " ").rstrip("Z"),
                 )
             out.print(t)
             return

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -12,11 +15,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from anp_synth.site.accesslog import AccessLog
+from anp_synth.site.accesslog import FLUSH_S, AccessLog
 from anp_synth.site.api import ApiError, error_body, field_path, json_response
 from anp_synth.site.api import router as api_router
 from anp_synth.site.auth import User, load_token, load_users
-from anp_synth.site.cache import CacheMiddleware, PageCache
+from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
@@ -62,14 +65,27 @@ class SiteConfig:
         return cls(db_path, token, users, access_log)
 
 
-def create_app(config: SiteConfig) -> FastAPI:
-    """Build the site: pages, import API, health, cache middleware and access log."""
-    app = FastAPI(
+class SiteApp(FastAPI):
+    """FastAPI with the cache layer OUTSIDE its middleware stack: a cache HIT costs no routing."""
+
+    cache_layer: CacheMiddleware
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.cache_layer(scope, receive, send)
+
+    async def _inner(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+
+def create_app(config: SiteConfig) -> SiteApp:
+    """Build the site: pages, import API, health, cache layer and access log."""
+    app = SiteApp(
         title="anp-synth reference site",
         version=package_version(),
         description="The reference target of the anp-synth import contract.",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     db = Database(config.db_path)
     cache = PageCache(db)
@@ -113,14 +129,38 @@ def create_app(config: SiteConfig) -> FastAPI:
 
     app.include_router(api_router)
     app.include_router(pages_router)
-    app.add_middleware(
-        CacheMiddleware, cache=cache, log=AccessLog(config.log_fd, enabled=config.access_log)
-    )
-    app.router.add_event_handler("shutdown", db.close)
+    log = AccessLog(config.log_fd, enabled=config.access_log)
+    app.state.access_log = log
+    app.cache_layer = CacheMiddleware(app._inner, cache, log)
     return app
 
 
-def app_from_env() -> FastAPI:
+async def _flush_periodically(log: AccessLog) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_S)
+        log.flush()
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Flush the access log on a timer while serving; flush it and close the db at shutdown."""
+    log: AccessLog = app.state.access_log
+    task = asyncio.get_running_loop().create_task(_flush_periodically(log))
+    try:
+        yield
+    finally:
+        task.cancel()
+        log.flush()
+        site_of_app(app).db.close()
+
+
+def site_of_app(app: FastAPI) -> Site:
+    """The site state of an app."""
+    site: Site = app.state.site
+    return site
+
+
+def app_from_env() -> SiteApp:
     """The app of a `site serve` worker: config from the environment its parent set."""
     db_path = os.environ[ENV_DB]
     config = SiteConfig.load(

@@ -99,15 +99,39 @@ class ListingSpan:
 
 @dataclass(slots=True)
 class Entry:
-    """One cached page."""
+    """One cached page, with the headers of a HIT precomputed (the hot path only sends)."""
 
-    status: int
-    headers: list[tuple[bytes, bytes]]
     body: bytes
     etag: bytes
     expires: float
-    rule: str
     span: ListingSpan | None
+    hit_headers: list[tuple[bytes, bytes]]  # for a 200
+    not_modified_headers: list[tuple[bytes, bytes]]  # for a 304
+
+    @classmethod
+    def build(
+        cls,
+        rule: Rule,
+        content_type: bytes,
+        body: bytes,
+        etag: bytes,
+        span: ListingSpan | None,
+    ) -> Entry:
+        """An entry for a freshly rendered page under a rule."""
+        common = [
+            (b"content-type", content_type),
+            (b"etag", etag),
+            (b"cache-control", cache_control(rule, None)),
+            (b"x-cache", b"HIT; rule=" + rule.name.encode()),
+        ]
+        return cls(
+            body,
+            etag,
+            time.monotonic() + rule.ttl,
+            span,
+            [*common, (b"content-length", str(len(body)).encode())],
+            common,
+        )
 
 
 def listing_page_changed(span: ListingSpan, change: ListingChange) -> bool:
@@ -129,8 +153,10 @@ def listing_page_changed(span: ListingSpan, change: ListingChange) -> bool:
 class PageCache:
     """The in-process page cache of one worker, kept in step with writes of every worker."""
 
-    def __init__(self, db: Database | None = None) -> None:
+    def __init__(self, db: Database | None = None, sync_interval: float = 0.02) -> None:
         self.db = db
+        self.sync_interval = sync_interval
+        self._synced_at = 0.0
         self.entries: dict[str, Entry] = {}
         self.by_listing: dict[str, set[str]] = {}
         self.bytes = 0
@@ -138,11 +164,15 @@ class PageCache:
         self._data_version = db.data_version() if db else 0
 
     def get(self, path: str) -> Entry | None:
-        """A fresh entry for the path, or None."""
+        """A fresh entry for the path (after applying other workers' purges), or None."""
+        now = time.monotonic()
+        if now - self._synced_at >= self.sync_interval:
+            self._synced_at = now
+            self.sync()
         entry = self.entries.get(path)
         if entry is None:
             return None
-        if entry.expires < time.monotonic():
+        if entry.expires < now:
             self._drop(path)
             return None
         return entry
@@ -212,23 +242,25 @@ def _etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
+_SESSION_MARK = SESSION_COOKIE.encode() + b"="
+
+
+def _request_headers(scope: Scope) -> tuple[bool, bytes | None]:
+    """(has a session cookie, If-None-Match) in one pass over the headers."""
+    has_session = False
+    if_none_match = None
     for key, value in scope["headers"]:
-        if key == name:
-            return bytes(value)
-    return None
+        if key == b"cookie":
+            has_session = has_session or _SESSION_MARK in value
+        elif key == b"if-none-match":
+            if_none_match = bytes(value)
+    return has_session, if_none_match
 
 
-def _has_session(scope: Scope) -> bool:
-    cookie = _header(scope, b"cookie")
-    return cookie is not None and (SESSION_COOKIE.encode() + b"=") in cookie
-
-
-def _etag_matches(scope: Scope, etag: bytes) -> bool:
-    wanted = _header(scope, b"if-none-match")
-    if wanted is None:
+def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
+    if if_none_match is None:
         return False
-    return any(tag.strip() in (etag, b"*", b"W/" + etag) for tag in wanted.split(b","))
+    return any(tag.strip() in (etag, b"*", b"W/" + etag) for tag in if_none_match.split(b","))
 
 
 class CacheMiddleware:
@@ -247,48 +279,38 @@ class CacheMiddleware:
         method: str = scope["method"]
         path: str = scope["path"]
         rule = rule_for(path)
-        reason = bypass_reason(rule, method, scope.get("query_string", b""), _has_session(scope))
+        has_session, if_none_match = _request_headers(scope)
+        reason = bypass_reason(rule, method, scope.get("query_string", b""), has_session)
         if reason is None:
-            self.cache.sync()
             entry = self.cache.get(path)
             if entry is not None:
-                status, size = await self._send_entry(scope, send, entry, b"HIT", rule)
-                self._log(method, path, status, started, "HIT", rule, size)
+                if _etag_matches(if_none_match, entry.etag):
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 304,
+                            "headers": entry.not_modified_headers,
+                        }
+                    )
+                    await send({"type": "http.response.body", "body": b""})
+                    status, size = 304, 0
+                else:
+                    await send(
+                        {"type": "http.response.start", "status": 200, "headers": entry.hit_headers}
+                    )
+                    await send({"type": "http.response.body", "body": entry.body})
+                    status, size = 200, len(entry.body)
+                self.log.write(method, path, status, _ms(started), "HIT", rule.name, size)
                 return
         outcome = "BYPASS" if reason is not None else "MISS"
-        status, size = await self._forward(scope, receive, send, rule, reason, outcome)
-        self._log(method, path, status, started, outcome, rule, size)
-
-    def _log(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        started: float,
-        outcome: str,
-        rule: Rule,
-        size: int,
-    ) -> None:
-        ms = (time.perf_counter() - started) * 1000
-        self.log.write(method, path, status, ms, outcome, rule.name, size)
-
-    async def _send_entry(
-        self, scope: Scope, send: Send, entry: Entry, outcome: bytes, rule: Rule
-    ) -> tuple[int, int]:
-        headers = [
-            *entry.headers,
-            (b"etag", entry.etag),
-            (b"cache-control", cache_control(rule, None)),
-            (b"x-cache", outcome + b"; rule=" + rule.name.encode()),
-        ]
-        if _etag_matches(scope, entry.etag):
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return 304, 0
-        headers.append((b"content-length", str(len(entry.body)).encode()))
-        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
-        await send({"type": "http.response.body", "body": entry.body})
-        return entry.status, len(entry.body)
+        try:
+            status, size = await self._forward(
+                scope, receive, send, rule, reason, outcome, if_none_match
+            )
+        except Exception:
+            self.log.write(method, path, 500, _ms(started), outcome, rule.name, 0)
+            raise
+        self.log.write(method, path, status, _ms(started), outcome, rule.name, size)
 
     async def _forward(
         self,
@@ -298,16 +320,17 @@ class CacheMiddleware:
         rule: Rule,
         reason: str | None,
         outcome: str,
+        if_none_match: bytes | None,
     ) -> tuple[int, int]:
+        """Call the app; add the cache headers; buffer a GET 200 to give it an ETag (and store it)."""
         state = scope.setdefault("state", {})
+        is_get = scope["method"] == "GET"
         start: Message = {}
         chunks: list[bytes] = []
-        buffered = method_buffers = scope["method"] == "GET"
-        sent = {"status": 0, "size": 0}
+        sent = {"status": 0, "size": 0, "buffered": False}
         x_cache = f"{outcome}; rule={rule.name}".encode()
 
         async def capture(message: Message) -> None:
-            nonlocal buffered
             if message["type"] == "http.response.start":
                 sent["status"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-cache"]
@@ -315,22 +338,23 @@ class CacheMiddleware:
                     headers.append((b"cache-control", cache_control(rule, reason)))
                 headers.append((b"x-cache", x_cache))
                 message["headers"] = headers
-                buffered = method_buffers and message["status"] == 200
-                if not buffered:
-                    await send(message)
-                else:
+                sent["buffered"] = is_get and message["status"] == 200
+                if sent["buffered"]:
                     start.update(message)
+                else:
+                    await send(message)
+                return
+            if message["type"] == "http.response.body" and sent["buffered"]:
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    body = b"".join(chunks)
+                    sent["status"] = await self._finish(
+                        scope, send, start, body, rule, reason, state, if_none_match
+                    )
+                    sent["size"] = 0 if sent["status"] == 304 else len(body)
                 return
             if message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                sent["size"] += len(body)
-                if not buffered:
-                    await send(message)
-                    return
-                chunks.append(body)
-                if not message.get("more_body", False):
-                    await self._finish(scope, send, start, b"".join(chunks), rule, reason, state)
-                return
+                sent["size"] += len(message.get("body", b""))
             await send(message)
 
         await self.app(scope, receive, capture)
@@ -345,24 +369,29 @@ class CacheMiddleware:
         rule: Rule,
         reason: str | None,
         state: dict[str, Any],
-    ) -> None:
+        if_none_match: bytes | None,
+    ) -> int:
         etag = _etag(body)
         headers = [
             (k, v) for k, v in start["headers"] if k.lower() not in (b"etag", b"content-length")
         ]
-        if reason is None and state.get("cacheable", True):
-            kept = [(k, v) for k, v in headers if k.lower() == b"content-type"]
+        if reason is None:
+            content_type = next(
+                (v for k, v in headers if k.lower() == b"content-type"), b"text/html"
+            )
             self.cache.put(
-                scope["path"],
-                Entry(
-                    200, kept, body, etag, time.monotonic() + rule.ttl, rule.name, state.get("span")
-                ),
+                scope["path"], Entry.build(rule, content_type, body, etag, state.get("span"))
             )
         headers.append((b"etag", etag))
-        if _etag_matches(scope, etag):
+        if _etag_matches(if_none_match, etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
-            return
+            return 304
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+        return 200
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

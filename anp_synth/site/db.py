@@ -46,7 +46,6 @@ MIGRATIONS: tuple[str, ...] = (
       name TEXT NOT NULL,
       PRIMARY KEY (kind, slug, published_at, post_id)
     ) WITHOUT ROWID;
-    CREATE INDEX post_terms_by_post ON post_terms(post_id);
     CREATE TABLE post_similar (
       post_id INTEGER NOT NULL,
       pos INTEGER NOT NULL,
@@ -233,10 +232,12 @@ class ListingPage:
     title: str | None = None  # a term's display name
 
 
-def _listings_of(post: dict[str, Any]) -> dict[str, str]:
+def _listings_of(
+    post: dict[str, Any], terms: list[tuple[str, str, str]] | None = None
+) -> dict[str, str]:
     """Listing name → display name, for every listing page the post appears on."""
     out = {"home": ""}
-    for kind, slug, name in post_terms(post):
+    for kind, slug, name in post_terms(post) if terms is None else terms:
         if kind in LISTED_KINDS:
             out.setdefault(f"{kind}:{slug}", name)
     return out
@@ -364,6 +365,7 @@ class Database:
         title = post["title"]
         published = post["published_at"]
         text = search_text(post)
+        terms = post_terms(post)
         previous: dict[str, Any] | None = None
         if old is None:
             post_id = conn.execute(
@@ -373,7 +375,7 @@ class Database:
             ).lastrowid
             assert post_id is not None
             result = "created"
-            for listing in _listings_of(post):
+            for listing in _listings_of(post, terms):
                 changes.listing(listing).shift((published, post_id), insert=True)
         else:
             post_id = old.id
@@ -389,7 +391,7 @@ class Database:
             if old.slug != slug:
                 slugs.pop(old.slug, None)
                 changes.paths.add(post_path(old.slug))
-        self._index(post_id, post, text)
+        self._index(post_id, post, text, terms)
         slugs[slug] = source_id
         existing[source_id] = _Row(post_id, source_id, slug, published, digest, body)
         changes.paths.add(post_path(slug))
@@ -413,13 +415,15 @@ class Database:
             if listing in new_listings:
                 change.shift(new_key, insert=True)
 
-    def _index(self, post_id: int, post: dict[str, Any], text: str) -> None:
+    def _index(
+        self, post_id: int, post: dict[str, Any], text: str, terms: list[tuple[str, str, str]]
+    ) -> None:
         conn = self.conn
         published = post["published_at"]
         conn.executemany(
             "INSERT OR IGNORE INTO post_terms (kind, slug, published_at, post_id, name)"
             " VALUES (?, ?, ?, ?, ?)",
-            [(kind, slug, published, post_id, name) for kind, slug, name in post_terms(post)],
+            [(kind, slug, published, post_id, name) for kind, slug, name in terms],
         )
         conn.executemany(
             "INSERT INTO post_similar (post_id, pos, similar_source_id) VALUES (?, ?, ?)",
@@ -432,7 +436,12 @@ class Database:
 
     def _unindex(self, post_id: int, old: dict[str, Any]) -> None:
         conn = self.conn
-        conn.execute("DELETE FROM post_terms WHERE post_id = ?", (post_id,))
+        # Terms are keyed for listings, not by post: recompute the old rows to delete them.
+        published = old["published_at"]
+        conn.executemany(
+            "DELETE FROM post_terms WHERE kind = ? AND slug = ? AND published_at = ? AND post_id = ?",
+            [(kind, slug, published, post_id) for kind, slug, _ in post_terms(old)],
+        )
         conn.execute("DELETE FROM post_similar WHERE post_id = ?", (post_id,))
         # A contentless FTS5 table forgets a row only when given its exact old text.
         conn.execute(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -10,6 +11,7 @@ from typing import Any
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=65536)  # term names repeat across posts; bulk upserts slugify a lot
 def slugify(name: str) -> str:
     """A URL slug for a term name; a name with no latin letters or digits gets a stable hash slug."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()

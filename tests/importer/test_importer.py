@@ -322,3 +322,36 @@ def test_stdin_stream_imports(ledger, target) -> None:
     data = b"".join(orjson.dumps(post(s)) + b"\n" for s in range(5))
     s = Importer(MemorySink(target), ledger, target, fast_options()).run(io.BytesIO(data), "-")
     assert s.created == 5
+
+
+def test_a_run_stopped_by_a_fatal_error_is_resumed_and_its_gave_up_posts_resent(
+    tmp_path, ledger, target
+) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(5)])
+    inner = MemorySink(target)
+    with pytest.raises(TargetDownError):
+        run_import(
+            FlakySink(inner, down_for=10**6),
+            ledger,
+            target,
+            path,
+            breaker_threshold=2,
+            max_pause=0.2,
+        )
+    first = ledger.runs()[0]
+    assert first.state == L.FAILED
+    s = run_import(inner, ledger, target, path)
+    assert s.run_id == first.id and s.resumed and s.created == 5
+    # Posts that only failed transiently are resent by a plain rerun (no --retry-quarantine).
+    path2 = write_jsonl(tmp_path / "q.jsonl", [post(s) for s in range(10, 13)])
+    s2 = run_import(
+        FlakySink(inner, down_for=10**6),
+        ledger,
+        target,
+        path2,
+        max_attempts=2,
+        breaker_threshold=100,
+    )
+    assert s2.failed == 3
+    s3 = run_import(inner, ledger, target, path2)
+    assert s3.created == 3 and s3.failed == 0

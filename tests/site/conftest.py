@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,16 @@ def make_post(seed: int, **changes: Any) -> dict[str, Any]:
     post = copy.deepcopy(_builder.build(seed))
     post.update(changes)
     return post
+
+
+def read_log_when(site: SiteProcess, text: str, timeout: float = 5.0) -> str:
+    """The site's log once it holds `text` (the access log is flushed every 0.2 s)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        log = site.log_path.read_text(encoding="utf-8", errors="replace")
+        if text in log or time.monotonic() > deadline:
+            return log
+        time.sleep(0.05)
 
 
 @pytest.fixture()
