@@ -43,6 +43,9 @@ def _register() -> None:
     from anp_synth.commands import generate
 
     generate.register(app)
+    from anp_synth.commands import loadtest
+
+    loadtest.register(app)
     from anp_synth.commands import importer
 
     importer.register(app)

@@ -17,6 +17,10 @@ SUITES = {
     "wordpress": bench_wordpress.main,
 }
 
+from bench import loadtest as bench_loadtest  # noqa: E402
+
+SUITES["loadtest"] = bench_loadtest.main
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)

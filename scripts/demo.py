@@ -21,6 +21,7 @@ import orjson
 from anp_synth.site.launcher import SiteProcess
 
 CLI = [sys.executable, "-m", "anp_synth"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> None:
@@ -39,6 +40,33 @@ def reference_site(workdir: Path) -> Iterator[SiteProcess]:
             print(f"site: {site.url} (pid {pid}, {health['posts']} posts, log {site.log_path})")
             yield site
         print(f"site: stopped (pid {pid})")
+
+
+def load_test_stage(site: SiteProcess, workdir: Path, posts: Path) -> None:
+    """Stage 3: about 20 s of the Locust scenarios against the site; print the table and reports."""
+    ledger = workdir / "ledger.sqlite"
+    if not ledger.exists():  # the import stage did not run in this process: import here
+        env = {**os.environ, "ANP_TARGET_TOKEN": site.token}
+        args = ("import", str(posts), "--target", site.url, "--ledger", str(ledger), "-q")
+        print("$ anp-synth " + " ".join(args), flush=True)
+        subprocess.run([*CLI, *args], check=True, env=env)
+    out = workdir / "loadtest"
+    # the site wrote its demo users (random passwords) beside its database: a file, not argv
+    accounts = Path(f"{site.db_path}.users.json")
+    args = ["loadtest", "--target", site.url, "--ledger", str(ledger), "--out", str(out)]
+    args += ["--duration", "20s", "--users", "20", "--spawn-rate", "10", "--think", "0.1,0.5"]
+    args += ["--thresholds", str(ROOT / "fixtures" / "loadtest-thresholds.toml")]
+    args += ["--save-baseline", str(out / "baseline.json")]
+    if accounts.is_file():
+        args += ["--accounts", str(accounts)]
+    print("$ anp-synth " + " ".join(args), flush=True)
+    code = subprocess.run([*CLI, *args]).returncode
+    if code not in (0, 3):
+        raise SystemExit(f"demo: loadtest failed with exit code {code}")
+    verdict = "passed" if code == 0 else "finished with breaches (exit 3; see the table above)"
+    print(
+        f"load test {verdict}; HTML report: {out / 'report.html'}; summary: {out / 'summary.json'}"
+    )
 
 
 def main() -> int:
@@ -73,6 +101,7 @@ def main() -> int:
         run(*imp, env=token)
         run(*imp, env=token)
         run("status", "--ledger", str(ledger))
+        load_test_stage(site, workdir, posts)
     return 0
 
 

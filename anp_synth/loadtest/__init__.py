@@ -1,0 +1,1 @@
+"""Load testing: run the Locust scenarios in a subprocess, judge thresholds and baselines."""

@@ -1,0 +1,216 @@
+"""The targets manifest: what the locustfiles request, exported from the import ledger.
+
+The ledger (issue 4) holds, per imported item, its url, view count, title, tags
+and stack. `export(ledger, target)` reads the confirmed items of one target and
+writes the JSON the locustfiles read:
+
+    {"format": "anp-synth-targets/1", "target": "http://127.0.0.1:8000",
+     "posts":  [{"url": "/posts/…", "view_count": 1234, "title": …, "tags": […], "stacks": […]}],
+     "stacks": [{"name": "Rust", "slug": "rust", "count": 42}],
+     "tags":   [{"name": "caching", "slug": "caching", "count": 17}],
+     "search_terms": ["latency", …]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+
+from anp_synth.errors import InputError, UsageError
+
+FORMAT = "anp-synth-targets/1"
+MAX_SEARCH_TERMS = 200
+_WORD = re.compile(r"[^\W\d_]{4,}", re.UNICODE)
+_STOP = frozenset(
+    [
+        "about",
+        "after",
+        "also",
+        "before",
+        "being",
+        "between",
+        "could",
+        "every",
+        "from",
+        "have",
+        "into",
+        "notes",
+        "only",
+        "over",
+        "should",
+        "such",
+        "than",
+        "that",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "under",
+        "very",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "with",
+        "without",
+        "would",
+        "your",
+    ]
+)
+
+
+def slugify(name: str) -> str:
+    """The reference site's slug of a stack or tag name (anp_synth.site.terms.slugify).
+
+    Kept identical here so the manifest can be built without the site package.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-")[:80].strip("-")
+    if slug:
+        return slug
+    return "t-" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
+
+
+def normalize_target(url: str) -> str:
+    """A target URL without a trailing slash, as the ledger compares them."""
+    return url.rstrip("/")
+
+
+def url_path(url: str) -> str:
+    """The path (and query) of a post URL, whether the ledger stored it absolute or not."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    return path + (f"?{parts.query}" if parts.query else "")
+
+
+def _names(raw: object, ledger: str, source_id: str, column: str) -> list[str]:
+    """A JSON list of names from a ledger column (a plain string counts as one name)."""
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str) and not raw.lstrip().startswith("["):
+        return [raw]
+    try:
+        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    except orjson.JSONDecodeError:
+        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list") from None
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list of strings")
+    return value
+
+
+def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
+    """The confirmed items of `target` in the ledger, one per source id, by source id."""
+    path = Path(ledger)
+    if not path.is_file():
+        raise UsageError(f"--ledger: no ledger file at {path}")
+    want = normalize_target(target)
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(str(path), None, None, f"cannot open as SQLite: {exc}") from None
+    try:
+        rows = con.execute(
+            "SELECT source_id, url, view_count, title, tags, stack, target FROM items "
+            "WHERE state = 'confirmed' ORDER BY source_id"
+        ).fetchall()
+    except sqlite3.Error as exc:
+        raise InputError(str(path), None, "items", f"not a ledger: {exc}") from None
+    finally:
+        con.close()
+    latest: dict[str, dict[str, object]] = {}
+    others: set[str] = set()
+    for source_id, url, views, title, tags, stack, row_target in rows:
+        if normalize_target(str(row_target)) != want:
+            others.add(str(row_target))
+            continue
+        if not url:
+            raise InputError(
+                str(path), None, f"items[{source_id}].url", "confirmed item without url"
+            )
+        latest[source_id] = {
+            "source_id": source_id,
+            "url": url_path(str(url)),
+            "view_count": max(int(views or 0), 0),
+            "title": str(title or ""),
+            "tags": _names(tags, str(path), source_id, "tags"),
+            "stacks": _names(stack, str(path), source_id, "stack"),
+        }
+    if not latest:
+        hint = f"; it has targets {', '.join(sorted(others))}" if others else ""
+        raise UsageError(f"--ledger: {path} has no confirmed items for target {want}{hint}")
+    return [latest[k] for k in sorted(latest)]
+
+
+def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
+    """The manifest document for these posts."""
+    counts: dict[str, Counter[str]] = {"stacks": Counter(), "tags": Counter()}
+    names: dict[tuple[str, str], str] = {}
+    words: Counter[str] = Counter()
+    for post in posts:
+        # a listing is keyed by slug and lists a post once, however often a name repeats
+        for kind, counter in counts.items():
+            slugs: dict[str, str] = {}
+            for name in post[kind]:  # type: ignore[attr-defined]
+                slugs.setdefault(slugify(str(name)), str(name))
+            for slug, name in slugs.items():
+                counter[slug] += 1
+                names.setdefault((kind, slug), name)
+        for word in _WORD.findall(str(post["title"]).lower()):
+            if word not in _STOP:
+                words[word] += 1
+    terms = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1], kv[0]))][:MAX_SEARCH_TERMS]
+    listings = {
+        kind: [
+            {"name": names[(kind, slug)], "slug": slug, "count": c}
+            for slug, c in sorted(counter.items())
+        ]
+        for kind, counter in counts.items()
+    }
+    return {
+        "format": FORMAT,
+        "target": normalize_target(target),
+        "posts": posts,
+        "stacks": listings["stacks"],
+        "tags": listings["tags"],
+        "search_terms": terms,
+    }
+
+
+def export(ledger: str | Path, target: str, output: str | Path) -> dict[str, object]:
+    """Read the ledger, write the manifest to `output` atomically, return it."""
+    doc = build(read_ledger(ledger, target), target)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_bytes(orjson.dumps(doc, option=orjson.OPT_INDENT_2))
+    tmp.replace(out)
+    return doc
+
+
+def load(path: str | Path) -> dict[str, object]:
+    """A manifest written by `export` (checked just enough to fail with a clear message)."""
+    p = Path(path)
+    try:
+        doc = orjson.loads(p.read_bytes())
+    except OSError as exc:
+        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise InputError(str(p), None, None, f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InputError(str(p), None, "format", f"not a targets manifest (expected {FORMAT!r})")
+    if not isinstance(doc.get("posts"), list) or not doc["posts"]:
+        raise InputError(str(p), None, "posts", "expected a non-empty list")
+    return doc

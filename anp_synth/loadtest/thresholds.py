@@ -1,0 +1,188 @@
+"""Pass/fail thresholds from a TOML file, judged against exact route statistics.
+
+    [global]                     # the aggregate of every request
+    p95_ms = 500
+    max_failure_ratio = 0.01
+    min_rps = 20
+
+    [routes."/posts/[slug]"]     # one route, by its Locust request name
+    p50_ms = 50
+    p95_ms = 200
+    p99_ms = 400
+
+    [baseline]                   # how --baseline judges a regression
+    alpha = 0.01                 # significance level of the Mann-Whitney U test
+    min_effect = 0.20            # p95 must grow by more than 20 % …
+    min_effect_ms = 10           # … and by more than 10 ms to count
+
+See fixtures/loadtest-thresholds.toml for a complete example.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from anp_synth.errors import InputError
+from anp_synth.loadtest.stats import AGGREGATE, RouteStats
+
+LIMIT_KEYS = ("p50_ms", "p95_ms", "p99_ms", "max_failure_ratio", "min_rps")
+BASELINE_KEYS = ("alpha", "min_effect", "min_effect_ms")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The limits of one scope (global or one route); None means unchecked."""
+
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    max_failure_ratio: float | None = None
+    min_rps: float | None = None
+
+
+@dataclass(frozen=True)
+class BaselinePolicy:
+    """When a slower run counts as a regression."""
+
+    alpha: float = 0.01
+    min_effect: float = 0.20
+    min_effect_ms: float = 10.0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every limit of a thresholds file."""
+
+    global_: Limits = field(default_factory=Limits)
+    routes: dict[str, Limits] = field(default_factory=dict)
+    baseline: BaselinePolicy = field(default_factory=BaselinePolicy)
+
+
+@dataclass(frozen=True)
+class Breach:
+    """One limit a route did not keep."""
+
+    route: str
+    metric: str
+    limit: float
+    actual: float
+
+    def describe(self) -> str:
+        """A one-line human description."""
+        if self.metric == "requests":
+            return f"{self.route}: no requests were made, its thresholds cannot be checked"
+        op = ">=" if self.metric == "min_rps" else "<="
+        return f"{self.route}: {self.metric} {self.actual:.4g} (limit {op} {self.limit:g})"
+
+
+def _number(path: str, where: str, key: str, value: object, *, ratio: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(path, None, f"{where}.{key}", f"expected a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number) or number < 0 or (ratio and number > 1):
+        bound = "between 0 and 1" if ratio else "a finite number >= 0"
+        raise InputError(path, None, f"{where}.{key}", f"expected {bound}, got {value!r}")
+    return number
+
+
+def _limits(path: str, where: str, table: object) -> Limits:
+    if not isinstance(table, dict):
+        raise InputError(path, None, where, "expected a table")
+    unknown = sorted(set(table) - set(LIMIT_KEYS))
+    if unknown:
+        raise InputError(
+            path,
+            None,
+            f"{where}.{unknown[0]}",
+            f"unknown key; expected one of {', '.join(LIMIT_KEYS)}",
+        )
+    values = {
+        key: _number(path, where, key, table[key], ratio=key == "max_failure_ratio")
+        for key in LIMIT_KEYS
+        if key in table
+    }
+    return Limits(**values)
+
+
+def parse(text: str, path: str = "<thresholds>") -> Thresholds:
+    """Thresholds from TOML text; InputError names the file and the field."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(path, None, None, f"invalid TOML: {exc}") from None
+    unknown = sorted(set(doc) - {"global", "routes", "baseline"})
+    if unknown:
+        raise InputError(
+            path, None, unknown[0], 'unknown table; expected [global], [routes."NAME"], [baseline]'
+        )
+    global_ = _limits(path, "global", doc.get("global", {}))
+    routes_table = doc.get("routes", {})
+    if not isinstance(routes_table, dict):
+        raise InputError(path, None, "routes", "expected a table of routes")
+    routes = {
+        name: _limits(path, f'routes."{name}"', table) for name, table in routes_table.items()
+    }
+    base = doc.get("baseline", {})
+    if not isinstance(base, dict):
+        raise InputError(path, None, "baseline", "expected a table")
+    bad = sorted(set(base) - set(BASELINE_KEYS))
+    if bad:
+        raise InputError(
+            path,
+            None,
+            f"baseline.{bad[0]}",
+            f"unknown key; expected one of {', '.join(BASELINE_KEYS)}",
+        )
+    policy = BaselinePolicy(
+        **{
+            key: _number(path, "baseline", key, base[key], ratio=key == "alpha")
+            for key in BASELINE_KEYS
+            if key in base
+        }
+    )
+    return Thresholds(global_=global_, routes=routes, baseline=policy)
+
+
+def load(path: str | Path) -> Thresholds:
+    """Thresholds from a TOML file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
+    return parse(text, str(p))
+
+
+def _check(route: str, limits: Limits, stats: RouteStats | None) -> list[Breach]:
+    if stats is None or stats.requests == 0:
+        return [Breach(route, "requests", 1, 0)]
+    out: list[Breach] = []
+    for metric, actual in (("p50_ms", stats.p50), ("p95_ms", stats.p95), ("p99_ms", stats.p99)):
+        limit = getattr(limits, metric)
+        if limit is not None and actual > limit:
+            out.append(Breach(route, metric, limit, actual))
+    if limits.max_failure_ratio is not None and stats.failure_ratio > limits.max_failure_ratio:
+        out.append(
+            Breach(route, "max_failure_ratio", limits.max_failure_ratio, stats.failure_ratio)
+        )
+    if limits.min_rps is not None and stats.rps < limits.min_rps:
+        out.append(Breach(route, "min_rps", limits.min_rps, stats.rps))
+    return out
+
+
+def evaluate(thresholds: Thresholds, rows: list[RouteStats]) -> list[Breach]:
+    """Every breach: [global] against the aggregate row, each route against its own row.
+
+    A route named in the file that made no requests is a breach: a threshold that
+    could not be checked must not pass silently.
+    """
+    by_route = {row.route: row for row in rows}
+    breaches = _check(AGGREGATE, thresholds.global_, by_route.get(AGGREGATE))
+    if thresholds.global_ == Limits():
+        breaches = []
+    for route, limits in sorted(thresholds.routes.items()):
+        breaches.extend(_check(route, limits, by_route.get(route)))
+    return breaches

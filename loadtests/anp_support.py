@@ -1,0 +1,360 @@
+"""Shared machinery of the anp-synth locustfiles: options, data, checks, pacing, samples.
+
+Imported by the locustfiles only (it imports locust, which monkey-patches the
+process with gevent). Everything per-request here is kept cheap: the bench
+checks that our scenarios reach >= 90 % of a bare FastHttpUser's requests/s.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import os
+import random
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from locust import FastHttpUser, between, constant, events
+
+# The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
+XCACHE = re.compile(r"^(HIT|MISS|BYPASS);\s*rule=([\w.:-]+)$")
+_CODE = {"HIT": "H", "MISS": "M", "BYPASS": "B"}
+_MAX_AGE = re.compile(r"(?:s-maxage|max-age)=(\d+)")
+_SIMILAR_LINK = re.compile(r'href="(/posts/[^"#?]+)"')
+LATE_TOLERANCE_S = 0.010  # a request sent more than 10 ms after its slot was "not on time"
+
+
+# ---------------------------------------------------------------- options
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    parser.add_argument(
+        "--anp-data",
+        env_var="ANP_LOADTEST_DATA",
+        default="",
+        help="Targets manifest (anp-synth export-targets): post URLs, view counts, terms.",
+    )
+    parser.add_argument(
+        "--anp-out",
+        env_var="ANP_LOADTEST_OUT",
+        default="",
+        help="Directory for samples-<pid>.tsv (every response time); empty: none.",
+    )
+    parser.add_argument(
+        "--anp-weights",
+        env_var="ANP_LOADTEST_WEIGHTS",
+        default="reader=6,browser=3,member=1,inspector=1",
+        help="User class weights, e.g. reader=6,browser=3,member=1,inspector=1 (0 disables).",
+    )
+    parser.add_argument(
+        "--anp-accounts",
+        env_var="ANP_LOADTEST_ACCOUNTS",
+        default="",
+        help='Login users JSON {"users": [{"username", "password", …}]}; none: no members.',
+    )
+    parser.add_argument(
+        "--anp-arrival-rate",
+        env_var="ANP_LOADTEST_ARRIVAL_RATE",
+        type=float,
+        default=0.0,
+        help="Open model: requests/s of THIS process, latency from the intended send time.",
+    )
+    parser.add_argument(
+        "--anp-think",
+        env_var="ANP_LOADTEST_THINK",
+        default="0.5,2.0",
+        help="Closed model: seconds between a user's tasks, 'MIN,MAX' or one value.",
+    )
+    parser.add_argument(
+        "--anp-similar",
+        env_var="ANP_LOADTEST_SIMILAR",
+        type=float,
+        default=0.3,
+        help="Probability that a reader then opens one of the post's similar posts.",
+    )
+    parser.add_argument(
+        "--anp-page-size",
+        env_var="ANP_LOADTEST_PAGE_SIZE",
+        type=int,
+        default=20,
+        help="Posts per listing page on the target (for deep pages).",
+    )
+
+
+# ---------------------------------------------------------------- data
+
+
+class Data:
+    """The manifest, prepared for cheap picks (cumulative weights, listings)."""
+
+    def __init__(self, doc: dict[str, Any], page_size: int, similar: float) -> None:
+        self.posts: list[dict[str, Any]] = doc["posts"]
+        self.urls = [p["url"] for p in self.posts]
+        cum, total = [], 0
+        for p in self.posts:
+            # +1: a post with 0 views can still be read, just rarely
+            total += int(p.get("view_count") or 0) + 1
+            cum.append(total)
+        self.cum, self.total = cum, total
+        self.page_size = max(page_size, 1)
+        self.stacks = [(s["slug"], self._pages(s["count"])) for s in doc.get("stacks", [])]
+        self.tags = [(t["slug"], self._pages(t["count"])) for t in doc.get("tags", [])]
+        self.home_pages = self._pages(len(self.posts))
+        self.terms: list[str] = doc.get("search_terms") or ["notes"]
+        self.similar = similar
+        self.by_stack: dict[str, list[str]] = {}
+        for p in self.posts:
+            for stack in p.get("stacks") or [""]:
+                self.by_stack.setdefault(stack, []).append(p["url"])
+
+    def _pages(self, count: int) -> int:
+        return max(1, -(-int(count) // self.page_size))
+
+    def pick_post(self) -> dict[str, Any]:
+        """A post chosen with probability proportional to its view count."""
+        return self.posts[bisect.bisect_right(self.cum, random.random() * self.total)]
+
+    def same_stack(self, post: dict[str, Any]) -> str:
+        """Another post of the same stack (the fallback when a page lists no similar posts)."""
+        stacks = post.get("stacks") or [""]
+        return random.choice(self.by_stack.get(stacks[0]) or self.urls)
+
+
+DATA: Data | None = None
+ACCOUNTS: list[dict[str, str]] = []
+PACER: Pacer | None = None
+
+
+def _parse_weights(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        if not value.strip().isdigit():
+            raise SystemExit(f"error: --anp-weights: expected NAME=INT, got {part!r}")
+        out[name.strip()] = int(value)
+    return out
+
+
+def _parse_think(text: str) -> Any:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise SystemExit(f"error: --anp-think: expected MIN,MAX seconds, got {text!r}") from None
+    if len(values) == 1 or values[0] == values[-1]:
+        return constant(values[0])
+    return between(values[0], values[1])
+
+
+def setup(environment: Any, classes: dict[str, type]) -> None:
+    """Load the data, apply weights and think time; called from the locustfile's init."""
+    global DATA, PACER
+    opts = environment.parsed_options
+    if opts is None:  # run as a library, no command line
+        return
+    weights = _parse_weights(opts.anp_weights)
+    unknown = sorted(set(weights) - set(classes))
+    if unknown:
+        raise SystemExit(f"error: --anp-weights: unknown scenario {unknown[0]!r}")
+    if not opts.anp_data:
+        raise SystemExit("error: --anp-data (or ANP_LOADTEST_DATA): a targets manifest is required")
+    with open(opts.anp_data, "rb") as fh:
+        doc = json.load(fh)
+    DATA = Data(doc, opts.anp_page_size, opts.anp_similar)
+    if opts.anp_accounts:
+        with open(opts.anp_accounts, "rb") as fh:
+            ACCOUNTS.extend(json.load(fh)["users"])
+    wait = constant(0) if opts.anp_arrival_rate > 0 else _parse_think(opts.anp_think)
+    for name, cls in classes.items():
+        cls.weight = weights.get(name, cls.weight)
+        cls.wait_time = wait  # type: ignore[attr-defined]
+    if not ACCOUNTS and "member" in classes:
+        classes["member"].weight = 0
+    if opts.anp_arrival_rate > 0:
+        PACER = Pacer(opts.anp_arrival_rate)
+    if opts.anp_out:
+        RECORDER.directory = opts.anp_out
+
+
+# ---------------------------------------------------------------- open model
+
+
+class Pacer:
+    """Hands out send slots at a constant rate, as wrk2 does (one schedule per process).
+
+    A user takes the next slot and waits for it; when every user was busy the slot
+    is already past and the request goes out at once, late. Latency is then
+    measured from the slot (the intended send time), which corrects coordinated
+    omission, and a request sent more than LATE_TOLERANCE_S after its slot is
+    counted as not sent on time.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.interval = 1.0 / rate
+        self.next: float | None = None
+
+    def slot(self) -> float:
+        """The intended send time of the caller's next request (sleeps until it)."""
+        now = time.time()
+        if self.next is None:
+            self.next = now
+        intended = self.next
+        self.next += self.interval
+        if intended > now:
+            time.sleep(intended - now)  # gevent-patched: yields to other users
+        return intended
+
+
+# ---------------------------------------------------------------- samples
+
+
+class Recorder:
+    """Buffers every request as one TSV line and appends them to samples-<pid>.tsv."""
+
+    FLUSH_EVERY = 20000
+
+    def __init__(self) -> None:
+        self.directory = ""
+        self.lines: list[str] = []
+
+    def on_request(
+        self,
+        name: str,
+        response_time: float,
+        response: Any,
+        context: dict[str, Any],
+        exception: Any,
+        start_time: float,
+        **_: Any,
+    ) -> None:
+        if not self.directory:
+            return
+        cache = "-"
+        headers = getattr(response, "headers", None)
+        if headers:
+            value = headers.get("X-Cache")
+            if value:
+                cache = _CODE.get(value.partition(";")[0], "-")
+        intended = context.get("intended") if context else None
+        if intended is not None:
+            delay = start_time - intended
+            corrected = f"{delay * 1000.0 + response_time:.3f}"
+            late = "1" if delay > LATE_TOLERANCE_S else "0"
+        else:
+            corrected, late = "", "0"
+        self.lines.append(
+            f"{name}\t{start_time:.6f}\t{response_time:.3f}\t{corrected}\t"
+            f"{'0' if exception else '1'}\t{cache}\t{late}\n"
+        )
+        if len(self.lines) >= self.FLUSH_EVERY:
+            self.flush()
+
+    def flush(self, **_: Any) -> None:
+        """Append the buffered lines to this process's samples file."""
+        if not self.directory or not self.lines:
+            return
+        path = os.path.join(self.directory, f"samples-{os.getpid()}.tsv")
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.writelines(self.lines)
+        self.lines.clear()
+
+
+RECORDER = Recorder()
+events.request.add_listener(RECORDER.on_request)
+events.test_stop.add_listener(RECORDER.flush)
+events.quitting.add_listener(RECORDER.flush)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def cache_problem(resp: Any, *, logged_in: bool) -> str | None:
+    """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
+    value = resp.headers.get("X-Cache")
+    if not value:
+        return "no X-Cache header"
+    match = XCACHE.match(value)
+    if not match:
+        return f"X-Cache {value!r} is not 'HIT|MISS|BYPASS; rule=NAME'"
+    outcome, rule = match.groups()
+    cc = (resp.headers.get("Cache-Control") or "").lower()
+    if logged_in:
+        if outcome != "BYPASS":
+            return f"logged-in response came from the shared cache ({value})"
+        if "private" not in cc and "no-store" not in cc:
+            return f"logged-in response has Cache-Control {cc!r}, not private/no-store"
+        return None
+    if outcome in ("HIT", "MISS"):
+        if "private" in cc or "no-store" in cc:
+            return f"rule {rule}: cached page says Cache-Control {cc!r}"
+        ages = _MAX_AGE.findall(cc)
+        if not ages or not any(int(a) > 0 for a in ages):
+            return f"rule {rule}: cached page has no positive max-age ({cc!r})"
+        if not resp.headers.get("ETag"):
+            return f"rule {rule}: cached page has no ETag"
+    elif "no-store" not in cc and "private" not in cc and "no-cache" not in cc:
+        return f"rule {rule}: bypassed page has Cache-Control {cc!r} that lets caches keep it"
+    return None
+
+
+class AnpUser(FastHttpUser):
+    """Base of the scenarios: one `fetch` that paces, checks and names requests."""
+
+    abstract = True
+    wait_time = between(0.5, 2.0)
+
+    def fetch(
+        self,
+        path: str,
+        name: str,
+        *,
+        headers: dict[str, str] | None = None,
+        status: int = 200,
+        logged_in: bool | None = None,
+        want: str | None = None,
+        check: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        """GET `path` as route `name`; mark it failed with a reason when a check fails.
+
+        `logged_in` checks the cache headers (True: must BYPASS); `want` demands an
+        X-Cache outcome (e.g. HIT); `check` returns a further problem or None.
+        Returns the response, or None when it failed.
+        """
+        context = {"intended": PACER.slot()} if PACER is not None else {}
+        if status == 200 and logged_in is None and want is None and check is None:
+            # the hot path (readers, browsers): Locust itself fails 4xx/5xx and errors,
+            # and skipping catch_response saves a copy of the response per request
+            resp = self.client.get(path, name=name, headers=headers, context=context)
+            return resp if resp.status_code == 200 else None
+        with self.client.get(
+            path, name=name, headers=headers, catch_response=True, context=context
+        ) as resp:
+            problem = None
+            if resp.status_code != status:
+                problem = f"HTTP {resp.status_code}, expected {status}"
+            elif logged_in is not None:
+                problem = cache_problem(resp, logged_in=logged_in)
+            if problem is None and want is not None:
+                got = (resp.headers.get("X-Cache") or "").partition(";")[0]
+                if got != want:
+                    problem = f"X-Cache {got or 'missing'}, expected {want}"
+            if problem is None and check is not None:
+                problem = check(resp)
+            if problem is None:
+                resp.success()
+                return resp
+            resp.failure(problem)
+            return None
+
+    def similar_url(self, resp: Any, post: dict[str, Any]) -> str:
+        """A link from the page's "Similar Posts" section, else a post of the same stack."""
+        text = resp.text
+        at = text.find("Similar Posts")
+        if at >= 0:
+            links = _SIMILAR_LINK.findall(text, at)
+            if links:
+                return str(random.choice(links))
+        assert DATA is not None
+        return DATA.same_stack(post)

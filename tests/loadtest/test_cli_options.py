@@ -1,0 +1,108 @@
+"""Option checking of `anp-synth loadtest`: refused before Locust starts, one line, exit 2."""
+
+import pytest
+
+from anp_synth.cli import main
+from anp_synth.errors import UsageError
+from anp_synth.loadtest.runner import LocustRun, command, environment
+from anp_synth.loadtest.session import parse_duration
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("60", 60), ("60s", 60), ("2m", 120), ("1m30s", 90), ("1h", 3600), ("2.5s", 2.5)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "abc", "0s", "10x", "-5"])
+def test_bad_duration(text: str) -> None:
+    with pytest.raises(UsageError, match="--duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--duration", "soon"], "--duration"),
+        (["--users", "0"], "--users"),
+        (["--processes", "0"], "--processes"),
+        (["--target", "ftp://x"], "--target"),
+        (["--thresholds", "/nonexistent.toml"], "--thresholds"),
+        (["--arrival-rate", "-1"], "--arrival-rate"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    base = ["loadtest", "--target", "http://127.0.0.1:9", "--manifest", str(manifest)]
+    base += ["--out", str(tmp_path / "out")]
+    code = main(base + args)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert needle in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) <= 2  # the announcement line at most, then the error
+
+
+def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path) -> None:
+    run = LocustRun(
+        "http://127.0.0.1:9", tmp_path / "m.json", tmp_path, processes=4, arrival_rate=100
+    )
+    cmd = command(run)
+    assert cmd[cmd.index("--exit-code-on-error") + 1] == "0"
+    assert cmd[cmd.index("--processes") + 1] == "4"
+    assert "--headless" in cmd
+    env = environment(run)
+    assert float(env["ANP_LOADTEST_ARRIVAL_RATE"]) == pytest.approx(25.0)
+    assert env["ANP_LOADTEST_OUT"] == str(tmp_path)
+
+
+def test_the_cli_never_imports_locust() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import anp_synth.cli, anp_synth.commands.loadtest, anp_synth.loadtest.session;"
+        "sys.exit(1 if any(m == 'locust' or m.startswith(('locust.', 'gevent')) for m in sys.modules) else 0)"
+    )
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_saturation_guard_threshold() -> None:
+    from anp_synth.loadtest.runner import CpuReport
+
+    assert CpuReport({1: 95.0, 2: 10.0}, host_mean=50.0, samples=10).saturated
+    calm = CpuReport({1: 60.0}, host_mean=99.0, samples=10)
+    # a busy host alone is recorded, not judged: only a CPU-bound generator is
+    assert not calm.saturated and calm.as_dict()["host_mean_pct"] == 99.0
+
+
+def test_cpu_monitor_sees_a_busy_process_tree() -> None:
+    import subprocess
+    import sys
+    import time
+
+    from anp_synth.loadtest.runner import CpuMonitor
+
+    # a parent that sleeps and a child that spins: the monitor must find the child
+    code = (
+        "import subprocess, sys, time;"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time\\nt=time.time()\\nwhile time.time()-t<3: pass']);"
+        "c.wait()"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        now = time.time()
+        monitor = CpuMonitor(proc.pid, now + 0.5, now + 3)
+        monitor.start()
+        proc.wait(timeout=30)
+        monitor.stop_event.set()
+        monitor.join(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    report = monitor.report()
+    assert report.samples >= 2
+    assert len(report.per_process) == 2
+    assert report.generator_max > 30  # one spinning process; the machine is shared, so not ~100
