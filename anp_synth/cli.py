@@ -56,6 +56,10 @@ def _register() -> None:
 
     site.register(app)
 
+    from anp_synth.commands import wordpress
+
+    wordpress.register(app)
+
 
 _register()
 

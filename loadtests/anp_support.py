@@ -91,6 +91,9 @@ class Data:
     """The manifest, prepared for cheap picks (cumulative weights, listings)."""
 
     def __init__(self, doc: dict[str, Any], page_size: int, similar: float) -> None:
+        # "anp" (the reference site's URL layout) or "wordpress" (its listings, search, login)
+        self.site: str = doc.get("site") or "anp"
+        page_size = int(doc.get("page_size") or page_size)  # the manifest knows the target's
         self.posts: list[dict[str, Any]] = doc["posts"]
         self.urls = [p["url"] for p in self.posts]
         cum, total = [], 0
@@ -102,8 +105,22 @@ class Data:
         self.page_size = max(page_size, 1)
         self.stacks = [(s["slug"], self._pages(s["count"])) for s in doc.get("stacks", [])]
         self.tags = [(t["slug"], self._pages(t["count"])) for t in doc.get("tags", [])]
+        self.paths = {
+            (kind, e["slug"]): e["path"]
+            for kind, key in (("stack", "stacks"), ("tag", "tags"))
+            for e in doc.get(key, [])
+            if e.get("path")
+        }
         self.home_pages = self._pages(len(self.posts))
         self.terms: list[str] = doc.get("search_terms") or ["notes"]
+        # WordPress answers 404 past the last page of results: page 2 only for terms that more
+        # than a page of titles hold (its search also matches bodies, so page 2 exists).
+        self.deep_terms = self.terms
+        if self.site == "wordpress":
+            titles = [str(p.get("title", "")).lower() for p in self.posts]
+            self.deep_terms = [
+                t for t in self.terms if sum(t in title for title in titles) > self.page_size
+            ]
         self.similar = similar
         self.by_stack: dict[str, list[str]] = {}
         for p in self.posts:
@@ -112,6 +129,25 @@ class Data:
 
     def _pages(self, count: int) -> int:
         return max(1, -(-int(count) // self.page_size))
+
+    def home_page(self, page: int) -> str:
+        """Page `page` (>= 2) of the home listing."""
+        return f"/page/{page}/" if self.site == "wordpress" else f"/page/{page}"
+
+    def listing(self, kind: str, slug: str, page: int = 1) -> str:
+        """A stack (WordPress: category) or tag listing, page `page`."""
+        if self.site == "wordpress":
+            base = self.paths.get((kind, slug)) or (
+                f"/category/{slug}/" if kind == "stack" else f"/tag/{slug}/"
+            )
+            return base if page == 1 else f"{base.rstrip('/')}/page/{page}/"
+        return f"/{kind}/{slug}" if page == 1 else f"/{kind}/{slug}/page/{page}"
+
+    def search(self, term: str, page: int = 1) -> str:
+        """The search results for an URL-quoted `term`, page `page`."""
+        if self.site == "wordpress":
+            return f"/?s={term}" if page == 1 else f"/page/{page}/?s={term}"
+        return f"/search?q={term}" if page == 1 else f"/search?q={term}&page={page}"
 
     def pick_post(self) -> dict[str, Any]:
         """A post chosen with probability proportional to its view count."""
@@ -273,6 +309,13 @@ events.quitting.add_listener(RECORDER.flush)
 def cache_problem(resp: Any, *, logged_in: bool) -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
     value = resp.headers.get("X-Cache")
+    if not value and DATA is not None and DATA.site == "wordpress":
+        # Core WordPress has no page cache and names no rules: nothing to hold it to, except
+        # that a logged-in page must not be kept by shared caches.
+        cc = (resp.headers.get("Cache-Control") or "").lower()
+        if logged_in and not any(d in cc for d in ("private", "no-store", "no-cache")):
+            return f"logged-in response has Cache-Control {cc!r} that lets caches keep it"
+        return None
     if not value:
         return "no X-Cache header"
     match = XCACHE.match(value)

@@ -51,7 +51,7 @@ class Browser(AnpUser):
     def home_deep(self) -> None:
         assert anp.DATA is not None
         if anp.DATA.home_pages > 1:
-            self.fetch(f"/page/{random.randint(2, anp.DATA.home_pages)}", "/page/[n]")
+            self.fetch(anp.DATA.home_page(random.randint(2, anp.DATA.home_pages)), "/page/[n]")
 
     @task(2)
     def stack(self) -> None:
@@ -64,22 +64,24 @@ class Browser(AnpUser):
     @task(2)
     def search(self) -> None:
         assert anp.DATA is not None
-        term = quote(random.choice(anp.DATA.terms))
-        if random.random() < 0.25:
-            self.fetch(f"/search?q={term}&page=2", "/search?page=[n]")
+        if anp.DATA.deep_terms and random.random() < 0.25:
+            self.fetch(
+                anp.DATA.search(quote(random.choice(anp.DATA.deep_terms)), 2), "/search?page=[n]"
+            )
         else:
-            self.fetch(f"/search?q={term}", "/search")
+            self.fetch(anp.DATA.search(quote(random.choice(anp.DATA.terms))), "/search")
 
     def _listing(self, kind: str, entries: list[tuple[str, int]]) -> None:
         if not entries:
             return
+        assert anp.DATA is not None
         slug, pages = random.choice(entries)
         if pages > 1 and random.random() < 0.3:
             self.fetch(
-                f"/{kind}/{slug}/page/{random.randint(2, pages)}", f"/{kind}/[slug]/page/[n]"
+                anp.DATA.listing(kind, slug, random.randint(2, pages)), f"/{kind}/[slug]/page/[n]"
             )
         else:
-            self.fetch(f"/{kind}/{slug}", f"/{kind}/[slug]")
+            self.fetch(anp.DATA.listing(kind, slug), f"/{kind}/[slug]")
 
 
 class Member(AnpUser):
@@ -94,6 +96,9 @@ class Member(AnpUser):
         self.names_shown = {
             name.encode() for name in (account.get("display_name"), account["username"]) if name
         }
+        if anp.DATA is not None and anp.DATA.site == "wordpress":
+            self._wordpress_login(account)
+            return
         self.fetch("/login", "/login")
         with self.client.post(
             "/login",
@@ -103,6 +108,23 @@ class Member(AnpUser):
         ) as resp:
             if resp.status_code != 200 or not self.client.cookiejar:
                 resp.failure(f"login failed: HTTP {resp.status_code}, no session cookie")
+            else:
+                resp.success()
+
+    def _wordpress_login(self, account: dict[str, str]) -> None:
+        # WordPress's own form: its login cookie (wordpress_logged_in_*) is the session.
+        self.fetch("/wp-login.php", "/login")
+        with self.client.post(
+            "/wp-login.php",
+            data={"log": account["username"], "pwd": account["password"], "rememberme": "forever"},
+            name="/login (POST)",
+            catch_response=True,
+        ) as resp:
+            names = [c.name for c in self.client.cookiejar] if self.client.cookiejar else []
+            if not any(n.startswith("wordpress_logged_in_") for n in names):
+                resp.failure(
+                    f"login failed: HTTP {resp.status_code}, no wordpress_logged_in cookie"
+                )
             else:
                 resp.success()
 
@@ -140,7 +162,9 @@ class Inspector(AnpUser):
     def listing(self) -> None:
         assert anp.DATA is not None
         if anp.DATA.stacks:
-            self._inspect(f"/stack/{random.choice(anp.DATA.stacks)[0]}", "/stack/[slug]")
+            self._inspect(
+                anp.DATA.listing("stack", random.choice(anp.DATA.stacks)[0]), "/stack/[slug]"
+            )
         else:
             self._inspect("/", "/")
 
@@ -148,7 +172,7 @@ class Inspector(AnpUser):
     def search(self) -> None:
         assert anp.DATA is not None
         self.fetch(
-            f"/search?q={quote(random.choice(anp.DATA.terms))}",
+            anp.DATA.search(quote(random.choice(anp.DATA.terms))),
             "[inspect] /search",
             logged_in=False,
         )
@@ -157,6 +181,8 @@ class Inspector(AnpUser):
         first = self.fetch(path, f"[inspect] {name}", logged_in=False)
         if first is None:
             return
+        if not first.headers.get("X-Cache"):
+            return  # a site without cache rules (WordPress without a page cache): nothing to hit
         # the first request may be a MISS; right after it the page must be a HIT
         second = self.fetch(path, f"[inspect] {name} (again)", logged_in=False, want="HIT")
         etag = (second or first).headers.get("ETag")

@@ -45,11 +45,11 @@ def read_token(token_file: str | None) -> str | None:
 def open_sink(
     name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
 ) -> Sink:
-    """Build the sink; the anp sink needs a token."""
+    """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
     if name not in sink_names():
         raise UsageError(f"--sink: unknown sink {name!r}; choose from {', '.join(sink_names())}")
     token = read_token(token_file)
-    if token is None and name != "memory":
+    if token is None and name not in ("memory", "wordpress"):
         raise UsageError(
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
             "(the reference site stores its token in <db>.token)"

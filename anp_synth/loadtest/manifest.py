@@ -192,6 +192,10 @@ def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
 def export(ledger: str | Path, target: str, output: str | Path) -> dict[str, object]:
     """Read the ledger, write the manifest to `output` atomically, return it."""
     doc = build(read_ledger(ledger, target), target)
+    from anp_synth.loadtest import wordpress
+
+    if wordpress.written_by_wordpress(ledger, target):
+        doc = wordpress.adapt(doc, target)  # its own listing URLs, page size and login
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")

@@ -235,6 +235,14 @@ def run(settings: Settings) -> Outcome:
     notes: list[str] = []
     if settings.accounts is None:
         notes.append("no --accounts: the logged-in scenario did not run")
+    inspected = [s for s in samples if s.route.startswith("[inspect]")]
+    if inspected and all(s.cache == "none" for s in inspected):
+        # Reported, not failed: a site may have no page cache at all (core WordPress).
+        notes.append(
+            f"cache inspector: the target sent no X-Cache header on any of {len(inspected)} "
+            "responses, so it has no named cache rules to check (core WordPress has no page "
+            "cache; a cache plugin or proxy would add one)"
+        )
     late = sum(s.late for s in samples)
     outcome = Outcome(
         routes=rows,

@@ -12,6 +12,7 @@ from anp_synth.sinks.base import Sink
 SINKS: dict[str, str] = {
     "anp": "anp_synth.sinks.anp:AnpSink",
     "memory": "anp_synth.sinks.memory:MemorySink",
+    "wordpress": "anp_synth.sinks.wordpress:WordPressSink",
 }
 
 

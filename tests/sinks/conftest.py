@@ -16,7 +16,7 @@ from anp_synth.sinks.base import Sink
 from anp_synth.sinks.memory import reset_store
 from anp_synth.sinks.registry import create_sink
 
-SINK_FIXTURES = ["memory_sink", "anp_sink"]
+SINK_FIXTURES = ["memory_sink", "anp_sink", "wordpress_sink"]
 
 _names = itertools.count()
 
@@ -48,6 +48,19 @@ def anp_sink(reference_site) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
     # The site is shared by the session: start every test from an empty target.
     for rp in list(_all(sink)):
         sink.delete(rp.source_id)
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def wordpress_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
+    """The wordpress sink on the script's WordPress (tests/wordpress/site.py), emptied first."""
+    from tests.wordpress.site import delete_imported
+
+    delete_imported(wordpress)
+    sink = create_sink(
+        "wordpress", wordpress.url, f"{wordpress.user}:{wordpress.app_password}", timeout=60.0
+    )
     yield sink
     sink.close()
 

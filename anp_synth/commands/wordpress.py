@@ -1,0 +1,42 @@
+"""`wordpress mu-plugin` and `wordpress check`: what a WordPress site needs before an import."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from anp_synth.sinks.wordpress import WordPressSink, mu_plugin_source
+
+wordpress = typer.Typer(
+    help="Prepare a WordPress site for `--sink wordpress`.", no_args_is_help=True
+)
+
+
+@wordpress.command("mu-plugin")
+def mu_plugin_cmd() -> None:
+    """Print the mu-plugin to copy to wp-content/mu-plugins/anp-synth.php."""
+    sys.stdout.write(mu_plugin_source())
+
+
+@wordpress.command("check")
+def check_cmd(
+    target: str | None = typer.Option(
+        None, "--target", help="The site's home URL (default: env ANP_WP_URL)."
+    ),
+) -> None:
+    """Check that the site has the mu-plugin and accepts the application password."""
+    sink = WordPressSink.from_env(target)
+    try:
+        info = sink.check()
+    finally:
+        sink.close()
+    typer.echo(
+        f"ok: {sink.base_url} has the anp-synth mu-plugin (version {info.get('version')}) "
+        "and accepts the application password"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Join the `wordpress` group to the app."""
+    app.add_typer(wordpress, name="wordpress")

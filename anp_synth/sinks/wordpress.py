@@ -1,0 +1,550 @@
+"""The `wordpress` sink: posts into a WordPress site through its REST API.
+
+WordPress has no import key of its own, so the project's mu-plugin (shipped beside this module,
+see README "Import into WordPress") registers a `source_id` post meta and lets
+`/wp/v2/posts?source_id=…` find posts by it. Every write is an upsert keyed by that meta:
+look up, then create or update — never by title or slug (slugs get `-2` suffixes, are renamed in
+the trash and are not unique). The plugin also refuses a second create for a source id (409),
+which closes the gap of a client retry racing its own timed-out request.
+
+Authentication is an application password from `ANP_WP_USER` / `ANP_WP_APP_PASSWORD` (env only).
+Writes go through `batch/v1` (at most 25 requests per call) when the site has it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import ValidationError
+
+from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.jsonl import content_hash
+from anp_synth.model import Post
+from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
+from anp_synth.sinks.wp_content import categories_of, post_fields, tags_of
+
+ENV_URL = "ANP_WP_URL"
+ENV_USER = "ANP_WP_USER"
+ENV_PASSWORD = "ANP_WP_APP_PASSWORD"
+BATCH_LIMIT = 25  # WordPress refuses larger batch/v1 calls
+PER_PAGE = 100  # WordPress's maximum per_page
+# `status=any` leaves the trash out; upserts and deletes must see trashed posts too.
+ALL_STATUSES = "publish,future,draft,pending,private,trash"
+LOOKUP_FIELDS = "id,link,status,meta.source_id,meta.anp_hash,meta.anp_post"
+LIST_FIELDS = "id,link,meta.source_id,meta.anp_hash"
+WRITE_FIELDS = "id,link,status"
+
+
+def mu_plugin_source() -> str:
+    """The PHP source of the mu-plugin a WordPress site needs for this sink."""
+    return (
+        resources.files("anp_synth.sinks")
+        .joinpath("wordpress_plugin/anp-synth.php")
+        .read_text(encoding="utf-8")
+    )
+
+
+def _credentials(user: str | None, app_password: str | None, token: str | None) -> tuple[str, str]:
+    if user and app_password:
+        return user, app_password
+    env_user, env_password = os.environ.get(ENV_USER), os.environ.get(ENV_PASSWORD)
+    if env_user and env_password:
+        return env_user, env_password
+    if token and ":" in token:
+        name, _, password = token.partition(":")
+        if name and password:
+            return name, password
+    raise UsageError(
+        f"the wordpress sink needs {ENV_USER} and {ENV_PASSWORD} in the environment "
+        "(an application password: Users → Profile → Application Passwords), or a token file "
+        "holding user:application-password"
+    )
+
+
+class WordPressSetupError(AnpError):
+    """The site cannot take imports (plugin missing, credentials refused): fatal, not per post."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Existing:
+    remote_id: int
+    url: str
+    status: str
+    hash: str
+    post: dict[str, Any] | None
+
+
+def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.reason_phrase or "error", {}
+    if isinstance(body, dict):
+        code = body.get("code", "")
+        message = body.get("message", "")
+        data = body.get("data") if isinstance(body.get("data"), dict) else {}
+        return f"{code}: {message}".strip(": "), data or {}
+    return resp.reason_phrase or "error", {}
+
+
+def _classify(status: int, text: str, retry_after: str | None = None) -> SinkError:
+    """An HTTP status as the error kind the importer acts on."""
+    if status in (408, 425, 429) or status >= 500:
+        delay: float | None = None
+        if retry_after:
+            try:
+                delay = float(retry_after)
+            except ValueError:
+                delay = None
+        return TransientSinkError(f"HTTP {status} {text}", status, delay)
+    return TerminalSinkError(f"HTTP {status} {text}", status)
+
+
+class WordPressSink:
+    """Upserts posts into WordPress keyed by the `source_id` post meta."""
+
+    name = "wordpress"
+    max_batch = BATCH_LIMIT
+
+    def __init__(
+        self,
+        url: str,
+        token: str | None = None,
+        *,
+        user: str | None = None,
+        app_password: str | None = None,
+        timeout: float = 60.0,
+        concurrency: int = 4,
+        use_batch: bool = True,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Connect to the site at `url` (its home URL, e.g. http://127.0.0.1:8089).
+
+        Credentials: `user`/`app_password`, else env ANP_WP_USER / ANP_WP_APP_PASSWORD, else a
+        `token` of the form `user:application password` (the importer's --token-file).
+        """
+        user, app_password = _credentials(user, app_password, token)
+        base = url.rstrip("/")
+        if base.endswith("/wp-json"):
+            base = base[: -len("/wp-json")]
+        if not base.startswith(("http://", "https://")):
+            raise UsageError(f"--target: {url!r} is not an http(s) URL")
+        self.base_url = base
+        self.concurrency = max(1, concurrency)
+        self._use_batch = use_batch
+        # Writes of 25 posts take a few seconds on a small site: the read timeout is generous,
+        # connecting is not.
+        self._client = httpx.Client(
+            auth=httpx.BasicAuth(user, app_password),
+            timeout=httpx.Timeout(timeout, connect=5.0),
+            limits=httpx.Limits(max_connections=self.concurrency * 2 + 2),
+            headers={"User-Agent": "anp-synth wordpress sink"},
+            transport=transport,
+        )
+        self._pretty: bool | None = None  # /wp-json/… (True) or /?rest_route=… (False)
+        self._ready = False
+        self._info: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._terms: dict[tuple[str, str], int] = {}
+        self._term_lock = threading.Lock()
+
+    @classmethod
+    def from_env(cls, url: str | None = None, **options: Any) -> WordPressSink:
+        """A sink for `url` (or ANP_WP_URL) with credentials from ANP_WP_USER / ANP_WP_APP_PASSWORD."""
+        target = url or os.environ.get(ENV_URL)
+        if not target:
+            raise UsageError(f"--target: give the WordPress URL (or set {ENV_URL})")
+        return cls(target, **options)
+
+    # --- transport ----------------------------------------------------------------------------
+
+    def _route(self, route: str, params: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        query = dict(params or {})
+        if self._pretty is False:
+            query["rest_route"] = route
+            return f"{self.base_url}/", query
+        return f"{self.base_url}/wp-json{route}", query
+
+    def _send(
+        self,
+        method: str,
+        route: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        what: str,
+    ) -> httpx.Response:
+        url, query = self._route(route, params)
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            return self._client.request(method, url, params=query, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise TransientSinkError(f"{what}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise TransientSinkError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+    def _call(
+        self,
+        method: str,
+        route: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        what: str,
+        ok: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        self._ensure_ready()
+        resp = self._send(method, route, params=params, body=body, what=what)
+        if resp.is_success or resp.status_code in ok:
+            return resp
+        text, _ = _error_text(resp)
+        if resp.status_code in (401, 403):
+            raise WordPressSetupError(
+                f"WordPress refused {what} (HTTP {resp.status_code} {text}): check "
+                f"{ENV_USER} / {ENV_PASSWORD} and that the user may edit posts"
+            )
+        raise _classify(resp.status_code, f"{what}: {text}", resp.headers.get("Retry-After"))
+
+    def _ensure_ready(self) -> None:
+        """Once: find the REST root, check the mu-plugin and the credentials."""
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            info = "/anp-synth/v1/info"
+            for pretty in (True, False):
+                self._pretty = pretty
+                resp = self._send("GET", info, what="plugin check")
+                if resp.status_code == 200:
+                    info_body = resp.json() if isinstance(resp.json(), dict) else {}
+                    break
+                if resp.status_code >= 500 or resp.status_code == 429:
+                    text, _ = _error_text(resp)
+                    raise _classify(resp.status_code, f"plugin check: {text}")
+                text, _ = _error_text(resp)
+                if resp.status_code == 404 and text.startswith("rest_no_route"):
+                    raise WordPressSetupError(
+                        f"{self.base_url} does not have the anp-synth mu-plugin: copy it to "
+                        "wp-content/mu-plugins/anp-synth.php (`anp-synth wordpress mu-plugin` "
+                        "prints it; README, 'Import into WordPress')"
+                    )
+            else:
+                raise WordPressSetupError(
+                    f"{self.base_url} does not answer as a WordPress REST API "
+                    f"(GET /wp-json{info} and /?rest_route={info}: HTTP {resp.status_code})"
+                )
+            resp = self._send(
+                "GET", "/wp/v2/users/me", params={"_fields": "id"}, what="credentials check"
+            )
+            if resp.status_code in (401, 403):
+                text, _ = _error_text(resp)
+                raise WordPressSetupError(
+                    f"WordPress refused the application password (HTTP {resp.status_code} "
+                    f"{text}): check {ENV_USER} / {ENV_PASSWORD}; on plain http, WordPress "
+                    "turns application passwords off unless WP_ENVIRONMENT_TYPE is 'local'"
+                )
+            if not resp.is_success:
+                text, _ = _error_text(resp)
+                raise _classify(resp.status_code, f"credentials check: {text}")
+            self._info = info_body
+            self._ready = True
+
+    def check(self) -> dict[str, Any]:
+        """Check the mu-plugin and the credentials now; the plugin's self-description."""
+        self._ensure_ready()
+        return dict(self._info)
+
+    # --- lookups ------------------------------------------------------------------------------
+
+    def _lookup(self, source_ids: Sequence[str], *, trash: bool) -> dict[str, list[_Existing]]:
+        """Posts holding each source id (lowest id first), in as few requests as possible."""
+        found: dict[str, list[_Existing]] = {}
+        ids = list(dict.fromkeys(source_ids))
+        for start in range(0, len(ids), PER_PAGE):
+            chunk = ids[start : start + PER_PAGE]
+            params = {
+                "source_id": ",".join(chunk),
+                "status": ALL_STATUSES if trash else "any",
+                "per_page": PER_PAGE,
+                "orderby": "id",
+                "order": "asc",
+                "_fields": LOOKUP_FIELDS,
+            }
+            resp = self._call("GET", "/wp/v2/posts", params=params, what="lookup by source_id")
+            for item in resp.json():
+                meta = item.get("meta") or {}
+                sid = meta.get("source_id")
+                if sid not in chunk:
+                    # The plugin's filter is missing or broken: never act on such a reply.
+                    raise WordPressSetupError(
+                        f"{self.base_url}: the lookup by source_id returned post {item.get('id')} "
+                        f"with source_id {sid!r}; is the anp-synth mu-plugin active?"
+                    )
+                raw = meta.get("anp_post") or ""
+                try:
+                    previous = orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    previous = None
+                found.setdefault(sid, []).append(
+                    _Existing(
+                        int(item["id"]),
+                        item.get("link", ""),
+                        item.get("status", ""),
+                        meta.get("anp_hash") or "",
+                        previous,
+                    )
+                )
+        return found
+
+    def _term_ids(self, taxonomy: str, names: Sequence[str]) -> list[int]:
+        """Ids of terms by name, created when missing; cached per sink (WordPress wants ids)."""
+        out: list[int] = []
+        for name in names:
+            key = (taxonomy, name)
+            term_id = self._terms.get(key)
+            if term_id is None:
+                with self._term_lock:
+                    term_id = self._terms.get(key)
+                    if term_id is None:
+                        term_id = self._create_term(taxonomy, name)
+                        self._terms[key] = term_id
+            out.append(term_id)
+        return out
+
+    def _create_term(self, taxonomy: str, name: str) -> int:
+        route = f"/wp/v2/{taxonomy}"
+        resp = self._call(
+            "POST",
+            route,
+            params={"_fields": "id"},
+            body={"name": name},
+            what=f"create {taxonomy} {name!r}",
+            ok=(400,),
+        )
+        if resp.status_code == 400:
+            text, data = _error_text(resp)
+            if text.startswith("term_exists") and data.get("term_id"):
+                return int(data["term_id"])
+            raise TerminalSinkError(f"create {taxonomy} {name!r}: HTTP 400 {text}", 400)
+        return int(resp.json()["id"])
+
+    # --- writes -------------------------------------------------------------------------------
+
+    def _write_many(
+        self, requests: list[tuple[str, dict[str, Any]]]
+    ) -> list[tuple[int, dict[str, Any]] | SinkError]:
+        """POST each (route, body); through batch/v1 when the site has it. Per-item outcomes."""
+        if not requests:
+            return []
+        if self._use_batch and len(requests) > 1:
+            payload = {
+                "validation": "normal",
+                "requests": [
+                    {"method": "POST", "path": f"{route}?_fields={WRITE_FIELDS}", "body": body}
+                    for route, body in requests
+                ],
+            }
+            resp = self._call("POST", "/batch/v1", body=payload, what="batch write", ok=(404, 400))
+            if resp.status_code == 404:
+                self._use_batch = False  # WordPress < 5.9: one request per post
+            elif resp.status_code == 400:
+                text, _ = _error_text(resp)
+                raise TerminalSinkError(f"batch write: HTTP 400 {text}", 400)
+            else:
+                out: list[tuple[int, dict[str, Any]] | SinkError] = []
+                responses = resp.json().get("responses", [])
+                if len(responses) != len(requests):
+                    raise TransientSinkError(
+                        f"batch write: {len(responses)} replies for {len(requests)} requests"
+                    )
+                if any(
+                    isinstance(r.get("body"), dict)
+                    and r["body"].get("code") == "rest_batch_not_allowed"
+                    for r in responses
+                ):
+                    # WordPress 5.6-5.8: batch/v1 exists, posts may not use it; nothing was written.
+                    self._use_batch = False
+                    return self._write_many(requests)
+                for reply in responses:
+                    status = int(reply.get("status", 500))
+                    body = reply.get("body") if isinstance(reply.get("body"), dict) else {}
+                    if 200 <= status < 300:
+                        out.append((status, body))
+                    else:
+                        text = f"{body.get('code', '')}: {body.get('message', '')}".strip(": ")
+                        out.append(_classify(status, text))
+                return out
+        results: list[tuple[int, dict[str, Any]] | SinkError] = []
+        for route, body in requests:
+            try:
+                resp = self._call(
+                    "POST", route, params={"_fields": WRITE_FIELDS}, body=body, what="write"
+                )
+                results.append((resp.status_code, resp.json()))
+            except SinkError as exc:
+                results.append(exc)
+        return results
+
+    def _upsert_chunk(
+        self, posts: Sequence[dict[str, Any]], *, retry_conflicts: bool = True
+    ) -> list[UpsertResult | SinkError]:
+        results: list[UpsertResult | SinkError | None] = [None] * len(posts)
+        source_ids: list[str] = []
+        for post in posts:
+            sid = post.get("source_id") if isinstance(post, dict) else None
+            source_ids.append(sid if isinstance(sid, str) else "")
+        existing = self._lookup([s for s in source_ids if s], trash=True)
+        plan: list[tuple[int, str, str, _Existing | None]] = []  # index, route, hash, existing
+        requests: list[tuple[str, dict[str, Any]]] = []
+        for index, post in enumerate(posts):
+            sid = source_ids[index]
+            if not sid:
+                results[index] = TerminalSinkError("post has no source_id")
+                continue
+            try:
+                Post.model_validate(post)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                results[index] = TerminalSinkError(f"{sid}: 422 {where}: {first['msg']}", 422)
+                continue
+            digest = content_hash(post)
+            held = existing.get(sid, [])
+            current = held[0] if held else None
+            if current and current.hash == digest and current.status != "trash":
+                results[index] = UpsertResult(
+                    sid, "unchanged", str(current.remote_id), current.url, digest
+                )
+                continue
+            try:
+                tags = self._term_ids("tags", tags_of(post))
+                cats = self._term_ids("categories", categories_of(post))
+                body = post_fields(post, digest, tags, cats)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
+                continue
+            route = f"/wp/v2/posts/{current.remote_id}" if current else "/wp/v2/posts"
+            plan.append((index, route, digest, current))
+            requests.append((route, body))
+        replies = self._write_many(requests)
+        conflicts: list[int] = []
+        for (index, _route, digest, current), reply in zip(plan, replies, strict=True):
+            sid = source_ids[index]
+            if isinstance(reply, SinkError):
+                if reply.status == 409 and current is None and retry_conflicts:
+                    conflicts.append(index)  # created meanwhile: look up again and update
+                    continue
+                results[index] = type(reply)(f"{sid}: {reply}", reply.status)
+                continue
+            _status, body = reply
+            outcome: Outcome = "updated" if current else "created"
+            results[index] = UpsertResult(
+                sid,
+                outcome,
+                str(body.get("id", current.remote_id if current else "")),
+                str(body.get("link", "")),
+                digest,
+                previous=current.post if current else None,
+            )
+        if conflicts:
+            again = self._upsert_chunk([posts[i] for i in conflicts], retry_conflicts=False)
+            for index, result in zip(conflicts, again, strict=True):
+                results[index] = result
+        return [r if r is not None else TerminalSinkError("no result") for r in results]
+
+    def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
+        """Create or update one post keyed by its source id."""
+        result = self._upsert_chunk([post])[0]
+        if isinstance(result, SinkError):
+            raise result
+        return result
+
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Upsert at most 25 posts in one batch/v1 call (the importer runs several at a time).
+
+        A failure of the whole call (timeout, reset, 5xx) is raised as TransientSinkError, so the
+        importer retries the batch; the retry's lookup finds whatever did get written.
+        """
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(
+                f"a batch holds at most {self.max_batch} posts, got {len(posts)}", 413
+            )
+        return self._upsert_chunk(posts) if posts else []
+
+    # --- reads and deletes --------------------------------------------------------------------
+
+    def get(self, source_id: str) -> RemotePost | None:
+        """The post holding `source_id` (not in the trash), with the source post it was made from."""
+        held = self._lookup([source_id], trash=False).get(source_id)
+        if not held:
+            return None
+        first = held[0]
+        return RemotePost(source_id, str(first.remote_id), first.url, first.hash, first.post)
+
+    def list(self, after: str | None = None, limit: int = 500) -> Page:
+        """Imported posts in source id order after the cursor `after`: source id, hash, url.
+
+        The cursor is a source id, or `source_id|post_id` as `next` gives it (so two posts that
+        share a source id, which only a foreign write could cause, are both listed).
+        """
+        cursor = after or ""
+        items: list[RemotePost] = []
+        for _ in range(limit // PER_PAGE + 1):
+            per_page = min(PER_PAGE, limit - len(items))
+            if per_page <= 0:
+                break
+            params = {
+                "anp_imported": "true",
+                "anp_after": cursor,
+                "status": "any",
+                "per_page": per_page,
+                "_fields": LIST_FIELDS,
+            }
+            resp = self._call("GET", "/wp/v2/posts", params=params, what="list posts")
+            page = resp.json()
+            for item in page:
+                meta = item.get("meta") or {}
+                sid = meta.get("source_id") or ""
+                items.append(
+                    RemotePost(
+                        sid, str(item["id"]), item.get("link", ""), meta.get("anp_hash") or ""
+                    )
+                )
+                cursor = f"{sid}|{item['id']}"
+            if len(page) < per_page:
+                return Page(items, None)
+        return Page(items, cursor if items else None)
+
+    def delete(self, source_id: str) -> bool:
+        """Delete every post holding `source_id` for good (force: not to the trash)."""
+        held = self._lookup([source_id], trash=True).get(source_id, [])
+        deleted = False
+        for post in held:
+            resp = self._call(
+                "DELETE",
+                f"/wp/v2/posts/{post.remote_id}",
+                params={"force": "true", "_fields": "deleted"},
+                what=f"delete {source_id}",
+                ok=(404, 410),
+            )
+            deleted = deleted or resp.is_success
+        return deleted
+
+    def purge(self, paths: Sequence[str]) -> None:
+        """Nothing to purge: core WordPress has no page cache (a cache plugin purges on save)."""
+        return None
+
+    def close(self) -> None:
+        """Release connections."""
+        self._client.close()

@@ -1,0 +1,180 @@
+"""The wordpress sink's error handling and safety checks, on a scripted transport (no WordPress).
+
+The real-WordPress behaviour is in tests/wordpress/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from anp_synth.errors import TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.sinks.wordpress import WordPressSetupError, WordPressSink, mu_plugin_source
+from anp_synth.synth.builder import PostBuilder
+
+Handler = Callable[[httpx.Request], httpx.Response]
+INFO = {"plugin": "anp-synth", "version": 1, "meta": ["source_id"]}
+SECRET = "abcd efgh ijkl mnop qrst uvwx"
+
+
+def _site(posts_handler: Handler) -> Handler:
+    """A fake site: plugin and credential checks pass, /wp/v2/posts goes to `posts_handler`."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if path == "/wp-json/anp-synth/v1/info":
+            return httpx.Response(200, json=INFO)
+        if path == "/wp-json/wp/v2/users/me":
+            return httpx.Response(200, json={"id": 1})
+        return posts_handler(request)
+
+    return handle
+
+
+def _sink(handler: Handler) -> WordPressSink:
+    return WordPressSink(
+        "http://wp.test",
+        user="admin",
+        app_password=SECRET,
+        transport=httpx.MockTransport(handler),
+    )
+
+
+def test_server_errors_and_429_are_transient_with_retry_after() -> None:
+    sink = _sink(_site(lambda r: httpx.Response(429, headers={"Retry-After": "7"}, json={})))
+    with pytest.raises(TransientSinkError) as caught:
+        sink.get("alphanode-000001")
+    assert caught.value.retry_after == 7.0
+    sink = _sink(_site(lambda r: httpx.Response(503, text="busy")))
+    with pytest.raises(TransientSinkError):
+        sink.get("alphanode-000001")
+
+
+def test_timeouts_and_resets_are_transient() -> None:
+    def timeout(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("slow", request=request)
+
+    with pytest.raises(TransientSinkError, match="timed out"):
+        _sink(_site(timeout)).get("alphanode-000001")
+
+    def reset(request: httpx.Request) -> httpx.Response:
+        raise httpx.RemoteProtocolError("peer closed", request=request)
+
+    with pytest.raises(TransientSinkError):
+        _sink(_site(reset)).get("alphanode-000001")
+
+
+def test_client_errors_are_terminal() -> None:
+    sink = _sink(_site(lambda r: httpx.Response(400, json={"code": "rest_invalid_param"})))
+    with pytest.raises(TerminalSinkError, match="rest_invalid_param"):
+        sink.get("alphanode-000001")
+
+
+def test_missing_plugin_is_a_setup_error_naming_the_fix() -> None:
+    def no_plugin(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(404, json={"code": "rest_no_route", "message": "No route"})
+
+    with pytest.raises(WordPressSetupError, match="mu-plugin"):
+        _sink(no_plugin).get("alphanode-000001")
+
+
+def test_refused_password_is_a_setup_error_without_the_secret() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/info"):
+            return httpx.Response(200, json=INFO)
+        return httpx.Response(401, json={"code": "incorrect_password", "message": "no"})
+
+    with pytest.raises(WordPressSetupError) as caught:
+        _sink(refuse).get("alphanode-000001")
+    assert SECRET not in str(caught.value)
+    assert "ANP_WP_APP_PASSWORD" in str(caught.value)
+
+
+def test_a_lookup_that_ignores_source_id_is_never_acted_on() -> None:
+    # Without the plugin's query filter WordPress ignores ?source_id= and returns every post:
+    # updating the first one would overwrite the wrong post.
+    def everything(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(
+                200, json=[{"id": 5, "link": "x", "meta": {"source_id": "alphanode-999999"}}]
+            )
+        raise AssertionError("no write may happen")
+
+    post = PostBuilder().build(1)
+    with pytest.raises(WordPressSetupError, match="mu-plugin"):
+        _sink(_site(everything)).upsert(post, idempotency_key="k")
+
+
+def test_batch_reply_maps_each_item() -> None:
+    builder = PostBuilder()
+    posts = [builder.build(seed) for seed in (1, 2, 3)]
+    sent: list[dict[str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(200, json=[])
+        if path.endswith("/tags") or path.endswith("/categories"):
+            name = json.loads(request.content)["name"]
+            return httpx.Response(201, json={"id": 100 + len(name)})
+        if path.endswith("/batch/v1"):
+            body = json.loads(request.content)
+            sent.append(body)
+            return httpx.Response(
+                207,
+                json={
+                    "responses": [
+                        {"status": 201, "body": {"id": 11, "link": "http://wp.test/a/"}},
+                        {"status": 400, "body": {"code": "rest_invalid_param", "message": "x"}},
+                        {"status": 500, "body": {"code": "db_error", "message": "y"}},
+                    ]
+                },
+            )
+        raise AssertionError(f"unexpected {request.method} {path}")
+
+    results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b", "c"])
+    assert results[0].outcome == "created"  # type: ignore[union-attr]
+    assert isinstance(results[1], TerminalSinkError)
+    assert isinstance(results[2], TransientSinkError)
+    assert len(sent) == 1 and len(sent[0]["requests"]) == 3  # type: ignore[arg-type]
+
+
+def test_from_env_needs_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANP_WP_USER", raising=False)
+    monkeypatch.delenv("ANP_WP_APP_PASSWORD", raising=False)
+    with pytest.raises(UsageError, match="ANP_WP_APP_PASSWORD"):
+        WordPressSink.from_env("http://127.0.0.1:1")
+
+
+def test_mu_plugin_ships_in_the_package() -> None:
+    source = mu_plugin_source()
+    assert "register_post_meta" in source
+    assert "rest_post_query" in source
+    assert "rest_post_collection_params" in source
+
+
+def test_a_site_whose_posts_cannot_batch_gets_one_request_per_post() -> None:
+    # WordPress 5.6-5.8 has batch/v1 but refuses posts in it: nothing written, fall back.
+    posts = [PostBuilder().build(seed) for seed in (1, 2)]
+    singles: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(200, json=[])
+        if path.endswith("/tags") or path.endswith("/categories"):
+            return httpx.Response(201, json={"id": 7})
+        if path.endswith("/batch/v1"):
+            refused = {"status": 400, "body": {"code": "rest_batch_not_allowed", "message": "no"}}
+            return httpx.Response(207, json={"responses": [refused, refused]})
+        if request.method == "POST" and path.endswith("/wp/v2/posts"):
+            singles.append(json.loads(request.content)["meta"]["source_id"])
+            return httpx.Response(201, json={"id": len(singles), "link": "http://wp.test/x/"})
+        raise AssertionError(f"unexpected {request.method} {path}")
+
+    results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b"])
+    assert [r.outcome for r in results] == ["created", "created"]  # type: ignore[union-attr]
+    assert singles == [p["source_id"] for p in posts]

@@ -1,0 +1,173 @@
+"""The importer's fault tests against a real WordPress, with a smaller count than on the
+reference site: kill -9 and rerun, a lost ledger, rollback; verify and status through the CLI."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anp_synth.jsonl import content_hash, dumps_line
+from anp_synth.sinks.base import iter_all
+from anp_synth.sinks.wordpress import WordPressSink
+from anp_synth.synth.builder import PostBuilder
+from tests.wordpress.site import ROOT, WordPress
+
+pytestmark = pytest.mark.wordpress
+BUILDER = PostBuilder()
+KILL_COUNT = 150  # posts in the kill -9 test (5,000 on the reference site)
+
+
+def _write(path: Path, posts: list[dict[str, Any]]) -> Path:
+    with path.open("wb") as fh:
+        for post in posts:
+            fh.write(dumps_line(post))
+    return path
+
+
+def _env(site: WordPress) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("ANP_TARGET_TOKEN", None)
+    env.update(
+        ANP_WP_URL=site.url,
+        ANP_WP_USER=site.user,
+        ANP_WP_APP_PASSWORD=site.app_password,
+        COLUMNS="200",
+    )
+    return env
+
+
+def _cli(site: WordPress, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "anp_synth", *args],
+        cwd=ROOT,
+        env=_env(site),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _import_args(site: WordPress, data: Path, ledger: Path) -> list[str]:
+    return [
+        "import",
+        str(data),
+        "--sink",
+        "wordpress",
+        "--target",
+        site.url,
+        "--ledger",
+        str(ledger),
+    ]
+
+
+def _on_site(sink: WordPressSink) -> Counter[tuple[str, str]]:
+    """(source id, hash) of every imported post on the site, counted (a duplicate shows as 2)."""
+    return Counter((r.source_id, r.hash) for r in iter_all(sink, page_size=100))
+
+
+def _expected(posts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    return Counter((p["source_id"], content_hash(p)) for p in posts)
+
+
+def test_kill_9_at_random_points_then_rerun_gives_each_post_once(
+    wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
+) -> None:
+    posts = [BUILDER.build(seed) for seed in range(920000, 920000 + KILL_COUNT)]
+    data = _write(tmp_path / "posts.jsonl", posts)
+    ledger = tmp_path / "ledger.sqlite"
+    rng = random.Random(6)
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anp_synth", *_import_args(wordpress, data, ledger)],
+            cwd=ROOT,
+            env=_env(wordpress),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.8, 2.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            kills += 1
+        proc.wait(30)
+    assert kills >= 2, "the import finished before it could be killed: raise KILL_COUNT"
+    final = _cli(wordpress, *_import_args(wordpress, data, ledger))
+    assert final.returncode == 0, final.stderr
+    assert _on_site(wp_sink) == _expected(posts)  # all there, none twice
+
+    status = _cli(wordpress, "status", "--ledger", str(ledger))
+    assert status.returncode == 0 and "completed" in status.stdout
+
+    verify = _cli(
+        wordpress, "verify", str(data), "--sink", "wordpress", "--target", wordpress.url,
+        "--ledger", str(ledger),
+    )  # fmt: skip
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    # The resumed run is one run: one rollback empties the site.
+    back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
+    assert back.returncode == 0, back.stderr
+    assert _on_site(wp_sink) == Counter()
+
+
+def test_a_lost_ledger_makes_no_duplicates(
+    wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
+) -> None:
+    posts = [BUILDER.build(seed) for seed in range(921000, 921080)]
+    data = _write(tmp_path / "posts.jsonl", posts)
+    first = _cli(wordpress, *_import_args(wordpress, data, tmp_path / "a.sqlite"))
+    assert first.returncode == 0, first.stderr
+    # The ledger is gone (another machine, a deleted file): every post is sent again.
+    again = _cli(wordpress, *_import_args(wordpress, data, tmp_path / "b.sqlite"))
+    assert again.returncode == 0, again.stderr
+    assert _on_site(wp_sink) == _expected(posts)
+
+
+def test_rollback_of_an_update_and_create_run_restores_the_site(
+    wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
+) -> None:
+    base = [BUILDER.build(seed) for seed in range(922000, 922060)]
+    ledger = tmp_path / "ledger.sqlite"
+    first = _cli(wordpress, *_import_args(wordpress, _write(tmp_path / "a.jsonl", base), ledger))
+    assert first.returncode == 0, first.stderr
+    before = _on_site(wp_sink)
+    urls_before = {r.source_id: r.url for r in iter_all(wp_sink)}
+
+    second = [dict(p, title=f"edited {p['title']}") if i < 20 else p for i, p in enumerate(base)]
+    second += [BUILDER.build(seed) for seed in range(922100, 922130)]
+    run = _cli(wordpress, *_import_args(wordpress, _write(tmp_path / "b.jsonl", second), ledger))
+    assert run.returncode == 0, run.stderr
+    assert sum(_on_site(wp_sink).values()) == 90
+
+    back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
+    assert back.returncode == 0, back.stderr
+    assert _on_site(wp_sink) == before
+    assert {r.source_id: r.url for r in iter_all(wp_sink)} == urls_before
+    restored = wp_sink.get(base[0]["source_id"])
+    assert restored is not None and restored.post == base[0]
+
+
+def test_verify_reports_a_post_deleted_in_wordpress(
+    wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
+) -> None:
+    posts = [BUILDER.build(seed) for seed in range(923000, 923010)]
+    data = _write(tmp_path / "posts.jsonl", posts)
+    ledger = tmp_path / "ledger.sqlite"
+    assert _cli(wordpress, *_import_args(wordpress, data, ledger)).returncode == 0
+    assert wp_sink.delete(posts[3]["source_id"])
+    verify = _cli(
+        wordpress, "verify", str(data), "--sink", "wordpress", "--target", wordpress.url,
+        "--ledger", str(ledger),
+    )  # fmt: skip
+    assert verify.returncode != 0
+    assert posts[3]["source_id"] in verify.stdout
