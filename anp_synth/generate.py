@@ -20,8 +20,13 @@ import orjson
 
 from anp_synth import __version__
 from anp_synth.errors import UsageError
-from anp_synth.model import PROFILES
-from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS, MAX_SEED, PostBuilder
+from anp_synth.synth.builder import (
+    DEFAULT_EPOCH,
+    DEFAULT_WINDOW_DAYS,
+    MAX_SEED,
+    PROFILES,
+    PostBuilder,
+)
 from anp_synth.synth.vocab import supported_locales
 
 DEFAULT_COUNT = 1000

@@ -118,7 +118,7 @@ class _Prose:
 
     lead: str
     lead_fmt: int
-    production: tuple[tuple[str, int], ...]
+    production: tuple[tuple[str, str, int], ...]  # paragraph, closing sentence (or ""), how
     final: tuple[tuple[str, int], ...]
     base: int
     counts: tuple[int, int, int]
@@ -281,7 +281,10 @@ class PostBuilder:
         checklist_index, brief_index = divmod(r, len(self._brief_variants))
         prose = self._prose_variants[prose_index]
         lead = _fill(cache, prose.lead, prose.lead_fmt, words, scenario_index)
-        production = [_fill(cache, t, f, words, scenario_index) for t, f in prose.production]
+        production = [
+            f"{p} {_fill(cache, c, f, words, scenario_index)}" if c else p
+            for p, c, f in prose.production
+        ]
         final = [_fill(cache, t, f, words, scenario_index) for t, f in prose.final]
         checklist, checklist_units = self._checklist_variants[checklist_index]
         units = prose.units(topic_units) + checklist_units
@@ -434,7 +437,7 @@ class PostBuilder:
             production = []
             for _ in range(n_prod):
                 paragraph, n = self._sentence_run(d, 3, 5)
-                production.append((paragraph, 0))
+                production.append((paragraph, "", 0))
                 units += n
             final = []
             for _ in range(n_final):
@@ -451,10 +454,9 @@ class PostBuilder:
             if d.below(1000) < volume.closer_per_mille:
                 closer = self._closers[d.below(len(self._closers))]
                 parts.append(closer)
-                # production paragraphs hold no braces, so the pair is one template
-                production.append((f"{paragraph} {closer.text}", _how(closer)))
+                production.append((paragraph, closer.text, _how(closer)))
             else:
-                production.append((paragraph, 0))
+                production.append((paragraph, "", 0))
         final = []
         for i in d.distinct_indices(len(self._finals), n_final):
             parts.append(self._finals[i])
@@ -545,13 +547,18 @@ class PostBuilder:
 
 
 def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], scenario: int) -> str:
-    """`text` filled with the post's words, cached per topic (and scenario when it is used)."""
+    """`text` filled with the post's words; cached per topic when it uses only the topic.
+
+    Texts that use the scenario too are not cached: topics x scenarios x templates
+    would hold tens of MB for little gain, and memory must stay flat.
+    """
     if not how:
         return text
-    key: Any = text if how == 1 else (text, scenario)
-    filled = cache.get(key)
+    if how == 2:
+        return text.format_map(words)
+    filled = cache.get(text)
     if filled is None:
-        filled = cache[key] = text.format_map(words)
+        filled = cache[text] = text.format_map(words)
     return filled
 
 
