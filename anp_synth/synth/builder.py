@@ -237,7 +237,9 @@ class PostBuilder:
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
         version = _VERSIONS[r]
         scenario: str = vocab.scenarios[scenario_index]
-        topic = self._topic(stack_index, problem_index)
+        topic = self._topics.get((stack_index, problem_index)) or self._topic(
+            stack_index, problem_index
+        )
         stack = topic["stack"]
         stack_name: str = stack["name"]
         problem: str = topic["problem"]
@@ -303,7 +305,9 @@ class PostBuilder:
         n_notes = self.volume.notes[0] + r
         sources = self._image_variants[images_index]
         n_images = len(sources)
-        captions = self._captions(topic, n_images)
+        captions = topic["captions"]
+        if len(captions) < n_images:
+            captions = self._captions(topic, n_images)
         image_sources = [
             {
                 "source": source["source"],
@@ -322,7 +326,11 @@ class PostBuilder:
             *[dict(entity) for entity in tool_entities],
         ]
         notes = self._notes[:n_notes]
-        similar = self._similar(text, seed)
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
+            similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
+        else:
+            similar = self._similar(text, seed)
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -531,11 +539,10 @@ class PostBuilder:
         return self._separator.join([sentences[i] for i in picked]), units
 
     def _similar(self, text: Draws, seed: int) -> list[str]:
-        """Seeds in the same neighbourhood (within 64), never the post itself."""
-        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
-            offsets = self._offset_variants[text.below(len(self._offset_variants))]
-            return [f"alphanode-{seed + offset:06d}" for offset in offsets]
-        # near 0 and 999,999 the neighbourhood is cut: draw from what is left
+        """Similar posts near 0 and 999,999, where the neighbourhood is cut.
+
+        Elsewhere `build` picks a prebuilt set of offsets within 64 (never 0).
+        """
         lo = max(0, seed - NEIGHBOURHOOD)
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = text.between(*self.volume.similar)
