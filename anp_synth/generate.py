@@ -20,8 +20,13 @@ import orjson
 
 from anp_synth import __version__
 from anp_synth.errors import UsageError
-from anp_synth.model import PROFILES
-from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS, MAX_SEED, PostBuilder
+from anp_synth.synth.builder import (
+    DEFAULT_EPOCH,
+    DEFAULT_WINDOW_DAYS,
+    MAX_SEED,
+    PROFILES,
+    PostBuilder,
+)
 from anp_synth.synth.vocab import supported_locales
 
 DEFAULT_COUNT = 1000
@@ -143,19 +148,43 @@ def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[tu
     # Build the pools before forking, so workers inherit them instead of each
     # importing Faker and building its own (a fixed cost of ~0.3 s per worker).
     _builder(*args)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        pending: deque[tuple[int, Future[bytes]]] = deque()
+    # Workers hand chunks over as files in a scratch directory (RAM-backed when
+    # /dev/shm exists) rather than through the pool's pipe: two copies instead of
+    # four and no 64 KB ping-pong, which is most of what a second worker costs.
+    with (
+        tempfile.TemporaryDirectory(prefix="anp-synth-", dir=_scratch_root()) as scratch,
+        ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
+        pending: deque[tuple[int, Future[str]]] = deque()
         todo = iter(bounds)
         for start, n in todo:
-            pending.append((n, pool.submit(build_chunk, *args, start, n)))
+            pending.append((n, pool.submit(build_chunk_file, *args, start, n, scratch)))
             if len(pending) >= 2 * workers:
                 break
         while pending:
             n, future = pending.popleft()
-            yield n, future.result()
+            path = Path(future.result())
+            data = path.read_bytes()
+            path.unlink()
+            yield n, data
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append((nxt[1], pool.submit(build_chunk, *args, *nxt)))
+                pending.append((nxt[1], pool.submit(build_chunk_file, *args, *nxt, scratch)))
+
+
+def build_chunk_file(
+    profile: str, locale: str, epoch_ordinal: int, window: int, start: int, count: int, scratch: str
+) -> str:
+    """Write the chunk's JSONL bytes to a file in `scratch`; return its path (runs in workers)."""
+    path = os.path.join(scratch, f"{start}.jsonl")
+    with open(path, "wb") as handle:
+        handle.write(build_chunk(profile, locale, epoch_ordinal, window, start, count))
+    return path
+
+
+def _scratch_root() -> str | None:
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
 
 
 # -- writing ---------------------------------------------------------------

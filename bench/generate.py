@@ -277,7 +277,7 @@ def _main() -> int:
     with tempfile.TemporaryDirectory(prefix="anp-bench-") as tmp:
         directory = Path(tmp)
         one = two = float("inf")
-        for _ in range(2):
+        for _ in range(ROUNDS):
             one = min(one, _generate_seconds(1, directory))
             two = min(two, _generate_seconds(2, directory))
         print(

@@ -11,7 +11,6 @@ from rich.console import Console
 
 from anp_synth.errors import UsageError
 from anp_synth.generate import DEFAULT_COUNT, DEFAULT_OUTPUT, Spec, generate, parse_shard, validate
-from anp_synth.model import post_schema
 from anp_synth.progress import progress_bar
 from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
 
@@ -59,6 +58,8 @@ def generate_cmd(
 
 def schema_cmd() -> None:
     """Print the JSON Schema of a post."""
+    from anp_synth.model import post_schema  # pydantic only when needed: `generate` starts faster
+
     sys.stdout.buffer.write(orjson.dumps(post_schema(), option=orjson.OPT_INDENT_2) + b"\n")
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import string
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -118,7 +119,7 @@ class _Prose:
 
     lead: str
     lead_fmt: int
-    production: tuple[tuple[str, int], ...]
+    production: tuple[tuple[str, str, int], ...]  # paragraph, closing sentence (or ""), how
     final: tuple[tuple[str, int], ...]
     base: int
     counts: tuple[int, int, int]
@@ -129,7 +130,10 @@ class _Prose:
 
 
 class PostBuilder:
-    """Builds posts for one (profile, locale, epoch, window); reuse it across seeds."""
+    """Builds posts for one (profile, locale, epoch, window); reuse it across seeds.
+
+    Not thread-safe: one builder per thread (`build_post` does that for you).
+    """
 
     def __init__(
         self,
@@ -233,7 +237,9 @@ class PostBuilder:
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
         version = _VERSIONS[r]
         scenario: str = vocab.scenarios[scenario_index]
-        topic = self._topic(stack_index, problem_index)
+        topic = self._topics.get((stack_index, problem_index)) or self._topic(
+            stack_index, problem_index
+        )
         stack = topic["stack"]
         stack_name: str = stack["name"]
         problem: str = topic["problem"]
@@ -281,7 +287,10 @@ class PostBuilder:
         checklist_index, brief_index = divmod(r, len(self._brief_variants))
         prose = self._prose_variants[prose_index]
         lead = _fill(cache, prose.lead, prose.lead_fmt, words, scenario_index)
-        production = [_fill(cache, t, f, words, scenario_index) for t, f in prose.production]
+        production = [
+            f"{p} {_fill(cache, c, f, words, scenario_index)}" if c else p
+            for p, c, f in prose.production
+        ]
         final = [_fill(cache, t, f, words, scenario_index) for t, f in prose.final]
         checklist, checklist_units = self._checklist_variants[checklist_index]
         units = prose.units(topic_units) + checklist_units
@@ -296,7 +305,9 @@ class PostBuilder:
         n_notes = self.volume.notes[0] + r
         sources = self._image_variants[images_index]
         n_images = len(sources)
-        captions = self._captions(topic, n_images)
+        captions = topic["captions"]
+        if len(captions) < n_images:
+            captions = self._captions(topic, n_images)
         image_sources = [
             {
                 "source": source["source"],
@@ -315,7 +326,11 @@ class PostBuilder:
             *[dict(entity) for entity in tool_entities],
         ]
         notes = self._notes[:n_notes]
-        similar = self._similar(text, seed)
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
+            similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
+        else:
+            similar = self._similar(text, seed)
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -434,7 +449,7 @@ class PostBuilder:
             production = []
             for _ in range(n_prod):
                 paragraph, n = self._sentence_run(d, 3, 5)
-                production.append((paragraph, 0))
+                production.append((paragraph, "", 0))
                 units += n
             final = []
             for _ in range(n_final):
@@ -451,10 +466,9 @@ class PostBuilder:
             if d.below(1000) < volume.closer_per_mille:
                 closer = self._closers[d.below(len(self._closers))]
                 parts.append(closer)
-                # production paragraphs hold no braces, so the pair is one template
-                production.append((f"{paragraph} {closer.text}", _how(closer)))
+                production.append((paragraph, closer.text, _how(closer)))
             else:
-                production.append((paragraph, 0))
+                production.append((paragraph, "", 0))
         final = []
         for i in d.distinct_indices(len(self._finals), n_final):
             parts.append(self._finals[i])
@@ -525,11 +539,10 @@ class PostBuilder:
         return self._separator.join([sentences[i] for i in picked]), units
 
     def _similar(self, text: Draws, seed: int) -> list[str]:
-        """Seeds in the same neighbourhood (within 64), never the post itself."""
-        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
-            offsets = self._offset_variants[text.below(len(self._offset_variants))]
-            return [f"alphanode-{seed + offset:06d}" for offset in offsets]
-        # near 0 and 999,999 the neighbourhood is cut: draw from what is left
+        """Similar posts near 0 and 999,999, where the neighbourhood is cut.
+
+        Elsewhere `build` picks a prebuilt set of offsets within 64 (never 0).
+        """
         lo = max(0, seed - NEIGHBOURHOOD)
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = text.between(*self.volume.similar)
@@ -545,13 +558,18 @@ class PostBuilder:
 
 
 def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], scenario: int) -> str:
-    """`text` filled with the post's words, cached per topic (and scenario when it is used)."""
+    """`text` filled with the post's words; cached per topic when it uses only the topic.
+
+    Texts that use the scenario too are not cached: topics x scenarios x templates
+    would hold tens of MB for little gain, and memory must stay flat.
+    """
     if not how:
         return text
-    key: Any = text if how == 1 else (text, scenario)
-    filled = cache.get(key)
+    if how == 2:
+        return text.format_map(words)
+    filled = cache.get(text)
     if filled is None:
-        filled = cache[key] = text.format_map(words)
+        filled = cache[text] = text.format_map(words)
     return filled
 
 
@@ -566,6 +584,19 @@ def _slug(stack: str, problem: str) -> str:
     return "-".join(word.lower() for word in cleaned if word)
 
 
+_local = threading.local()
+
+
 def build_post(seed: int, profile: str = "standard", locale: str = "en_US") -> dict[str, Any]:
-    """The post of one seed (convenience for callers that build only a few)."""
-    return PostBuilder(profile, locale).build(seed)
+    """The post of one seed, from a builder cached per (profile, locale) and thread.
+
+    Making a builder prepares its text variants (~0.1-0.3 s), so it is done once;
+    a builder is not shared between threads because its draw state is reused.
+    """
+    builders: dict[tuple[str, str], PostBuilder] | None = getattr(_local, "builders", None)
+    if builders is None:
+        builders = _local.builders = {}
+    builder = builders.get((profile, locale))
+    if builder is None:
+        builder = builders[(profile, locale)] = PostBuilder(profile, locale)
+    return builder.build(seed)

@@ -26,7 +26,7 @@ T = TypeVar("T")
 # seed article (python services, reducing build time, a content heavy
 # programming website, the same lead and first paragraph, an unsplash image);
 # every other value of that post is as drawn.
-DERIVATION_SALT = b"anp-synth/1813912"
+DERIVATION_SALT = b"anp-synth/2272964"
 ZIPF_SCALE = 1 << 24
 _BLOCK_BYTES = 64
 _LOW = 1 << 64

@@ -85,3 +85,32 @@ def test_output_file_gets_the_usual_mode(tmp_path: Path) -> None:
     out = tmp_path / "posts.jsonl"
     generate(Spec(0, 3), str(out))
     assert out.stat().st_mode & 0o777 != 0o600  # not mkstemp's private mode
+
+
+def test_a_failing_worker_leaves_no_output_and_no_scratch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import multiprocessing
+
+    import anp_synth.generate as gen
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the failure is injected by a patch that forked workers inherit")
+    scratch_root = Path(gen._scratch_root() or tmp_path / "scratch")
+    scratch_root.mkdir(exist_ok=True)
+    monkeypatch.setattr(gen, "_scratch_root", lambda: str(scratch_root))
+    before = set(scratch_root.glob("anp-synth-*"))
+    real = gen.build_chunk
+
+    def failing(*args: object) -> bytes:
+        if args[4] == 300:  # the fourth chunk: workers inherit this patch when they fork
+            raise RuntimeError("boom")
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gen, "build_chunk", failing)
+    out = tmp_path / "posts.jsonl"
+    with pytest.raises(RuntimeError, match="boom"):
+        generate(Spec(0, 1000), str(out), workers=2, chunk=100)
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name != "scratch"] == []
+    assert set(scratch_root.glob("anp-synth-*")) == before

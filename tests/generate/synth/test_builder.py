@@ -212,3 +212,13 @@ def test_stacks_tools_and_tags_are_zipf_skewed(standard: list[dict[str, Any]]) -
     counts = sorted(tags.values(), reverse=True)
     assert counts[0] > 5 * counts[len(counts) // 2]
     assert tags[vocab.all_tools[0]] > tags[vocab.all_tools[20]] * 10
+
+
+def test_build_post_is_cached_and_safe_across_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    seeds = range(500, 900)
+    expected = [orjson.dumps(PostBuilder().build(seed)) for seed in seeds]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda seed: orjson.dumps(build_post(seed)), seeds))
+    assert got == expected
