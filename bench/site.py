@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 
 from anp_synth.site.launcher import SiteProcess, free_port
 from anp_synth.site.server import uvicorn_options
@@ -256,9 +257,16 @@ def main() -> int:
         site = SiteProcess(root / "site.db", log_path=root / "site.log", startup_timeout=60)
         with site:
             pin_group(site.pid, SERVER_CPU)
+            server = psutil.Process(site.pid)
+            cpu_before = sum(server.cpu_times()[:2])
             bulk_rate = bulk_import(site, lines)
+            cpu_per_post = (sum(server.cpu_times()[:2]) - cpu_before) / len(lines)
             del lines
-            print(f"  bulk upsert: {bulk_rate:,.0f} posts/s ({POSTS:,} posts, batches of {BATCH})")
+            print(
+                f"  bulk upsert: {bulk_rate:,.0f} posts/s ({POSTS:,} posts, batches of {BATCH}); "
+                f"server CPU {cpu_per_post * 1e6:,.0f} us/post, i.e. "
+                f"{1 / cpu_per_post:,.0f} posts/s on a core of its own"
+            )
 
             post_url = f"{site.url}/posts/{slugs[0]}"
             assert httpx.get(post_url).status_code == 200  # warm: the next request is a HIT
