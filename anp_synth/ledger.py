@@ -655,17 +655,33 @@ class Ledger:
                 [(h, rid, url, now, target, sid) for sid, h, rid, url in restored],
             )
 
-    def replace_target_items(self, target: str, rows: Iterable[tuple[str, str, str, str]]) -> int:
-        """Rebuild a target's items from the target itself: (source_id, hash, remote id, url)."""
+    def replace_target_items(self, target: str, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Rebuild a target's items from the target itself.
+
+        Rows: (source_id, hash, remote id, url, view_count, title, tags, stack); the last
+        four may be None (a post the file does not describe).
+        """
         now = _now()
         n = 0
         with self._tx():
             self.db.execute("DELETE FROM items WHERE target = ?", (target,))
-            for sid, h, rid, url in rows:
+            for sid, h, rid, url, views, title, tags, stack in rows:
                 self.db.execute(
                     "INSERT INTO items (target, source_id, run_id, content_hash, remote_id, url,"
-                    " state, updated) VALUES (?, ?, 0, ?, ?, ?, 'confirmed', ?)",
-                    (target, sid, h, rid, url, now),
+                    " state, view_count, title, tags, stack, updated)"
+                    " VALUES (?, ?, 0, ?, ?, ?, 'confirmed', ?, ?, ?, ?, ?)",
+                    (
+                        target,
+                        sid,
+                        h,
+                        rid,
+                        url,
+                        views,
+                        title,
+                        None if tags is None else orjson.dumps(tags).decode(),
+                        None if stack is None else orjson.dumps(stack).decode(),
+                        now,
+                    ),
                 )
                 n += 1
         return n
