@@ -144,7 +144,6 @@ class _BatchResult:
     done: list[tuple[_Item, UpsertResult, bool]] = field(default_factory=list)
     terminal: list[tuple[_Item, str, int | None]] = field(default_factory=list)
     transient: list[tuple[_Item, str]] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
     purged: int = 0
 
 
@@ -227,22 +226,27 @@ class _Writer:
     def __init__(self, path: Path, mode: str) -> None:
         self.path, self.mode = path, mode
         self._fh: BinaryIO | None = None
+        self._lock = threading.Lock()  # workers log their attempts themselves
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open(self.mode + "b")  # type: ignore[assignment]
-        assert self._fh is not None
-        self._fh.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        data = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        with self._lock:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open(self.mode + "b")  # type: ignore[assignment]
+            assert self._fh is not None
+            self._fh.write(data)
 
     def flush(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
+        with self._lock:
+            if self._fh is not None:
+                self._fh.flush()
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -274,6 +278,7 @@ class Importer:
             self.opt.max_pause,
         )
         self.batch_size = max(1, min(self.opt.batch_size, sink.max_batch))
+        self._log: _Writer | None = None
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -292,6 +297,7 @@ class Importer:
         log_path, q_path = run_paths(self.ledger.path, run.id)
         summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
         log = _Writer(log_path, "a")
+        self._log = log
         # Each pass re-reads the whole file, so the quarantine is rewritten, not appended.
         quarantine = _Writer(q_path, "w")
         if q_path.exists():
@@ -304,7 +310,7 @@ class Importer:
             state = L.COMPLETED if summary.ok else L.PARTIAL
         finally:
             summary.elapsed = time.perf_counter() - started
-            self._totals_from_ledger(summary, run.id)
+            self._totals_from_ledger(summary, run.id, finished=state != L.FAILED)
             log.write(
                 {"ts": time.time(), "run": run.id, "action": "finish", "state": state}
                 | summary.counts()
@@ -314,14 +320,14 @@ class Importer:
             self.ledger.finish_run(run.id, state, summary.counts())
         return summary
 
-    def _totals_from_ledger(self, summary: Summary, run_id: int) -> None:
+    def _totals_from_ledger(self, summary: Summary, run_id: int, finished: bool) -> None:
         # A resumed run counts what its earlier passes created and updated, too.
         changes = self.ledger.db.execute(
             "SELECT action, count(*) FROM changes WHERE run_id = ? GROUP BY action", (run_id,)
         )
         by = {r[0]: r[1] for r in changes}
         summary.created, summary.updated = by.get("created", 0), by.get("updated", 0)
-        if summary.resumed:
+        if summary.resumed and finished:
             # This pass skipped what earlier passes wrote; those count as created/updated.
             summary.unchanged = max(
                 0,
@@ -374,7 +380,7 @@ class Importer:
                 except BaseException as exc:  # a fatal error in a worker stops the run
                     fatal = fatal or exc
                     continue
-                self._record(res, summary, run_id, log, quarantine_line)
+                self._record(res, summary, run_id, quarantine_line)
 
         try:
             for chunk in _chunks(iter_lines(stream, parse=False), CHUNK):
@@ -554,7 +560,6 @@ class Importer:
         res: _BatchResult,
         summary: Summary,
         run_id: int | None,
-        log: _Writer | None,
         quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
     ) -> None:
         assert run_id is not None
@@ -576,12 +581,13 @@ class Importer:
             summary.failed += 1
             quarantine_line(i.line, i.source_id, "gave-up", reason, None)
             summary.quarantined -= 1  # counted as failed, still listed in the quarantine file
-        if log is not None:
-            for rec in res.log:
-                log.write(rec)
         self.on_progress(len(res.done) + len(res.terminal) + len(res.transient))
 
     # -- one batch, in a worker thread ----------------------------------------------------
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self._log is not None:
+            self._log.write(record)
 
     def _send(self, batch: list[_Item], run_id: int) -> _BatchResult:
         out = _BatchResult()
@@ -642,7 +648,7 @@ class Importer:
             )
         except TransientSinkError as exc:
             self.breaker.failure()
-            out.log.append(
+            self._emit(
                 {
                     "ts": time.time(),
                     "run": run_id,
@@ -687,7 +693,7 @@ class Importer:
                 assert isinstance(res, SinkError)
                 out.terminal.append((item, str(res), res.status))
                 action, status = "rejected", res.status
-            out.log.append(
+            self._emit(
                 {
                     "ts": time.time(),
                     "run": run_id,
@@ -718,7 +724,7 @@ class Importer:
                     self.sink.purge(paths)
             out.purged += len(paths)
         except SinkError as exc:
-            out.log.append({"ts": time.time(), "action": "purge-failed", "error": str(exc)[:300]})
+            self._emit({"ts": time.time(), "action": "purge-failed", "error": str(exc)[:300]})
 
 
 _SOURCE_ID = re.compile(rb'"source_id"\s*:\s*"(alphanode-[0-9]{6})"')
