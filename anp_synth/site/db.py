@@ -318,9 +318,9 @@ class Database:
             "cache_size=-262144",  # 256 MB: the listing indexes of 100k posts fit
             "temp_store=MEMORY",
             "mmap_size=268435456",
-            # Checkpoint every 64 MB of WAL rather than 4 MB: pages that many commits
+            # Checkpoint every 256 MB of WAL rather than 4 MB: pages that many commits
             # dirty again are copied back once, and there are fewer fsyncs.
-            "wal_autocheckpoint=16384",
+            "wal_autocheckpoint=65536",
         ):
             self.conn.execute(f"PRAGMA {pragma}")
         self.migrate()
@@ -357,6 +357,9 @@ class Database:
             "CREATE VIRTUAL TABLE posts_fts USING fts5(title, body, content='',"
             " tokenize='unicode61 remove_diacritics 2', detail=none, columnsize=0)"
         )
+        # Merge segments 16 at a time instead of 4: about half the rewriting per bulk
+        # commit, and word lookups stay well under a millisecond at 100,000 posts.
+        conn.execute("INSERT INTO posts_fts (posts_fts, rank) VALUES ('automerge', 16)")
         rows = conn.execute("SELECT id, body FROM posts").fetchall()
         conn.executemany(
             "INSERT INTO posts_fts (rowid, title, body) VALUES (?, ?, ?)",
