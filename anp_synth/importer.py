@@ -389,7 +389,6 @@ class Importer:
                 guesses = [_guess_source_id(ln.raw) for ln in chunk]
                 known = self.ledger.known(self.target, [g for g in guesses if g is not None])
                 items: list[tuple[int, str, dict[str, Any], bytes, bytes]] = []
-                skipped = 0
                 for ln, guess in zip(chunk, guesses, strict=True):
                     summary.read += 1
                     digest = raw_digest(ln.raw)
@@ -410,7 +409,6 @@ class Importer:
                                 summary.unchanged += 1
                             else:
                                 summary.filtered += 1
-                        skipped += 1
                         continue
                     ln = parse_line(ln)
                     if ln.error is not None:
