@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from anp_synth import ledger as L
 from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError
-from anp_synth.jsonl import content_hash, iter_lines, parse_line
+from anp_synth.jsonl import Line, content_hash, iter_lines, parse_line
 from anp_synth.model import Post, is_source_id
 from anp_synth.sinks.base import Sink, UpsertResult
 
@@ -128,6 +128,15 @@ class Summary:
             "quarantined": self.quarantined,
             "read": self.read,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    line: int
+    source_id: str
+    value: dict[str, Any]
+    raw: bytes
+    digest: bytes
 
 
 @dataclass(slots=True)
@@ -384,127 +393,11 @@ class Importer:
 
         try:
             for chunk in _chunks(iter_lines(stream, parse=False), CHUNK):
-                # Skip path first: a line whose exact bytes were confirmed before is unchanged,
-                # without parsing or validating it again (what makes reruns cheap).
-                guesses = [_guess_source_id(ln.raw) for ln in chunk]
-                known = self.ledger.known(self.target, [g for g in guesses if g is not None])
-                items: list[tuple[int, str, dict[str, Any], bytes, bytes]] = []
-                for ln, guess in zip(chunk, guesses, strict=True):
-                    summary.read += 1
-                    digest = raw_digest(ln.raw)
-                    k = known.get(guess) if guess is not None else None
-                    if k is not None and k.raw_digest == digest and k.state == "confirmed":
-                        seed = int(guess[-6:])  # type: ignore[index]
-                        if seen[seed]:
-                            quarantine_line(
-                                ln.number,
-                                guess,
-                                "duplicate",
-                                f"source id {guess} repeated in the file",
-                                ln.raw,
-                            )
-                        else:
-                            seen[seed] = 1
-                            if self.opt.only is None or guess in self.opt.only:
-                                summary.unchanged += 1
-                            else:
-                                summary.filtered += 1
-                        continue
-                    ln = parse_line(ln)
-                    if ln.error is not None:
-                        quarantine_line(ln.number, None, "input", ln.error, ln.raw)
-                        continue
-                    value = ln.value
-                    sid = value.get("source_id") if isinstance(value, dict) else None
-                    if not isinstance(sid, str) or not is_source_id(sid):
-                        reason = "field 'source_id': missing or not alphanode-NNNNNN"
-                        if isinstance(value, dict):
-                            try:
-                                Post.model_validate(value)
-                            except ValidationError as exc:
-                                reason = _validation_reason(exc)
-                        else:
-                            reason = "not a JSON object"
-                        quarantine_line(
-                            ln.number,
-                            sid if isinstance(sid, str) else None,
-                            "input",
-                            reason,
-                            ln.raw,
-                        )
-                        continue
-                    seed = int(sid[-6:])
-                    if seen[seed]:
-                        quarantine_line(
-                            ln.number,
-                            sid,
-                            "duplicate",
-                            f"source id {sid} repeated in the file",
-                            ln.raw,
-                        )
-                        continue
-                    seen[seed] = 1
-                    if self.opt.only is not None and sid not in self.opt.only:
-                        summary.filtered += 1
-                        continue
-                    items.append((ln.number, sid, value, ln.raw, digest))
+                items, known = self._screen(chunk, seen, summary, quarantine_line)
                 self.on_progress(len(chunk) - len(items))
                 if not items:
                     continue
-                missing = [i[1] for i in items if i[1] not in known]
-                if missing:
-                    known.update(self.ledger.known(self.target, missing))
-                planned: list[L.Planned] = []
-                sends: list[_Item] = []
-                for number, sid, value, raw, digest in items:
-                    k = known.get(sid)
-                    if k is not None and k.raw_digest == digest:
-                        if k.state == "confirmed":
-                            summary.unchanged += 1
-                            continue
-                        if (
-                            k.state == "failed"
-                            and not self.opt.retry_quarantine
-                            and not (k.last_error or "").startswith(GAVE_UP)
-                        ):
-                            quarantine_line(
-                                number,
-                                sid,
-                                "target",
-                                f"refused by the target before ({k.last_error}); "
-                                "unchanged since: use --retry-quarantine to send it again",
-                                None,
-                            )
-                            continue
-                    try:
-                        Post.model_validate(value)
-                    except ValidationError as exc:
-                        quarantine_line(number, sid, "input", _validation_reason(exc), raw)
-                        continue
-                    h = content_hash(value)
-                    if k is not None and k.state == "confirmed" and k.content_hash == h:
-                        summary.unchanged += 1
-                        continue
-                    if self.opt.dry_run:
-                        if k is None:
-                            summary.would_create += 1
-                        else:
-                            summary.would_update += 1
-                        continue
-                    meta = value.get("meta") or {}
-                    planned.append(
-                        L.Planned(
-                            sid,
-                            number,
-                            h,
-                            digest,
-                            meta.get("view_count"),
-                            value.get("title"),
-                            list(value.get("tags") or []),
-                            list(meta.get("stack") or []),
-                        )
-                    )
-                    sends.append(_Item(number, sid, value, h))
+                planned, sends = self._plan(items, known, summary, quarantine_line)
                 self.on_progress(len(items) - len(sends))
                 if not sends or run_id is None:
                     continue
@@ -534,6 +427,124 @@ class Importer:
             pool.shutdown(wait=True, cancel_futures=True)
             if run_id is not None:
                 self.ledger.save_counts(run_id, summary.counts())
+
+    def _screen(
+        self,
+        chunk: list[Line],
+        seen: bytearray,
+        summary: Summary,
+        quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+    ) -> tuple[list[_Candidate], dict[str, L.Known]]:
+        """Skip unchanged lines, quarantine bad ones; the rest are candidates to plan."""
+        # Skip path first: a line whose exact bytes were confirmed before is unchanged,
+        # without parsing or validating it again (what makes reruns cheap).
+        guesses = [_guess_source_id(ln.raw) for ln in chunk]
+        known = self.ledger.known(self.target, [g for g in guesses if g is not None])
+        items: list[_Candidate] = []
+        only = self.opt.only
+        for ln, guess in zip(chunk, guesses, strict=True):
+            summary.read += 1
+            digest = raw_digest(ln.raw)
+            k = known.get(guess) if guess is not None else None
+            if (
+                guess is not None
+                and k is not None
+                and k.raw_digest == digest
+                and k.state == "confirmed"
+            ):
+                if _first_time(seen, guess, ln, quarantine_line):
+                    if only is None or guess in only:
+                        summary.unchanged += 1
+                    else:
+                        summary.filtered += 1
+                continue
+            ln = parse_line(ln)
+            if ln.error is not None:
+                quarantine_line(ln.number, None, "input", ln.error, ln.raw)
+                continue
+            value = ln.value
+            sid = value.get("source_id") if isinstance(value, dict) else None
+            if not isinstance(sid, str) or not is_source_id(sid):
+                reason = "not a JSON object"
+                if isinstance(value, dict):
+                    reason = "field 'source_id': missing or not alphanode-NNNNNN"
+                    try:
+                        Post.model_validate(value)
+                    except ValidationError as exc:
+                        reason = _validation_reason(exc)
+                sid_text = sid if isinstance(sid, str) else None
+                quarantine_line(ln.number, sid_text, "input", reason, ln.raw)
+                continue
+            if not _first_time(seen, sid, ln, quarantine_line):
+                continue
+            if only is not None and sid not in only:
+                summary.filtered += 1
+                continue
+            items.append(_Candidate(ln.number, sid, value, ln.raw, digest))
+        missing = [i.source_id for i in items if i.source_id not in known]
+        if missing:
+            known.update(self.ledger.known(self.target, missing))
+        return items, known
+
+    def _plan(
+        self,
+        items: list[_Candidate],
+        known: dict[str, L.Known],
+        summary: Summary,
+        quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+    ) -> tuple[list[L.Planned], list[_Item]]:
+        """Validate and hash the candidates; what the ledger has confirmed is skipped."""
+        planned: list[L.Planned] = []
+        sends: list[_Item] = []
+        for c in items:
+            sid = c.source_id
+            k = known.get(sid)
+            if (
+                k is not None
+                and k.raw_digest == c.digest
+                and k.state == "failed"
+                and not self.opt.retry_quarantine
+                and not (k.last_error or "").startswith(GAVE_UP)
+            ):
+                quarantine_line(
+                    c.line,
+                    sid,
+                    "target",
+                    f"refused by the target before ({k.last_error}); "
+                    "unchanged since: use --retry-quarantine to send it again",
+                    None,
+                )
+                continue
+            try:
+                Post.model_validate(c.value)
+            except ValidationError as exc:
+                quarantine_line(c.line, sid, "input", _validation_reason(exc), c.raw)
+                continue
+            h = content_hash(c.value)
+            if k is not None and k.state == "confirmed" and k.content_hash == h:
+                summary.unchanged += 1
+                continue
+            if self.opt.dry_run:
+                if k is None:
+                    summary.would_create += 1
+                else:
+                    summary.would_update += 1
+                continue
+            meta = c.value.get("meta") or {}
+            planned.append(
+                L.Planned(
+                    sid,
+                    c.line,
+                    h,
+                    c.digest,
+                    meta.get("view_count"),
+                    c.value.get("title"),
+                    list(c.value.get("tags") or []),
+                    list(meta.get("stack") or []),
+                )
+            )
+            sends.append(_Item(c.line, sid, c.value, h))
+        return planned, sends
 
     def _batches(
         self, sends: list[_Item], known: dict[str, L.Known], run_id: int
@@ -733,6 +744,23 @@ def _guess_source_id(raw: bytes) -> str | None:
     # the line confirmed under this id, so a wrong guess can only miss, never mis-skip.
     m = _SOURCE_ID.search(raw, 0, 200) or _SOURCE_ID.search(raw)
     return m.group(1).decode() if m else None
+
+
+def _first_time(
+    seen: bytearray,
+    sid: str,
+    ln: Line,
+    quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+) -> bool:
+    """Mark a source id seen; a repeat in the file is quarantined (the first one wins)."""
+    seed = int(sid[-6:])
+    if seen[seed]:
+        quarantine_line(
+            ln.number, sid, "duplicate", f"source id {sid} repeated in the file", ln.raw
+        )
+        return False
+    seen[seed] = 1
+    return True
 
 
 def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
