@@ -496,6 +496,7 @@ class Importer:
         """Validate and hash the candidates; what the ledger has confirmed is skipped."""
         planned: list[L.Planned] = []
         sends: list[_Item] = []
+        relearn: list[tuple[str, bytes]] = []
         for c in items:
             sid = c.source_id
             k = known.get(sid)
@@ -523,6 +524,7 @@ class Importer:
             h = content_hash(c.value)
             if k is not None and k.state == "confirmed" and k.content_hash == h:
                 summary.unchanged += 1
+                relearn.append((sid, c.digest))
                 continue
             if self.opt.dry_run:
                 if k is None:
@@ -544,6 +546,8 @@ class Importer:
                 )
             )
             sends.append(_Item(c.line, sid, c.value, h))
+        if relearn and not self.opt.dry_run:
+            self.ledger.remember_digests(self.target, relearn)
         return planned, sends
 
     def _batches(
