@@ -85,3 +85,21 @@ def test_page_queries_use_indexes_not_scans(tmp_path: Path, sql: str) -> None:
     # A scan in index order that stops at LIMIT is fine; a table scan or a sort is not.
     assert not any(s.startswith("SCAN") and "INDEX" not in s for s in steps), steps
     assert not any("TEMP B-TREE" in s for s in steps), steps
+
+
+def test_migration_3_rebuilds_the_search_index_from_the_stored_posts(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    db = Database(path)
+    post = make_post(900_200, title="kakapo search rebuild")
+    db.upsert_many([post])
+    db.conn.execute("DROP TABLE posts_fts")  # as a version-2 file would have it: rebuilt anew
+    db.conn.execute("CREATE VIRTUAL TABLE posts_fts USING fts5(title, body, content='')")
+    db.conn.execute("PRAGMA user_version=2")
+    db.close()
+    again = Database(path)
+    assert again.schema_version() == SCHEMA_VERSION == 3
+    items, _ = again.search("kakapo", 1, 20)
+    assert [i.post["source_id"] for i in items] == [post["source_id"]]
+    # "_" splits words as the tokenizer does; every word must match.
+    assert len(again.search("kakapo_rebuild", 1, 20)[0]) == 1
+    assert again.search("kakapo_zzzunknownword", 1, 20)[0] == []
