@@ -126,6 +126,17 @@ def validate(settings: Settings) -> None:
         )
     if settings.ledger is None and settings.manifest is None:
         raise UsageError("--ledger or --manifest: the load test needs the imported posts")
+    if settings.save_baseline is not None:
+        # checked before the run, so that a run's figures are not lost at the end
+        parent = settings.save_baseline.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"--save-baseline: cannot create {parent}: {exc.strerror or exc}"
+            ) from None
+        if settings.save_baseline.is_dir():
+            raise UsageError(f"--save-baseline: {settings.save_baseline} is a directory")
     if settings.think is not None:
         parts = settings.think.split(",")
         try:
@@ -184,7 +195,10 @@ def prepare_manifest(settings: Settings) -> Path:
 def run(settings: Settings) -> Outcome:
     """Run the load test and judge it; raises only for errors, not for a failed verdict."""
     validate(settings)
-    settings.out.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {settings.out}: {exc.strerror or exc}") from None
     thresholds = (
         thresholds_mod.load(settings.thresholds) if settings.thresholds else DEFAULT_THRESHOLDS
     )

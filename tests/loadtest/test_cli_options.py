@@ -36,6 +36,8 @@ def test_bad_duration(text: str) -> None:
         (["--weights", "reader=1,robot=2"], "--weights"),
         (["--weights", "reader=x"], "--weights"),
         (["--cpu-limit", "0"], "--cpu-limit"),
+        (["--out", "/proc/version/out"], "--out"),
+        (["--save-baseline", "/proc/version/b.json"], "--save-baseline"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:

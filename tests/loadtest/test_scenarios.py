@@ -57,8 +57,9 @@ rec.flush()
 class H(dict):
     def get(self, k, d=None):
         return {kk.lower(): v for kk, v in self.items()}.get(k.lower(), d)
-def problem(headers, logged_in):
-    return anp.cache_problem(types.SimpleNamespace(headers=H(headers)), logged_in=logged_in)
+anp.RULES[:] = anp.load_rules("")
+def problem(headers, logged_in, path=""):
+    return anp.cache_problem(types.SimpleNamespace(headers=H(headers)), logged_in=logged_in, path=path)
 hit = {"X-Cache": "HIT; rule=post", "Cache-Control": "public, max-age=0, s-maxage=300, must-revalidate", "ETag": '"e"'}
 out["checks"] = {
     "hit_ok": problem(hit, False),
@@ -71,6 +72,12 @@ out["checks"] = {
     "bypass_cacheable": problem({"X-Cache": "BYPASS; rule=search", "Cache-Control": "public, max-age=60"}, False),
     "member_ok": problem({"X-Cache": "BYPASS; rule=post", "Cache-Control": "private, no-store"}, True),
     "member_public": problem({"X-Cache": "BYPASS; rule=post", "Cache-Control": "no-cache"}, True),
+    "rule_ok": problem(hit, False, "/posts/x"),
+    "rule_wrong": problem(hit, False, "/tag/x"),
+    "search_cached": problem({"X-Cache": "HIT; rule=search", "Cache-Control": "public, max-age=9", "ETag": "e"}, False, "/search?q=a"),
+    "post_not_cached": problem({"X-Cache": "BYPASS; rule=post", "Cache-Control": "no-store"}, False, "/posts/x"),
+    "query_cached": problem(hit, False, "/posts/x?utm=1"),
+    "query_bypass_ok": problem({"X-Cache": "BYPASS; rule=post", "Cache-Control": "no-cache"}, False, "/posts/x?utm=1"),
 }
 print(json.dumps(out))
 """
@@ -110,6 +117,11 @@ def test_scenario_logic(tmp_path: Path) -> None:
     assert "private" in checks["hit_private"]
     assert "lets caches keep it" in checks["bypass_cacheable"]
     assert "not private/no-store" in checks["member_public"]
+    assert checks["rule_ok"] is None and checks["query_bypass_ok"] is None
+    assert "the site's rules say tag" in checks["rule_wrong"]
+    assert "never cached" in checks["search_cached"]
+    assert "was not cached" in checks["post_not_cached"]
+    assert "query string must bypass" in checks["query_cached"]
 
 
 def test_recorded_samples_read_back_exactly(tmp_path: Path) -> None:
