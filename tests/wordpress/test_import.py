@@ -200,3 +200,24 @@ def test_verify_reports_a_post_deleted_in_wordpress(
     )  # fmt: skip
     assert verify.returncode != 0
     assert posts[3]["source_id"] in verify.stdout
+
+
+def test_wordpress_check_command(wordpress: WordPress) -> None:
+    ok = _cli(wordpress, "wordpress", "check", "--target", wordpress.url)
+    assert ok.returncode == 0 and "mu-plugin" in ok.stdout
+    env = _env(wordpress)
+    env["ANP_WP_APP_PASSWORD"] = "not the password"
+    refused = subprocess.run(
+        [sys.executable, "-m", "anp_synth", "wordpress", "check", "--target", wordpress.url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: ") and len(refused.stderr.strip().splitlines()) == 1
+    assert "not the password" not in refused.stderr and "Traceback" not in refused.stderr
+    plugin = _cli(wordpress, "wordpress", "mu-plugin")
+    assert plugin.returncode == 0 and "register_post_meta" in plugin.stdout
