@@ -321,6 +321,17 @@ class Importer:
         )
         by = {r[0]: r[1] for r in changes}
         summary.created, summary.updated = by.get("created", 0), by.get("updated", 0)
+        if summary.resumed:
+            # This pass skipped what earlier passes wrote; those count as created/updated.
+            summary.unchanged = max(
+                0,
+                summary.read
+                - summary.created
+                - summary.updated
+                - summary.failed
+                - summary.quarantined
+                - summary.filtered,
+            )
 
     # -- plan + apply ---------------------------------------------------------------------
 
@@ -494,13 +505,14 @@ class Importer:
                 if not sends or run_id is None:
                     continue
                 self.ledger.mark_pending(self.target, run_id, planned, known)
-                for start in range(0, len(sends), self.batch_size):
+                for batch in self._batches(sends, known, run_id):
                     while len(inflight) >= limit and fatal is None:
                         collect(block=True)
                     if fatal is not None:
                         raise fatal
-                    batch = sends[start : start + self.batch_size]
-                    self.ledger.mark_sent(self.target, [i.source_id for i in batch])
+                    self.ledger.mark_sent(
+                        self.target, [i.source_id for i in batch], batch[0].source_id
+                    )
                     summary.sent += len(batch)
                     inflight.add(pool.submit(self._send, batch, run_id))
                     collect(block=False)
@@ -518,6 +530,24 @@ class Importer:
             pool.shutdown(wait=True, cancel_futures=True)
             if run_id is not None:
                 self.ledger.save_counts(run_id, summary.counts())
+
+    def _batches(
+        self, sends: list[_Item], known: dict[str, L.Known], run_id: int
+    ) -> Iterator[list[_Item]]:
+        # Posts an earlier pass of this run sent in one batch go again as that same batch,
+        # in the same order: same body, same Idempotency-Key, so the target can replay
+        # its first answer (created/updated + previous) instead of saying "unchanged".
+        again: dict[str, list[_Item]] = {}
+        fresh: list[_Item] = []
+        for item in sends:
+            k = known.get(item.source_id)
+            if k is not None and k.batch and k.maybe_written(run_id):
+                again.setdefault(k.batch, []).append(item)
+            else:
+                fresh.append(item)
+        yield from again.values()
+        for start in range(0, len(fresh), self.batch_size):
+            yield fresh[start : start + self.batch_size]
 
     def _record(
         self,

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS items (
     raw_digest BLOB,
     base_hash TEXT,
     inflight INTEGER NOT NULL DEFAULT 0,
+    batch TEXT,
     remote_id TEXT,
     url TEXT,
     state TEXT NOT NULL,
@@ -170,6 +171,15 @@ class Known:
     base_hash: str | None
     inflight: bool
     last_error: str | None
+    batch: str | None = None
+
+    def maybe_written(self, run_id: int) -> bool:
+        """True when a request of an earlier pass of this run may have written this post."""
+        return (
+            self.run_id == run_id
+            and self.state != "confirmed"
+            and (self.state == "sent" or self.inflight)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,11 +417,11 @@ class Ledger:
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
                 "SELECT source_id, content_hash, raw_digest, state, run_id, base_hash, inflight,"
-                f" last_error FROM items WHERE target = ? AND source_id IN ({marks})",
+                f" last_error, batch FROM items WHERE target = ? AND source_id IN ({marks})",
                 (target, *chunk),
             )
             for r in rows:
-                out[r[0]] = Known(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7])
+                out[r[0]] = Known(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
         return out
 
     def mark_pending(
@@ -467,14 +477,18 @@ class Ledger:
                 rows,
             )
 
-    def mark_sent(self, target: str, source_ids: Sequence[str]) -> None:
-        """Record that a request carrying these posts is about to leave (attempts + 1)."""
+    def mark_sent(self, target: str, source_ids: Sequence[str], batch: str | None = None) -> None:
+        """Record that a request carrying these posts (one batch) is about to leave.
+
+        The batch name lets a resumed run resend exactly that batch, so a target that
+        replays Idempotency-Keys answers with what it did the first time (with `previous`).
+        """
         now = _now()
         with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = CASE WHEN state = 'confirmed' THEN state ELSE 'sent' END,"
-                " attempts = attempts + 1, updated = ? WHERE target = ? AND source_id = ?",
-                [(now, target, s) for s in source_ids],
+                " attempts = attempts + 1, batch = ?, updated = ? WHERE target = ? AND source_id = ?",
+                [(batch, now, target, s) for s in source_ids],
             )
 
     def confirm(self, target: str, run_id: int, results: Sequence[Confirmed]) -> list[Change]:

@@ -45,7 +45,9 @@ def search_text(post: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Letters and digits only: the unicode61 tokenizer splits at "_" too, and the index
+# (detail=none) answers single words, not multi-token phrases.
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 MAX_SEARCH_WORDS = 12
 
 

@@ -184,7 +184,7 @@ def test_lost_answers_still_count_as_created_so_rollback_deletes_them(
     from anp_synth import rollback
 
     path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(30)])
-    inner = MemorySink(target)
+    inner = MemorySink(target, replay=False)  # the fallback: no replay of the first answer
     sink = FlakySink(inner, fail_calls={1, 3}, write_then_fail=True)
     s = run_import(sink, ledger, target, path, batch_size=10, concurrency=1)
     assert s.created == 30
@@ -284,6 +284,7 @@ def test_a_crashed_run_is_resumed_under_the_same_id(tmp_path, ledger, target) ->
     s = run_import(sink, ledger, target, path)
     assert s.run_id == first.id and s.resumed
     assert s.created == 40 and len(sink.store.posts) == 40
+    assert (s.unchanged, s.read) == (0, 40)  # the first pass's posts count as created once
 
 
 def test_a_second_live_import_is_refused(tmp_path, target) -> None:
@@ -355,3 +356,49 @@ def test_a_run_stopped_by_a_fatal_error_is_resumed_and_its_gave_up_posts_resent(
     assert s2.failed == 3
     s3 = run_import(inner, ledger, target, path2)
     assert s3.created == 3 and s3.failed == 0
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
+
+
+class _DiesAfterWrite:
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
+
+    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+        self.inner.upsert_many(posts, idempotency_keys=idempotency_keys)
+        raise _Killed
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("replay", [True, False])
+def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_replays(
+    tmp_path, ledger, target, replay
+) -> None:
+    from anp_synth import rollback
+
+    sink = MemorySink(target, replay=replay)
+    run_import(
+        sink, ledger, target, write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(20)])
+    )
+    before = {sid: h for sid, (_r, _p, h) in sink.store.posts.items()}
+    second = write_jsonl(tmp_path / "b.jsonl", [edited(s) if s < 5 else post(s) for s in range(20)])
+    with pytest.raises(_Killed):
+        run_import(_DiesAfterWrite(sink), ledger, target, second, batch_size=3)
+    crashed = ledger.runs()[0]
+    ledger.db.execute(
+        "UPDATE runs SET state = 'running', pid = 999999999 WHERE id = ?", (crashed.id,)
+    )
+    # The rerun uses another batch size: the interrupted batch still goes again as it was.
+    s = run_import(sink, ledger, target, second, batch_size=50)
+    assert s.run_id == crashed.id and s.updated == 5
+    p = rollback.plan(ledger)
+    if replay:  # the first answer, with `previous`, came back: the rollback is exact
+        assert (len(p.restore), len(p.unrestorable)) == (5, 0)
+        rollback.apply(p, sink, ledger)
+        assert {sid: h for sid, (_r, _p, h) in sink.store.posts.items()} == before
+    else:  # known to be updated by the run, but the previous version is lost: said so
+        assert len(p.restore) + len(p.unrestorable) == 5 and p.unrestorable

@@ -1,0 +1,248 @@
+"""Cache rules, HIT/MISS/BYPASS, ETag and 304, and purging exactly the affected routes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from anp_synth.site.cache import RULES, ListingSpan, bypass_reason, listing_page_changed, rule_for
+from anp_synth.site.db import ListingChange
+from anp_synth.site.pages import PER_PAGE
+from anp_synth.site.terms import slugify
+from tests.site.conftest import USERS, make_post
+
+
+def x_cache(client: TestClient, path: str, **kw) -> str:
+    return client.get(path, **kw).headers["x-cache"]
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        ("/", "home"),
+        ("/page/3", "home"),
+        ("/posts/rust-notes-000001", "post"),
+        ("/stack/rust", "stack"),
+        ("/stack/rust/page/2", "stack"),
+        ("/tag/celery", "tag"),
+        ("/tag/celery/page/9", "tag"),
+        ("/search", "search"),
+        ("/login", "login"),
+        ("/logout", "login"),
+        ("/api/posts", "api"),
+        ("/health", "health"),
+        ("/favicon.ico", "none"),
+    ],
+)
+def test_every_route_has_its_named_rule(path: str, rule: str) -> None:
+    assert rule_for(path).name == rule
+
+
+def test_rule_names_are_unique_and_documented() -> None:
+    names = [r.name for r in RULES]
+    assert len(names) == len(set(names))
+    doc = (Path(__file__).parents[2] / "docs" / "caching.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        assert f"`{rule.name}`" in doc
+        assert str(rule.ttl) in doc
+
+
+def test_bypass_conditions() -> None:
+    post = rule_for("/posts/x")
+    assert bypass_reason(post, "GET", b"", False) is None
+    assert bypass_reason(post, "GET", b"utm=1", False) == "query-string"
+    assert bypass_reason(post, "GET", b"", True) == "session"
+    assert bypass_reason(post, "POST", b"", False) == "method"
+    assert bypass_reason(rule_for("/search"), "GET", b"", False) == "uncached-route"
+
+
+def test_miss_then_hit_with_cache_control_and_etag(app_client: TestClient) -> None:
+    post = make_post(700_000)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    path = f"/posts/{post['slug']}"
+    first = app_client.get(path)
+    assert first.headers["x-cache"] == "MISS; rule=post"
+    assert first.headers["cache-control"] == "public, max-age=0, s-maxage=300, must-revalidate"
+    second = app_client.get(path)
+    assert second.headers["x-cache"] == "HIT; rule=post"
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    conditional = app_client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert conditional.status_code == 304 and conditional.content == b""
+    assert conditional.headers["x-cache"] == "HIT; rule=post"
+    other = app_client.get(path, headers={"If-None-Match": '"not-the-etag"'})
+    assert other.status_code == 200
+
+
+def test_bypass_for_query_string_session_and_uncached_routes(app_client: TestClient) -> None:
+    post = make_post(700_001)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    path = f"/posts/{post['slug']}"
+    x_cache(app_client, path)
+    assert x_cache(app_client, path + "?utm=1") == "BYPASS; rule=post"
+    assert app_client.get(path + "?utm=1").headers["cache-control"] == "no-cache"
+    assert x_cache(app_client, "/search?q=rust") == "BYPASS; rule=search"
+    assert x_cache(app_client, "/health") == "BYPASS; rule=health"
+    assert app_client.get("/api/posts").headers["x-cache"] == "BYPASS; rule=api"
+    bypass = app_client.get(path, headers={"Cookie": "anp_session=whatever"})
+    assert bypass.headers["x-cache"] == "BYPASS; rule=post"
+    assert bypass.headers["cache-control"] == "private, no-store"
+    # A conditional GET works on uncached answers too.
+    etag = app_client.get("/health").headers["etag"]
+    assert app_client.get("/health", headers={"If-None-Match": etag}).status_code == 304
+
+
+def test_logged_in_pages_show_the_name_and_never_enter_the_cache(app_client: TestClient) -> None:
+    post = make_post(700_002)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    user = USERS[0]
+    response = app_client.post(
+        "/login",
+        data={"username": user.username, "password": user.password},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    path = f"/posts/{post['slug']}"
+    for _ in range(2):
+        page = app_client.get(path)
+        assert page.headers["x-cache"] == "BYPASS; rule=post"
+        assert user.display_name in page.text
+    app_client.cookies.clear()
+    anonymous = app_client.get(path)
+    assert anonymous.headers["x-cache"] == "MISS; rule=post"
+    assert user.display_name not in anonymous.text
+
+
+def test_purge_api_purges_exactly_the_routes_named(app_client: TestClient) -> None:
+    posts = [make_post(seed) for seed in range(700_010, 700_013)]
+    app_client.post("/api/posts/bulk", content=orjson.dumps(posts)).raise_for_status()
+    paths = [f"/posts/{p['slug']}" for p in posts] + ["/"]
+    for path in paths:
+        x_cache(app_client, path)
+    answer = app_client.post("/api/purge", content=orjson.dumps({"routes": [paths[0], "/"]}))
+    assert answer.status_code == 200
+    assert sorted(answer.json()["purged"]) == sorted([paths[0], "/"])
+    assert x_cache(app_client, paths[0]).startswith("MISS")
+    assert x_cache(app_client, "/").startswith("MISS")
+    assert x_cache(app_client, paths[1]).startswith("HIT")
+    assert x_cache(app_client, paths[2]).startswith("HIT")
+    bad = app_client.post("/api/purge", content=orjson.dumps({"routes": ["no-slash"]}))
+    assert bad.status_code == 422 and bad.json()["field"] == "routes[0]"
+
+
+def _seed_site(client: TestClient, count: int) -> list[dict]:
+    posts = [make_post(seed) for seed in range(710_000, 710_000 + count)]
+    client.post("/api/posts/bulk", content=orjson.dumps(posts)).raise_for_status()
+    return sorted(posts, key=lambda p: p["published_at"], reverse=True)
+
+
+def test_update_purges_its_page_and_its_listing_pages_only(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, 3 * PER_PAGE)  # three home pages
+    target = posts[PER_PAGE + 3]  # on home page 2
+    other = posts[5]  # on home page 1, not the target
+    target_tag = slugify(target["tags"][0])
+    tags_of_target = {slugify(t) for t in target["tags"]}
+    unrelated_tag = next(
+        slugify(t) for p in posts for t in p["tags"] if slugify(t) not in tags_of_target
+    )
+    watched = [
+        "/",
+        "/page/2",
+        "/page/3",
+        f"/posts/{target['slug']}",
+        f"/posts/{other['slug']}",
+        f"/tag/{target_tag}",
+        f"/tag/{unrelated_tag}",
+    ]
+    for path in watched:
+        assert x_cache(app_client, path).startswith("MISS"), path
+    changed = {**target, "title": "retitled: the same post, same date"}
+    result = app_client.put(f"/api/posts/{target['source_id']}", content=orjson.dumps(changed))
+    assert result.json()["result"] == "updated"
+    after = {path: x_cache(app_client, path).split(";")[0] for path in watched}
+    assert after == {
+        "/": "HIT",
+        "/page/2": "MISS",  # the page that shows the post
+        "/page/3": "HIT",
+        f"/posts/{target['slug']}": "MISS",
+        f"/posts/{other['slug']}": "HIT",
+        f"/tag/{target_tag}": "MISS",
+        f"/tag/{unrelated_tag}": "HIT",
+    }
+    assert "retitled: the same post" in app_client.get("/page/2").text
+
+
+def test_create_and_delete_purge_the_pages_that_shift(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, 3 * PER_PAGE)
+    for path in ("/", "/page/2", "/page/3"):
+        x_cache(app_client, path)
+    # A post older than every other lands at the end: only the final page changes.
+    oldest = make_post(710_900, published_at="2000-01-01T00:00:00Z")
+    assert (
+        app_client.put(
+            f"/api/posts/{oldest['source_id']}", content=orjson.dumps(oldest)
+        ).status_code
+        == 201
+    )
+    states = {p: x_cache(app_client, p).split(";")[0] for p in ("/", "/page/2", "/page/3")}
+    assert states == {"/": "HIT", "/page/2": "HIT", "/page/3": "MISS"}
+    assert (
+        oldest["title"] in app_client.get("/page/4").text
+        or oldest["title"] in app_client.get("/page/3").text
+    )
+    # Deleting a post on page 2 shifts pages 2 and 3, not page 1.
+    victim = posts[PER_PAGE + 1]
+    assert app_client.delete(f"/api/posts/{victim['source_id']}").status_code == 204
+    states = {p: x_cache(app_client, p).split(";")[0] for p in ("/", "/page/2", "/page/3")}
+    assert states == {"/": "HIT", "/page/2": "MISS", "/page/3": "MISS"}
+    assert app_client.get(f"/posts/{victim['slug']}").status_code == 404
+    # A brand-new newest post shifts every page.
+    newest = make_post(710_901, published_at="2099-01-01T00:00:00Z")
+    app_client.put(f"/api/posts/{newest['source_id']}", content=orjson.dumps(newest))
+    states = {p: x_cache(app_client, p).split(";")[0] for p in ("/", "/page/2", "/page/3")}
+    assert states == {"/": "MISS", "/page/2": "MISS", "/page/3": "MISS"}
+    assert newest["title"] in app_client.get("/").text
+
+
+def test_unchanged_upsert_purges_nothing(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, 5)
+    x_cache(app_client, "/")
+    x_cache(app_client, f"/posts/{posts[0]['slug']}")
+    app_client.post("/api/posts/bulk", content=orjson.dumps(posts)).raise_for_status()
+    assert x_cache(app_client, "/").startswith("HIT")
+    assert x_cache(app_client, f"/posts/{posts[0]['slug']}").startswith("HIT")
+
+
+K = ("2025-01-10T00:00:00Z", 50)
+
+
+def _span(first: tuple[str, int] | None, last: tuple[str, int] | None, peek=None) -> ListingSpan:
+    return ListingSpan("home", first, last, peek)
+
+
+def test_listing_page_changed_rules() -> None:
+    page = _span(
+        ("2025-02-01T00:00:00Z", 9), ("2025-01-01T00:00:00Z", 3), ("2024-12-01T00:00:00Z", 1)
+    )
+    final = _span(("2025-02-01T00:00:00Z", 9), ("2025-01-01T00:00:00Z", 3), None)
+    newer = ListingChange()
+    newer.shift(("2025-03-01T00:00:00Z", 99), insert=True)
+    older = ListingChange()
+    older.shift(("2024-06-01T00:00:00Z", 98), insert=True)
+    assert listing_page_changed(page, newer) and listing_page_changed(final, newer)
+    assert not listing_page_changed(page, older)  # lands after this page
+    assert listing_page_changed(final, older)  # lands on (or after) the final page
+    gone_peek = ListingChange()
+    gone_peek.shift(("2024-12-01T00:00:00Z", 1), insert=False)
+    assert listing_page_changed(page, gone_peek)  # the "older" link may vanish
+    inside = ListingChange()
+    inside.inplace(K)
+    assert listing_page_changed(page, inside)
+    outside = ListingChange()
+    outside.inplace(("2026-01-01T00:00:00Z", 1))
+    assert not listing_page_changed(page, outside)
+    empty = _span(None, None)
+    assert listing_page_changed(empty, older)

@@ -1,0 +1,138 @@
+"""`site serve` as a user runs it: option errors, the generated token, users, several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from anp_synth.site.launcher import SiteProcess, free_port
+from tests.site.conftest import make_post, read_log_when
+
+CLI = [sys.executable, "-m", "anp_synth"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "0"], "--port"),
+        (["--port", "70000"], "--port"),
+        (["--workers", "0"], "--workers"),
+        (["--users", "/nonexistent/users.json"], "--users"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ANP_SITE_TOKEN"}
+    done = subprocess.run(
+        [*CLI, "site", "serve", "--db", str(tmp_path / "s.db"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_users_file_is_a_one_line_error(tmp_path: Path) -> None:
+    users = tmp_path / "users.json"
+    users.write_text('{"users": [{"username": "a"}]}')
+    done = subprocess.run(
+        [*CLI, "site", "serve", "--db", str(tmp_path / "s.db"), "--users", str(users)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "users[0].password" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_a_token_one_is_generated_beside_the_db_and_never_logged(tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "ANP_SITE_TOKEN"}
+    log = (tmp_path / "serve.log").open("wb")
+    proc = subprocess.Popen(
+        [*CLI, "site", "serve", "--db", str(db), "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        token_file = Path(f"{db}.token")
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        token = token_file.read_text().strip()
+        assert len(token) >= 32
+        users = orjson.loads(Path(f"{db}.users.json").read_bytes())["users"]
+        assert users and Path(f"{db}.users.json").stat().st_mode & 0o777 == 0o600
+        post = make_post(950_000)
+        url = f"http://127.0.0.1:{port}/api/posts/{post['source_id']}"
+        assert httpx.put(url, content=orjson.dumps(post)).status_code == 401
+        ok = httpx.put(
+            url, content=orjson.dumps(post), headers={"Authorization": f"Bearer {token}"}
+        )
+        assert ok.status_code == 201
+        login = httpx.post(
+            f"http://127.0.0.1:{port}/login",
+            data={"username": users[0]["username"], "password": users[0]["password"]},
+        )
+        assert login.status_code == 303
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(15)
+        log.close()
+    output = (tmp_path / "serve.log").read_text()
+    assert "generated and stored in" in output
+    assert token not in output
+    assert users[0]["password"] not in output
+
+
+def test_the_launcher_stops_the_server_by_pid(tmp_path: Path) -> None:
+    site = SiteProcess(tmp_path / "s.db")
+    with site:
+        pid = site.pid
+        assert httpx.get(f"{site.url}/health").json()["status"] == "ok"
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{site.url}/health", timeout=1)
+
+
+def test_a_write_on_one_worker_purges_every_workers_cache(tmp_path: Path) -> None:
+    with SiteProcess(tmp_path / "s.db", workers=2) as site:
+        post = make_post(960_000)
+        with httpx.Client(base_url=site.url, headers=site.auth_headers, timeout=10) as client:
+            client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+            path = f"/posts/{post['slug']}"
+            # Fresh connections spread over both workers until each has the page cached.
+            hits = 0
+            for _ in range(200):
+                if httpx.get(site.url + path).headers["x-cache"].startswith("HIT"):
+                    hits += 1
+                if hits >= 20:
+                    break
+            assert hits >= 20
+            changed = {**post, "title": "changed through one worker"}
+            client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(changed))
+            time.sleep(0.1)  # workers look at the purge log at most every 20 ms
+            for _ in range(30):
+                assert "changed through one worker" in httpx.get(site.url + path).text
+        log = read_log_when(site, '"path":"/api/posts/alphanode-960000"')
+        assert log.count('"method":"PUT"') == 2
