@@ -7,6 +7,7 @@ import sys
 
 from bench import generate as bench_generate
 from bench import importer as bench_importer
+from bench import loadtest as bench_loadtest
 from bench import site as bench_site
 from bench import wordpress as bench_wordpress
 
@@ -14,12 +15,9 @@ SUITES = {
     "generate": bench_generate.main,
     "site": bench_site.main,
     "importer": bench_importer.main,
+    "loadtest": bench_loadtest.main,
     "wordpress": bench_wordpress.main,
 }
-
-from bench import loadtest as bench_loadtest  # noqa: E402
-
-SUITES["loadtest"] = bench_loadtest.main
 
 
 def main() -> int:

@@ -24,6 +24,15 @@ _CODE = {"HIT": "H", "MISS": "M", "BYPASS": "B"}
 _MAX_AGE = re.compile(r"(?:s-maxage|max-age)=(\d+)")
 _SIMILAR_LINK = re.compile(r'href="(/posts/[^"#?]+)"')
 LATE_TOLERANCE_S = 0.010  # a request sent more than 10 ms after its slot was "not on time"
+# The reference site's named rules (anp_synth/site/cache.py, docs/caching.md): path, name, cached.
+REFERENCE_RULES = (
+    (r"^/posts/[^/]+$", "post", True),
+    (r"^/(?:page/\d+)?$", "home", True),
+    (r"^/stack/[^/]+(?:/page/\d+)?$", "stack", True),
+    (r"^/tag/[^/]+(?:/page/\d+)?$", "tag", True),
+    (r"^/search$", "search", False),
+    (r"^/(?:login|logout)$", "login", False),
+)
 
 
 # ---------------------------------------------------------------- options
@@ -74,6 +83,19 @@ def _options(parser: Any) -> None:
         type=float,
         default=0.3,
         help="Probability that a reader then opens one of the post's similar posts.",
+    )
+    parser.add_argument(
+        "--anp-cache-rules",
+        env_var="ANP_LOADTEST_CACHE_RULES",
+        default="",
+        help='The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; default: the reference site\'s.',
+    )
+    parser.add_argument(
+        "--anp-hit-tries",
+        env_var="ANP_LOADTEST_HIT_TRIES",
+        type=int,
+        default=1,
+        help="Requests the inspector allows before a page must be a HIT (site workers each cache).",
     )
     parser.add_argument(
         "--anp-page-size",
@@ -160,6 +182,8 @@ class Data:
 
 
 DATA: Data | None = None
+RULES: list[tuple[re.Pattern[str], str, bool]] = []
+HIT_TRIES = 1
 ACCOUNTS: list[dict[str, str]] = []
 PACER: Pacer | None = None
 
@@ -186,7 +210,7 @@ def _parse_think(text: str) -> Any:
 
 def setup(environment: Any, classes: dict[str, type]) -> None:
     """Load the data, apply weights and think time; called from the locustfile's init."""
-    global DATA, PACER
+    global DATA, PACER, HIT_TRIES
     opts = environment.parsed_options
     if opts is None:  # run as a library, no command line
         return
@@ -212,6 +236,8 @@ def setup(environment: Any, classes: dict[str, type]) -> None:
         PACER = Pacer(opts.anp_arrival_rate)
     if opts.anp_out:
         RECORDER.directory = opts.anp_out
+    RULES[:] = load_rules(opts.anp_cache_rules)
+    HIT_TRIES = max(1, opts.anp_hit_tries)
 
 
 # ---------------------------------------------------------------- open model
@@ -306,7 +332,24 @@ events.quitting.add_listener(RECORDER.flush)
 # ---------------------------------------------------------------- checks
 
 
-def cache_problem(resp: Any, *, logged_in: bool) -> str | None:
+def load_rules(path: str) -> list[tuple[re.Pattern[str], str, bool]]:
+    """Cache rules from a JSON file [{"pattern", "rule", "cached"}], or the reference site's."""
+    if not path:
+        return [(re.compile(p), name, cached) for p, name, cached in REFERENCE_RULES]
+    with open(path, "rb") as fh:
+        return [(re.compile(r["pattern"]), r["rule"], bool(r["cached"])) for r in json.load(fh)]
+
+
+def expected_rule(path: str) -> tuple[str, bool] | None:
+    """(rule name, cached?) the site's rules give a path (query string ignored), or None."""
+    bare = path.partition("?")[0]
+    for pattern, name, cached in RULES:
+        if pattern.match(bare):
+            return name, cached
+    return None
+
+
+def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
     value = resp.headers.get("X-Cache")
     if not value and DATA is not None and DATA.site == "wordpress":
@@ -323,6 +366,17 @@ def cache_problem(resp: Any, *, logged_in: bool) -> str | None:
         return f"X-Cache {value!r} is not 'HIT|MISS|BYPASS; rule=NAME'"
     outcome, rule = match.groups()
     cc = (resp.headers.get("Cache-Control") or "").lower()
+    expected = expected_rule(path) if path else None
+    if expected is not None:
+        want_rule, cached = expected
+        if rule != want_rule:
+            return f"{path}: rule {rule}, the site's rules say {want_rule}"
+        if not cached and outcome != "BYPASS":
+            return f"rule {rule} is never cached, but X-Cache says {outcome}"
+        if cached and not logged_in and "?" not in path and outcome == "BYPASS":
+            return f"rule {rule}: an anonymous GET without a query string was not cached"
+        if cached and not logged_in and "?" in path and outcome != "BYPASS":
+            return f"rule {rule}: a query string must bypass the cache, X-Cache says {outcome}"
     if logged_in:
         if outcome != "BYPASS":
             return f"logged-in response came from the shared cache ({value})"
@@ -378,7 +432,7 @@ class AnpUser(FastHttpUser):
             if resp.status_code != status:
                 problem = f"HTTP {resp.status_code}, expected {status}"
             elif logged_in is not None:
-                problem = cache_problem(resp, logged_in=logged_in)
+                problem = cache_problem(resp, logged_in=logged_in, path=path)
             if problem is None and want is not None:
                 got = (resp.headers.get("X-Cache") or "").partition(";")[0]
                 if got != want:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import orjson
 
-from anp_synth.errors import InputError
+from anp_synth.errors import InputError, UsageError
 from anp_synth.loadtest.stats import percentile
 from anp_synth.loadtest.thresholds import BaselinePolicy
 
@@ -170,8 +170,12 @@ def save(path: str | Path, target: str, latencies: dict[str, list[float]]) -> No
         "routes": {route: [round(v, 3) for v in subsample(vs)] for route, vs in latencies.items()},
     }
     tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(orjson.dumps(doc))
-    tmp.replace(p)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(orjson.dumps(doc))
+        tmp.replace(p)
+    except OSError as exc:
+        raise UsageError(f"--save-baseline: cannot write {p}: {exc.strerror or exc}") from None
 
 
 def load(path: str | Path) -> dict[str, list[float]]:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import httpx
 import orjson
 
 from anp_synth.errors import AnpError, UsageError
@@ -35,6 +36,7 @@ from anp_synth.loadtest.stats import (
 )
 from anp_synth.loadtest.thresholds import Breach, Limits, Thresholds
 
+SCENARIOS = ("reader", "browser", "member", "inspector")  # loadtests/locustfile.py
 # Without a thresholds file, only failures judge the run: more than 1 % fails it.
 DEFAULT_THRESHOLDS = Thresholds(global_=Limits(max_failure_ratio=0.01))
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -124,6 +126,39 @@ def validate(settings: Settings) -> None:
         )
     if settings.ledger is None and settings.manifest is None:
         raise UsageError("--ledger or --manifest: the load test needs the imported posts")
+    if settings.save_baseline is not None:
+        # checked before the run, so that a run's figures are not lost at the end
+        parent = settings.save_baseline.parent
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"--save-baseline: cannot create {parent}: {exc.strerror or exc}"
+            ) from None
+        if settings.save_baseline.is_dir():
+            raise UsageError(f"--save-baseline: {settings.save_baseline} is a directory")
+    if settings.think is not None:
+        parts = settings.think.split(",")
+        try:
+            values = [float(v) for v in parts]
+        except ValueError:
+            values = []
+        if (
+            not 1 <= len(parts) <= 2
+            or len(values) != len(parts)
+            or min(values) < 0
+            or values != sorted(values)
+        ):
+            raise UsageError(
+                f"--think: expected MIN,MAX seconds (or one value), got {settings.think!r}"
+            )
+    if settings.weights is not None and settings.locustfile is None:
+        for part in filter(None, (p.strip() for p in settings.weights.split(","))):
+            name, _, value = part.partition("=")
+            if name.strip() not in SCENARIOS or not value.strip().isdigit():
+                raise UsageError(
+                    f"--weights: expected NAME=INT with NAME in {', '.join(SCENARIOS)}, got {part!r}"
+                )
     for option, path in (
         ("--thresholds", settings.thresholds),
         ("--baseline", settings.baseline),
@@ -133,6 +168,17 @@ def validate(settings: Settings) -> None:
     ):
         if path is not None and not path.is_file():
             raise UsageError(f"{option}: no file at {path}")
+
+
+def check_reachable(target: str) -> None:
+    """Fail fast (exit 1) when nothing answers at the target, instead of a run of errors."""
+    try:
+        with httpx.Client(timeout=10.0) as client:
+            client.get(target.rstrip("/") + "/")
+    except httpx.HTTPError as exc:
+        raise AnpError(
+            f"--target: cannot reach {target}: {exc.__class__.__name__}: {exc}"
+        ) from None
 
 
 def prepare_manifest(settings: Settings) -> Path:
@@ -149,7 +195,10 @@ def prepare_manifest(settings: Settings) -> Path:
 def run(settings: Settings) -> Outcome:
     """Run the load test and judge it; raises only for errors, not for a failed verdict."""
     validate(settings)
-    settings.out.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create {settings.out}: {exc.strerror or exc}") from None
     thresholds = (
         thresholds_mod.load(settings.thresholds) if settings.thresholds else DEFAULT_THRESHOLDS
     )
@@ -160,13 +209,18 @@ def run(settings: Settings) -> Outcome:
         policy = replace(policy, min_effect_ms=settings.min_effect_ms)
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
+    check_reachable(settings.target)
+    # the open model needs every user at once: a slow ramp would make the first slots late
+    spawn_rate = (
+        max(settings.spawn_rate, settings.users) if settings.arrival_rate else settings.spawn_rate
+    )
 
     locust_run = LocustRun(
         target=settings.target.rstrip("/"),
         manifest=manifest,
         out=settings.out,
         users=settings.users,
-        spawn_rate=settings.spawn_rate,
+        spawn_rate=spawn_rate,
         duration_s=settings.duration_s,
         processes=settings.processes,
         arrival_rate=settings.arrival_rate,
@@ -220,6 +274,11 @@ def run(settings: Settings) -> Outcome:
             f"limit {result.cpu.limit:g}%): "
             "these figures measure the generator, not the site; use --processes or fewer users"
         )
+    if result.cpu.host_mean > result.cpu.limit:
+        notes.append(
+            f"the host's CPU averaged {result.cpu.host_mean:.0f}%: other work competed with the "
+            "site and the generator, so latencies may be pessimistic"
+        )
     write_summary(outcome, settings, policy)
     return outcome
 
@@ -257,6 +316,7 @@ def write_summary(
             "routes": [c.as_dict() for c in outcome.comparisons],
         },
         "cpu": outcome.locust.cpu.as_dict(),
+        "locust_exit_code": outcome.locust.returncode,
         "trusted": outcome.trusted,
         "passed": outcome.passed,
         "notes": outcome.notes,

@@ -79,3 +79,14 @@ def test_bad_baseline_files(tmp_path) -> None:
     with pytest.raises(InputError) as exc:
         baseline.load(p)
     assert exc.value.field == "routes./a"
+
+
+def test_saving_where_nothing_can_be_written_is_a_usage_error(tmp_path) -> None:
+    from anp_synth.errors import UsageError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UsageError, match="--save-baseline"):
+        baseline.save(blocker / "base.json", "http://x", {"/a": [1.0]})
+    baseline.save(tmp_path / "new" / "dir" / "base.json", "http://x", {"/a": [1.0]})
+    assert baseline.load(tmp_path / "new" / "dir" / "base.json") == {"/a": [1.0]}
