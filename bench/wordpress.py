@@ -12,7 +12,7 @@ doing its whole job: JSONL, validation, ledger, lookups by source_id, mapping, b
 order, and the best round of each side counts.
 
 WordPress comes from `scripts/wordpress.sh up` (or ANP_WP_URL / ANP_WP_USER / ANP_WP_APP_PASSWORD
-for another site — the bench deletes the posts it creates). Without one it skips, saying why.
+for another site — the bench deletes only the posts it creates, seeds 700000 on). Without one it skips, saying why.
 Env: ANP_BENCH_WP_COUNT (posts per side and round, default 300), ANP_BENCH_WP_ROUNDS (2),
 ANP_BENCH_WP_CONCURRENCY (4, the php -S workers of scripts/wordpress.sh).
 """
@@ -65,18 +65,23 @@ def _credentials() -> tuple[str, str, str] | str:
 
 
 def _cleanup(rest: httpx.Client, sink: WordPressSink) -> None:
-    """Delete every imported post, 25 per batch/v1 call (not timed)."""
-    while True:
-        page = sink.list(limit=100)
-        if not page.items:
-            return
-        ids = [item.remote_id for item in page.items]
-        for start in range(0, len(ids), BATCH_LIMIT):
-            requests = [
-                {"method": "DELETE", "path": f"/wp/v2/posts/{i}?force=true"}
-                for i in ids[start : start + BATCH_LIMIT]
-            ]
-            rest.post("/wp-json/batch/v1", json={"requests": requests}).raise_for_status()
+    """Delete the bench's own posts (its seed range only), 25 per batch/v1 call (not timed)."""
+    first = f"alphanode-{FIRST_SEED:06d}"
+    last = f"alphanode-{FIRST_SEED + 2 * COUNT * ROUNDS - 1:06d}"
+    after: str | None = f"alphanode-{FIRST_SEED - 1:06d}"
+    ids: list[str] = []
+    while after is not None:
+        page = sink.list(after=after, limit=100)
+        mine = [item for item in page.items if first <= item.source_id <= last]
+        ids += [item.remote_id for item in mine]
+        # Keyset order is by source id: past the range, nothing more is ours.
+        after = page.next if len(mine) == len(page.items) else None
+    for start in range(0, len(ids), BATCH_LIMIT):
+        requests = [
+            {"method": "DELETE", "path": f"/wp/v2/posts/{i}?force=true"}
+            for i in ids[start : start + BATCH_LIMIT]
+        ]
+        rest.post("/wp-json/batch/v1", json={"requests": requests}).raise_for_status()
 
 
 def _sequential(rest: httpx.Client, bodies: list[dict[str, Any]]) -> float:

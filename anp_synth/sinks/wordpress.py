@@ -429,6 +429,9 @@ class WordPressSink:
                 tags = self._term_ids("tags", tags_of(post))
                 cats = self._term_ids("categories", categories_of(post))
                 body = post_fields(post, digest, tags, cats)
+            except TerminalSinkError as exc:  # WordPress refused one of its terms
+                results[index] = TerminalSinkError(f"{sid}: {exc}", exc.status)
+                continue
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
                 continue

@@ -178,3 +178,25 @@ def test_a_site_whose_posts_cannot_batch_gets_one_request_per_post() -> None:
     results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b"])
     assert [r.outcome for r in results] == ["created", "created"]  # type: ignore[union-attr]
     assert singles == [p["source_id"] for p in posts]
+
+
+def test_a_refused_term_fails_only_its_post() -> None:
+    builder = PostBuilder()
+    posts = [builder.build(1), builder.build(2)]
+    posts[1] = {**posts[1], "tags": ["refused-by-the-site"]}
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(200, json=[])
+        if path.endswith("/tags") or path.endswith("/categories"):
+            if json.loads(request.content)["name"] == "refused-by-the-site":
+                return httpx.Response(400, json={"code": "invalid_term", "message": "no"})
+            return httpx.Response(201, json={"id": 7})
+        if request.method == "POST" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(201, json={"id": 1, "link": "http://wp.test/x/"})
+        raise AssertionError(f"unexpected {request.method} {path}")
+
+    results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b"])
+    assert results[0].outcome == "created"  # type: ignore[union-attr]
+    assert isinstance(results[1], TerminalSinkError) and "invalid_term" in str(results[1])

@@ -6,19 +6,23 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.base import iter_all
 from anp_synth.sinks.wordpress import WordPressSink
 from anp_synth.synth.builder import PostBuilder
+from tests.importer.test_faults import progress_kill
 from tests.wordpress.site import ROOT, WordPress
 
 pytestmark = pytest.mark.wordpress
@@ -79,31 +83,56 @@ def _expected(posts: list[dict[str, Any]]) -> Counter[tuple[str, str]]:
     return Counter((p["source_id"], content_hash(p)) for p in posts)
 
 
+def _run_and_kill(site: WordPress, args: list[str], kill_when: Callable[[float], bool]) -> bool:
+    """Run `anp-synth ARGS`; SIGKILL it once kill_when(elapsed) holds. True when killed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "anp_synth", *args],
+        cwd=ROOT,
+        env=_env(site),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.monotonic()
+    try:
+        while proc.poll() is None:
+            elapsed = time.monotonic() - started
+            assert elapsed < 180, "an import ran past 180 s"
+            if kill_when(elapsed):
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+                return True
+            time.sleep(0.01)
+        return False
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
 def test_kill_9_at_random_points_then_rerun_gives_each_post_once(
     wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
 ) -> None:
     posts = [BUILDER.build(seed) for seed in range(920000, 920000 + KILL_COUNT)]
     data = _write(tmp_path / "posts.jsonl", posts)
     ledger = tmp_path / "ledger.sqlite"
+    args = _import_args(wordpress, data, ledger)
     rng = random.Random(6)
     kills = 0
-    for _ in range(4):
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anp_synth", *_import_args(wordpress, data, ledger)],
-            cwd=ROOT,
-            env=_env(wordpress),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(rng.uniform(0.8, 2.5))
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            kills += 1
-        proc.wait(30)
-    assert kills >= 2, "the import finished before it could be killed: raise KILL_COUNT"
-    final = _cli(wordpress, *_import_args(wordpress, data, ledger))
+    # One kill by time (start-up), then by progress: mid-import, after this run confirmed some.
+    early = rng.uniform(0.3, 0.8)
+    kills += _run_and_kill(wordpress, args, lambda t: t >= early)
+    for threshold in sorted(rng.sample(range(1, KILL_COUNT - 40), 3)):
+        kills += _run_and_kill(wordpress, args, progress_kill(ledger, threshold))
+    assert kills >= 3, "the import finished before it could be killed: raise KILL_COUNT"
+    final = _cli(wordpress, *args)
     assert final.returncode == 0, final.stderr
     assert _on_site(wp_sink) == _expected(posts)  # all there, none twice
+
+    db = sqlite3.connect(ledger)
+    runs = db.execute("SELECT state, counts FROM runs").fetchall()
+    db.close()
+    assert len(runs) == 1, "every rerun resumed the same run"
+    assert runs[0][0] == "completed" and orjson.loads(runs[0][1])["created"] == KILL_COUNT
 
     status = _cli(wordpress, "status", "--ledger", str(ledger))
     assert status.returncode == 0 and "completed" in status.stdout
@@ -171,3 +200,24 @@ def test_verify_reports_a_post_deleted_in_wordpress(
     )  # fmt: skip
     assert verify.returncode != 0
     assert posts[3]["source_id"] in verify.stdout
+
+
+def test_wordpress_check_command(wordpress: WordPress) -> None:
+    ok = _cli(wordpress, "wordpress", "check", "--target", wordpress.url)
+    assert ok.returncode == 0 and "mu-plugin" in ok.stdout
+    env = _env(wordpress)
+    env["ANP_WP_APP_PASSWORD"] = "not the password"
+    refused = subprocess.run(
+        [sys.executable, "-m", "anp_synth", "wordpress", "check", "--target", wordpress.url],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: ") and len(refused.stderr.strip().splitlines()) == 1
+    assert "not the password" not in refused.stderr and "Traceback" not in refused.stderr
+    plugin = _cli(wordpress, "wordpress", "mu-plugin")
+    assert plugin.returncode == 0 and "register_post_meta" in plugin.stdout
