@@ -360,7 +360,7 @@ class PostBuilder:
                     "recommended_action": action,
                 },
                 "brief": brief,
-                "stack": [stack_name, stack["area"], stack["family"]],
+                "stack": list(topic["meta_stack"]),
                 "tools": tools,
                 "code_language": stack["language"],
                 "difficulty": difficulty,
@@ -411,6 +411,8 @@ class PostBuilder:
                 "problem": problem,
                 "topic": f"{problem} / {stack['name']}",
                 "slug": _slug(stack["name"], problem),
+                # name, area, language family; a family equal to the name (rust, go) once
+                "meta_stack": list(dict.fromkeys((stack["name"], stack["area"], stack["family"]))),
                 "units": (_units(stack["name"], self._unit), _units(problem, self._unit)),
                 "captions": [],
                 "text": {},

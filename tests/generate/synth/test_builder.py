@@ -50,6 +50,8 @@ def test_every_post_validates_and_is_self_consistent(profile: str, locale: str) 
         slugs.add(post.slug)
         assert post.image == post.meta.image_sources[0]
         assert post.checklist == post.meta.checklist
+        for items in (post.meta.stack, post.meta.tools, post.meta.checklist, post.tags):
+            assert len(set(items)) == len(items), items
         assert post.meta.payload.paragraphs == sum(len(s.paragraphs) for s in post.sections)
         assert [s.heading for s in post.sections] == [
             builder._headings[k] for k in ("production", "checklist", "final")
