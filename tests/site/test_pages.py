@@ -37,12 +37,12 @@ def test_post_page_shows_everything_of_the_post_like_the_seed_article(
     for value in (post["lead"], post["author"], post["image"]["caption"], post["code"]["source"]):
         assert value in text
     assert f"image source: {post['image']['source']}" in text
-    assert f'<img src="{post["image"]["url"]}"' in page
+    assert f'<img src="{html.escape(post["image"]["url"])}"' in page
     for section in post["sections"]:
         assert f"<h2>{section['heading']}</h2>" in page
         for paragraph in section["paragraphs"]:
             assert f"<p>{html.escape(paragraph, quote=False)}</p>" in page
-    assert '<pre><code class="language-rust">' in page
+    assert f'<pre><code class="language-{post["code"]["language"]}">' in page
     assert all(f"<li>{item}</li>" in page for item in post["checklist"])
     assert "alphanode post meta" in page and "Similar Posts" in page
     meta = post["meta"]
