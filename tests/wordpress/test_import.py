@@ -221,3 +221,38 @@ def test_wordpress_check_command(wordpress: WordPress) -> None:
     assert "not the password" not in refused.stderr and "Traceback" not in refused.stderr
     plugin = _cli(wordpress, "wordpress", "mu-plugin")
     assert plugin.returncode == 0 and "register_post_meta" in plugin.stdout
+
+
+def test_injected_faults_and_kills_lose_and_duplicate_nothing(
+    wordpress: WordPress, wp_sink: WordPressSink, tmp_path: Path
+) -> None:
+    # 503, 429 + Retry-After, answers lost after the write (500, dropped), answers slower than
+    # the timeout, dropped connections — with a kill between. An upsert here is 2-3 REST calls
+    # (lookup, new terms, batch write), so 10 % of calls spoils about a quarter of the batches:
+    # the reference site's test spoils 20 % of its single bulk calls.
+    from tests.wordpress.faultproxy import WordPressFaultProxy
+
+    posts = [BUILDER.build(seed) for seed in range(924000, 924040)]
+    data = _write(tmp_path / "posts.jsonl", posts)
+    ledger = tmp_path / "ledger.sqlite"
+    port = int(wordpress.url.rsplit(":", 1)[1])
+    # Small batches keep every honest answer well inside the short timeout on a busy machine.
+    with WordPressFaultProxy(port, rate=0.1, seed=3, slow=6.0) as proxy:
+        args = [
+            *("import", str(data), "--sink", "wordpress", "--target", proxy.url),
+            *("--ledger", str(ledger), "--timeout", "5", "--batch-size", "5", "-q"),
+        ]
+        _run_and_kill(wordpress, args, progress_kill(ledger, 15))
+        final = _cli(wordpress, *args)
+        assert final.returncode == 0, final.stderr
+        kinds = {kind for kind, n in proxy.counts.items() if kind != "ok" and n}
+        assert len(kinds) >= 3, proxy.counts
+        assert _on_site(wp_sink) == _expected(posts)  # zero loss, zero duplicates
+        db = sqlite3.connect(ledger)
+        created = db.execute("SELECT count(*) FROM changes WHERE action = 'created'").fetchone()
+        db.close()
+        assert created[0] == len(posts)  # lost answers included: the ledger knows them all
+        proxy.enabled = False
+        back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
+        assert back.returncode == 0, back.stderr
+    assert _on_site(wp_sink) == Counter()
