@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from anp_synth import ledger as L
 from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError
-from anp_synth.jsonl import content_hash, iter_lines, parse_line
+from anp_synth.jsonl import Line, content_hash, iter_lines, parse_line
 from anp_synth.model import Post, is_source_id
 from anp_synth.sinks.base import Sink, UpsertResult
 
@@ -130,6 +130,15 @@ class Summary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    line: int
+    source_id: str
+    value: dict[str, Any]
+    raw: bytes
+    digest: bytes
+
+
 @dataclass(slots=True)
 class _Item:
     line: int
@@ -144,7 +153,6 @@ class _BatchResult:
     done: list[tuple[_Item, UpsertResult, bool]] = field(default_factory=list)
     terminal: list[tuple[_Item, str, int | None]] = field(default_factory=list)
     transient: list[tuple[_Item, str]] = field(default_factory=list)
-    log: list[dict[str, Any]] = field(default_factory=list)
     purged: int = 0
 
 
@@ -227,22 +235,27 @@ class _Writer:
     def __init__(self, path: Path, mode: str) -> None:
         self.path, self.mode = path, mode
         self._fh: BinaryIO | None = None
+        self._lock = threading.Lock()  # workers log their attempts themselves
 
     def write(self, record: dict[str, Any]) -> None:
-        if self._fh is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = self.path.open(self.mode + "b")  # type: ignore[assignment]
-        assert self._fh is not None
-        self._fh.write(orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE))
+        data = orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+        with self._lock:
+            if self._fh is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fh = self.path.open(self.mode + "b")  # type: ignore[assignment]
+            assert self._fh is not None
+            self._fh.write(data)
 
     def flush(self) -> None:
-        if self._fh is not None:
-            self._fh.flush()
+        with self._lock:
+            if self._fh is not None:
+                self._fh.flush()
 
     def close(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -274,6 +287,7 @@ class Importer:
             self.opt.max_pause,
         )
         self.batch_size = max(1, min(self.opt.batch_size, sink.max_batch))
+        self._log: _Writer | None = None
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -292,6 +306,7 @@ class Importer:
         log_path, q_path = run_paths(self.ledger.path, run.id)
         summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
         log = _Writer(log_path, "a")
+        self._log = log
         # Each pass re-reads the whole file, so the quarantine is rewritten, not appended.
         quarantine = _Writer(q_path, "w")
         if q_path.exists():
@@ -304,7 +319,7 @@ class Importer:
             state = L.COMPLETED if summary.ok else L.PARTIAL
         finally:
             summary.elapsed = time.perf_counter() - started
-            self._totals_from_ledger(summary, run.id)
+            self._totals_from_ledger(summary, run.id, finished=state != L.FAILED)
             log.write(
                 {"ts": time.time(), "run": run.id, "action": "finish", "state": state}
                 | summary.counts()
@@ -314,14 +329,14 @@ class Importer:
             self.ledger.finish_run(run.id, state, summary.counts())
         return summary
 
-    def _totals_from_ledger(self, summary: Summary, run_id: int) -> None:
+    def _totals_from_ledger(self, summary: Summary, run_id: int, finished: bool) -> None:
         # A resumed run counts what its earlier passes created and updated, too.
         changes = self.ledger.db.execute(
             "SELECT action, count(*) FROM changes WHERE run_id = ? GROUP BY action", (run_id,)
         )
         by = {r[0]: r[1] for r in changes}
         summary.created, summary.updated = by.get("created", 0), by.get("updated", 0)
-        if summary.resumed:
+        if summary.resumed and finished:
             # This pass skipped what earlier passes wrote; those count as created/updated.
             summary.unchanged = max(
                 0,
@@ -374,133 +389,15 @@ class Importer:
                 except BaseException as exc:  # a fatal error in a worker stops the run
                     fatal = fatal or exc
                     continue
-                self._record(res, summary, run_id, log, quarantine_line)
+                self._record(res, summary, run_id, quarantine_line)
 
         try:
             for chunk in _chunks(iter_lines(stream, parse=False), CHUNK):
-                # Skip path first: a line whose exact bytes were confirmed before is unchanged,
-                # without parsing or validating it again (what makes reruns cheap).
-                guesses = [_guess_source_id(ln.raw) for ln in chunk]
-                known = self.ledger.known(self.target, [g for g in guesses if g is not None])
-                items: list[tuple[int, str, dict[str, Any], bytes, bytes]] = []
-                skipped = 0
-                for ln, guess in zip(chunk, guesses, strict=True):
-                    summary.read += 1
-                    digest = raw_digest(ln.raw)
-                    k = known.get(guess) if guess is not None else None
-                    if k is not None and k.raw_digest == digest and k.state == "confirmed":
-                        seed = int(guess[-6:])  # type: ignore[index]
-                        if seen[seed]:
-                            quarantine_line(
-                                ln.number,
-                                guess,
-                                "duplicate",
-                                f"source id {guess} repeated in the file",
-                                ln.raw,
-                            )
-                        else:
-                            seen[seed] = 1
-                            if self.opt.only is None or guess in self.opt.only:
-                                summary.unchanged += 1
-                            else:
-                                summary.filtered += 1
-                        skipped += 1
-                        continue
-                    ln = parse_line(ln)
-                    if ln.error is not None:
-                        quarantine_line(ln.number, None, "input", ln.error, ln.raw)
-                        continue
-                    value = ln.value
-                    sid = value.get("source_id") if isinstance(value, dict) else None
-                    if not isinstance(sid, str) or not is_source_id(sid):
-                        reason = "field 'source_id': missing or not alphanode-NNNNNN"
-                        if isinstance(value, dict):
-                            try:
-                                Post.model_validate(value)
-                            except ValidationError as exc:
-                                reason = _validation_reason(exc)
-                        else:
-                            reason = "not a JSON object"
-                        quarantine_line(
-                            ln.number,
-                            sid if isinstance(sid, str) else None,
-                            "input",
-                            reason,
-                            ln.raw,
-                        )
-                        continue
-                    seed = int(sid[-6:])
-                    if seen[seed]:
-                        quarantine_line(
-                            ln.number,
-                            sid,
-                            "duplicate",
-                            f"source id {sid} repeated in the file",
-                            ln.raw,
-                        )
-                        continue
-                    seen[seed] = 1
-                    if self.opt.only is not None and sid not in self.opt.only:
-                        summary.filtered += 1
-                        continue
-                    items.append((ln.number, sid, value, ln.raw, digest))
+                items, known = self._screen(chunk, seen, summary, quarantine_line)
                 self.on_progress(len(chunk) - len(items))
                 if not items:
                     continue
-                missing = [i[1] for i in items if i[1] not in known]
-                if missing:
-                    known.update(self.ledger.known(self.target, missing))
-                planned: list[L.Planned] = []
-                sends: list[_Item] = []
-                for number, sid, value, raw, digest in items:
-                    k = known.get(sid)
-                    if k is not None and k.raw_digest == digest:
-                        if k.state == "confirmed":
-                            summary.unchanged += 1
-                            continue
-                        if (
-                            k.state == "failed"
-                            and not self.opt.retry_quarantine
-                            and not (k.last_error or "").startswith(GAVE_UP)
-                        ):
-                            quarantine_line(
-                                number,
-                                sid,
-                                "target",
-                                f"refused by the target before ({k.last_error}); "
-                                "unchanged since: use --retry-quarantine to send it again",
-                                None,
-                            )
-                            continue
-                    try:
-                        Post.model_validate(value)
-                    except ValidationError as exc:
-                        quarantine_line(number, sid, "input", _validation_reason(exc), raw)
-                        continue
-                    h = content_hash(value)
-                    if k is not None and k.state == "confirmed" and k.content_hash == h:
-                        summary.unchanged += 1
-                        continue
-                    if self.opt.dry_run:
-                        if k is None:
-                            summary.would_create += 1
-                        else:
-                            summary.would_update += 1
-                        continue
-                    meta = value.get("meta") or {}
-                    planned.append(
-                        L.Planned(
-                            sid,
-                            number,
-                            h,
-                            digest,
-                            meta.get("view_count"),
-                            value.get("title"),
-                            list(value.get("tags") or []),
-                            list(meta.get("stack") or []),
-                        )
-                    )
-                    sends.append(_Item(number, sid, value, h))
+                planned, sends = self._plan(items, known, summary, quarantine_line)
                 self.on_progress(len(items) - len(sends))
                 if not sends or run_id is None:
                     continue
@@ -531,6 +428,128 @@ class Importer:
             if run_id is not None:
                 self.ledger.save_counts(run_id, summary.counts())
 
+    def _screen(
+        self,
+        chunk: list[Line],
+        seen: bytearray,
+        summary: Summary,
+        quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+    ) -> tuple[list[_Candidate], dict[str, L.Known]]:
+        """Skip unchanged lines, quarantine bad ones; the rest are candidates to plan."""
+        # Skip path first: a line whose exact bytes were confirmed before is unchanged,
+        # without parsing or validating it again (what makes reruns cheap).
+        guesses = [_guess_source_id(ln.raw) for ln in chunk]
+        known = self.ledger.known(self.target, [g for g in guesses if g is not None])
+        items: list[_Candidate] = []
+        only = self.opt.only
+        for ln, guess in zip(chunk, guesses, strict=True):
+            summary.read += 1
+            digest = raw_digest(ln.raw)
+            k = known.get(guess) if guess is not None else None
+            if (
+                guess is not None
+                and k is not None
+                and k.raw_digest == digest
+                and k.state == "confirmed"
+            ):
+                if _first_time(seen, guess, ln, quarantine_line):
+                    if only is None or guess in only:
+                        summary.unchanged += 1
+                    else:
+                        summary.filtered += 1
+                continue
+            ln = parse_line(ln)
+            if ln.error is not None:
+                quarantine_line(ln.number, None, "input", ln.error, ln.raw)
+                continue
+            value = ln.value
+            sid = value.get("source_id") if isinstance(value, dict) else None
+            if not isinstance(sid, str) or not is_source_id(sid):
+                reason = "not a JSON object"
+                if isinstance(value, dict):
+                    reason = "field 'source_id': missing or not alphanode-NNNNNN"
+                    try:
+                        Post.model_validate(value)
+                    except ValidationError as exc:
+                        reason = _validation_reason(exc)
+                sid_text = sid if isinstance(sid, str) else None
+                quarantine_line(ln.number, sid_text, "input", reason, ln.raw)
+                continue
+            if not _first_time(seen, sid, ln, quarantine_line):
+                continue
+            if only is not None and sid not in only:
+                summary.filtered += 1
+                continue
+            items.append(_Candidate(ln.number, sid, value, ln.raw, digest))
+        missing = [i.source_id for i in items if i.source_id not in known]
+        if missing:
+            known.update(self.ledger.known(self.target, missing))
+        return items, known
+
+    def _plan(
+        self,
+        items: list[_Candidate],
+        known: dict[str, L.Known],
+        summary: Summary,
+        quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+    ) -> tuple[list[L.Planned], list[_Item]]:
+        """Validate and hash the candidates; what the ledger has confirmed is skipped."""
+        planned: list[L.Planned] = []
+        sends: list[_Item] = []
+        relearn: list[tuple[str, bytes]] = []
+        for c in items:
+            sid = c.source_id
+            k = known.get(sid)
+            if (
+                k is not None
+                and k.raw_digest == c.digest
+                and k.state == "failed"
+                and not self.opt.retry_quarantine
+                and not (k.last_error or "").startswith(GAVE_UP)
+            ):
+                quarantine_line(
+                    c.line,
+                    sid,
+                    "target",
+                    f"refused by the target before ({k.last_error}); "
+                    "unchanged since: use --retry-quarantine to send it again",
+                    None,
+                )
+                continue
+            try:
+                Post.model_validate(c.value)
+            except ValidationError as exc:
+                quarantine_line(c.line, sid, "input", _validation_reason(exc), c.raw)
+                continue
+            h = content_hash(c.value)
+            if k is not None and k.state == "confirmed" and k.content_hash == h:
+                summary.unchanged += 1
+                relearn.append((sid, c.digest))
+                continue
+            if self.opt.dry_run:
+                if k is None:
+                    summary.would_create += 1
+                else:
+                    summary.would_update += 1
+                continue
+            meta = c.value.get("meta") or {}
+            planned.append(
+                L.Planned(
+                    sid,
+                    c.line,
+                    h,
+                    c.digest,
+                    meta.get("view_count"),
+                    c.value.get("title"),
+                    list(c.value.get("tags") or []),
+                    list(meta.get("stack") or []),
+                )
+            )
+            sends.append(_Item(c.line, sid, c.value, h))
+        if relearn and not self.opt.dry_run:
+            self.ledger.remember_digests(self.target, relearn)
+        return planned, sends
+
     def _batches(
         self, sends: list[_Item], known: dict[str, L.Known], run_id: int
     ) -> Iterator[list[_Item]]:
@@ -554,7 +573,6 @@ class Importer:
         res: _BatchResult,
         summary: Summary,
         run_id: int | None,
-        log: _Writer | None,
         quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
     ) -> None:
         assert run_id is not None
@@ -576,12 +594,13 @@ class Importer:
             summary.failed += 1
             quarantine_line(i.line, i.source_id, "gave-up", reason, None)
             summary.quarantined -= 1  # counted as failed, still listed in the quarantine file
-        if log is not None:
-            for rec in res.log:
-                log.write(rec)
         self.on_progress(len(res.done) + len(res.terminal) + len(res.transient))
 
     # -- one batch, in a worker thread ----------------------------------------------------
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self._log is not None:
+            self._log.write(record)
 
     def _send(self, batch: list[_Item], run_id: int) -> _BatchResult:
         out = _BatchResult()
@@ -642,7 +661,7 @@ class Importer:
             )
         except TransientSinkError as exc:
             self.breaker.failure()
-            out.log.append(
+            self._emit(
                 {
                     "ts": time.time(),
                     "run": run_id,
@@ -687,7 +706,7 @@ class Importer:
                 assert isinstance(res, SinkError)
                 out.terminal.append((item, str(res), res.status))
                 action, status = "rejected", res.status
-            out.log.append(
+            self._emit(
                 {
                     "ts": time.time(),
                     "run": run_id,
@@ -718,7 +737,7 @@ class Importer:
                     self.sink.purge(paths)
             out.purged += len(paths)
         except SinkError as exc:
-            out.log.append({"ts": time.time(), "action": "purge-failed", "error": str(exc)[:300]})
+            self._emit({"ts": time.time(), "action": "purge-failed", "error": str(exc)[:300]})
 
 
 _SOURCE_ID = re.compile(rb'"source_id"\s*:\s*"(alphanode-[0-9]{6})"')
@@ -729,6 +748,23 @@ def _guess_source_id(raw: bytes) -> str | None:
     # the line confirmed under this id, so a wrong guess can only miss, never mis-skip.
     m = _SOURCE_ID.search(raw, 0, 200) or _SOURCE_ID.search(raw)
     return m.group(1).decode() if m else None
+
+
+def _first_time(
+    seen: bytearray,
+    sid: str,
+    ln: Line,
+    quarantine_line: Callable[[int, str | None, str, str, bytes | None], None],
+) -> bool:
+    """Mark a source id seen; a repeat in the file is quarantined (the first one wins)."""
+    seed = int(sid[-6:])
+    if seen[seed]:
+        quarantine_line(
+            ln.number, sid, "duplicate", f"source id {sid} repeated in the file", ln.raw
+        )
+        return False
+    seen[seed] = 1
+    return True
 
 
 def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:

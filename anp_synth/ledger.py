@@ -97,6 +97,9 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+_ADDED_ITEM_COLUMNS = (("inflight", "INTEGER NOT NULL DEFAULT 0"), ("batch", "TEXT"))
+
+
 def _now_iso() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -233,6 +236,7 @@ class Ledger:
         try:
             self.db = self._connect()
             self.db.executescript(_SCHEMA)
+            self._add_missing_columns()
             with self._tx():
                 self.db.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
@@ -241,6 +245,13 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"--ledger {self.path}: not a usable SQLite ledger ({exc})") from None
         self._beat: _Heartbeat | None = None
+
+    def _add_missing_columns(self) -> None:
+        # Ledgers written by an earlier version lack later columns: add them in place.
+        for name, decl in _ADDED_ITEM_COLUMNS:
+            have = {r[1] for r in self.db.execute("PRAGMA table_info(items)")}
+            if name not in have:
+                self.db.execute(f"ALTER TABLE items ADD COLUMN {name} {decl}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
@@ -477,6 +488,16 @@ class Ledger:
                 rows,
             )
 
+    def remember_digests(self, target: str, digests: Sequence[tuple[str, bytes]]) -> None:
+        """Record the line digest of confirmed posts found unchanged by content hash, so the
+        next rerun skips them on the fast path (after a repair, or a reformatted file)."""
+        with self._tx():
+            self.db.executemany(
+                "UPDATE items SET raw_digest = ? WHERE target = ? AND source_id = ?"
+                " AND state = 'confirmed'",
+                [(d, target, sid) for sid, d in digests],
+            )
+
     def mark_sent(self, target: str, source_ids: Sequence[str], batch: str | None = None) -> None:
         """Record that a request carrying these posts (one batch) is about to leave.
 
@@ -655,17 +676,33 @@ class Ledger:
                 [(h, rid, url, now, target, sid) for sid, h, rid, url in restored],
             )
 
-    def replace_target_items(self, target: str, rows: Iterable[tuple[str, str, str, str]]) -> int:
-        """Rebuild a target's items from the target itself: (source_id, hash, remote id, url)."""
+    def replace_target_items(self, target: str, rows: Iterable[tuple[Any, ...]]) -> int:
+        """Rebuild a target's items from the target itself.
+
+        Rows: (source_id, hash, remote id, url, view_count, title, tags, stack); the last
+        four may be None (a post the file does not describe).
+        """
         now = _now()
         n = 0
         with self._tx():
             self.db.execute("DELETE FROM items WHERE target = ?", (target,))
-            for sid, h, rid, url in rows:
+            for sid, h, rid, url, views, title, tags, stack in rows:
                 self.db.execute(
                     "INSERT INTO items (target, source_id, run_id, content_hash, remote_id, url,"
-                    " state, updated) VALUES (?, ?, 0, ?, ?, ?, 'confirmed', ?)",
-                    (target, sid, h, rid, url, now),
+                    " state, view_count, title, tags, stack, updated)"
+                    " VALUES (?, ?, 0, ?, ?, ?, 'confirmed', ?, ?, ?, ?, ?)",
+                    (
+                        target,
+                        sid,
+                        h,
+                        rid,
+                        url,
+                        views,
+                        title,
+                        None if tags is None else orjson.dumps(tags).decode(),
+                        None if stack is None else orjson.dumps(stack).decode(),
+                        now,
+                    ),
                 )
                 n += 1
         return n

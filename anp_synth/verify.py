@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from anp_synth.jsonl import content_hash, iter_lines
 from anp_synth.ledger import Ledger
@@ -38,10 +38,21 @@ def verify(
     """Compare file ↔ target ↔ ledger; with `repair`, rebuild the ledger from the target."""
     report = Report()
     wanted: dict[str, str] = {}
+    about: dict[str, tuple[Any, Any, Any, Any]] = {}  # what the load tests read, for --repair
     for ln in iter_lines(stream):
         v = ln.value
         if ln.error is None and isinstance(v, dict) and is_source_id(str(v.get("source_id"))):
-            wanted.setdefault(v["source_id"], content_hash(v))
+            sid = v["source_id"]
+            if sid not in wanted:
+                wanted[sid] = content_hash(v)
+                meta = v.get("meta")
+                meta = meta if isinstance(meta, dict) else {}
+                about[sid] = (
+                    meta.get("view_count"),
+                    v.get("title"),
+                    v.get("tags"),
+                    meta.get("stack"),
+                )
     report.in_file = len(wanted)
     remote: dict[str, tuple[str, str, str]] = {}
     for rp in iter_all(sink):
@@ -70,7 +81,11 @@ def verify(
     report.mismatched.sort()
     if repair:
         report.repaired = ledger.replace_target_items(
-            target, ((sid, h, rid, url) for sid, (h, rid, url) in sorted(remote.items()))
+            target,
+            (
+                (sid, h, rid, url, *(about[sid] if wanted.get(sid) == h else (None,) * 4))
+                for sid, (h, rid, url) in sorted(remote.items())
+            ),
         )
         report.ledger_stale = []
     return report

@@ -29,6 +29,14 @@ out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
 
+def _quiet_retries() -> None:
+    # stamina logs every scheduled retry through `logging` (stderr here); the run log
+    # already records each failed attempt, so the terminal stays readable.
+    import stamina.instrumentation
+
+    stamina.instrumentation.set_on_retry_hooks([])
+
+
 def read_token(token_file: str | None) -> str | None:
     """The target's token from --token-file or ANP_TARGET_TOKEN (never from argv)."""
     if token_file:
@@ -141,6 +149,7 @@ def import_cmd(
         "retry_quarantine": retry_quarantine,
     }
     the_sink = open_sink(sink, target, token_file, concurrency, timeout)
+    _quiet_retries()
     try:
         with Ledger(ledger) as led, open_input(path) as stream:
             total = _count_lines(path)
@@ -295,6 +304,7 @@ def rollback_cmd(
                 raise UsageError("rollback: not a terminal; pass --yes to confirm")
             typer.confirm("Proceed?", abort=True)
         the_sink = open_sink(p.run.sink, p.run.target, token_file)
+        _quiet_retries()
         try:
             res = rb.apply(p, the_sink, led)
         finally:

@@ -48,7 +48,7 @@ RULES: tuple[Rule, ...] = (
     Rule("health", re.compile(r"^/health$"), 0),
 )
 NO_RULE = Rule("none", re.compile(""), 0)
-CACHEABLE_METHODS = frozenset({"GET"})
+CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 MAX_ENTRIES = 50_000
 MAX_BYTES = 256 * 1024 * 1024
 
@@ -278,6 +278,9 @@ class CacheMiddleware:
         started = time.perf_counter()
         method: str = scope["method"]
         path: str = scope["path"]
+        if method == "HEAD":  # answered as a GET without the body, from the cache too
+            scope = {**scope, "method": "GET"}
+            send = _without_body(send)
         rule = rule_for(path)
         has_session, if_none_match = _request_headers(scope)
         reason = bypass_reason(rule, method, scope.get("query_string", b""), has_session)
@@ -391,6 +394,15 @@ class CacheMiddleware:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return 200
+
+
+def _without_body(send: Send) -> Send:
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 def _ms(started: float) -> float:

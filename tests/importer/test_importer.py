@@ -402,3 +402,19 @@ def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_rep
         assert {sid: h for sid, (_r, _p, h) in sink.store.posts.items()} == before
     else:  # known to be updated by the run, but the previous version is lost: said so
         assert len(p.restore) + len(p.unrestorable) == 5 and p.unrestorable
+
+
+def test_the_heartbeat_beats_in_the_background(tmp_path, target) -> None:
+    import time
+
+    led = L.Ledger(tmp_path / "l.sqlite")
+    try:
+        run = led.begin_run("f", target, "memory", {})
+        led.db.execute("UPDATE runs SET heartbeat = 0 WHERE id = ?", (run.id,))
+        led.start_heartbeat(run.id, every=0.02)
+        deadline = time.monotonic() + 5
+        while led.run(run.id).heartbeat == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert led.run(run.id).heartbeat > 0
+    finally:
+        led.close()

@@ -99,8 +99,17 @@ def test_verify_finds_missing_extra_and_mismatched_posts_and_repairs(
     with path.open("rb") as fh:
         r = verify(fh, sink, ledger, target, repair=True)
     assert r.repaired == 10
+    rows = {row["source_id"]: row for row in ledger.items(target=target)}
+    assert rows["alphanode-000003"]["view_count"] == post(3)["meta"]["view_count"]
+    assert rows["alphanode-000099"]["title"] is None  # not in the file: nothing to say
     with path.open("rb") as fh:
         assert verify(fh, sink, ledger, target).ledger_stale == []
     # After the repair, an import sends exactly the missing and the mismatched posts.
     s = imp(sink, ledger, target, path)
     assert (s.created, s.updated, s.unchanged) == (1, 1, 8)
+    # The rebuilt rows learnt their line digests: the next rerun takes the fast path.
+    assert all(
+        row["raw_digest"]
+        for row in ledger.items(target=target)
+        if row["source_id"] != "alphanode-000099"
+    )

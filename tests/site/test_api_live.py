@@ -174,3 +174,35 @@ def test_token_never_reaches_the_log(live_site: SiteProcess, api: httpx.Client) 
     log = read_log_when(live_site, '"path":"/end-of-token-test"')
     assert '"path":"/api/posts/alphanode-490000"' in log  # the log is being written
     assert live_site.token not in log
+
+
+def test_openapi_describes_the_import_api(api: httpx.Client) -> None:
+    spec = api.get("/openapi.json").json()
+    for path in (
+        "/api/posts/{source_id}",
+        "/api/posts/bulk",
+        "/api/posts",
+        "/api/purge",
+        "/health",
+    ):
+        assert path in spec["paths"], path
+    assert {"put", "get", "delete"} <= set(spec["paths"]["/api/posts/{source_id}"])
+
+
+def test_logged_in_pages_on_the_real_server(live_site: SiteProcess, api: httpx.Client) -> None:
+    post = make_post(491000)
+    put(api, post)
+    with httpx.Client(base_url=live_site.url, timeout=10) as browser:
+        anonymous = browser.get(f"/posts/{post['slug']}")
+        assert anonymous.headers["x-cache"] == "MISS; rule=post"
+        login = browser.post(
+            "/login", data={"username": "ada", "password": "correct horse battery"}
+        )
+        assert login.status_code == 303
+        page = browser.get(f"/posts/{post['slug']}")
+        assert page.headers["x-cache"] == "BYPASS; rule=post"
+        assert "Ada Lovelace" in page.text
+        browser.cookies.clear()
+        again = browser.get(f"/posts/{post['slug']}")
+        assert again.headers["x-cache"] == "HIT; rule=post"
+        assert "Ada Lovelace" not in again.text

@@ -56,6 +56,7 @@ def test_bypass_conditions() -> None:
     assert bypass_reason(post, "GET", b"utm=1", False) == "query-string"
     assert bypass_reason(post, "GET", b"", True) == "session"
     assert bypass_reason(post, "POST", b"", False) == "method"
+    assert bypass_reason(post, "HEAD", b"", False) is None
     assert bypass_reason(rule_for("/search"), "GET", b"", False) == "uncached-route"
 
 
@@ -75,6 +76,10 @@ def test_miss_then_hit_with_cache_control_and_etag(app_client: TestClient) -> No
     assert conditional.headers["x-cache"] == "HIT; rule=post"
     other = app_client.get(path, headers={"If-None-Match": '"not-the-etag"'})
     assert other.status_code == 200
+    head = app_client.head(path)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["x-cache"] == "HIT; rule=post"
+    assert head.headers["content-length"] == str(len(first.content))
 
 
 def test_bypass_for_query_string_session_and_uncached_routes(app_client: TestClient) -> None:

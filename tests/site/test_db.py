@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import orjson
 import pytest
 
 from anp_synth.site import db as site_db
@@ -70,8 +71,10 @@ def test_a_slug_held_by_another_post_is_refused_alone(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT p.id FROM post_terms t JOIN posts p ON p.id = t.post_id WHERE t.kind = 'tag'"
-        " AND t.slug = 'rust' ORDER BY t.published_at DESC, t.post_id DESC LIMIT 21",
+        "SELECT p.id FROM listing_rows t JOIN posts p ON p.id = t.post_id WHERE t.kind = 'tag'"
+        " AND t.slug = 'rust' ORDER BY t.published DESC, t.post_id DESC LIMIT 21",
+        "SELECT p.id FROM post_tools t JOIN posts p ON p.id = t.post_id WHERE t.slug = 'git'"
+        " ORDER BY t.post_id DESC LIMIT 12",
         "SELECT p.id FROM post_similar s JOIN posts p ON p.source_id = s.similar_source_id"
         " WHERE s.post_id = 1 ORDER BY s.pos LIMIT 6",
         "SELECT id FROM posts ORDER BY published_at DESC, id DESC LIMIT 21",
@@ -97,9 +100,38 @@ def test_migration_3_rebuilds_the_search_index_from_the_stored_posts(tmp_path: P
     db.conn.execute("PRAGMA user_version=2")
     db.close()
     again = Database(path)
-    assert again.schema_version() == SCHEMA_VERSION == 3
+    assert again.schema_version() == SCHEMA_VERSION
     items, _ = again.search("kakapo", 1, 20)
     assert [i.post["source_id"] for i in items] == [post["source_id"]]
     # "_" splits words as the tokenizer does; every word must match.
     assert len(again.search("kakapo_rebuild", 1, 20)[0]) == 1
     assert again.search("kakapo_zzzunknownword", 1, 20)[0] == []
+
+
+def test_migration_4_moves_listing_rows_of_a_version_3_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    with monkeypatch.context() as patch:
+        patch.setattr(site_db, "MIGRATIONS", site_db.MIGRATIONS[:3])
+        patch.setattr(site_db, "SCHEMA_VERSION", 3)
+        old = Database(path)
+        assert old.schema_version() == 3
+    post = make_post(900_300)
+    old.conn.execute(
+        "INSERT INTO posts (id, source_id, slug, title, published_at, hash, body, created_at,"
+        " updated_at) VALUES (7, ?, ?, ?, ?, 'h', ?, 0, 0)",
+        (post["source_id"], post["slug"], post["title"], post["published_at"], orjson.dumps(post)),
+    )
+    old.conn.execute(
+        "INSERT INTO post_terms VALUES ('tag', 'tapir', ?, 7, 'Tapir')", (post["published_at"],)
+    )
+    old.close()
+    db = Database(path)
+    assert db.schema_version() == SCHEMA_VERSION
+    page = db.listing("tag:tapir", 1, 20)
+    assert [i.post["source_id"] for i in page.items] == [post["source_id"]]
+    assert page.title == "Tapir"
+    assert db.conn.execute(
+        "SELECT count(*) FROM sqlite_master WHERE name = 'post_terms'"
+    ).fetchone() == (0,)
