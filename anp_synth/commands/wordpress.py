@@ -6,8 +6,6 @@ import sys
 
 import typer
 
-from anp_synth.sinks.wordpress import WordPressSink, mu_plugin_source
-
 wordpress = typer.Typer(
     help="Prepare a WordPress site for `--sink wordpress`.", no_args_is_help=True
 )
@@ -16,6 +14,8 @@ wordpress = typer.Typer(
 @wordpress.command("mu-plugin")
 def mu_plugin_cmd() -> None:
     """Print the mu-plugin to copy to wp-content/mu-plugins/anp-synth.php."""
+    from anp_synth.sinks.wordpress import mu_plugin_source  # sinks load only when used
+
     sys.stdout.write(mu_plugin_source())
 
 
@@ -26,6 +26,8 @@ def check_cmd(
     ),
 ) -> None:
     """Check that the site has the mu-plugin and accepts the application password."""
+    from anp_synth.sinks.wordpress import WordPressSink
+
     sink = WordPressSink.from_env(target)
     try:
         info = sink.check()
