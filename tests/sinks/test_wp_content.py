@@ -38,7 +38,7 @@ def test_body_has_lead_image_sections_code_and_checklist_in_order() -> None:
         html.index('class="anp-lead"'),
         html.index("<figure"),
         html.index("<h2>production checks</h2>"),
-        html.index('<pre class="wp-block-code language-rust">'),
+        html.index(f'<pre class="wp-block-code language-{POST["code"]["language"]}">'),
         html.index("<h2>implementation checklist</h2>"),
         html.index('<ul class="anp-checklist">'),
         html.index("<h2>final notes</h2>"),
@@ -66,7 +66,8 @@ def test_fields_carry_meta_terms_date_and_the_source_post() -> None:
     digest = content_hash(POST)
     fields = post_fields(POST, digest, [1, 2], [3])
     assert fields["slug"] == POST["slug"]
-    assert fields["date_gmt"] == "2025-02-03T14:30:57"
+    assert fields["date_gmt"] == POST["published_at"].removesuffix("Z")
+    assert len(fields["date_gmt"]) == len("2025-02-03T14:30:57")
     assert fields["tags"] == [1, 2] and fields["categories"] == [3]
     meta = fields["meta"]
     assert meta["source_id"] == "alphanode-002852"
@@ -77,5 +78,7 @@ def test_fields_carry_meta_terms_date_and_the_source_post() -> None:
 
 
 def test_terms_are_unique_in_first_mention_order() -> None:
-    assert categories_of(POST) == ["rust", "systems"]  # meta.stack is rust, systems, rust
+    post = copy.deepcopy(POST)
+    post["meta"]["stack"] = ["rust", "systems", "rust"]
+    assert categories_of(post) == ["rust", "systems"]
     assert tags_of(POST) == list(dict.fromkeys(POST["tags"]))
