@@ -11,6 +11,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from anp_synth.errors import InputError
+
 HASH_BYTES = 12  # 24 hex characters, as in the seed article
 
 
@@ -72,3 +74,17 @@ def open_input(path: str) -> BinaryIO:
     if path == "-":
         return sys.stdin.buffer
     return Path(path).open("rb")
+
+
+def read_document(path: str | Path, fmt: str, what: str) -> dict[str, Any]:
+    """A whole JSON file whose `format` field is `fmt`; InputError names the file and field."""
+    p = Path(path)
+    try:
+        doc = orjson.loads(p.read_bytes())
+    except OSError as exc:
+        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise InputError(str(p), None, None, f"not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise InputError(str(p), None, "format", f"not {what} (expected {fmt!r})")
+    return doc

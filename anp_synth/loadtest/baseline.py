@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 
 from anp_synth.errors import InputError, UsageError
+from anp_synth.jsonl import read_document
 from anp_synth.loadtest.stats import percentile
 from anp_synth.loadtest.thresholds import BaselinePolicy
 
@@ -181,14 +182,7 @@ def save(path: str | Path, target: str, latencies: dict[str, list[float]]) -> No
 def load(path: str | Path) -> dict[str, list[float]]:
     """A baseline's latencies per route; InputError names the file and the field."""
     p = Path(path)
-    try:
-        doc = orjson.loads(p.read_bytes())
-    except OSError as exc:
-        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(str(p), None, None, f"not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(str(p), None, "format", f"not a baseline file (expected {FORMAT!r})")
+    doc = read_document(p, FORMAT, "a baseline file")
     routes = doc.get("routes")
     if not isinstance(routes, dict):
         raise InputError(str(p), None, "routes", "expected an object of route → latencies")

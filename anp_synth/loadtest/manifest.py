@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from anp_synth.errors import InputError, UsageError
+from anp_synth.jsonl import read_document
 
 FORMAT = "anp-synth-targets/1"
 MAX_SEARCH_TERMS = 200
@@ -207,14 +208,7 @@ def export(ledger: str | Path, target: str, output: str | Path) -> dict[str, obj
 def load(path: str | Path) -> dict[str, object]:
     """A manifest written by `export` (checked just enough to fail with a clear message)."""
     p = Path(path)
-    try:
-        doc = orjson.loads(p.read_bytes())
-    except OSError as exc:
-        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(str(p), None, None, f"not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(str(p), None, "format", f"not a targets manifest (expected {FORMAT!r})")
+    doc = read_document(p, FORMAT, "a targets manifest")
     if not isinstance(doc.get("posts"), list) or not doc["posts"]:
         raise InputError(str(p), None, "posts", "expected a non-empty list")
     return doc

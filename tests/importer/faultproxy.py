@@ -24,6 +24,8 @@ KINDS = ("503", "500-after", "429", "slow", "drop", "drop-after")
 class FaultProxy:
     """Run with `with FaultProxy(upstream_port) as proxy: ... proxy.url`."""
 
+    prefix = b"/api/"  # only requests under this path are spoiled
+
     def __init__(
         self, upstream_port: int, rate: float = 0.2, seed: int = 0, slow: float = 1.5
     ) -> None:
@@ -65,7 +67,7 @@ class FaultProxy:
                     task.cancel()
 
     def _choose(self, path: bytes) -> str | None:
-        if not self.enabled or not path.startswith(b"/api/") or self.rng.random() >= self.rate:
+        if not self.enabled or not path.startswith(self.prefix) or self.rng.random() >= self.rate:
             self.counts["ok"] += 1
             return None
         kind = self.rng.choice(KINDS)
