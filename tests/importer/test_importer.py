@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import itertools
 from pathlib import Path
 
 import orjson
@@ -13,24 +12,8 @@ from anp_synth import ledger as L
 from anp_synth.errors import LedgerBusyError
 from anp_synth.importer import CircuitBreaker, Importer, TargetDownError, idempotency_key
 from anp_synth.jsonl import content_hash
-from anp_synth.sinks.memory import MemorySink, reset_store
+from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import FlakySink, edited, fast_options, post, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target():
-    name = f"memory://t{next(_names)}"
-    yield name
-    reset_store(name)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path):
-    led = L.Ledger(tmp_path / "ledger.sqlite")
-    yield led
-    led.close()
 
 
 def run_import(sink, ledger, target, path: Path, **opts):

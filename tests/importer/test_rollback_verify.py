@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import itertools
-from pathlib import Path
-
 import pytest
 
 from anp_synth import ledger as L
 from anp_synth import rollback
 from anp_synth.errors import UsageError
 from anp_synth.importer import Importer
-from anp_synth.sinks.memory import MemorySink, reset_store
+from anp_synth.sinks.memory import MemorySink
 from anp_synth.verify import verify
 from tests.importer.posts import edited, fast_options, post, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target():
-    name = f"memory://rb{next(_names)}"
-    yield name
-    reset_store(name)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path):
-    led = L.Ledger(tmp_path / "ledger.sqlite")
-    yield led
-    led.close()
 
 
 def imp(sink, ledger, target, path):
