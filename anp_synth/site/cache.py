@@ -122,6 +122,7 @@ class Entry:
             (b"content-type", content_type),
             (b"etag", etag),
             (b"cache-control", cache_control(rule, None)),
+            (b"vary", b"Cookie"),
             (b"x-cache", b"HIT; rule=" + rule.name.encode()),
         ]
         return cls(
@@ -242,7 +243,10 @@ def _etag(body: bytes) -> bytes:
     return b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
 
 
-_SESSION_MARK = SESSION_COOKIE.encode() + b"="
+# Any mention of the cookie's name means "maybe logged in": cookie parsers trim spaces around
+# names (`anp_session =x` is a session to Starlette), so matching `anp_session=` exactly would
+# let a logged-in page into the shared cache. A false positive only costs a bypass.
+_SESSION_MARK = SESSION_COOKIE.encode()
 
 
 def _request_headers(scope: Scope) -> tuple[bool, bytes | None]:
@@ -338,7 +342,14 @@ class CacheMiddleware:
                 sent["status"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-cache"]
                 if not any(k.lower() == b"cache-control" for k, _ in headers):
-                    headers.append((b"cache-control", cache_control(rule, reason)))
+                    # an error or redirect must not be kept by a shared cache in front of us:
+                    # our purge could not reach it once the post exists or the error is gone
+                    ok = message["status"] == 200
+                    headers.append(
+                        (b"cache-control", cache_control(rule, reason if ok else "status"))
+                    )
+                if rule.ttl > 0:
+                    headers.append((b"vary", b"Cookie"))  # the same URL differs logged in
                 headers.append((b"x-cache", x_cache))
                 message["headers"] = headers
                 sent["buffered"] = is_get and message["status"] == 200

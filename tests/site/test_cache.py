@@ -121,6 +121,48 @@ def test_logged_in_pages_show_the_name_and_never_enter_the_cache(app_client: Tes
     assert user.display_name not in anonymous.text
 
 
+def test_a_session_cookie_written_with_spaces_still_bypasses_the_cache(
+    app_client: TestClient,
+) -> None:
+    # `anp_session =ID` is a session to the cookie parser that renders the page: the cache must
+    # see it too, or the logged-in page is stored and served to anonymous readers.
+    post = make_post(700_003)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    user = USERS[0]
+    app_client.post(
+        "/login",
+        data={"username": user.username, "password": user.password},
+        follow_redirects=False,
+    )
+    session = app_client.cookies.get("anp_session")
+    assert session
+    app_client.cookies.clear()
+    path = f"/posts/{post['slug']}"
+    spaced = app_client.get(path, headers={"Cookie": f"anp_session ={session}"})
+    assert user.display_name in spaced.text
+    assert spaced.headers["x-cache"] == "BYPASS; rule=post"
+    assert spaced.headers["cache-control"] == "private, no-store"
+    anonymous = app_client.get(path)
+    assert anonymous.headers["x-cache"] == "MISS; rule=post"
+    assert user.display_name not in anonymous.text
+
+
+def test_errors_are_not_kept_by_shared_caches_and_pages_vary_by_cookie(
+    app_client: TestClient,
+) -> None:
+    missing = app_client.get("/posts/not-imported-yet-000001")
+    assert missing.status_code == 404
+    assert missing.headers["cache-control"] == "no-store"
+    post = make_post(700_004)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    path = f"/posts/{post['slug']}"
+    for expected in ("MISS; rule=post", "HIT; rule=post"):
+        page = app_client.get(path)
+        assert page.headers["x-cache"] == expected
+        assert page.headers["vary"] == "Cookie"
+        assert "s-maxage=" in page.headers["cache-control"]
+
+
 def test_purge_api_purges_exactly_the_routes_named(app_client: TestClient) -> None:
     posts = [make_post(seed) for seed in range(700_010, 700_013)]
     app_client.post("/api/posts/bulk", content=orjson.dumps(posts)).raise_for_status()
