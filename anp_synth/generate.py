@@ -251,9 +251,11 @@ def generate(
         return Result("-", None, count, size, digest.hexdigest(), manifest)
 
     path = Path(output)
-    _write_atomically(path, pump)
-    manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
     mpath = manifest_path_for(path)
+    # An older manifest describes the older file: it goes the moment the new file replaces it,
+    # so a failure in between leaves a dataset without a manifest, never with a wrong one.
+    _write_atomically(path, pump, before_replace=lambda: mpath.unlink(missing_ok=True))
+    manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
     _write_atomically(
         mpath,
         lambda f: f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"),
@@ -261,7 +263,9 @@ def generate(
     return Result(str(path), str(mpath), count, size, digest.hexdigest(), manifest)
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+def _write_atomically(
+    path: Path, write: Callable[[BinaryIO], Any], before_replace: Callable[[], None] | None = None
+) -> None:
     """Write to a temporary file beside `path` and rename it at the end; nothing half-written stays."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
@@ -279,6 +283,8 @@ def _write_atomically(path: Path, write: Callable[[BinaryIO], Any]) -> None:
         os.fchmod(fd, 0o666 & ~mask)
         with os.fdopen(fd, "wb") as handle:
             write(handle)
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

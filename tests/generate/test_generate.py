@@ -114,3 +114,24 @@ def test_a_failing_worker_leaves_no_output_and_no_scratch(
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if p.name != "scratch"] == []
     assert set(scratch_root.glob("anp-synth-*")) == before
+
+
+def test_a_new_file_never_sits_beside_the_old_files_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import anp_synth.generate as gen
+
+    out = tmp_path / "posts.jsonl"
+    generate(Spec(0, 3), str(out))
+    old_manifest = manifest_path_for(out)
+    assert old_manifest.exists()
+
+    def no_manifest(*args: object, **kwargs: object) -> dict[str, object]:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(gen, "build_manifest", no_manifest)
+    with pytest.raises(OSError, match="disk full"):
+        generate(Spec(10, 5), str(out))
+    # the new posts are in place; the manifest that described the old ones is gone
+    assert len(out.read_bytes().splitlines()) == 5
+    assert not old_manifest.exists()
