@@ -8,6 +8,7 @@ checks that our scenarios reach >= 90 % of a bare FastHttpUser's requests/s.
 from __future__ import annotations
 
 import bisect
+import html
 import json
 import os
 import random
@@ -455,3 +456,13 @@ class AnpUser(FastHttpUser):
                 return str(random.choice(links))
         assert DATA is not None
         return DATA.same_stack(post)
+
+
+def shown_names(account: dict[str, Any]) -> set[bytes]:
+    """The bytes a page shows for a logged-in account: its names, raw and HTML-escaped."""
+    names = [name for name in (account.get("display_name"), account.get("username")) if name]
+    return {
+        form.encode()
+        for name in names
+        for form in (name, html.escape(name), html.escape(name).replace("&#x27;", "&#39;"))
+    }

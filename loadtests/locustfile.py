@@ -93,9 +93,7 @@ class Member(AnpUser):
     def on_start(self) -> None:
         account = anp.ACCOUNTS[Member._next_account % len(anp.ACCOUNTS)]
         Member._next_account += 1
-        self.names_shown = {
-            name.encode() for name in (account.get("display_name"), account["username"]) if name
-        }
+        self.names_shown = anp.shown_names(account)
         if anp.DATA is not None and anp.DATA.site == "wordpress":
             self._wordpress_login(account)
             return

@@ -79,6 +79,7 @@ out["checks"] = {
     "query_cached": problem(hit, False, "/posts/x?utm=1"),
     "query_bypass_ok": problem({"X-Cache": "BYPASS; rule=post", "Cache-Control": "no-cache"}, False, "/posts/x?utm=1"),
 }
+out["names"] = sorted(n.decode() for n in anp.shown_names({"username": "ob", "display_name": "O'Brien & Co"}))
 print(json.dumps(out))
 """
 
@@ -107,6 +108,8 @@ def test_scenario_logic(tmp_path: Path) -> None:
     assert out["similar_fallback"] == ["/posts/unread"]
     assert all(abs(gap - 0.01) < 1e-6 for gap in out["slot_gaps"])
     assert out["pacer_waited"] >= 0.035  # it waited for the slots it handed out
+
+    assert out["names"] == ["O&#39;Brien &amp; Co", "O&#x27;Brien &amp; Co", "O'Brien & Co", "ob"]
 
     checks = out["checks"]
     assert checks["hit_ok"] is None and checks["bypass_ok"] is None and checks["member_ok"] is None
