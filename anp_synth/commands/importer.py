@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -50,12 +51,28 @@ def read_token(token_file: str | None) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
+def _check_target(sink: str, target: str) -> None:
+    """A target the sink can address, or a UsageError naming --target."""
+    if sink == "memory":
+        if not target.startswith("memory://"):
+            raise UsageError(f"--target {target!r}: the memory sink takes memory://NAME")
+        return
+    try:
+        parts = urlsplit(target)
+        _ = parts.port  # a bad port raises here
+    except ValueError as exc:
+        raise UsageError(f"--target {target!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--target {target!r}: expected http://HOST[:PORT] or https://…")
+
+
 def open_sink(
     name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
 ) -> Sink:
     """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
     if name not in sink_names():
         raise UsageError(f"--sink: unknown sink {name!r}; choose from {', '.join(sink_names())}")
+    _check_target(name, target)
     token = read_token(token_file)
     if token is None and name not in ("memory", "wordpress"):
         raise UsageError(

@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
-from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
 
 MAX_BATCH = 500  # the site's bulk limit
 JSON = {"Content-Type": "application/json"}
@@ -113,14 +113,15 @@ class AnpSink:
 
     @staticmethod
     def _result(item: dict[str, Any]) -> UpsertResult:
-        return UpsertResult(
-            source_id=item["source_id"],
-            outcome=item["result"],
-            remote_id=str(item["id"]),
-            url=item["url"],
-            hash=item["hash"],
-            previous=item.get("previous"),
-        )
+        with contract("upsert"):
+            return UpsertResult(
+                source_id=item["source_id"],
+                outcome=item["result"],
+                remote_id=str(item["id"]),
+                url=item["url"],
+                hash=item["hash"],
+                previous=item.get("previous"),
+            )
 
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """PUT one post keyed by its source id."""
@@ -176,7 +177,8 @@ class AnpSink:
         if resp.status_code != 200:
             raise _error_for(resp)
         b = self._json(resp)
-        return RemotePost(b["source_id"], str(b["id"]), b["url"], b["hash"], b.get("post"))
+        with contract("GET /api/posts/{source_id}"):
+            return RemotePost(b["source_id"], str(b["id"]), b["url"], b["hash"], b.get("post"))
 
     def list(self, after: str | None = None, limit: int = 500) -> Page:
         """One keyset page of the target's posts."""
@@ -187,11 +189,12 @@ class AnpSink:
         if resp.status_code != 200:
             raise _error_for(resp)
         b = self._json(resp)
-        items = [
-            RemotePost(i["source_id"], str(i.get("id", "")), i["url"], i["hash"])
-            for i in b["items"]
-        ]
-        return Page(items, b.get("next"))
+        with contract("GET /api/posts"):
+            items = [
+                RemotePost(i["source_id"], str(i.get("id", "")), i["url"], i["hash"])
+                for i in b["items"]
+            ]
+            return Page(items, b.get("next"))
 
     def delete(self, source_id: str) -> bool:
         """DELETE one post; False when it was not there."""

@@ -7,10 +7,11 @@ Errors: a sink raises `TransientSinkError` (retry) or `TerminalSinkError`
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from anp_synth.errors import SinkError
+from anp_synth.errors import SinkError, TerminalSinkError
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -84,12 +85,29 @@ class Sink(Protocol):
         ...
 
 
+@contextmanager
+def contract(what: str) -> Iterator[None]:
+    """Turn a malformed answer (a missing key, a wrong type) into a TerminalSinkError."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise TerminalSinkError(
+            f"{what}: the target's answer does not follow the import contract "
+            f"({type(exc).__name__}: {exc}); is --target the right site?"
+        ) from exc
+
+
 def iter_all(sink: Sink, page_size: int = 500) -> Iterator[RemotePost]:
-    """Every post on the target, page by page."""
+    """Every post on the target, page by page; a cursor that does not move is an error."""
     after: str | None = None
     while True:
         page = sink.list(after=after, limit=page_size)
         yield from page.items
         if page.next is None:
             return
+        if not page.items or page.next == after:
+            raise TerminalSinkError(
+                f"{sink.name}: the listing's cursor does not advance after {after!r}; "
+                "the target's keyset listing is broken"
+            )
         after = page.next

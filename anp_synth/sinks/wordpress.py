@@ -203,7 +203,10 @@ class WordPressSink:
     ) -> httpx.Response:
         self._ensure_ready()
         resp = self._send(method, route, params=params, body=body, what=what)
-        if resp.is_success or resp.status_code in ok:
+        if resp.is_success:
+            _require_json(resp, what, self.base_url)
+            return resp
+        if resp.status_code in ok:
             return resp
         text, _ = _error_text(resp)
         if resp.status_code in (401, 403):
@@ -225,6 +228,7 @@ class WordPressSink:
                 self._pretty = pretty
                 resp = self._send("GET", info, what="plugin check")
                 if resp.status_code == 200:
+                    _require_json(resp, "plugin check", self.base_url)
                     info_body = resp.json() if isinstance(resp.json(), dict) else {}
                     break
                 if resp.status_code >= 500 or resp.status_code == 429:
@@ -551,3 +555,13 @@ class WordPressSink:
     def close(self) -> None:
         """Release connections."""
         self._client.close()
+
+
+def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:
+    """A 2xx REST answer must be JSON; an HTML page means the URL is not WordPress's REST API."""
+    kind = resp.headers.get("content-type", "").split(";")[0].strip()
+    if not kind.endswith("json"):
+        raise WordPressSetupError(
+            f"{what}: {base_url} answered HTTP {resp.status_code} with "
+            f"{kind or 'no content type'}, not JSON; is --target the WordPress site's address?"
+        )
