@@ -686,9 +686,14 @@ class Importer:
                 out.terminal.append((items[0], str(exc), exc.status))
                 return []
             # The whole batch was refused (e.g. too large): isolate the bad posts one by one.
+            # A transient error on one of them retries that post only: the others are
+            # already in out.done/out.terminal and must not be sent (or counted) twice.
             retry: list[_Item] = []
             for i in items:
-                retry.extend(self._attempt([i], out, run_id, attempt_no))
+                try:
+                    retry.extend(self._attempt([i], out, run_id, attempt_no))
+                except TransientSinkError:
+                    retry.append(i)
             return retry
         self.breaker.success()
         latency = round((time.perf_counter() - t0) * 1000, 1)

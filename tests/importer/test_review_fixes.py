@@ -11,7 +11,7 @@ import pytest
 
 from anp_synth import ledger as L
 from anp_synth import rollback
-from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.errors import LedgerBusyError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.importer import Importer
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import fast_options, post
@@ -59,3 +59,33 @@ def test_finish_run_does_not_overwrite_a_rolled_back_run(ledger, target) -> None
     ledger.set_run_state(run.id, L.ROLLED_BACK)
     ledger.finish_run(run.id, L.COMPLETED, {"created": 1})
     assert ledger.run(run.id).state == L.ROLLED_BACK
+
+
+class _SplitsThenBlips(MemorySink):
+    """Refuses every multi-post batch (413) and fails one post's first single send (503)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target, replay=False)
+        self.sends: dict[str, int] = {}
+        self.blipped = False
+
+    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+        if len(posts) > 1:
+            raise TerminalSinkError("413 too large", status=413)
+        sid = posts[0]["source_id"]
+        if sid == "alphanode-000002" and not self.blipped:
+            self.blipped = True
+            raise TransientSinkError("503 blip", status=503)
+        self.sends[sid] = self.sends.get(sid, 0) + 1
+        return super().upsert_many(posts, idempotency_keys=idempotency_keys)
+
+
+def test_a_transient_error_while_splitting_a_refused_batch_resends_only_that_post(
+    ledger, target
+) -> None:
+    sink = _SplitsThenBlips(target)
+    s = Importer(sink, ledger, target, fast_options(batch_size=5)).run(
+        io.BytesIO(_jsonl(range(5))), "f.jsonl"
+    )
+    assert sink.sends == {f"alphanode-00000{i}": 1 for i in range(5)}
+    assert (s.created, s.unchanged, s.failed, s.quarantined) == (5, 0, 0, 0)
