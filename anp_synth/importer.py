@@ -604,10 +604,16 @@ class Importer:
 
     def _send(self, batch: list[_Item], run_id: int) -> _BatchResult:
         out = _BatchResult()
-        remaining = list(batch)
         attempt_no = 0
         tries = 0
         opt = self.opt
+        # While the breaker is open a batch waits for the target instead of giving up, but
+        # only until this deadline: a batch that fails on its own (one post the target
+        # always answers with a 5xx) must not hold the run until max_pause and make it
+        # fatal. Half of max_pause at most, so a target that is really down still trips
+        # the breaker's TargetDownError (every single send below fails too) first.
+        deadline = time.monotonic() + min(opt.max_retry_time, opt.max_pause / 2)
+        groups: list[list[_Item]] = [list(batch)]
 
         def backoff(exc: Exception) -> bool | float:
             # Full jitter (uniform in [0, min(cap, base·2^n)]); a Retry-After wins when given.
@@ -617,32 +623,44 @@ class Importer:
                 return min(max(exc.retry_after, 0.0), opt.wait_max)
             return random.uniform(0, min(opt.wait_max, opt.wait_initial * 2**tries))
 
-        while remaining:
-            try:
-                for attempt in stamina.retry_context(
-                    on=backoff,
-                    attempts=opt.max_attempts,
-                    timeout=opt.max_retry_time,
-                    wait_initial=opt.wait_initial,
-                    wait_max=opt.wait_max,
-                    wait_jitter=0.0,
-                ):
-                    with attempt:
-                        self.breaker.before_call()
-                        attempt_no += 1
-                        tries += 1
-                        remaining = self._attempt(remaining, out, run_id, attempt_no)
-                        if remaining:
-                            raise TransientSinkError(f"{len(remaining)} items failed transiently")
-                remaining = []
-            except TransientSinkError as exc:
-                if self.breaker.is_open:
-                    tries = 0  # the target is down: wait for it instead of burning attempts
-                    continue
-                out.transient.extend(
-                    (i, f"gave up after {attempt_no} attempts: {exc}") for i in remaining
-                )
-                remaining = []
+        while groups:
+            remaining = groups.pop()
+            tries = 0
+            while remaining:
+                try:
+                    for attempt in stamina.retry_context(
+                        on=backoff,
+                        attempts=opt.max_attempts,
+                        timeout=opt.max_retry_time,
+                        wait_initial=opt.wait_initial,
+                        wait_max=opt.wait_max,
+                        wait_jitter=0.0,
+                    ):
+                        with attempt:
+                            self.breaker.before_call()
+                            attempt_no += 1
+                            tries += 1
+                            remaining = self._attempt(remaining, out, run_id, attempt_no)
+                            if remaining:
+                                raise TransientSinkError(
+                                    f"{len(remaining)} items failed transiently"
+                                )
+                    remaining = []
+                except TransientSinkError as exc:
+                    if self.breaker.is_open and time.monotonic() < deadline:
+                        tries = 0  # the target is down: wait for it instead of burning attempts
+                        continue
+                    if len(remaining) > 1:
+                        # Gave up on several posts at once: send each alone (one retry cycle
+                        # each, the deadline has passed), so only a post that keeps failing
+                        # fails, like a refused batch is split in _attempt.
+                        groups.extend([i] for i in reversed(remaining))
+                        remaining = []
+                        continue
+                    out.transient.extend(
+                        (i, f"gave up after {attempt_no} attempts: {exc}") for i in remaining
+                    )
+                    remaining = []
         self._purge(out)
         return out
 

@@ -89,3 +89,26 @@ def test_a_transient_error_while_splitting_a_refused_batch_resends_only_that_pos
     )
     assert sink.sends == {f"alphanode-00000{i}": 1 for i in range(5)}
     assert (s.created, s.unchanged, s.failed, s.quarantined) == (5, 0, 0, 0)
+
+
+class _OnePostAlways503(MemorySink):
+    """A target that answers 503 to every request carrying one particular post."""
+
+    bad = "alphanode-000003"
+
+    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+        if any(p["source_id"] == self.bad for p in posts):
+            raise TransientSinkError("503 always", status=503)
+        return super().upsert_many(posts, idempotency_keys=idempotency_keys)
+
+
+def test_a_batch_that_always_gets_a_5xx_fails_only_its_bad_post(ledger, target) -> None:
+    sink = _OnePostAlways503(target)
+    opts = fast_options(
+        batch_size=5, concurrency=1, breaker_threshold=2, max_retry_time=0.2, max_pause=1.0
+    )
+    s = Importer(sink, ledger, target, opts).run(io.BytesIO(_jsonl(range(10))), "f.jsonl")
+    assert (s.created, s.failed) == (9, 1)
+    assert sorted(sink.store.posts) == [f"alphanode-00000{i}" for i in range(10) if i != 3]
+    states = {r["source_id"]: r["state"] for r in ledger.items(target=target)}
+    assert states["alphanode-000003"] == "failed" and ledger.run(s.run_id).state == L.PARTIAL
