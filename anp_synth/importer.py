@@ -426,6 +426,13 @@ class Importer:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             if run_id is not None:
+                # Batches still running when the run stopped (fatal error, Ctrl-C) finished
+                # during the shutdown: record what the target confirmed, or those writes
+                # would stay "sent" and out of every rollback.
+                for fut in inflight:
+                    if fut.cancelled() or fut.exception() is not None:
+                        continue
+                    self._record(fut.result(), summary, run_id, quarantine_line)
                 self.ledger.save_counts(run_id, summary.counts())
 
     def _screen(
@@ -581,13 +588,17 @@ class Importer:
             for i, r, retried in res.done
         ]
         changes = self.ledger.confirm(self.target, run_id, confirmed)
-        changed = {c.source_id for c in changes}
+        # A change recorded under an earlier run (its write landed then) is unchanged here.
+        changed = {c.source_id for c in changes if c.run_id == run_id}
         summary.unchanged += sum(1 for c in confirmed if c.source_id not in changed)
         summary.purged += res.purged
-        failures = [(i.source_id, reason) for i, reason, _ in res.terminal]
-        failures += [(i.source_id, reason) for i, reason in res.transient]
-        if failures:
-            self.ledger.fail(self.target, failures)
+        refused = [(i.source_id, reason) for i, reason, _ in res.terminal]
+        if refused:
+            self.ledger.fail(self.target, refused)
+        gave_up = [(i.source_id, reason) for i, reason in res.transient]
+        if gave_up:
+            # A request that timed out may still have written them.
+            self.ledger.fail(self.target, gave_up, maybe_written=True)
         for i, reason, _status in res.terminal:
             quarantine_line(i.line, i.source_id, "target", reason, None)
         for i, reason in res.transient:

@@ -66,6 +66,12 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
             f"--run {run.id}: the run crashed before it finished; resume it first "
             f"(rerun the import of {run.file}), then roll back"
         )
+    unconfirmed = ledger.unconfirmed(run.id)
+    if unconfirmed:
+        raise UsageError(
+            f"run {run.id} has writes that were sent but never confirmed ({unconfirmed} posts); "
+            "rerun the import to resume it, then roll back"
+        )
     changes = ledger.changes(run.id)
     later = ledger.later_changes(run.id, [c.source_id for c in changes])
     if later:

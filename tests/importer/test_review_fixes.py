@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import time
 
 import orjson
 import pytest
@@ -12,9 +13,9 @@ import pytest
 from anp_synth import ledger as L
 from anp_synth import rollback
 from anp_synth.errors import LedgerBusyError, TerminalSinkError, TransientSinkError, UsageError
-from anp_synth.importer import Importer
+from anp_synth.importer import Importer, TokenRefusedError
 from anp_synth.sinks.memory import MemorySink
-from tests.importer.posts import fast_options, post
+from tests.importer.posts import FlakySink, fast_options, post
 
 
 def _jsonl(seeds: range) -> bytes:
@@ -112,3 +113,83 @@ def test_a_batch_that_always_gets_a_5xx_fails_only_its_bad_post(ledger, target) 
     assert sorted(sink.store.posts) == [f"alphanode-00000{i}" for i in range(10) if i != 3]
     states = {r["source_id"]: r["state"] for r in ledger.items(target=target)}
     assert states["alphanode-000003"] == "failed" and ledger.run(s.run_id).state == L.PARTIAL
+
+
+class _SlowFirstThenRefusesToken(MemorySink):
+    """The batch with post 0 is slow but lands; the batch with post 2 gets a 401 (fatal)."""
+
+    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+        ids = {p["source_id"] for p in posts}
+        if "alphanode-000000" in ids:
+            time.sleep(0.3)
+        if "alphanode-000002" in ids:
+            raise TerminalSinkError("401 bad token", status=401)
+        return super().upsert_many(posts, idempotency_keys=idempotency_keys)
+
+
+def test_batches_in_flight_when_a_run_stops_are_still_confirmed(ledger, target) -> None:
+    sink = _SlowFirstThenRefusesToken(target)
+    imp = Importer(sink, ledger, target, fast_options(batch_size=2, concurrency=2))
+    with pytest.raises(TokenRefusedError):
+        imp.run(io.BytesIO(_jsonl(range(10))), "f.jsonl")
+    run = ledger.runs()[0]
+    states = {r["source_id"]: r["state"] for r in ledger.items(target=target)}
+    assert states["alphanode-000000"] == states["alphanode-000001"] == "confirmed"
+    created = {c.source_id for c in ledger.changes(run.id)}
+    assert {"alphanode-000000", "alphanode-000001"} <= created
+
+
+def test_writes_that_landed_before_a_give_up_are_rolled_back_after_a_rerun(ledger, target) -> None:
+    inner = MemorySink(target, replay=False)
+    flaky = FlakySink(inner, down_for=10**6, write_then_fail=True)
+    opts = fast_options(max_attempts=2, breaker_threshold=100)
+    s1 = Importer(flaky, ledger, target, opts).run(io.BytesIO(_jsonl(range(5))), "f.jsonl")
+    assert s1.failed == 5 and len(inner.store.posts) == 5  # every write landed, no answer
+    with pytest.raises(UsageError, match=f"run {s1.run_id} has writes that were sent but never"):
+        rollback.plan(ledger, s1.run_id)
+    # The rerun is a new run (the first one finished, partial) and finds them unchanged.
+    s2 = Importer(inner, ledger, target, opts).run(io.BytesIO(_jsonl(range(5))), "f.jsonl")
+    assert s2.run_id != s1.run_id and s2.failed == 0
+    p = rollback.plan(ledger)
+    assert p.run.id == s1.run_id and len(p.delete) == 5
+    rollback.apply(p, inner, ledger)
+    assert inner.store.posts == {}
+
+
+class _Killed(BaseException):
+    """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
+
+
+class _DiesAfterWrite:
+    def __init__(self, inner):  # type: ignore[no-untyped-def]
+        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
+
+    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+        self.inner.upsert_many(posts, idempotency_keys=idempotency_keys)
+        raise _Killed
+
+    def __getattr__(self, name):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+
+def test_a_crashed_run_superseded_by_another_file_keeps_its_landed_writes(ledger, target) -> None:
+    inner = MemorySink(target, replay=False)
+    with pytest.raises(_Killed):
+        Importer(_DiesAfterWrite(inner), ledger, target, fast_options(concurrency=1)).run(
+            io.BytesIO(_jsonl(range(5))), "a.jsonl"
+        )
+    crashed = ledger.runs()[0]
+    ledger.db.execute(
+        "UPDATE runs SET state = 'running', pid = 999999999 WHERE id = ?", (crashed.id,)
+    )
+    # Another file with the same 5 posts and one more: a new run; the crashed one is superseded.
+    s = Importer(inner, ledger, target, fast_options()).run(io.BytesIO(_jsonl(range(6))), "b.jsonl")
+    assert s.run_id != crashed.id and ledger.run(crashed.id).state == L.INTERRUPTED
+    # The new run undoes only what it wrote; the crashed run's writes are undone with it.
+    p2 = rollback.plan(ledger)
+    assert p2.run.id == s.run_id and [c.source_id for c in p2.delete] == ["alphanode-000005"]
+    rollback.apply(p2, inner, ledger)
+    p1 = rollback.plan(ledger)
+    assert p1.run.id == crashed.id and len(p1.delete) == 5
+    rollback.apply(p1, inner, ledger)
+    assert inner.store.posts == {}
