@@ -292,7 +292,12 @@ class Importer:
     # -- entry ----------------------------------------------------------------------------
 
     def run(self, stream: BinaryIO, file_label: str, args: dict[str, Any] | None = None) -> Summary:
-        """Import every post of `stream`; returns the summary (never raises for bad items)."""
+        """Import every post of `stream`; returns the summary (never raises for bad items).
+
+        A rerun of the same file into the same target resumes a crashed or failed run; a
+        stdin import (`file_label` "-") never does: "-" says nothing about the content, so
+        it always starts a new run (see `Ledger.begin_run`).
+        """
         started = time.perf_counter()
         if self.opt.dry_run:
             summary = Summary(run_id=None, resumed=False, dry_run=True)

@@ -121,7 +121,7 @@ class _SlowFirstThenRefusesToken(MemorySink):
     def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
         ids = {p["source_id"] for p in posts}
         if "alphanode-000000" in ids:
-            time.sleep(0.3)
+            time.sleep(0.5)  # still running when the 401 stops the run
         if "alphanode-000002" in ids:
             raise TerminalSinkError("401 bad token", status=401)
         return super().upsert_many(posts, idempotency_keys=idempotency_keys)
