@@ -292,7 +292,12 @@ class Importer:
     # -- entry ----------------------------------------------------------------------------
 
     def run(self, stream: BinaryIO, file_label: str, args: dict[str, Any] | None = None) -> Summary:
-        """Import every post of `stream`; returns the summary (never raises for bad items)."""
+        """Import every post of `stream`; returns the summary (never raises for bad items).
+
+        A rerun of the same file into the same target resumes a crashed or failed run; a
+        stdin import (`file_label` "-") never does: "-" says nothing about the content, so
+        it always starts a new run (see `Ledger.begin_run`).
+        """
         started = time.perf_counter()
         if self.opt.dry_run:
             summary = Summary(run_id=None, resumed=False, dry_run=True)
@@ -426,6 +431,13 @@ class Importer:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             if run_id is not None:
+                # Batches still running when the run stopped (fatal error, Ctrl-C) finished
+                # during the shutdown: record what the target confirmed, or those writes
+                # would stay "sent" and out of every rollback.
+                for fut in inflight:
+                    if fut.cancelled() or fut.exception() is not None:
+                        continue
+                    self._record(fut.result(), summary, run_id, quarantine_line)
                 self.ledger.save_counts(run_id, summary.counts())
 
     def _screen(
@@ -581,13 +593,17 @@ class Importer:
             for i, r, retried in res.done
         ]
         changes = self.ledger.confirm(self.target, run_id, confirmed)
-        changed = {c.source_id for c in changes}
+        # A change recorded under an earlier run (its write landed then) is unchanged here.
+        changed = {c.source_id for c in changes if c.run_id == run_id}
         summary.unchanged += sum(1 for c in confirmed if c.source_id not in changed)
         summary.purged += res.purged
-        failures = [(i.source_id, reason) for i, reason, _ in res.terminal]
-        failures += [(i.source_id, reason) for i, reason in res.transient]
-        if failures:
-            self.ledger.fail(self.target, failures)
+        refused = [(i.source_id, reason) for i, reason, _ in res.terminal]
+        if refused:
+            self.ledger.fail(self.target, refused)
+        gave_up = [(i.source_id, reason) for i, reason in res.transient]
+        if gave_up:
+            # A request that timed out may still have written them.
+            self.ledger.fail(self.target, gave_up, maybe_written=True)
         for i, reason, _status in res.terminal:
             quarantine_line(i.line, i.source_id, "target", reason, None)
         for i, reason in res.transient:
@@ -604,10 +620,16 @@ class Importer:
 
     def _send(self, batch: list[_Item], run_id: int) -> _BatchResult:
         out = _BatchResult()
-        remaining = list(batch)
         attempt_no = 0
         tries = 0
         opt = self.opt
+        # While the breaker is open a batch waits for the target instead of giving up, but
+        # only until this deadline: a batch that fails on its own (one post the target
+        # always answers with a 5xx) must not hold the run until max_pause and make it
+        # fatal. Half of max_pause at most, so a target that is really down still trips
+        # the breaker's TargetDownError (every single send below fails too) first.
+        deadline = time.monotonic() + min(opt.max_retry_time, opt.max_pause / 2)
+        groups: list[list[_Item]] = [list(batch)]
 
         def backoff(exc: Exception) -> bool | float:
             # Full jitter (uniform in [0, min(cap, base·2^n)]); a Retry-After wins when given.
@@ -617,32 +639,44 @@ class Importer:
                 return min(max(exc.retry_after, 0.0), opt.wait_max)
             return random.uniform(0, min(opt.wait_max, opt.wait_initial * 2**tries))
 
-        while remaining:
-            try:
-                for attempt in stamina.retry_context(
-                    on=backoff,
-                    attempts=opt.max_attempts,
-                    timeout=opt.max_retry_time,
-                    wait_initial=opt.wait_initial,
-                    wait_max=opt.wait_max,
-                    wait_jitter=0.0,
-                ):
-                    with attempt:
-                        self.breaker.before_call()
-                        attempt_no += 1
-                        tries += 1
-                        remaining = self._attempt(remaining, out, run_id, attempt_no)
-                        if remaining:
-                            raise TransientSinkError(f"{len(remaining)} items failed transiently")
-                remaining = []
-            except TransientSinkError as exc:
-                if self.breaker.is_open:
-                    tries = 0  # the target is down: wait for it instead of burning attempts
-                    continue
-                out.transient.extend(
-                    (i, f"gave up after {attempt_no} attempts: {exc}") for i in remaining
-                )
-                remaining = []
+        while groups:
+            remaining = groups.pop()
+            tries = 0
+            while remaining:
+                try:
+                    for attempt in stamina.retry_context(
+                        on=backoff,
+                        attempts=opt.max_attempts,
+                        timeout=opt.max_retry_time,
+                        wait_initial=opt.wait_initial,
+                        wait_max=opt.wait_max,
+                        wait_jitter=0.0,
+                    ):
+                        with attempt:
+                            self.breaker.before_call()
+                            attempt_no += 1
+                            tries += 1
+                            remaining = self._attempt(remaining, out, run_id, attempt_no)
+                            if remaining:
+                                raise TransientSinkError(
+                                    f"{len(remaining)} items failed transiently"
+                                )
+                    remaining = []
+                except TransientSinkError as exc:
+                    if self.breaker.is_open and time.monotonic() < deadline:
+                        tries = 0  # the target is down: wait for it instead of burning attempts
+                        continue
+                    if len(remaining) > 1:
+                        # Gave up on several posts at once: send each alone (one retry cycle
+                        # each, the deadline has passed), so only a post that keeps failing
+                        # fails, like a refused batch is split in _attempt.
+                        groups.extend([i] for i in reversed(remaining))
+                        remaining = []
+                        continue
+                    out.transient.extend(
+                        (i, f"gave up after {attempt_no} attempts: {exc}") for i in remaining
+                    )
+                    remaining = []
         self._purge(out)
         return out
 
@@ -686,9 +720,14 @@ class Importer:
                 out.terminal.append((items[0], str(exc), exc.status))
                 return []
             # The whole batch was refused (e.g. too large): isolate the bad posts one by one.
+            # A transient error on one of them retries that post only: the others are
+            # already in out.done/out.terminal and must not be sent (or counted) twice.
             retry: list[_Item] = []
             for i in items:
-                retry.extend(self._attempt([i], out, run_id, attempt_no))
+                try:
+                    retry.extend(self._attempt([i], out, run_id, attempt_no))
+                except TransientSinkError:
+                    retry.append(i)
             return retry
         self.breaker.success()
         latency = round((time.perf_counter() - t0) * 1000, 1)

@@ -97,7 +97,13 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-_ADDED_ITEM_COLUMNS = (("inflight", "INTEGER NOT NULL DEFAULT 0"), ("batch", "TEXT"))
+# origin_run: the run whose request may have written a post the ledger never heard back
+# about (see mark_pending/confirm), when a later run carries that unconfirmed write over.
+_ADDED_ITEM_COLUMNS = (
+    ("inflight", "INTEGER NOT NULL DEFAULT 0"),
+    ("batch", "TEXT"),
+    ("origin_run", "INTEGER"),
+)
 
 
 def _now_iso() -> str:
@@ -175,6 +181,7 @@ class Known:
     inflight: bool
     last_error: str | None
     batch: str | None = None
+    origin_run: int | None = None
 
     def maybe_written(self, run_id: int) -> bool:
         """True when a request of an earlier pass of this run may have written this post."""
@@ -231,8 +238,12 @@ class Ledger:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        if self.path.parent and not self.path.parent.exists():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path.parent and not self.path.parent.exists():
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise UsageError(f"--ledger {self.path}: cannot create its folder ({reason})") from None
         try:
             self.db = self._connect()
             self.db.executescript(_SCHEMA)
@@ -299,6 +310,8 @@ class Ledger:
         """Start a run, or take over the crashed run of the same file and target (same id).
 
         Raises LedgerBusyError when a live run (pid alive, fresh heartbeat) holds the ledger.
+        A stdin import (file "-") is never resumed: "-" says nothing about the content, so
+        a crashed stdin run is marked interrupted and the new one starts a new run.
         """
         pid = os.getpid() if pid is None else pid
         now = _now()
@@ -314,7 +327,7 @@ class Ledger:
                         f"importing {run.file} into {run.target}); wait for it to finish "
                         f"or stop it, then rerun"
                     )
-                if run.file == file and run.target == target and resume is None:
+                if run.file == file != "-" and run.target == target and resume is None:
                     resume = run
                 else:
                     self.db.execute(
@@ -328,7 +341,7 @@ class Ledger:
                     "SELECT * FROM runs WHERE file = ? AND target = ? ORDER BY id DESC LIMIT 1",
                     (file, target),
                 ).fetchone()
-                if row is not None and row["state"] == FAILED:
+                if row is not None and row["state"] == FAILED and file != "-":
                     resume = Run.from_row(row)
             if resume is not None:
                 self.db.execute(
@@ -372,12 +385,17 @@ class Ledger:
         return [Run.from_row(r) for r in rows]
 
     def finish_run(self, run_id: int, state: str, counts: dict[str, int]) -> None:
-        """Record the end of a run and its final counts."""
+        """Record the end of a run and its final counts.
+
+        Only a run still marked running is updated: a run rolled back (or taken over)
+        meanwhile keeps that state instead of being overwritten to completed.
+        """
         self.stop_heartbeat()
         with self._tx():
             self.db.execute(
-                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ? WHERE id = ?",
-                (state, _now_iso(), orjson.dumps(counts).decode(), _now(), run_id),
+                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ?"
+                " WHERE id = ? AND state = ?",
+                (state, _now_iso(), orjson.dumps(counts).decode(), _now(), run_id, RUNNING),
             )
 
     def save_counts(self, run_id: int, counts: dict[str, int]) -> None:
@@ -428,11 +446,12 @@ class Ledger:
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(
                 "SELECT source_id, content_hash, raw_digest, state, run_id, base_hash, inflight,"
-                f" last_error, batch FROM items WHERE target = ? AND source_id IN ({marks})",
+                f" last_error, batch, origin_run FROM items WHERE target = ?"
+                f" AND source_id IN ({marks})",
                 (target, *chunk),
             )
             for r in rows:
-                out[r[0]] = Known(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8])
+                out[r[0]] = Known(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7], r[8], r[9])
         return out
 
     def mark_pending(
@@ -442,20 +461,29 @@ class Ledger:
 
         `base_hash` is the hash the target held before this run touched the post; a resumed
         run keeps the base it recorded the first time.
+
+        A write never confirmed (state sent, or a give-up after a request that may have
+        landed) is carried over whichever run sent it: `inflight` stays set so `confirm`
+        records the change even when the target now answers "unchanged", and `origin_run`
+        keeps the run that sent it (see `confirm` for which run the change is recorded under).
         """
         now = _now()
         rows = []
         for p in planned:
             k = known.get(p.source_id)
             inflight = 0
+            origin: int | None = None
             if k is None:
                 base = None
-            elif k.run_id == run_id and k.state != "confirmed":
+            elif k.state != "confirmed":
                 base = k.base_hash
-                # A request of an earlier pass of this run may have reached the target.
+                # A request of an earlier pass (of this run or of another) may have reached
+                # the target.
                 inflight = int(k.state == "sent" or k.inflight)
+                if inflight:
+                    origin = k.origin_run if k.origin_run is not None else k.run_id
             else:
-                base = k.content_hash if k.state == "confirmed" else k.base_hash
+                base = k.content_hash
             rows.append(
                 (
                     target,
@@ -466,6 +494,7 @@ class Ledger:
                     p.raw_digest,
                     base,
                     inflight,
+                    origin,
                     "pending",
                     p.view_count,
                     p.title,
@@ -477,12 +506,13 @@ class Ledger:
         with self._tx():
             self.db.executemany(
                 "INSERT INTO items (target, source_id, run_id, line, content_hash, raw_digest, "
-                "base_hash, inflight, state, view_count, title, tags, stack, updated) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "base_hash, inflight, origin_run, state, view_count, title, tags, stack, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (target, source_id) DO UPDATE SET run_id = excluded.run_id, "
                 "line = excluded.line, content_hash = excluded.content_hash, "
                 "raw_digest = excluded.raw_digest, base_hash = excluded.base_hash, "
-                "inflight = excluded.inflight, state = 'pending', last_error = NULL, view_count = excluded.view_count, "
+                "inflight = excluded.inflight, origin_run = excluded.origin_run, "
+                "state = 'pending', last_error = NULL, view_count = excluded.view_count, "
                 "title = excluded.title, tags = excluded.tags, stack = excluded.stack, "
                 "updated = excluded.updated",
                 rows,
@@ -544,14 +574,33 @@ class Ledger:
                 and (k.inflight or r.retried)
                 and base != r.hash
             ):
-                # Written by an earlier attempt of this run whose answer was lost (crash, timeout).
+                # Written by an earlier attempt whose answer was lost (crash, timeout, give-up).
+                # Which run owns the change: the run whose request wrote it. When that was an
+                # earlier run (a give-up followed by a new run, or a crashed run superseded by
+                # another file) the change is recorded under that run, not this one: the
+                # target already held the post before this run started, so rolling back this
+                # run must leave it, and rolling back the earlier run removes (or restores)
+                # it, as that run's own writes. Only when the earlier run is gone or already
+                # rolled back (its rollback could not know of the post) is the change this
+                # run's, so that some rollback still undoes it.
+                owner = run_id
+                if k.inflight and k.origin_run is not None and k.origin_run != run_id:
+                    row = self.db.execute(
+                        "SELECT state FROM runs WHERE id = ?", (k.origin_run,)
+                    ).fetchone()
+                    if row is not None and row[0] != ROLLED_BACK:
+                        owner = k.origin_run
                 prior = self.db.execute(
                     "SELECT 1 FROM changes WHERE run_id = ? AND source_id = ?",
-                    (run_id, r.source_id),
+                    (owner, r.source_id),
                 ).fetchone()
                 if prior is None:
                     action = "created" if base is None else "updated"
                     prev_hash = base
+                    changes.append(
+                        Change(owner, target, r.source_id, action, r.url, None, base, r.hash)
+                    )
+                action = None
             if action is not None:
                 changes.append(
                     Change(run_id, target, r.source_id, action, r.url, previous, prev_hash, r.hash)
@@ -559,7 +608,8 @@ class Ledger:
         with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = 'confirmed', remote_id = ?, url = ?, content_hash = ?,"
-                " last_error = NULL, inflight = 0, previous = COALESCE(?, previous), updated = ?"
+                " last_error = NULL, inflight = 0, origin_run = NULL,"
+                " previous = COALESCE(?, previous), updated = ?"
                 " WHERE target = ? AND source_id = ?",
                 [
                     (
@@ -595,15 +645,33 @@ class Ledger:
             )
         return changes
 
-    def fail(self, target: str, failures: Sequence[tuple[str, str]]) -> None:
-        """Record posts that failed for good: (source_id, reason)."""
+    def fail(
+        self, target: str, failures: Sequence[tuple[str, str]], *, maybe_written: bool = False
+    ) -> None:
+        """Record posts that failed for good: (source_id, reason).
+
+        `maybe_written`: the posts gave up after transient errors, so a request (a timeout
+        whose write landed) may have written them: keep them in flight, so the rerun that
+        resends them records the change and rollback waits for it.
+        """
         now = _now()
         with self._tx():
             self.db.executemany(
-                "UPDATE items SET state = 'failed', last_error = ?, updated = ? "
+                "UPDATE items SET state = 'failed', last_error = ?, updated = ?, "
+                "inflight = CASE WHEN ? THEN 1 ELSE inflight END "
                 "WHERE target = ? AND source_id = ?",
-                [(reason[:500], now, target, sid) for sid, reason in failures],
+                [(reason[:500], now, int(maybe_written), target, sid) for sid, reason in failures],
             )
+
+    def unconfirmed(self, run_id: int) -> int:
+        """How many writes a run sent that the ledger never saw confirmed (sent, or gave up
+        after a request that may have landed), including those a later run carried over."""
+        row = self.db.execute(
+            "SELECT count(*) FROM items WHERE state != 'confirmed' AND (state = 'sent' OR"
+            " inflight = 1) AND (run_id = ? OR origin_run = ?)",
+            (run_id, run_id),
+        ).fetchone()
+        return int(row[0])
 
     def items(
         self, target: str | None = None, run_id: int | None = None, state: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,10 +10,10 @@ from typing import Any, TypeVar
 
 import stamina
 
-from anp_synth.errors import SinkError, TransientSinkError, UsageError
+from anp_synth.errors import LedgerBusyError, SinkError, TransientSinkError, UsageError
 from anp_synth.importer import idempotency_key, url_path
 from anp_synth.jsonl import content_hash
-from anp_synth.ledger import ROLLED_BACK, Change, Ledger, Run
+from anp_synth.ledger import ROLLED_BACK, RUNNING, STALE_AFTER, Change, Ledger, Run, pid_alive
 from anp_synth.sinks.base import Sink, UpsertResult
 
 T = TypeVar("T")
@@ -55,6 +56,22 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
         raise UsageError(f"--target {target}: run {run.id} imported into {run.target}")
     if run.state == ROLLED_BACK:
         raise UsageError(f"--run {run.id}: already rolled back")
+    if run.state == RUNNING:
+        if pid_alive(run.pid) and time.time() - run.heartbeat < STALE_AFTER:
+            raise LedgerBusyError(
+                f"run {run.id} is still importing (pid {run.pid}); wait for it to finish "
+                "or stop it, then roll back"
+            )
+        raise UsageError(
+            f"--run {run.id}: the run crashed before it finished; resume it first "
+            f"(rerun the import of {run.file}), then roll back"
+        )
+    unconfirmed = ledger.unconfirmed(run.id)
+    if unconfirmed:
+        raise UsageError(
+            f"run {run.id} has writes that were sent but never confirmed ({unconfirmed} posts); "
+            "rerun the import to resume it, then roll back"
+        )
     changes = ledger.changes(run.id)
     later = ledger.later_changes(run.id, [c.source_id for c in changes])
     if later:
