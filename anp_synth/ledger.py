@@ -6,10 +6,10 @@ Tables
              finished, heartbeat, pid, counts (JSON).
     items    one row per (target, source_id): the post as the target last confirmed it
              (content hash, remote id, url, state pending|sent|confirmed|failed, attempts,
-             last error, the run that last wrote it, the previous version it replaced,
-             and view count / title / tags / stack for the load tests).
+             last error, the run that last wrote it, and view count / title / tags /
+             stack for the load tests).
     changes  one row per post a run created or updated, with the previous version:
-             what `rollback` undoes.
+             what `rollback` undoes. The previous version lives only here: one copy.
 
 Writes are grouped: the importer commits once per batch, never once per post, and
 the file runs in WAL mode with synchronous=NORMAL (a crash may lose the last
@@ -73,7 +73,6 @@ CREATE TABLE IF NOT EXISTS items (
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
-    previous TEXT,
     view_count INTEGER,
     title TEXT,
     tags TEXT,
@@ -608,15 +607,13 @@ class Ledger:
         with self._tx():
             self.db.executemany(
                 "UPDATE items SET state = 'confirmed', remote_id = ?, url = ?, content_hash = ?,"
-                " last_error = NULL, inflight = 0, origin_run = NULL,"
-                " previous = COALESCE(?, previous), updated = ?"
+                " last_error = NULL, inflight = 0, origin_run = NULL, updated = ?"
                 " WHERE target = ? AND source_id = ?",
                 [
                     (
                         r.remote_id,
                         r.url,
                         r.hash,
-                        None if r.previous is None else orjson.dumps(r.previous).decode(),
                         now,
                         target,
                         r.source_id,
@@ -739,7 +736,7 @@ class Ledger:
         with self._tx():
             self.db.executemany(
                 "UPDATE items SET content_hash = ?, raw_digest = NULL, base_hash = NULL, "
-                "remote_id = ?, url = ?, state = 'confirmed', previous = NULL, updated = ? "
+                "remote_id = ?, url = ?, state = 'confirmed', updated = ? "
                 "WHERE target = ? AND source_id = ?",
                 [(h, rid, url, now, target, sid) for sid, h, rid, url in restored],
             )

@@ -101,3 +101,21 @@ class FlakySink:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+class Killed(BaseException):
+    """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
+
+
+class DiesAfterWrite:
+    """A sink whose batch write lands on the target, then the process 'dies' (raises Killed)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
+
+    def upsert_many(self, posts: Any, *, idempotency_keys: Any) -> Any:
+        self.inner.upsert_many(posts, idempotency_keys=idempotency_keys)
+        raise Killed
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)

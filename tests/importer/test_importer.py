@@ -13,7 +13,15 @@ from anp_synth.errors import LedgerBusyError
 from anp_synth.importer import CircuitBreaker, Importer, TargetDownError, idempotency_key
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.memory import MemorySink
-from tests.importer.posts import FlakySink, edited, fast_options, post, write_jsonl
+from tests.importer.posts import (
+    DiesAfterWrite,
+    FlakySink,
+    Killed,
+    edited,
+    fast_options,
+    post,
+    write_jsonl,
+)
 
 
 def run_import(sink, ledger, target, path: Path, **opts):
@@ -343,22 +351,6 @@ def test_a_run_stopped_by_a_fatal_error_is_resumed_and_its_gave_up_posts_resent(
     assert s3.created == 3 and s3.failed == 0
 
 
-class _Killed(BaseException):
-    """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
-
-
-class _DiesAfterWrite:
-    def __init__(self, inner):  # type: ignore[no-untyped-def]
-        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
-
-    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
-        self.inner.upsert_many(posts, idempotency_keys=idempotency_keys)
-        raise _Killed
-
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
-        return getattr(self.inner, name)
-
-
 @pytest.mark.parametrize("replay", [True, False])
 def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_replays(
     tmp_path, ledger, target, replay
@@ -371,8 +363,8 @@ def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_rep
     )
     before = {sid: h for sid, (_r, _p, h) in sink.store.posts.items()}
     second = write_jsonl(tmp_path / "b.jsonl", [edited(s) if s < 5 else post(s) for s in range(20)])
-    with pytest.raises(_Killed):
-        run_import(_DiesAfterWrite(sink), ledger, target, second, batch_size=3)
+    with pytest.raises(Killed):
+        run_import(DiesAfterWrite(sink), ledger, target, second, batch_size=3)
     crashed = ledger.runs()[0]
     ledger.db.execute(
         "UPDATE runs SET state = 'running', pid = 999999999 WHERE id = ?", (crashed.id,)

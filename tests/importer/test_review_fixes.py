@@ -15,7 +15,7 @@ from anp_synth import rollback
 from anp_synth.errors import LedgerBusyError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.importer import Importer, TokenRefusedError
 from anp_synth.sinks.memory import MemorySink
-from tests.importer.posts import FlakySink, fast_options, post
+from tests.importer.posts import DiesAfterWrite, FlakySink, Killed, fast_options, post
 
 
 def _jsonl(seeds: range) -> bytes:
@@ -156,26 +156,10 @@ def test_writes_that_landed_before_a_give_up_are_rolled_back_after_a_rerun(ledge
     assert inner.store.posts == {}
 
 
-class _Killed(BaseException):
-    """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
-
-
-class _DiesAfterWrite:
-    def __init__(self, inner):  # type: ignore[no-untyped-def]
-        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
-
-    def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
-        self.inner.upsert_many(posts, idempotency_keys=idempotency_keys)
-        raise _Killed
-
-    def __getattr__(self, name):  # type: ignore[no-untyped-def]
-        return getattr(self.inner, name)
-
-
 def test_a_crashed_run_superseded_by_another_file_keeps_its_landed_writes(ledger, target) -> None:
     inner = MemorySink(target, replay=False)
-    with pytest.raises(_Killed):
-        Importer(_DiesAfterWrite(inner), ledger, target, fast_options(concurrency=1)).run(
+    with pytest.raises(Killed):
+        Importer(DiesAfterWrite(inner), ledger, target, fast_options(concurrency=1)).run(
             io.BytesIO(_jsonl(range(5))), "a.jsonl"
         )
     crashed = ledger.runs()[0]
