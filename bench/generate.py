@@ -28,8 +28,8 @@ from typing import Any
 
 import orjson
 
-from anp_synth.generate import Spec, build_chunk, generate
-from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+from anp_synth.generate.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+from anp_synth.generate.dataset import Spec, build_chunk, generate
 
 FIRST_SEED = 100_000
 ROUNDS = 3

@@ -30,12 +30,12 @@ from typing import Any
 import httpx
 import psutil
 
-from anp_synth.importer import Importer, Options
+from anp_synth.generate.builder import PostBuilder
+from anp_synth.importer.ledger import Ledger
+from anp_synth.importer.run import Importer, Options
 from anp_synth.jsonl import dumps_line, iter_lines
-from anp_synth.ledger import Ledger
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.site.launcher import SiteProcess
-from anp_synth.synth.builder import PostBuilder
 
 IMPORT_POSTS = int(os.environ.get("ANP_BENCH_IMPORT_POSTS", "20000"))
 RERUN_POSTS = int(os.environ.get("ANP_BENCH_RERUN_POSTS", "100000"))

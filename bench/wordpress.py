@@ -29,12 +29,12 @@ from typing import Any
 import httpx
 
 from anp_synth.errors import AnpError
-from anp_synth.importer import Importer, Options
+from anp_synth.generate.builder import PostBuilder
+from anp_synth.importer.ledger import Ledger
+from anp_synth.importer.run import Importer, Options
 from anp_synth.jsonl import content_hash, dumps_line
-from anp_synth.ledger import Ledger
 from anp_synth.sinks.wordpress import BATCH_LIMIT, WordPressSink
-from anp_synth.sinks.wp_content import categories_of, post_fields, tags_of
-from anp_synth.synth.builder import PostBuilder
+from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
 
 GOAL = 1.5
 COUNT = int(os.environ.get("ANP_BENCH_WP_COUNT", "300"))

@@ -1,5 +1,5 @@
-from anp_synth.model import Post
-from anp_synth.synth import build_post
+from anp_synth.generate.builder import build_post
+from anp_synth.post import Post
 
 
 def test_seed_2852_is_the_seed_articles_identity() -> None:

@@ -20,7 +20,7 @@ import psutil
 
 from anp_synth.errors import AnpError
 
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
 SATURATION_PCT = 90.0
 CPU_INTERVAL_S = 0.5
 

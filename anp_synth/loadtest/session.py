@@ -36,7 +36,7 @@ from anp_synth.loadtest.stats import (
 )
 from anp_synth.loadtest.thresholds import Breach, Limits, Thresholds
 
-SCENARIOS = ("reader", "browser", "member", "inspector")  # loadtests/locustfile.py
+SCENARIOS = ("reader", "browser", "member", "inspector")  # locustfiles/locustfile.py
 # Without a thresholds file, only failures judge the run: more than 1 % fails it.
 DEFAULT_THRESHOLDS = Thresholds(global_=Limits(max_failure_ratio=0.01))
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")

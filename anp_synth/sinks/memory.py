@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from anp_synth.errors import SinkError, TerminalSinkError
 from anp_synth.jsonl import content_hash
-from anp_synth.model import Post, is_source_id
+from anp_synth.post import Post, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 
 MAX_BATCH = 500

@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
-from anp_synth.model import Post, is_source_id
+from anp_synth.post import Post, is_source_id
 from anp_synth.site.db import Refused, Written
 from anp_synth.site.state import Site, site_of
 

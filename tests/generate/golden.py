@@ -13,9 +13,9 @@ from pathlib import Path
 
 import orjson
 
-from anp_synth.generate import Spec, generate
-from anp_synth.model import post_schema
-from anp_synth.synth.builder import PostBuilder
+from anp_synth.generate.builder import PostBuilder
+from anp_synth.generate.dataset import Spec, generate
+from anp_synth.post import post_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "fixtures"

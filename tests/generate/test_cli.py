@@ -175,7 +175,7 @@ def test_debug_shows_the_traceback(cli: Cli) -> None:
 def test_failure_midway_leaves_no_file_under_the_real_name(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anp_synth.generate as gen
+    import anp_synth.generate.dataset as gen
 
     real = gen.build_chunk
     calls = {"n": 0}

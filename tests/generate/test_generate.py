@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from anp_synth.errors import UsageError
-from anp_synth.generate import (
+from anp_synth.generate.dataset import (
     Spec,
     generate,
     iter_chunks,
@@ -92,7 +92,7 @@ def test_a_failing_worker_leaves_no_output_and_no_scratch(
 ) -> None:
     import multiprocessing
 
-    import anp_synth.generate as gen
+    import anp_synth.generate.dataset as gen
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the failure is injected by a patch that forked workers inherit")
@@ -119,7 +119,7 @@ def test_a_failing_worker_leaves_no_output_and_no_scratch(
 def test_a_new_file_never_sits_beside_the_old_files_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import anp_synth.generate as gen
+    import anp_synth.generate.dataset as gen
 
     out = tmp_path / "posts.jsonl"
     generate(Spec(0, 3), str(out))

@@ -8,7 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from anp_synth.generate import Spec, generate
+from anp_synth.generate.dataset import Spec, generate
 from tests.generate import golden
 
 

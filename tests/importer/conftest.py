@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from anp_synth import ledger as L
+from anp_synth.importer import ledger as L
 from anp_synth.sinks.memory import reset_store
 
 _names = itertools.count()

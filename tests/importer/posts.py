@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 
 from anp_synth.errors import SinkError, TransientSinkError
-from anp_synth.importer import Options
+from anp_synth.generate.builder import build_post
+from anp_synth.importer.run import Options
 from anp_synth.jsonl import dumps_line
 from anp_synth.sinks.base import UpsertResult
-from anp_synth.synth import build_post
 
 
 @lru_cache(maxsize=20000)

@@ -7,9 +7,9 @@ import itertools
 import pytest
 
 from anp_synth.cli import main
-from anp_synth.commands.importer import read_token
+from anp_synth.cli.importer import read_token
 from anp_synth.errors import UsageError
-from anp_synth.ledger import Ledger
+from anp_synth.importer.ledger import Ledger
 from anp_synth.sinks.memory import reset_store, store_for
 from tests.importer.posts import post, write_jsonl
 

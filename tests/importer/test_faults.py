@@ -19,11 +19,11 @@ import httpx
 import orjson
 import pytest
 
+from anp_synth.generate.builder import build_post
 from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.base import iter_all
 from anp_synth.site.launcher import SiteProcess
-from anp_synth.synth import build_post
 from tests.importer.faultproxy import KINDS, FaultProxy
 from tests.importer.posts import edited
 

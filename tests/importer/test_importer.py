@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from anp_synth import ledger as L
 from anp_synth.errors import LedgerBusyError
-from anp_synth.importer import CircuitBreaker, Importer, TargetDownError, idempotency_key
+from anp_synth.importer import ledger as L
+from anp_synth.importer.run import CircuitBreaker, Importer, TargetDownError, idempotency_key
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import (
@@ -172,7 +172,7 @@ def test_transient_failures_are_retried_and_honour_retry_after(tmp_path, ledger,
 def test_lost_answers_still_count_as_created_so_rollback_deletes_them(
     tmp_path, ledger, target
 ) -> None:
-    from anp_synth import rollback
+    from anp_synth.importer import rollback
 
     path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(30)])
     inner = MemorySink(target, replay=False)  # the fallback: no replay of the first answer
@@ -355,7 +355,7 @@ def test_a_run_stopped_by_a_fatal_error_is_resumed_and_its_gave_up_posts_resent(
 def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_replays(
     tmp_path, ledger, target, replay
 ) -> None:
-    from anp_synth import rollback
+    from anp_synth.importer import rollback
 
     sink = MemorySink(target, replay=replay)
     run_import(

@@ -10,10 +10,10 @@ import time
 import orjson
 import pytest
 
-from anp_synth import ledger as L
-from anp_synth import rollback
 from anp_synth.errors import LedgerBusyError, TerminalSinkError, TransientSinkError, UsageError
-from anp_synth.importer import Importer, TokenRefusedError
+from anp_synth.importer import ledger as L
+from anp_synth.importer import rollback
+from anp_synth.importer.run import Importer, TokenRefusedError
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import DiesAfterWrite, FlakySink, Killed, fast_options, post
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from anp_synth import ledger as L
-from anp_synth import rollback
 from anp_synth.errors import UsageError
-from anp_synth.importer import Importer
+from anp_synth.importer import ledger as L
+from anp_synth.importer import rollback
+from anp_synth.importer.run import Importer
+from anp_synth.importer.verify import verify
 from anp_synth.sinks.memory import MemorySink
-from anp_synth.verify import verify
 from tests.importer.posts import edited, fast_options, post, write_jsonl
 
 

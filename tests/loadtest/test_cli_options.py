@@ -70,7 +70,7 @@ def test_the_cli_never_imports_locust() -> None:
     import sys
 
     code = (
-        "import sys; import anp_synth.cli, anp_synth.commands.loadtest, anp_synth.loadtest.session;"
+        "import sys; import anp_synth.cli, anp_synth.cli.loadtest, anp_synth.loadtest.session;"
         "sys.exit(1 if any(m == 'locust' or m.startswith(('locust.', 'gevent')) for m in sys.modules) else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0

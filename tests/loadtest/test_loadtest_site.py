@@ -230,7 +230,7 @@ def test_a_cpu_bound_generator_makes_the_figures_untrustworthy(
     seeded_site: SeededSite, manifest: Path, tmp_path: Path
 ) -> None:
     locustfile = tmp_path / "spin.py"
-    loadtests = str(Path(__file__).resolve().parents[2] / "loadtests")
+    loadtests = str(Path(__file__).resolve().parents[2] / "anp_synth" / "loadtest" / "locustfiles")
     locustfile.write_text(SPINNING_LOCUSTFILE.format(loadtests=loadtests))
     # the machine is shared, so a spinning process may not get 90 % of a core: judge at 15 %
     # (a healthy run of the real scenarios here uses 1-5 %)

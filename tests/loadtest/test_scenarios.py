@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-LOADTESTS = Path(__file__).resolve().parents[2] / "loadtests"
+LOADTESTS = Path(__file__).resolve().parents[2] / "anp_synth" / "loadtest" / "locustfiles"
 
 SCRIPT = r"""
 import json, random, sys, time, types

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from anp_synth.errors import SinkError, TerminalSinkError
-from anp_synth.importer import idempotency_key
+from anp_synth.importer.run import idempotency_key
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import Sink, UpsertResult, iter_all
 from tests.importer.posts import edited, post

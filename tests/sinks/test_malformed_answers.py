@@ -5,12 +5,12 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from anp_synth.commands.importer import open_sink
+from anp_synth.cli.importer import open_sink
 from anp_synth.errors import TerminalSinkError, UsageError
+from anp_synth.generate.builder import build_post
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.base import Page, RemotePost, iter_all
 from anp_synth.sinks.wordpress import WordPressSetupError, WordPressSink
-from anp_synth.synth import build_post
 
 
 def _anp(body: bytes, status: int = 200, ctype: str = "application/json") -> AnpSink:

@@ -19,7 +19,7 @@ def test_names_and_unknown_sink() -> None:
 
 def test_sink_modules_are_imported_only_when_used() -> None:
     code = (
-        "import sys, anp_synth.sinks.registry as r, anp_synth.commands.importer;"
+        "import sys, anp_synth.sinks.registry as r, anp_synth.cli.importer;"
         "assert 'anp_synth.sinks.anp' not in sys.modules;"
         "r.create_sink('anp', 'http://127.0.0.1:1', 't');"
         "assert 'anp_synth.sinks.anp' in sys.modules"

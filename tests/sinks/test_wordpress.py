@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from anp_synth.errors import TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.sinks.wordpress import WordPressSetupError, WordPressSink, mu_plugin_source
-from anp_synth.synth.builder import PostBuilder
 
 Handler = Callable[[httpx.Request], httpx.Response]
 INFO = {"plugin": "anp-synth", "version": 1, "meta": ["source_id"]}

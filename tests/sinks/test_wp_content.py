@@ -6,9 +6,9 @@ import copy
 import json
 from html.parser import HTMLParser
 
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.jsonl import content_hash
-from anp_synth.sinks.wp_content import categories_of, post_fields, render_content, tags_of
-from anp_synth.synth.builder import PostBuilder
+from anp_synth.sinks.wordpress.content import categories_of, post_fields, render_content, tags_of
 
 POST = PostBuilder().build(2852)
 

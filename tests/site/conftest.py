@@ -13,10 +13,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.site.app import SiteConfig, create_app
 from anp_synth.site.auth import User
 from anp_synth.site.launcher import SiteProcess
-from anp_synth.synth.builder import PostBuilder
 
 _builder = PostBuilder()
 USERS = [User("ada", "correct horse battery", "Ada Lovelace"), User("bob", "hunter2hunter2", "Bob")]

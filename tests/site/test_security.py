@@ -6,7 +6,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from anp_synth.model import Post
+from anp_synth.post import Post
 from anp_synth.site.terms import slugify
 from tests.site.conftest import USERS, make_post
 from tests.site.hostile import BIDI, HOSTILE, audit, poison

@@ -18,10 +18,10 @@ from typing import Any
 import orjson
 import pytest
 
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.base import iter_all
 from anp_synth.sinks.wordpress import WordPressSink
-from anp_synth.synth.builder import PostBuilder
 from tests.importer.test_faults import progress_kill
 from tests.wordpress.site import ROOT, WordPress
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.sinks.wordpress import WordPressSink
-from anp_synth.synth.builder import PostBuilder
 from tests.wordpress.site import SCRIPT, WordPress, parse_env
 
 pytestmark = pytest.mark.wordpress

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from anp_synth.errors import SinkError, TerminalSinkError
+from anp_synth.generate.builder import PostBuilder
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import Sink, UpsertResult, iter_all
 from anp_synth.sinks.wordpress import WordPressSink
-from anp_synth.synth.builder import PostBuilder
 from tests.wordpress.site import WordPress
 
 pytestmark = pytest.mark.wordpress

@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from anp_synth import rollback as rb
+from anp_synth.cli.progress import progress_bar
 from anp_synth.errors import PartialFailure, UsageError
-from anp_synth.importer import Importer, Options, Summary
+from anp_synth.importer import rollback as rb
+from anp_synth.importer.ledger import RUNNING, STALE_AFTER, Ledger, Run, pid_alive
+from anp_synth.importer.run import Importer, Options, Summary
 from anp_synth.jsonl import open_input
-from anp_synth.ledger import RUNNING, STALE_AFTER, Ledger, Run, pid_alive
-from anp_synth.progress import progress_bar
 from anp_synth.sinks.base import Sink
 from anp_synth.sinks.registry import create_sink, sink_names
 
@@ -256,7 +256,7 @@ def verify_cmd(
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
     """Compare file, ledger and target: missing, extra and hash mismatches (exit 3 if any)."""
-    from anp_synth.verify import SAMPLE, verify
+    from anp_synth.importer.verify import SAMPLE, verify
 
     if path != "-" and not Path(path).is_file():
         raise UsageError(f"{path}: no such file")

@@ -11,9 +11,17 @@ from typing import Any, TypeVar
 import stamina
 
 from anp_synth.errors import LedgerBusyError, SinkError, TransientSinkError, UsageError
-from anp_synth.importer import idempotency_key, url_path
+from anp_synth.importer.ledger import (
+    ROLLED_BACK,
+    RUNNING,
+    STALE_AFTER,
+    Change,
+    Ledger,
+    Run,
+    pid_alive,
+)
+from anp_synth.importer.run import idempotency_key, url_path
 from anp_synth.jsonl import content_hash
-from anp_synth.ledger import ROLLED_BACK, RUNNING, STALE_AFTER, Change, Ledger, Run, pid_alive
 from anp_synth.sinks.base import Sink, UpsertResult
 
 T = TypeVar("T")

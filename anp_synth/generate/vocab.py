@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from anp_synth.synth.derive import zipf_cumulative
+from anp_synth.generate.draws import zipf_cumulative
 
 SENTENCE_POOL = 2000
 NAME_POOL = 60
@@ -20,7 +20,9 @@ POOL_SEED = 20260101
 
 
 def _data(name: str) -> Any:
-    return json.loads(resources.files("anp_synth.synth").joinpath("data", name).read_text("utf-8"))
+    return json.loads(
+        resources.files("anp_synth.generate").joinpath("data", name).read_text("utf-8")
+    )
 
 
 @dataclass(frozen=True)

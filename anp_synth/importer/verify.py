@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from anp_synth.importer.ledger import Ledger
 from anp_synth.jsonl import content_hash, iter_lines
-from anp_synth.ledger import Ledger
-from anp_synth.model import is_source_id
+from anp_synth.post import is_source_id
 from anp_synth.sinks.base import Sink, iter_all
 
 SAMPLE = 20  # ids listed per finding in the report

@@ -26,10 +26,10 @@ import orjson
 import stamina
 from pydantic import ValidationError
 
-from anp_synth import ledger as L
 from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.importer import ledger as L
 from anp_synth.jsonl import Line, content_hash, iter_lines, parse_line
-from anp_synth.model import Post, is_source_id
+from anp_synth.post import Post, is_source_id
 from anp_synth.sinks.base import Sink, UpsertResult
 
 CHUNK = 1000  # lines planned per ledger lookup: bounds memory whatever the file size

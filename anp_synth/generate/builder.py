@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from anp_synth.generate.draws import Draws
+from anp_synth.generate.vocab import LocalePools, Vocabulary, locale_pools, vocabulary
 from anp_synth.jsonl import content_hash
-from anp_synth.synth.derive import Draws
-from anp_synth.synth.vocab import LocalePools, Vocabulary, locale_pools, vocabulary
 
 GENERATOR = "anp content synthesizer"
 MAX_SEED = 999_999

@@ -209,7 +209,7 @@ def _parse_think(text: str) -> Any:
     return between(values[0], values[1])
 
 
-def setup(environment: Any, classes: dict[str, type]) -> None:
+def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> None:
     """Load the data, apply weights and think time; called from the locustfile's init."""
     global DATA, PACER, HIT_TRIES
     opts = environment.parsed_options
@@ -230,7 +230,7 @@ def setup(environment: Any, classes: dict[str, type]) -> None:
     wait = constant(0) if opts.anp_arrival_rate > 0 else _parse_think(opts.anp_think)
     for name, cls in classes.items():
         cls.weight = weights.get(name, cls.weight)
-        cls.wait_time = wait  # type: ignore[attr-defined]
+        cls.wait_time = wait
     if not ACCOUNTS and "member" in classes:
         classes["member"].weight = 0
     if opts.anp_arrival_rate > 0:

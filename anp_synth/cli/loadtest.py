@@ -132,7 +132,7 @@ def loadtest_cmd(
         help="A generator process busier than this % of a core makes the figures untrustworthy.",
     ),
     locustfile: Path | None = typer.Option(
-        None, "--locustfile", help="Your own locustfile instead of loadtests/locustfile.py."
+        None, "--locustfile", help="Your own locustfile instead of the bundled one."
     ),
 ) -> None:
     """Run the Locust scenarios headless against TARGET and judge the result.

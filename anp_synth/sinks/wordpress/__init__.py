@@ -26,9 +26,9 @@ from pydantic import ValidationError
 
 from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
-from anp_synth.model import Post
+from anp_synth.post import Post
 from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
-from anp_synth.sinks.wp_content import categories_of, post_fields, tags_of
+from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
 
 ENV_URL = "ANP_WP_URL"
 ENV_USER = "ANP_WP_USER"
@@ -45,8 +45,8 @@ WRITE_FIELDS = "id,link,status"
 def mu_plugin_source() -> str:
     """The PHP source of the mu-plugin a WordPress site needs for this sink."""
     return (
-        resources.files("anp_synth.sinks")
-        .joinpath("wordpress_plugin/anp-synth.php")
+        resources.files("anp_synth.sinks.wordpress")
+        .joinpath("plugin/anp-synth.php")
         .read_text(encoding="utf-8")
     )
 

@@ -9,10 +9,17 @@ import orjson
 import typer
 from rich.console import Console
 
+from anp_synth.cli.progress import progress_bar
 from anp_synth.errors import UsageError
-from anp_synth.generate import DEFAULT_COUNT, DEFAULT_OUTPUT, Spec, generate, parse_shard, validate
-from anp_synth.progress import progress_bar
-from anp_synth.synth.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+from anp_synth.generate.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
+from anp_synth.generate.dataset import (
+    DEFAULT_COUNT,
+    DEFAULT_OUTPUT,
+    Spec,
+    generate,
+    parse_shard,
+    validate,
+)
 
 
 def _parse_epoch(text: str) -> dt.date:
@@ -58,7 +65,7 @@ def generate_cmd(
 
 def schema_cmd() -> None:
     """Print the JSON Schema of a post."""
-    from anp_synth.model import post_schema  # pydantic only when needed: `generate` starts faster
+    from anp_synth.post import post_schema  # pydantic only when needed: `generate` starts faster
 
     sys.stdout.buffer.write(orjson.dumps(post_schema(), option=orjson.OPT_INDENT_2) + b"\n")
 
@@ -70,8 +77,8 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the post's JSON instead."),
 ) -> None:
     """Print one post as a reader would see it."""
-    from anp_synth.render_text import render_post
-    from anp_synth.synth.builder import PostBuilder
+    from anp_synth.generate.builder import PostBuilder
+    from anp_synth.generate.render import render_post
 
     validate(Spec(seed, 1, profile, locale))
     post = PostBuilder(profile, locale).build(seed)

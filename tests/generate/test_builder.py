@@ -1,4 +1,4 @@
-"""anp_synth.synth.builder: every post obeys the model; variety and distributions look real."""
+"""anp_synth.generate.builder: every post obeys the model; variety and distributions look real."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Any
 import orjson
 import pytest
 
+from anp_synth.generate.builder import MAX_SEED, PostBuilder, build_post
+from anp_synth.generate.vocab import vocabulary
 from anp_synth.jsonl import content_hash
-from anp_synth.model import LOCALES, PROFILES, Post
-from anp_synth.synth.builder import MAX_SEED, PostBuilder, build_post
-from anp_synth.synth.vocab import vocabulary
+from anp_synth.post import LOCALES, PROFILES, Post
 
 SAMPLE = range(10_000, 30_000)  # 20,000 posts: enough for the distribution checks
 EDGES = [0, 1, 63, 64, 65, 2852, 3851, 999_934, 999_935, 999_998, MAX_SEED]

@@ -20,14 +20,14 @@ import orjson
 
 from anp_synth import __version__
 from anp_synth.errors import UsageError
-from anp_synth.synth.builder import (
+from anp_synth.generate.builder import (
     DEFAULT_EPOCH,
     DEFAULT_WINDOW_DAYS,
     MAX_SEED,
     PROFILES,
     PostBuilder,
 )
-from anp_synth.synth.vocab import supported_locales
+from anp_synth.generate.vocab import supported_locales
 
 DEFAULT_COUNT = 1000
 DEFAULT_OUTPUT = "posts.jsonl"

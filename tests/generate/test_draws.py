@@ -1,4 +1,4 @@
-"""anp_synth.synth.derive: per-(seed, stream) integer draws."""
+"""anp_synth.generate.draws: per-(seed, stream) integer draws."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from anp_synth.synth.derive import ZIPF_SCALE, Draws, zipf_cumulative
+from anp_synth.generate.draws import ZIPF_SCALE, Draws, zipf_cumulative
 
 
 def test_streams_are_pure_and_independent() -> None:
@@ -41,7 +41,7 @@ def test_distinct_indices_are_distinct_and_in_range(n: int) -> None:
 
 def test_distinct_small_and_sparse_paths_agree() -> None:
     # the list path (n <= 64) and the dict path make the same swaps
-    import anp_synth.synth.derive as derive
+    import anp_synth.generate.draws as derive
 
     small = Draws().reset(7, "same").distinct_indices(60, 20)
     saved = derive._SMALL

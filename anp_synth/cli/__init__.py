@@ -43,20 +43,20 @@ def _root(
 
 
 def _register() -> None:
-    from anp_synth.commands import generate
+    from anp_synth.cli import generate
 
     generate.register(app)
-    from anp_synth.commands import loadtest
+    from anp_synth.cli import loadtest
 
     loadtest.register(app)
-    from anp_synth.commands import importer
+    from anp_synth.cli import importer
 
     importer.register(app)
-    from anp_synth.commands import site
+    from anp_synth.cli import site
 
     site.register(app)
 
-    from anp_synth.commands import wordpress
+    from anp_synth.cli import wordpress
 
     wordpress.register(app)
 

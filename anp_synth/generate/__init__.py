@@ -1,0 +1,1 @@
+"""Generate: synthesize deterministic posts shaped like the seed article, as JSONL with a manifest."""

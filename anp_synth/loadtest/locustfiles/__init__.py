@@ -1,0 +1,1 @@
+"""The locustfiles `anp-synth loadtest` runs (also plain Locust files: `locust -f`)."""
