@@ -1,16 +1,27 @@
 """The exception hierarchy and the exit codes, in one place.
 
     AnpError                      exit 1  (fatal)
-    ├── UsageError                exit 2  bad option or argument
-    │   └── InputError            exit 2  bad input file (names file, line, field)
+    ├── UsageError                exit 2  a bad option value; names the concept (`option`)
+    │   └── InputError            exit 2  a bad input file (names file, line, field)
     ├── SinkError                         raised by sinks (see sinks.base)
     │   ├── TransientSinkError            retried: timeouts, resets, 5xx, 429
+    │   │   └── GaveUpError               still transient after every attempt
     │   └── TerminalSinkError             not retried: 4xx, validation
+    ├── TargetSetupError          exit 1  the target cannot take imports at all
+    │   ├── TokenRefusedError     exit 1  the target refused the token (401/403)
+    │   └── WordPressSetupError   exit 1  mu-plugin missing, credentials refused
+    ├── TargetDownError           exit 1  the circuit breaker's pause limit ran out
+    ├── SiteStartError            exit 1  the reference site did not come up
     ├── LedgerBusyError           exit 1  another live run holds the ledger
     └── PartialFailure            exit 3  finished, with items quarantined or thresholds breached
 
-The CLI turns these into one line on stderr and an exit code in one place
-(`anp_synth.cli.main`); library code only raises.
+    ApiError                              the reference site's non-2xx answers (an HTTP
+                                          status, not an exit code; never leaves the site)
+
+Library code only raises, and names what was wrong in the library's words
+(`UsageError("target", ...)`); the CLI turns an error into one line on stderr
+and an exit code in one place (`anp_synth.cli.main`), and it alone spells a
+concept as its command-line option (`--target`).
 """
 
 from __future__ import annotations
@@ -19,10 +30,13 @@ from enum import IntEnum
 
 
 class ExitCode(IntEnum):
+    """The documented exit codes of every command."""
+
     OK = 0
     FATAL = 1
     USAGE = 2
     PARTIAL = 3
+    INTERRUPTED = 130
 
 
 class AnpError(Exception):
@@ -32,9 +46,17 @@ class AnpError(Exception):
 
 
 class UsageError(AnpError):
-    """A bad option value; the message names the option."""
+    """A bad value for `option` (a concept such as "target" or "seed"), and why.
+
+    `str()` reads "target: …"; the CLI shows it as "--target: …".
+    """
 
     exit_code = ExitCode.USAGE
+
+    def __init__(self, option: str | None, reason: str) -> None:
+        super().__init__(f"{option}: {reason}" if option else reason)
+        self.option = option
+        self.reason = reason
 
 
 class InputError(UsageError):
@@ -43,7 +65,7 @@ class InputError(UsageError):
     def __init__(self, path: str, line: int | None, field: str | None, reason: str) -> None:
         where = path if line is None else f"{path}:{line}"
         what = f" field {field!r}:" if field else ""
-        super().__init__(f"{where}:{what} {reason}")
+        super().__init__(None, f"{where}:{what} {reason}")
         self.path = path
         self.line = line
         self.field = field
@@ -68,8 +90,32 @@ class TransientSinkError(SinkError):
         self.retry_after = retry_after
 
 
+class GaveUpError(TransientSinkError):
+    """A transient failure that outlasted every attempt: a rerun sends the post again."""
+
+
 class TerminalSinkError(SinkError):
     """Not worth retrying: 4xx, validation errors."""
+
+
+class TargetSetupError(AnpError):
+    """The target cannot take imports at all (not a per-post failure)."""
+
+
+class TokenRefusedError(TargetSetupError):
+    """The target refused the token (401/403): no write can succeed."""
+
+
+class WordPressSetupError(TargetSetupError):
+    """The site cannot take imports (plugin missing, credentials refused): fatal, not per post."""
+
+
+class TargetDownError(AnpError):
+    """The target kept failing for longer than the circuit breaker's pause limit."""
+
+
+class SiteStartError(AnpError):
+    """The site process exited or did not become healthy before its deadline."""
 
 
 class LedgerBusyError(AnpError):
@@ -80,3 +126,19 @@ class PartialFailure(AnpError):
     """The job finished, but some items were quarantined or thresholds breached."""
 
     exit_code = ExitCode.PARTIAL
+
+
+class ApiError(Exception):
+    """A reference-site API answer other than success: status, message, the field it is about."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+        self.errors: list[dict[str, str]] = []
+
+
+def option_flag(option: str) -> str:
+    """The command-line spelling of a concept: "spawn_rate" → "--spawn-rate"."""
+    return "--" + option.replace("_", "-")

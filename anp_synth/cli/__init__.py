@@ -11,7 +11,7 @@ import click
 import typer
 from rich.console import Console
 
-from anp_synth.errors import AnpError, ExitCode
+from anp_synth.errors import AnpError, ExitCode, UsageError, option_flag
 
 try:  # typer >= 0.2x ships its own copy of click; older ones use click itself
     from typer._click.exceptions import ClickException as _TyperClickException
@@ -64,6 +64,13 @@ def _register() -> None:
 _register()
 
 
+def describe(exc: AnpError) -> str:
+    """An error as the user reads it: a concept the library names becomes its --option."""
+    if isinstance(exc, UsageError) and exc.option:
+        return f"{option_flag(exc.option)}: {exc.reason}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map library errors to one stderr line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except AnpError as exc:
         if _state["debug"] or "--debug" in args:
             err.print_exception()
-        err.print(f"error: {exc}", markup=False)
+        err.print(f"error: {describe(exc)}", markup=False)
         return int(exc.exit_code)
     except _ABORTS:
         err.print("aborted", markup=False)

@@ -26,7 +26,7 @@ def _parse_epoch(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--epoch: expected a date YYYY-MM-DD, got {text!r}") from None
+        raise UsageError("epoch", f"expected a date YYYY-MM-DD, got {text!r}") from None
 
 
 def generate_cmd(

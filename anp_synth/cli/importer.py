@@ -44,9 +44,9 @@ def read_token(token_file: str | None) -> str | None:
         try:
             token = Path(token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
-            raise UsageError(f"--token-file {token_file}: {exc.strerror}") from None
+            raise UsageError("token_file", f"{token_file}: {exc.strerror}") from None
         if not token:
-            raise UsageError(f"--token-file {token_file}: the file is empty")
+            raise UsageError("token_file", f"{token_file}: the file is empty")
         return token
     return os.environ.get(TOKEN_ENV) or None
 
@@ -55,15 +55,15 @@ def _check_target(sink: str, target: str) -> None:
     """A target the sink can address, or a UsageError naming --target."""
     if sink == "memory":
         if not target.startswith("memory://"):
-            raise UsageError(f"--target {target!r}: the memory sink takes memory://NAME")
+            raise UsageError("target", f"{target!r}: the memory sink takes memory://NAME")
         return
     try:
         parts = urlsplit(target)
         _ = parts.port  # a bad port raises here
     except ValueError as exc:
-        raise UsageError(f"--target {target!r}: not a URL ({exc})") from None
+        raise UsageError("target", f"{target!r}: not a URL ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--target {target!r}: expected http://HOST[:PORT] or https://…")
+        raise UsageError("target", f"{target!r}: expected http://HOST[:PORT] or https://…")
 
 
 def open_sink(
@@ -71,13 +71,14 @@ def open_sink(
 ) -> Sink:
     """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
     if name not in sink_names():
-        raise UsageError(f"--sink: unknown sink {name!r}; choose from {', '.join(sink_names())}")
+        raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
     _check_target(name, target)
     token = read_token(token_file)
     if token is None and name not in ("memory", "wordpress"):
         raise UsageError(
+            None,
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
-            "(the reference site stores its token in <db>.token)"
+            "(the reference site stores its token in <db>.token)",
         )
     return create_sink(name, target, token, concurrency=concurrency, timeout=timeout)
 
@@ -139,16 +140,16 @@ def import_cmd(
 ) -> None:
     """Import posts idempotently into a target; a rerun skips what is already there."""
     if concurrency < 1 or concurrency > 64:
-        raise UsageError(f"--concurrency: expected 1..64, got {concurrency}")
+        raise UsageError("concurrency", f"expected 1..64, got {concurrency}")
     if batch_size < 1:
-        raise UsageError(f"--batch-size: expected >= 1, got {batch_size}")
+        raise UsageError("batch_size", f"expected >= 1, got {batch_size}")
     if timeout <= 0:
-        raise UsageError(f"--timeout: expected > 0, got {timeout}")
+        raise UsageError("timeout", f"expected > 0, got {timeout}")
     only_ids = None
     if only:
         only_ids = frozenset(s.strip() for s in only.split(",") if s.strip())
     if path != "-" and not Path(path).is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(None, f"{path}: no such file")
     file_label = path if path == "-" else str(Path(path).resolve())
     opts = Options(
         concurrency=concurrency,
@@ -205,7 +206,7 @@ def status_cmd(
 ) -> None:
     """Runs in the ledger, newest first; with --run, that run's items."""
     if not Path(ledger).exists():
-        raise UsageError(f"--ledger {ledger}: no such ledger (nothing imported yet?)")
+        raise UsageError("ledger", f"{ledger}: no such ledger (nothing imported yet?)")
     with Ledger(ledger) as led:
         if run is None:
             t = Table(title=f"runs in {ledger}")
@@ -259,7 +260,7 @@ def verify_cmd(
     from anp_synth.importer.verify import SAMPLE, verify
 
     if path != "-" and not Path(path).is_file():
-        raise UsageError(f"{path}: no such file")
+        raise UsageError(None, f"{path}: no such file")
     the_sink = open_sink(sink, target, token_file)
     try:
         with Ledger(ledger) as led, open_input(path) as stream:
@@ -301,7 +302,7 @@ def rollback_cmd(
 ) -> None:
     """Undo a run: delete what it created, restore what it updated, purge those routes."""
     if not Path(ledger).exists():
-        raise UsageError(f"--ledger {ledger}: no such ledger")
+        raise UsageError("ledger", f"{ledger}: no such ledger")
     with Ledger(ledger) as led:
         p = rb.plan(led, run, target)
         out.print(
@@ -318,7 +319,7 @@ def rollback_cmd(
             return
         if not yes:
             if not sys.stdin.isatty():
-                raise UsageError("rollback: not a terminal; pass --yes to confirm")
+                raise UsageError(None, "rollback: not a terminal; pass --yes to confirm")
             typer.confirm("Proceed?", abort=True)
         the_sink = open_sink(p.run.sink, p.run.target, token_file)
         _quiet_retries()

@@ -67,24 +67,25 @@ class Result:
 def validate(spec: Spec) -> None:
     """Check a spec; raise UsageError naming the option."""
     if spec.seed < 0 or spec.seed > MAX_SEED:
-        raise UsageError(f"--seed: {spec.seed} is outside 0..{MAX_SEED} (the 6-digit source id)")
+        raise UsageError("seed", f"{spec.seed} is outside 0..{MAX_SEED} (the 6-digit source id)")
     if spec.count <= 0:
-        raise UsageError(f"--count: must be a positive integer, got {spec.count}")
+        raise UsageError("count", f"must be a positive integer, got {spec.count}")
     if spec.last_seed > MAX_SEED:
         raise UsageError(
-            f"--count: seeds {spec.seed}..{spec.last_seed} pass {MAX_SEED}, "
-            f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)"
+            "count",
+            f"seeds {spec.seed}..{spec.last_seed} pass {MAX_SEED}, "
+            f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)",
         )
     if spec.profile not in PROFILES:
         raise UsageError(
-            f"--profile: unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}"
+            "profile", f"unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}"
         )
     if spec.locale not in supported_locales():
         raise UsageError(
-            f"--locale: unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"
+            "locale", f"unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"
         )
     if spec.window_days <= 0:
-        raise UsageError(f"--window-days: must be positive, got {spec.window_days}")
+        raise UsageError("window_days", f"must be positive, got {spec.window_days}")
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -93,10 +94,10 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
         return None
     match = _SHARD_RE.match(text.strip())
     if not match:
-        raise UsageError(f"--shard: expected k/n such as 2/4, got {text!r}")
+        raise UsageError("shard", f"expected k/n such as 2/4, got {text!r}")
     k, n = int(match.group(1)), int(match.group(2))
     if n < 1 or not 1 <= k <= n:
-        raise UsageError(f"--shard: need 1 <= k <= n, got {text!r}")
+        raise UsageError("shard", f"need 1 <= k <= n, got {text!r}")
     return k, n
 
 
@@ -226,10 +227,10 @@ def generate(
     """Generate `spec` (or its shard) into `output` (`-` for stdout), atomically, with a manifest."""
     validate(spec)
     if workers < 1:
-        raise UsageError(f"--workers: must be at least 1, got {workers}")
+        raise UsageError("workers", f"must be at least 1, got {workers}")
     first, count = shard_range(spec.seed, spec.count, shard)
     if count == 0:
-        raise UsageError(f"--shard: shard {shard[0]}/{shard[1]} of {spec.count} posts is empty")  # type: ignore[index]
+        raise UsageError("shard", f"shard {shard[0]}/{shard[1]} of {spec.count} posts is empty")  # type: ignore[index]
     part = Spec(first, count, spec.profile, spec.locale, spec.epoch, spec.window_days)
     digest = hashlib.sha256()
     size = 0
@@ -269,13 +270,13 @@ def _write_atomically(
     """Write to a temporary file beside `path` and rename it at the end; nothing half-written stays."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
-        raise UsageError(f"-o: directory {str(directory)!r} does not exist")
+        raise UsageError("output", f"directory {str(directory)!r} does not exist")
     if path.is_dir():
-        raise UsageError(f"-o: {str(path)!r} is a directory")
+        raise UsageError("output", f"{str(path)!r} is a directory")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     except OSError as exc:
-        raise UsageError(f"-o: cannot write in {str(directory)!r}: {exc.strerror}") from exc
+        raise UsageError("output", f"cannot write in {str(directory)!r}: {exc.strerror}") from exc
     try:
         # mkstemp makes the file 0600; a dataset gets the usual mode of a new file
         mask = os.umask(0)

@@ -57,13 +57,13 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
     if run_id is None:
         run = ledger.last_changing_run(target)
         if run is None:
-            raise UsageError("nothing to roll back: no run in the ledger changed the target")
+            raise UsageError(None, "nothing to roll back: no run in the ledger changed the target")
     else:
         run = ledger.run(run_id)
     if target is not None and run.target != target:
-        raise UsageError(f"--target {target}: run {run.id} imported into {run.target}")
+        raise UsageError("target", f"{target}: run {run.id} imported into {run.target}")
     if run.state == ROLLED_BACK:
-        raise UsageError(f"--run {run.id}: already rolled back")
+        raise UsageError("run", f"{run.id}: already rolled back")
     if run.state == RUNNING:
         if pid_alive(run.pid) and time.time() - run.heartbeat < STALE_AFTER:
             raise LedgerBusyError(
@@ -71,22 +71,25 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
                 "or stop it, then roll back"
             )
         raise UsageError(
-            f"--run {run.id}: the run crashed before it finished; resume it first "
-            f"(rerun the import of {run.file}), then roll back"
+            "run",
+            f"{run.id}: the run crashed before it finished; resume it first "
+            f"(rerun the import of {run.file}), then roll back",
         )
     unconfirmed = ledger.unconfirmed(run.id)
     if unconfirmed:
         raise UsageError(
+            None,
             f"run {run.id} has writes that were sent but never confirmed ({unconfirmed} posts); "
-            "rerun the import to resume it, then roll back"
+            "rerun the import to resume it, then roll back",
         )
     changes = ledger.changes(run.id)
     later = ledger.later_changes(run.id, [c.source_id for c in changes])
     if later:
         runs = sorted({r for r, _ in later}, reverse=True)
         raise UsageError(
-            f"--run {run.id}: later runs {', '.join(map(str, runs))} changed the same posts "
-            f"(e.g. {later[0][1]}); roll those back first"
+            "run",
+            f"{run.id}: later runs {', '.join(map(str, runs))} changed the same posts "
+            f"(e.g. {later[0][1]}); roll those back first",
         )
     p = Plan(run)
     for c in changes:

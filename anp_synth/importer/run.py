@@ -26,7 +26,13 @@ import orjson
 import stamina
 from pydantic import ValidationError
 
-from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.errors import (
+    SinkError,
+    TargetDownError,
+    TerminalSinkError,
+    TokenRefusedError,
+    TransientSinkError,
+)
 from anp_synth.importer import ledger as L
 from anp_synth.jsonl import Line, content_hash, iter_lines, parse_line
 from anp_synth.post import Post, is_source_id
@@ -34,14 +40,6 @@ from anp_synth.sinks.base import Sink, UpsertResult
 
 CHUNK = 1000  # lines planned per ledger lookup: bounds memory whatever the file size
 GAVE_UP = "gave up"  # last_error prefix of posts that failed transiently: a rerun resends them
-
-
-class TargetDownError(AnpError):
-    """The target kept failing for longer than the circuit breaker's pause limit."""
-
-
-class TokenRefusedError(AnpError):
-    """The target refused the token (401/403): no write can succeed."""
 
 
 def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:

@@ -176,7 +176,7 @@ def save(path: str | Path, target: str, latencies: dict[str, list[float]]) -> No
         tmp.write_bytes(orjson.dumps(doc))
         tmp.replace(p)
     except OSError as exc:
-        raise UsageError(f"--save-baseline: cannot write {p}: {exc.strerror or exc}") from None
+        raise UsageError("save_baseline", f"cannot write {p}: {exc.strerror or exc}") from None
 
 
 def load(path: str | Path) -> dict[str, list[float]]:

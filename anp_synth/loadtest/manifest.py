@@ -116,7 +116,7 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
     """The confirmed items of `target` in the ledger, one per source id, by source id."""
     path = Path(ledger)
     if not path.is_file():
-        raise UsageError(f"--ledger: no ledger file at {path}")
+        raise UsageError("ledger", f"no ledger file at {path}")
     want = normalize_target(target)
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -151,7 +151,7 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
         }
     if not latest:
         hint = f"; it has targets {', '.join(sorted(others))}" if others else ""
-        raise UsageError(f"--ledger: {path} has no confirmed items for target {want}{hint}")
+        raise UsageError("ledger", f"{path} has no confirmed items for target {want}{hint}")
     return [latest[k] for k in sorted(latest)]
 
 

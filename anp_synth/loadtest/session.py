@@ -46,11 +46,11 @@ def parse_duration(text: str) -> float:
     """Seconds from '90', '90s', '2m', '1m30s' or '1h'; UsageError names --duration."""
     match = _DURATION.match(text.strip())
     if not text.strip() or not match or not any(match.groups()):
-        raise UsageError(f"--duration: expected e.g. 60s, 2m or 1m30s, got {text!r}")
+        raise UsageError("duration", f"expected e.g. 60s, 2m or 1m30s, got {text!r}")
     h, m, s = match.groups()
     seconds = int(h or 0) * 3600 + int(m or 0) * 60 + float(s or 0)
     if seconds <= 0:
-        raise UsageError(f"--duration: must be more than 0 s, got {text!r}")
+        raise UsageError("duration", f"must be more than 0 s, got {text!r}")
     return seconds
 
 
@@ -111,21 +111,21 @@ class Outcome:
 def validate(settings: Settings) -> None:
     """Refuse bad option values before anything starts."""
     if not re.match(r"^https?://[^/\s]+", settings.target):
-        raise UsageError(f"--target: expected http(s)://host[:port], got {settings.target!r}")
+        raise UsageError("target", f"expected http(s)://host[:port], got {settings.target!r}")
     if settings.users < 1:
-        raise UsageError(f"--users: must be at least 1, got {settings.users}")
+        raise UsageError("users", f"must be at least 1, got {settings.users}")
     if settings.spawn_rate <= 0:
-        raise UsageError(f"--spawn-rate: must be more than 0, got {settings.spawn_rate:g}")
+        raise UsageError("spawn_rate", f"must be more than 0, got {settings.spawn_rate:g}")
     if settings.processes < 1:
-        raise UsageError(f"--processes: must be at least 1, got {settings.processes}")
+        raise UsageError("processes", f"must be at least 1, got {settings.processes}")
     if settings.arrival_rate < 0 or not math.isfinite(settings.arrival_rate):
-        raise UsageError(f"--arrival-rate: must be >= 0, got {settings.arrival_rate:g}")
+        raise UsageError("arrival_rate", f"must be >= 0, got {settings.arrival_rate:g}")
     if not 0 < settings.cpu_limit <= 100:
         raise UsageError(
-            f"--cpu-limit: expected a percentage in (0, 100], got {settings.cpu_limit:g}"
+            "cpu_limit", f"expected a percentage in (0, 100], got {settings.cpu_limit:g}"
         )
     if settings.ledger is None and settings.manifest is None:
-        raise UsageError("--ledger or --manifest: the load test needs the imported posts")
+        raise UsageError("ledger", "or --manifest: the load test needs the imported posts")
     if settings.save_baseline is not None:
         # checked before the run, so that a run's figures are not lost at the end
         parent = settings.save_baseline.parent
@@ -133,10 +133,10 @@ def validate(settings: Settings) -> None:
             parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(
-                f"--save-baseline: cannot create {parent}: {exc.strerror or exc}"
+                "save_baseline", f"cannot create {parent}: {exc.strerror or exc}"
             ) from None
         if settings.save_baseline.is_dir():
-            raise UsageError(f"--save-baseline: {settings.save_baseline} is a directory")
+            raise UsageError("save_baseline", f"{settings.save_baseline} is a directory")
     if settings.think is not None:
         parts = settings.think.split(",")
         try:
@@ -150,24 +150,25 @@ def validate(settings: Settings) -> None:
             or values != sorted(values)
         ):
             raise UsageError(
-                f"--think: expected MIN,MAX seconds (or one value), got {settings.think!r}"
+                "think", f"expected MIN,MAX seconds (or one value), got {settings.think!r}"
             )
     if settings.weights is not None and settings.locustfile is None:
         for part in filter(None, (p.strip() for p in settings.weights.split(","))):
             name, _, value = part.partition("=")
             if name.strip() not in SCENARIOS or not value.strip().isdigit():
                 raise UsageError(
-                    f"--weights: expected NAME=INT with NAME in {', '.join(SCENARIOS)}, got {part!r}"
+                    "weights",
+                    f"expected NAME=INT with NAME in {', '.join(SCENARIOS)}, got {part!r}",
                 )
     for option, path in (
-        ("--thresholds", settings.thresholds),
-        ("--baseline", settings.baseline),
-        ("--accounts", settings.accounts),
-        ("--manifest", settings.manifest),
-        ("--locustfile", settings.locustfile),
+        ("thresholds", settings.thresholds),
+        ("baseline", settings.baseline),
+        ("accounts", settings.accounts),
+        ("manifest", settings.manifest),
+        ("locustfile", settings.locustfile),
     ):
         if path is not None and not path.is_file():
-            raise UsageError(f"{option}: no file at {path}")
+            raise UsageError(option, f"no file at {path}")
 
 
 def check_reachable(target: str) -> None:
@@ -198,7 +199,7 @@ def run(settings: Settings) -> Outcome:
     try:
         settings.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--out: cannot create {settings.out}: {exc.strerror or exc}") from None
+        raise UsageError("out", f"cannot create {settings.out}: {exc.strerror or exc}") from None
     thresholds = (
         thresholds_mod.load(settings.thresholds) if settings.thresholds else DEFAULT_THRESHOLDS
     )

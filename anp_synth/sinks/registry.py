@@ -27,7 +27,7 @@ def create_sink(name: str, target: str, token: str | None = None, **options: Any
         spec = SINKS[name]
     except KeyError:
         raise UsageError(
-            f"--sink: unknown sink {name!r}; choose from {', '.join(sink_names())}"
+            "sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}"
         ) from None
     module_name, _, class_name = spec.partition(":")
     cls = getattr(importlib.import_module(module_name), class_name)

@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
+from anp_synth.errors import ApiError
 from anp_synth.post import Post, is_source_id
 from anp_synth.site.db import Refused, Written
 from anp_synth.site.state import Site, site_of
@@ -22,17 +23,6 @@ MAX_BULK_ITEMS = 500
 MAX_LIST_LIMIT = 1000
 
 router = APIRouter(prefix="/api")
-
-
-class ApiError(Exception):
-    """An API answer other than success: status, message, and the field it is about."""
-
-    def __init__(self, status: int, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-        self.errors: list[dict[str, str]] = []
 
 
 @contextlib.contextmanager

@@ -16,8 +16,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from anp_synth.errors import ApiError
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
-from anp_synth.site.api import ApiError, error_body, field_path, json_response
+from anp_synth.site.api import error_body, field_path, json_response
 from anp_synth.site.api import router as api_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send

@@ -35,13 +35,13 @@ def _write_private(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
-def _read_token_file(path: Path, option: str) -> str:
+def _read_token_file(path: Path, option: str | None) -> str:
     try:
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise UsageError(f"{option}: cannot read {path}: {exc.strerror}") from None
+        raise UsageError(option, f"cannot read {path}: {exc.strerror}") from None
     if len(token) < MIN_TOKEN_CHARS:
-        raise UsageError(f"{option}: the token in {path} is shorter than {MIN_TOKEN_CHARS} chars")
+        raise UsageError(option, f"the token in {path} is shorter than {MIN_TOKEN_CHARS} chars")
     return token
 
 
@@ -59,14 +59,16 @@ def load_token(db_path: str | Path, token_file: str | None = None) -> TokenSourc
     env = os.environ.get(TOKEN_ENV, "").strip()
     if env:
         if len(env) < MIN_TOKEN_CHARS:
-            raise UsageError(f"{TOKEN_ENV}: the token is shorter than {MIN_TOKEN_CHARS} chars")
+            raise UsageError(
+                None, f"{TOKEN_ENV}: the token is shorter than {MIN_TOKEN_CHARS} chars"
+            )
         return TokenSource(env, "env")
     if token_file:
         path = Path(token_file)
-        return TokenSource(_read_token_file(path, "--token-file"), "file", path)
+        return TokenSource(_read_token_file(path, "token_file"), "file", path)
     path = token_path(db_path)
     if path.exists():
-        return TokenSource(_read_token_file(path, "token file"), "file", path)
+        return TokenSource(_read_token_file(path, None), "file", path)
     token = secrets.token_urlsafe(32)
     _write_private(path, token.encode() + b"\n")
     return TokenSource(token, "generated", path)
@@ -105,19 +107,19 @@ def load_users(db_path: str | Path, users_file: str | None = None) -> tuple[list
     try:
         raw = orjson.loads(path.read_bytes())
     except OSError as exc:
-        raise UsageError(f"--users: cannot read {path}: {exc.strerror}") from None
+        raise UsageError("users", f"cannot read {path}: {exc.strerror}") from None
     except orjson.JSONDecodeError as exc:
-        raise UsageError(f"--users: {path}: invalid JSON: {exc}") from None
+        raise UsageError("users", f"{path}: invalid JSON: {exc}") from None
     entries = raw.get("users") if isinstance(raw, dict) else None
     if not isinstance(entries, list):
-        raise UsageError(f'--users: {path}: expected {{"users": [...]}}')
+        raise UsageError("users", f'{path}: expected {{"users": [...]}}')
     users = []
     for number, item in enumerate(entries):
         if not isinstance(item, dict):
-            raise UsageError(f"--users: {path}: users[{number}]: expected an object")
+            raise UsageError("users", f"{path}: users[{number}]: expected an object")
         for key in ("username", "password"):
             if not isinstance(item.get(key), str) or not item[key]:
-                raise UsageError(f"--users: {path}: users[{number}].{key}: expected a string")
+                raise UsageError("users", f"{path}: users[{number}].{key}: expected a string")
         display = item.get("display_name") or item["username"]
         users.append(User(item["username"], item["password"], str(display)))
     return users, path

@@ -22,13 +22,9 @@ from typing import IO
 
 import httpx
 
-from anp_synth.errors import AnpError
+from anp_synth.errors import SiteStartError
 
 HOST = "127.0.0.1"
-
-
-class SiteStartError(AnpError):
-    """The site process exited or did not become healthy before its deadline."""
 
 
 def free_port() -> int:

@@ -34,11 +34,11 @@ def serve(
     import uvicorn
 
     if not 0 < port < 65536:
-        raise UsageError(f"--port: expected 1-65535, got {port}")
+        raise UsageError("port", f"expected 1-65535, got {port}")
     if workers < 1:
-        raise UsageError(f"--workers: expected at least 1, got {workers}")
+        raise UsageError("workers", f"expected at least 1, got {workers}")
     if users_file and not Path(users_file).is_file():
-        raise UsageError(f"--users: no such file: {users_file}")
+        raise UsageError("users", f"no such file: {users_file}")
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     # Create and migrate the file once here, so workers never race on the schema.
     db = Database(db_path)

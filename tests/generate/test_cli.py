@@ -160,7 +160,7 @@ def test_unwritable_output_is_one_line_exit_2(cli: Cli, tmp_path: Path, target: 
     ran = cli("generate", "--count", "5", "-o", path)
     assert ran.code == 2
     lines = ran.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: -o:"), ran.err
+    assert len(lines) == 1 and lines[0].startswith("error: --output:"), ran.err
     assert list(tmp_path.iterdir()) == []
 
 

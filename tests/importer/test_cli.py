@@ -94,7 +94,7 @@ def test_token_comes_from_file_or_env_only(tmp_path, monkeypatch) -> None:
     f.write_text("")
     with pytest.raises(UsageError, match="empty"):
         read_token(str(f))
-    with pytest.raises(UsageError, match="--token-file"):
+    with pytest.raises(UsageError, match="^token_file"):
         read_token(str(tmp_path / "missing"))
 
 

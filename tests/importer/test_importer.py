@@ -8,9 +8,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from anp_synth.errors import LedgerBusyError
+from anp_synth.errors import LedgerBusyError, TargetDownError
 from anp_synth.importer import ledger as L
-from anp_synth.importer.run import CircuitBreaker, Importer, TargetDownError, idempotency_key
+from anp_synth.importer.run import CircuitBreaker, Importer, idempotency_key
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import (

@@ -10,10 +10,16 @@ import time
 import orjson
 import pytest
 
-from anp_synth.errors import LedgerBusyError, TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.errors import (
+    LedgerBusyError,
+    TerminalSinkError,
+    TokenRefusedError,
+    TransientSinkError,
+    UsageError,
+)
 from anp_synth.importer import ledger as L
 from anp_synth.importer import rollback
-from anp_synth.importer.run import Importer, TokenRefusedError
+from anp_synth.importer.run import Importer
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import DiesAfterWrite, FlakySink, Killed, fast_options, post
 
@@ -23,7 +29,7 @@ def _jsonl(seeds: range) -> bytes:
 
 
 def test_a_ledger_path_that_cannot_be_created_is_a_usage_error_naming_it() -> None:
-    with pytest.raises(UsageError, match=r"--ledger /proc/nope/l\.sqlite"):
+    with pytest.raises(UsageError, match=r"^ledger: /proc/nope/l\.sqlite"):
         L.Ledger("/proc/nope/l.sqlite")
 
 

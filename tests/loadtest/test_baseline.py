@@ -86,7 +86,7 @@ def test_saving_where_nothing_can_be_written_is_a_usage_error(tmp_path) -> None:
 
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    with pytest.raises(UsageError, match="--save-baseline"):
+    with pytest.raises(UsageError, match="^save_baseline"):
         baseline.save(blocker / "base.json", "http://x", {"/a": [1.0]})
     baseline.save(tmp_path / "new" / "dir" / "base.json", "http://x", {"/a": [1.0]})
     assert baseline.load(tmp_path / "new" / "dir" / "base.json") == {"/a": [1.0]}

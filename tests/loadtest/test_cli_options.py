@@ -18,7 +18,7 @@ def test_parse_duration(text: str, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "abc", "0s", "10x", "-5"])
 def test_bad_duration(text: str) -> None:
-    with pytest.raises(UsageError, match="--duration"):
+    with pytest.raises(UsageError, match="^duration"):
         parse_duration(text)
 
 

@@ -6,11 +6,11 @@ import httpx
 import pytest
 
 from anp_synth.cli.importer import open_sink
-from anp_synth.errors import TerminalSinkError, UsageError
+from anp_synth.errors import TerminalSinkError, UsageError, WordPressSetupError
 from anp_synth.generate.builder import build_post
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.base import Page, RemotePost, iter_all
-from anp_synth.sinks.wordpress import WordPressSetupError, WordPressSink
+from anp_synth.sinks.wordpress import WordPressSink
 
 
 def _anp(body: bytes, status: int = 200, ctype: str = "application/json") -> AnpSink:
@@ -78,5 +78,5 @@ def test_wordpress_sink_refuses_an_html_page_for_json() -> None:
     ],
 )
 def test_a_bad_target_is_a_usage_error_naming_the_option(sink: str, target: str) -> None:
-    with pytest.raises(UsageError, match="--target"):
+    with pytest.raises(UsageError, match="^target"):
         open_sink(sink, target, None)

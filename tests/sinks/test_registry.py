@@ -13,7 +13,7 @@ from anp_synth.sinks.registry import create_sink, sink_names
 
 def test_names_and_unknown_sink() -> None:
     assert {"anp", "memory"} <= set(sink_names())
-    with pytest.raises(UsageError, match="--sink: unknown sink 'nope'"):
+    with pytest.raises(UsageError, match="^sink: unknown sink 'nope'"):
         create_sink("nope", "http://127.0.0.1:1")
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from anp_synth.errors import TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.errors import TerminalSinkError, TransientSinkError, UsageError, WordPressSetupError
 from anp_synth.generate.builder import PostBuilder
-from anp_synth.sinks.wordpress import WordPressSetupError, WordPressSink, mu_plugin_source
+from anp_synth.sinks.wordpress import WordPressSink, mu_plugin_source
 
 Handler = Callable[[httpx.Request], httpx.Response]
 INFO = {"plugin": "anp-synth", "version": 1, "meta": ["source_id"]}

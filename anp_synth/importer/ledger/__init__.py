@@ -242,7 +242,9 @@ class Ledger:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
-            raise UsageError(f"--ledger {self.path}: cannot create its folder ({reason})") from None
+            raise UsageError(
+                "ledger", f"{self.path}: cannot create its folder ({reason})"
+            ) from None
         try:
             self.db = self._connect()
             self.db.executescript(_SCHEMA)
@@ -253,7 +255,7 @@ class Ledger:
                     (str(SCHEMA_VERSION),),
                 )
         except sqlite3.DatabaseError as exc:
-            raise UsageError(f"--ledger {self.path}: not a usable SQLite ledger ({exc})") from None
+            raise UsageError("ledger", f"{self.path}: not a usable SQLite ledger ({exc})") from None
         self._beat: _Heartbeat | None = None
 
     def _add_missing_columns(self) -> None:
@@ -375,7 +377,7 @@ class Ledger:
         """One run by id (UsageError when there is none)."""
         row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
-            raise UsageError(f"--run {run_id}: no such run in ledger {self.path}")
+            raise UsageError("run", f"{run_id}: no such run in ledger {self.path}")
         return Run.from_row(row)
 
     def runs(self, limit: int = 50) -> list[Run]:

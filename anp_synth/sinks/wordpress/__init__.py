@@ -24,7 +24,13 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from anp_synth.errors import AnpError, SinkError, TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.errors import (
+    SinkError,
+    TerminalSinkError,
+    TransientSinkError,
+    UsageError,
+    WordPressSetupError,
+)
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post
 from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
@@ -62,14 +68,11 @@ def _credentials(user: str | None, app_password: str | None, token: str | None) 
         if name and password:
             return name, password
     raise UsageError(
+        None,
         f"the wordpress sink needs {ENV_USER} and {ENV_PASSWORD} in the environment "
         "(an application password: Users → Profile → Application Passwords), or a token file "
-        "holding user:application-password"
+        "holding user:application-password",
     )
-
-
-class WordPressSetupError(AnpError):
-    """The site cannot take imports (plugin missing, credentials refused): fatal, not per post."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +138,7 @@ class WordPressSink:
         if base.endswith("/wp-json"):
             base = base[: -len("/wp-json")]
         if not base.startswith(("http://", "https://")):
-            raise UsageError(f"--target: {url!r} is not an http(s) URL")
+            raise UsageError("target", f"{url!r} is not an http(s) URL")
         self.base_url = base
         self.concurrency = max(1, concurrency)
         self._use_batch = use_batch
@@ -160,7 +163,7 @@ class WordPressSink:
         """A sink for `url` (or ANP_WP_URL) with credentials from ANP_WP_USER / ANP_WP_APP_PASSWORD."""
         target = url or os.environ.get(ENV_URL)
         if not target:
-            raise UsageError(f"--target: give the WordPress URL (or set {ENV_URL})")
+            raise UsageError("target", f"give the WordPress URL (or set {ENV_URL})")
         return cls(target, **options)
 
     # --- transport ----------------------------------------------------------------------------
