@@ -134,7 +134,7 @@ class Settings:
     locustfile: Path | None = None  # None: the bundled one
 
     def __post_init__(self) -> None:
-        self._check_numbers()
+        self._check_values()
         if self.target is not None and not _TARGET.match(self.target):
             raise UsageError("target", f"expected http(s)://host[:port], got {self.target!r}")
         if self.locustfile is None:  # your own locustfile may have other scenarios
@@ -143,33 +143,40 @@ class Settings:
                 raise UsageError(
                     "weights", f"unknown scenario {unknown[0]!r}; expected {', '.join(SCENARIOS)}"
                 )
+        if not isinstance(self.weights, Mapping):
+            raise UsageError("weights", f"expected NAME=INT,…, got {self.weights!r}")
         for name, weight in self.weights.items():
             if not isinstance(weight, int) or weight < 0:
                 raise UsageError("weights", f"{name}: expected an integer >= 0, got {weight!r}")
 
-    def _check_numbers(self) -> None:
+    def _check_values(self) -> None:
         at_least_one = ("users", "processes", "hit_tries", "page_size")
         for name in at_least_one:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UsageError(name, f"must be an integer of at least 1, got {value!r}")
-        for name, ok, want in (
+        checks: tuple[tuple[str, Callable[[float], bool], str], ...] = (
             ("spawn_rate", lambda v: v > 0, "more than 0"),
             ("duration", lambda v: v > 0, "more than 0 s"),
             ("arrival_rate", lambda v: v >= 0, ">= 0"),
             ("similar", lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
             ("cpu_limit", lambda v: 0 < v <= 100, "a percentage in (0, 100]"),
-            ("min_effect", lambda v: v is None or v >= 0, ">= 0"),
-            ("min_effect_ms", lambda v: v is None or v >= 0, ">= 0"),
-        ):
+            ("min_effect", lambda v: v >= 0, ">= 0"),
+            ("min_effect_ms", lambda v: v >= 0, ">= 0"),
+        )
+        for name, ok, want in checks:
             value = getattr(self, name)
-            number = value is None or (
+            if value is None and name.startswith("min_effect"):
+                continue  # unset: the thresholds file's policy decides
+            number = (
                 isinstance(value, int | float)
                 and not isinstance(value, bool)
                 and math.isfinite(value)
             )
             if not number or not ok(value):
                 raise UsageError(name, f"must be {want}, got {value!r}")
+        if not isinstance(self.think, Think):
+            raise UsageError("think", f"expected MIN,MAX seconds, got {self.think!r}")
 
     def weight(self, scenario: str) -> int:
         """The weight of a scenario: as given, else its default (1 for your own scenarios)."""

@@ -38,6 +38,11 @@ def test_bad_duration(text: str) -> None:
         (["--cpu-limit", "0"], "--cpu-limit"),
         (["--out", "/proc/version/out"], "--out"),
         (["--save-baseline", "/proc/version/b.json"], "--save-baseline"),
+        (["--cache-rules", "/nonexistent.json"], "--cache-rules"),
+        (["--similar", "2"], "--similar"),
+        (["--hit-tries", "0"], "--hit-tries"),
+        (["--page-size", "0"], "--page-size"),
+        (["--min-effect-ms", "-1"], "--min-effect-ms"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:
