@@ -66,11 +66,7 @@ def breaches_table(result: LoadTestResult) -> Table:
     for col in ("route", "metric", "limit", "actual"):
         table.add_column(col)
     for b in result.breaches:
-        if b.metric == "requests":
-            table.add_row(Text(b.route), "requests", "> 0", "0")
-        else:
-            op = ">=" if b.metric == "min_rps" else "<="
-            table.add_row(Text(b.route), b.metric, f"{op} {b.limit:g}", f"{b.actual:.4g}")
+        table.add_row(Text(b.route), b.metric, b.bound, f"{b.actual:.4g}")
     return table
 
 
