@@ -4,8 +4,8 @@ Starts the reference site (pinned to core 0), stores a few posts, warms one
 post page, then runs two headless Locust processes AT THE SAME TIME, both
 pinned to core 1, so that the noise of a shared machine weighs on both alike:
 - bare: bench/locust_bare.py, a FastHttpUser that only GETs the URL;
-- ours: loadtests/locustfile.py, the reader scenario on a manifest holding only
-  that URL (weighted pick, checks, X-Cache read, every sample recorded).
+- ours: loadtests/locustfile.py, the reader scenario (one load-test Settings file)
+  on a manifest holding only that URL (weighted pick, checks, X-Cache read, every sample recorded).
 The median over the rounds of ours/bare requests/s must be >= 0.90. Client CPU
 per request (from each process's rusage, start-up included) is printed too.
 """
@@ -19,11 +19,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
 import orjson
 
+from anp_synth.loadtest.settings import Settings, Think
 from anp_synth.site.launcher import SiteProcess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,15 +139,15 @@ def main() -> int:
                     }
                 )
             )
-            ours_env = {
-                "ANP_LOADTEST_DATA": str(manifest),
-                "ANP_LOADTEST_WEIGHTS": "reader=1,browser=0,member=0,inspector=0",
-                "ANP_LOADTEST_THINK": "0",
-                "ANP_LOADTEST_SIMILAR": "0",
-                "ANP_LOADTEST_ARRIVAL_RATE": "0",
-            }
+            ours = Settings(
+                target=site.url,
+                manifest=manifest,
+                weights={"reader": 1, "browser": 0, "member": 0, "inspector": 0},
+                think=Think(0, 0),
+                similar=0.0,
+            )
             bare: list[tuple[float, float]] = []
-            ours: list[tuple[float, float]] = []
+            mine: list[tuple[float, float]] = []
             for i in range(ROUNDS):
                 # both at once, sharing core 1 and the site: whatever else the machine
                 # does at that moment weighs on both equally
@@ -153,15 +155,17 @@ def main() -> int:
                 b = _start(
                     ROOT / "bench" / "locust_bare.py", site.url, b_out, {"ANP_BENCH_URL": path}
                 )
+                o_out.mkdir(parents=True)
+                settings = replace(ours, out=o_out).write(o_out / "settings.json")
                 o = _start(
                     ROOT / "loadtests" / "locustfile.py",
                     site.url,
                     o_out,
-                    {**ours_env, "ANP_LOADTEST_OUT": str(o_out)},
+                    {"ANP_LOADTEST_SETTINGS": str(settings)},
                 )
                 bare.append(_finish(b, b_out))
-                ours.append(_finish(o, o_out))
-    ratio = statistics.median(o[0] / b[0] for o, b in zip(ours, bare, strict=True))
+                mine.append(_finish(o, o_out))
+    ratio = statistics.median(o[0] / b[0] for o, b in zip(mine, bare, strict=True))
     print(
         f"loadtest: one cached post page; {ROUNDS} rounds of {SECONDS} s, in each the bare and our "
         f"Locust ({USERS} users each) run at once on core 1, the site on core 0"
@@ -170,7 +174,7 @@ def main() -> int:
         f"  bare FastHttpUser : {', '.join(f'{r:,.0f}' for r, _ in bare)} req/s; client CPU {statistics.median(c for _, c in bare):.3f} ms/req"
     )
     print(
-        f"  our scenarios     : {', '.join(f'{r:,.0f}' for r, _ in ours)} req/s; client CPU {statistics.median(c for _, c in ours):.3f} ms/req"
+        f"  our scenarios     : {', '.join(f'{r:,.0f}' for r, _ in mine)} req/s; client CPU {statistics.median(c for _, c in mine):.3f} ms/req"
     )
     verdict = "ok" if ratio >= GOAL else f"BELOW the {GOAL:.0%} goal"
     print(f"  req/s ours/bare   : {ratio:.3f} (median of the rounds; goal >= {GOAL:.2f}) {verdict}")

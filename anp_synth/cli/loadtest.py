@@ -1,7 +1,10 @@
 """`loadtest` and `export-targets`: the third stage of the pipeline.
 
-Nothing here imports locust (it monkey-patches the process with gevent): the
-run happens in a subprocess started by anp_synth.loadtest.runner.
+The options are the fields of `anp_synth.loadtest.settings.Settings`, by the same
+names; an option left out takes the Settings default (stated in its help), so the
+defaults and the checks live there alone. Nothing here imports locust (it
+monkey-patches the process with gevent): the run happens in a subprocess.
+The library and rich are imported when a command runs, so `anp-synth --help` starts fast.
 """
 
 from __future__ import annotations
@@ -9,16 +12,17 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from anp_synth.errors import PartialFailure
-from anp_synth.loadtest import manifest as manifest_mod
-from anp_synth.loadtest.runner import SATURATION_PCT
-from anp_synth.loadtest.session import Outcome, Settings, parse_duration, run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from anp_synth.loadtest.session import LoadTestResult
 
 DEFAULT_LEDGER = "anp-ledger.sqlite"  # the importer's default (env ANP_LEDGER)
 
@@ -27,12 +31,15 @@ def _ms(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:,.1f}"
 
 
-def routes_table(outcome: Outcome) -> Table:
+def routes_table(result: LoadTestResult) -> Table:
     """The per-route table: requests, rps, p50, p95, p99, max, failures."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Load test: per route (exact percentiles, ms)", title_justify="left")
     for col in ("route", "requests", "rps", "p50", "p95", "p99", "max", "failures", "cache"):
         table.add_column(col, justify="left" if col in ("route", "cache") else "right")
-    for row in outcome.routes:
+    for row in result.routes:
         cache = " ".join(f"{k}:{v}" for k, v in sorted(row.cache.items()) if k != "none")
         fails = f"{row.failures:,}" + (f" ({row.failure_ratio:.1%})" if row.failures else "")
         table.add_row(
@@ -50,26 +57,28 @@ def routes_table(outcome: Outcome) -> Table:
     return table
 
 
-def breaches_table(outcome: Outcome) -> Table:
+def breaches_table(result: LoadTestResult) -> Table:
     """The thresholds that were not kept."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Threshold breaches", title_justify="left", style="red")
     for col in ("route", "metric", "limit", "actual"):
         table.add_column(col)
-    for b in outcome.breaches:
-        if b.metric == "requests":
-            table.add_row(Text(b.route), "requests", "> 0", "0")
-        else:
-            op = ">=" if b.metric == "min_rps" else "<="
-            table.add_row(Text(b.route), b.metric, f"{op} {b.limit:g}", f"{b.actual:.4g}")
+    for b in result.breaches:
+        table.add_row(Text(b.route), b.metric, b.bound, f"{b.actual:.4g}")
     return table
 
 
-def baseline_table(outcome: Outcome) -> Table:
+def baseline_table(result: LoadTestResult) -> Table:
     """Each route's p95 against the baseline, with the test's verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Against the baseline (Mann-Whitney U + p95 floor)", title_justify="left")
     for col in ("route", "old p95", "new p95", "change", "p-value", "verdict"):
         table.add_column(col, justify="left" if col in ("route", "verdict") else "right")
-    for c in outcome.comparisons:
+    for c in result.comparisons:
         style = {"regression": "red", "improvement": "green"}.get(c.verdict)
         table.add_row(
             Text(c.route),
@@ -84,6 +93,7 @@ def baseline_table(outcome: Outcome) -> Table:
 
 
 def loadtest_cmd(
+    ctx: typer.Context,
     target: str = typer.Option(
         ..., "--target", help="Base URL of the site, e.g. http://127.0.0.1:8000."
     ),
@@ -96,29 +106,66 @@ def loadtest_cmd(
     manifest: Path | None = typer.Option(
         None, "--manifest", help="A targets manifest from export-targets, instead of --ledger."
     ),
-    users: int = typer.Option(10, "--users", "-u", help="Concurrent simulated users."),
-    spawn_rate: float = typer.Option(10.0, "--spawn-rate", "-r", help="Users started per second."),
-    duration: str = typer.Option("60s", "--duration", "-t", help="Run time: 60s, 2m, 1m30s."),
-    processes: int = typer.Option(
-        1, "--processes", help="Load-generator processes (Locust master + K workers when > 1)."
+    users: int | None = typer.Option(
+        None, "--users", "-u", help="Concurrent simulated users (default 10)."
+    ),
+    spawn_rate: float | None = typer.Option(
+        None, "--spawn-rate", "-r", help="Users started per second (default 10)."
+    ),
+    duration: str | None = typer.Option(
+        None, "--duration", "-t", help="Run time: 60s, 2m, 1m30s (default 60)."
+    ),
+    processes: int | None = typer.Option(
+        None,
+        "--processes",
+        help="Load-generator processes, Locust master + K workers when > 1 (default 1).",
     ),
     thresholds: Path | None = typer.Option(None, "--thresholds", help="Thresholds TOML file."),
     baseline: Path | None = typer.Option(None, "--baseline", help="Compare with this baseline."),
     save_baseline: Path | None = typer.Option(
         None, "--save-baseline", help="Store this run as a baseline file."
     ),
-    out: Path = typer.Option(Path("out/loadtest"), "--out", help="Directory for reports."),
-    arrival_rate: float = typer.Option(
-        0.0, "--arrival-rate", help="Open model: requests/s in total, latency from intended send."
+    out: Path | None = typer.Option(
+        None, "--out", help="Directory for reports (default out/loadtest)."
+    ),
+    arrival_rate: float | None = typer.Option(
+        None,
+        "--arrival-rate",
+        help="Open model: requests/s in total, latency from intended send (default 0: closed).",
     ),
     accounts: Path | None = typer.Option(
         None, "--accounts", help="Login users JSON for the logged-in scenario."
     ),
     weights: str | None = typer.Option(
-        None, "--weights", help="Scenario weights: reader=6,browser=3,member=1,inspector=1."
+        None,
+        "--weights",
+        help="Scenario weights; unnamed ones keep theirs (default "
+        "reader=6,browser=3,member=1,inspector=1).",
     ),
     think: str | None = typer.Option(
-        None, "--think", help="Seconds between a user's tasks, MIN,MAX (default 0.5,2.0)."
+        None, "--think", help="Seconds between a user's tasks, MIN,MAX (default 0.5,2)."
+    ),
+    similar: float | None = typer.Option(
+        None,
+        "--similar",
+        help="Probability that a reader then opens a similar post (default 0.3).",
+    ),
+    page_size: int | None = typer.Option(
+        None,
+        "--page-size",
+        help="Posts per listing page on the target, unless the manifest says (default 20).",
+    ),
+    cache_rules: Path | None = typer.Option(
+        None,
+        "--cache-rules",
+        help='The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; '
+        "default: the manifest's (the reference site's).",
+    ),
+    hit_tries: int | None = typer.Option(
+        None,
+        "--hit-tries",
+        help="Requests before a re-requested page must be a HIT, for sites whose "
+        "workers each cache (default 1).",
     ),
     min_effect: float | None = typer.Option(
         None, "--min-effect", help="Regression floor: relative p95 growth (default 0.20)."
@@ -126,10 +173,11 @@ def loadtest_cmd(
     min_effect_ms: float | None = typer.Option(
         None, "--min-effect-ms", help="Regression floor: absolute p95 growth in ms (default 10)."
     ),
-    cpu_limit: float = typer.Option(
-        SATURATION_PCT,
+    cpu_limit: float | None = typer.Option(
+        None,
         "--cpu-limit",
-        help="A generator process busier than this % of a core makes the figures untrustworthy.",
+        help="A generator process busier than this % of a core makes the figures "
+        "untrustworthy (default 90).",
     ),
     locustfile: Path | None = typer.Option(
         None, "--locustfile", help="Your own locustfile instead of the bundled one."
@@ -140,73 +188,65 @@ def loadtest_cmd(
     Exit 0: passed; 3: thresholds breached, a significant regression against the
     baseline, or the load generator was CPU-bound (figures untrustworthy).
     """
+    from rich.console import Console
+
+    from anp_synth.loadtest.session import run
+    from anp_synth.loadtest.settings import Settings
+
+    values = dict(ctx.params)  # the parameters are named as the Settings fields
     if ledger is None and manifest is None:
-        ledger = Path(DEFAULT_LEDGER)
-    settings = Settings(
-        target=target,
-        out=out,
-        ledger=ledger,
-        manifest=manifest,
-        users=users,
-        spawn_rate=spawn_rate,
-        duration_s=parse_duration(duration),
-        processes=processes,
-        arrival_rate=arrival_rate,
-        thresholds=thresholds,
-        baseline=baseline,
-        save_baseline=save_baseline,
-        weights=weights,
-        accounts=accounts,
-        think=think,
-        min_effect=min_effect,
-        min_effect_ms=min_effect_ms,
-        cpu_limit=cpu_limit,
-        locustfile=locustfile,
-    )
+        values["ledger"] = Path(DEFAULT_LEDGER)
+    settings = Settings.from_values(values)
     # wide enough for the route names when the output is a pipe or a file
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     err = Console(stderr=True, highlight=False)
     err.print(
-        f"load test: {users} users, {settings.duration_s:g} s, {processes} process(es) → {target}",
+        f"load test: {settings.users} users, {settings.duration:g} s, "
+        f"{settings.processes} process(es) → {target}",
         markup=False,
     )
-    outcome = run(settings)
-    console.print(routes_table(outcome))
+    result = run(settings)
+    print_result(console, settings.arrival_rate, result)
+    if save_baseline:
+        console.print(f"baseline saved to {save_baseline}", markup=False)
+    reasons = []
+    if result.breaches:
+        reasons.append(f"{len(result.breaches)} threshold breach(es)")
+    if result.regressions:
+        reasons.append(f"{len(result.regressions)} regression(s) against the baseline")
+    if not result.trusted:
+        reasons.append("the load generator was CPU-bound: figures cannot be trusted")
+    if reasons:
+        raise PartialFailure("load test failed: " + "; ".join(reasons))
+    console.print("load test passed", markup=False)
+
+
+def print_result(console: Console, arrival_rate: float, result: LoadTestResult) -> None:
+    """The tables, the CPU line, the notes and where the reports are."""
+    console.print(routes_table(result))
     if arrival_rate:
         console.print(
             f"open model at {arrival_rate:g} req/s: latency from the intended send time; "
-            f"{outcome.late:,} requests not sent on time",
+            f"{result.late:,} requests not sent on time",
             markup=False,
         )
-    if outcome.comparisons:
-        console.print(baseline_table(outcome))
-    if outcome.breaches:
-        console.print(breaches_table(outcome))
-    cpu = outcome.locust.cpu
+    if result.comparisons:
+        console.print(baseline_table(result))
+    if result.breaches:
+        console.print(breaches_table(result))
+    cpu = result.locust.cpu
     console.print(
         f"generator CPU {cpu.generator_max:.0f}% of a core (busiest process), "
         f"host CPU {cpu.host_mean:.0f}%",
         markup=False,
     )
-    for note in outcome.notes:
+    for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(
-        f"reports: {outcome.locust.html} (HTML), {outcome.summary_path} (JSON), "
-        f"{outcome.locust.csv_prefix}_stats.csv (CSV)",
+        f"reports: {result.locust.html} (HTML), {result.summary_path} (JSON), "
+        f"{result.locust.csv_prefix}_stats.csv (CSV)",
         markup=False,
     )
-    if save_baseline:
-        console.print(f"baseline saved to {save_baseline}", markup=False)
-    reasons = []
-    if outcome.breaches:
-        reasons.append(f"{len(outcome.breaches)} threshold breach(es)")
-    if outcome.regressions:
-        reasons.append(f"{len(outcome.regressions)} regression(s) against the baseline")
-    if not outcome.trusted:
-        reasons.append("the load generator was CPU-bound: figures cannot be trusted")
-    if reasons:
-        raise PartialFailure("load test failed: " + "; ".join(reasons))
-    console.print("load test passed", markup=False)
 
 
 def export_targets_cmd(
@@ -217,6 +257,10 @@ def export_targets_cmd(
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:
     """Write the confirmed posts of TARGET in the ledger as a manifest for the locustfiles."""
+    from rich.console import Console
+
+    from anp_synth.loadtest import manifest as manifest_mod
+
     doc = manifest_mod.export(ledger, target, output)
     posts = doc["posts"]
     assert isinstance(posts, list)

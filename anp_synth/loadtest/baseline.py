@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 import orjson
@@ -79,12 +80,21 @@ def mann_whitney(old: list[float], new: list[float]) -> MannWhitney:
     return MannWhitney(u=u_new, z=z, p_greater=p_greater, p_less=p_less, effect=u_new / (n1 * n2))
 
 
+class Verdict(StrEnum):
+    """How a route's latencies compare with the baseline's."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    UNCHANGED = "unchanged"
+    TOO_FEW_SAMPLES = "too few samples"
+
+
 @dataclass(frozen=True)
 class RouteComparison:
     """One route of the current run against the baseline."""
 
     route: str
-    verdict: str  # "regression" | "improvement" | "unchanged" | "too few samples"
+    verdict: Verdict
     old_p95: float
     new_p95: float
     change: float  # relative change of p95
@@ -97,7 +107,7 @@ class RouteComparison:
         """A JSON-ready dict."""
         return {
             "route": self.route,
-            "verdict": self.verdict,
+            "verdict": self.verdict.value,
             "old_p95_ms": round(self.old_p95, 3),
             "new_p95_ms": round(self.new_p95, 3),
             "change": round(self.change, 4) if math.isfinite(self.change) else None,
@@ -118,7 +128,7 @@ def compare_route(
     if len(old) < MIN_SAMPLES or len(new) < MIN_SAMPLES:
         return RouteComparison(
             route,
-            "too few samples",
+            Verdict.TOO_FEW_SAMPLES,
             old_p95,
             new_p95,
             math.nan,
@@ -131,13 +141,13 @@ def compare_route(
     test = mann_whitney(old_sorted, new_sorted)
     grew = new_p95 - old_p95
     if test.p_greater < policy.alpha and change > policy.min_effect and grew > policy.min_effect_ms:
-        verdict, p = "regression", test.p_greater
+        verdict, p = Verdict.REGRESSION, test.p_greater
     elif (
         test.p_less < policy.alpha and -change > policy.min_effect and -grew > policy.min_effect_ms
     ):
-        verdict, p = "improvement", test.p_less
+        verdict, p = Verdict.IMPROVEMENT, test.p_less
     else:
-        verdict, p = "unchanged", min(test.p_greater, test.p_less)
+        verdict, p = Verdict.UNCHANGED, min(test.p_greater, test.p_less)
     return RouteComparison(
         route, verdict, old_p95, new_p95, change, p, test.effect, len(old), len(new)
     )

@@ -8,7 +8,10 @@ writes the JSON the locustfiles read:
      "posts":  [{"url": "/posts/…", "view_count": 1234, "title": …, "tags": […], "stacks": […]}],
      "stacks": [{"name": "Rust", "slug": "rust", "count": 42}],
      "tags":   [{"name": "caching", "slug": "caching", "count": 17}],
-     "search_terms": ["latency", …]}
+     "search_terms": ["latency", …],
+     "cache_rules": [{"pattern": "^/posts/[^/]+$", "rule": "post", "cached": true}, …]}
+
+`cache_rules` are the reference site's (anp_synth.site.cache); a WordPress target has none.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import orjson
 
 from anp_synth.errors import InputError, UsageError
 from anp_synth.jsonl import read_document
+from anp_synth.loadtest import cache_rules
 
 FORMAT = "anp-synth-targets/1"
 MAX_SEARCH_TERMS = 200
@@ -197,6 +201,9 @@ def export(ledger: str | Path, target: str, output: str | Path) -> dict[str, obj
 
     if wordpress.written_by_wordpress(ledger, target):
         doc = wordpress.adapt(doc, target)  # its own listing URLs, page size and login
+    else:
+        # the reference site's cache rules, from the site itself: the inspector checks them
+        doc["cache_rules"] = [rule.as_json() for rule in cache_rules.site_rules()]
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -211,4 +218,5 @@ def load(path: str | Path) -> dict[str, object]:
     doc = read_document(p, FORMAT, "a targets manifest")
     if not isinstance(doc.get("posts"), list) or not doc["posts"]:
         raise InputError(str(p), None, "posts", "expected a non-empty list")
+    cache_rules.parse(doc.get("cache_rules", []), str(p))
     return doc

@@ -13,37 +13,18 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
 from anp_synth.errors import AnpError
+from anp_synth.loadtest.settings import SATURATION_PCT, Settings
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
-SATURATION_PCT = 90.0
 CPU_INTERVAL_S = 0.5
-
-
-@dataclass
-class LocustRun:
-    """What the runner needs to start one Locust run."""
-
-    target: str
-    manifest: Path
-    out: Path
-    users: int = 10
-    spawn_rate: float = 10.0
-    duration_s: float = 60.0
-    processes: int = 1
-    arrival_rate: float = 0.0
-    weights: str | None = None
-    accounts: Path | None = None
-    think: str | None = None
-    locustfile: Path = LOCUSTFILE
-    extra_args: list[str] = field(default_factory=list)
-    stop_timeout_s: float = 5.0
-    cpu_limit: float = SATURATION_PCT
+STOP_TIMEOUT_S = 5.0
+SETTINGS_FILE = "settings.json"  # in --out: the Settings the locustfile reads
 
 
 @dataclass
@@ -136,59 +117,54 @@ class CpuMonitor(threading.Thread):
         return CpuReport(per_process=per, host_mean=host, samples=len(self.host), limit=self.limit)
 
 
-def command(run: LocustRun) -> list[str]:
-    """The locust command line for a run (no secrets: those go through files)."""
+def command(settings: Settings, settings_file: Path) -> list[str]:
+    """The locust command line of a run; the locustfile's own settings are in `settings_file`."""
+    assert settings.target is not None
+    # the open model needs every user at once: a slow ramp would make the first slots late
+    spawn_rate = (
+        max(settings.spawn_rate, settings.users) if settings.arrival_rate else settings.spawn_rate
+    )
+    out = settings.out
     cmd = [
         sys.executable,
         "-m",
         "locust",
         "-f",
-        str(run.locustfile),
+        str(settings.locustfile or LOCUSTFILE),
         "--headless",
         "--host",
-        run.target,
+        settings.target.rstrip("/"),
         "-u",
-        str(run.users),
+        str(settings.users),
         "-r",
-        f"{run.spawn_rate:g}",
+        f"{spawn_rate:g}",
         "-t",
-        f"{max(int(round(run.duration_s)), 1)}s",
+        f"{max(int(round(settings.duration)), 1)}s",
         "--stop-timeout",
-        f"{run.stop_timeout_s:g}",
+        f"{STOP_TIMEOUT_S:g}",
         "--csv",
-        str(run.out / "locust"),
+        str(out / "locust"),
         "--html",
-        str(run.out / "report.html"),
+        str(out / "report.html"),
         "--json-file",
-        str(run.out / "locust"),
+        str(out / "locust"),
         # a failed request must not decide the exit code: thresholds do (max_failure_ratio)
         "--exit-code-on-error",
         "0",
         "--only-summary",
         "--loglevel",
         "WARNING",
+        "--anp-settings",
+        str(settings_file),
     ]
-    if run.processes > 1:
-        cmd += ["--processes", str(run.processes)]
-    return cmd + run.extra_args
+    if settings.processes > 1:
+        cmd += ["--processes", str(settings.processes)]
+    return cmd
 
 
-def environment(run: LocustRun) -> dict[str, str]:
-    """The child's environment: the locustfile's options travel as ANP_LOADTEST_* variables."""
-    env = dict(os.environ)
-    env["ANP_LOADTEST_DATA"] = str(run.manifest)
-    env["ANP_LOADTEST_OUT"] = str(run.out)
-    if run.weights is not None:
-        env["ANP_LOADTEST_WEIGHTS"] = run.weights
-    if run.accounts is not None:
-        env["ANP_LOADTEST_ACCOUNTS"] = str(run.accounts)
-    else:
-        env.pop("ANP_LOADTEST_ACCOUNTS", None)
-    if run.think is not None:
-        env["ANP_LOADTEST_THINK"] = run.think
-    # each worker process paces its own share of the open-model rate
-    per_process = run.arrival_rate / max(run.processes, 1)
-    env["ANP_LOADTEST_ARRIVAL_RATE"] = f"{per_process:.6f}" if run.arrival_rate > 0 else "0"
+def environment() -> dict[str, str]:
+    """The child's environment, without ANP_LOADTEST_* variables (the settings file rules)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANP_LOADTEST_")}
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
 
@@ -199,28 +175,30 @@ def clear_samples(out: Path) -> None:
         old.unlink()
 
 
-def run_locust(run: LocustRun) -> LocustResult:
-    """Start Locust, sample CPU, wait for it within a deadline, return how it ended."""
-    run.out.mkdir(parents=True, exist_ok=True)
-    clear_samples(run.out)
-    log = run.out / "locust.log"
+def run_locust(settings: Settings) -> LocustResult:
+    """Start Locust on `settings` (its manifest prepared), sample CPU, wait within a deadline."""
+    out = settings.out
+    out.mkdir(parents=True, exist_ok=True)
+    clear_samples(out)
+    settings_file = settings.write(out / SETTINGS_FILE)
+    log = out / "locust.log"
     started = time.time()
     # Locust starts users after its imports (~1-2 s); skip that and the final report writing
-    warmup = min(3.0, run.duration_s / 4)
+    warmup = min(3.0, settings.duration / 4)
     with log.open("wb") as log_fh:
         proc = subprocess.Popen(
-            command(run),
-            env=environment(run),
+            command(settings, settings_file),
+            env=environment(),
             stdout=log_fh,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         monitor = CpuMonitor(
-            proc.pid, started + warmup, started + warmup + run.duration_s, run.cpu_limit
+            proc.pid, started + warmup, started + warmup + settings.duration, settings.cpu_limit
         )
         monitor.start()
-        deadline = run.duration_s + run.stop_timeout_s + 60.0
+        deadline = settings.duration + STOP_TIMEOUT_S + 60.0
         try:
             returncode = proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
@@ -238,9 +216,9 @@ def run_locust(run: LocustRun) -> LocustResult:
     return LocustResult(
         returncode=returncode,
         cpu=monitor.report(),
-        html=run.out / "report.html",
-        csv_prefix=run.out / "locust",
-        json=run.out / "locust.json",
+        html=out / "report.html",
+        csv_prefix=out / "locust",
+        json=out / "locust.json",
         log=log,
         started=started,
         elapsed_s=elapsed,

@@ -70,12 +70,12 @@ class Breach:
     limit: float
     actual: float
 
-    def describe(self) -> str:
-        """A one-line human description."""
+    @property
+    def bound(self) -> str:
+        """The limit as a condition: "<= 500", ">= 20", or "> 0" (requests)."""
         if self.metric == "requests":
-            return f"{self.route}: no requests were made, its thresholds cannot be checked"
-        op = ">=" if self.metric == "min_rps" else "<="
-        return f"{self.route}: {self.metric} {self.actual:.4g} (limit {op} {self.limit:g})"
+            return "> 0"
+        return f"{'>=' if self.metric == 'min_rps' else '<='} {self.limit:g}"
 
 
 def _number(path: str, where: str, key: str, value: object, *, ratio: bool = False) -> float:

@@ -4,8 +4,8 @@ import pytest
 
 from anp_synth.cli import main
 from anp_synth.errors import UsageError
-from anp_synth.loadtest.runner import LocustRun, command, environment
-from anp_synth.loadtest.session import parse_duration
+from anp_synth.loadtest.runner import command, environment
+from anp_synth.loadtest.settings import Settings, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,11 @@ def test_bad_duration(text: str) -> None:
         (["--cpu-limit", "0"], "--cpu-limit"),
         (["--out", "/proc/version/out"], "--out"),
         (["--save-baseline", "/proc/version/b.json"], "--save-baseline"),
+        (["--cache-rules", "/nonexistent.json"], "--cache-rules"),
+        (["--similar", "2"], "--similar"),
+        (["--hit-tries", "0"], "--hit-tries"),
+        (["--page-size", "0"], "--page-size"),
+        (["--min-effect-ms", "-1"], "--min-effect-ms"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:
@@ -52,17 +57,28 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], nee
     assert len(err.strip().splitlines()) <= 2  # the announcement line at most, then the error
 
 
-def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path) -> None:
-    run = LocustRun(
-        "http://127.0.0.1:9", tmp_path / "m.json", tmp_path, processes=4, arrival_rate=100
+def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path, monkeypatch) -> None:
+    settings = Settings(
+        target="http://127.0.0.1:9/",
+        manifest=tmp_path / "m.json",
+        out=tmp_path,
+        processes=4,
+        arrival_rate=100,
+        users=50,
+        spawn_rate=5,
     )
-    cmd = command(run)
+    cmd = command(settings, tmp_path / "settings.json")
     assert cmd[cmd.index("--exit-code-on-error") + 1] == "0"
     assert cmd[cmd.index("--processes") + 1] == "4"
+    assert cmd[cmd.index("--host") + 1] == "http://127.0.0.1:9"
+    assert cmd[cmd.index("-r") + 1] == "50"  # the open model starts every user at once
+    assert cmd[cmd.index("--anp-settings") + 1] == str(tmp_path / "settings.json")
     assert "--headless" in cmd
-    env = environment(run)
-    assert float(env["ANP_LOADTEST_ARRIVAL_RATE"]) == pytest.approx(25.0)
-    assert env["ANP_LOADTEST_OUT"] == str(tmp_path)
+    # each worker process paces its share of the open-model rate
+    assert settings.arrival_rate_per_process == pytest.approx(25.0)
+    # the settings file alone speaks to the locustfile: no stray variable overrides it
+    monkeypatch.setenv("ANP_LOADTEST_WEIGHTS", "reader=0")
+    assert not any(name.startswith("ANP_LOADTEST_") for name in environment())
 
 
 def test_the_cli_never_imports_locust() -> None:

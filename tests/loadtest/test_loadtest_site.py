@@ -222,7 +222,8 @@ class Spinner(FastHttpUser):
 
 @events.init.add_listener
 def _init(environment, **_):
-    anp_support.RECORDER.directory = environment.parsed_options.anp_out
+    settings = anp_support.read_settings(environment.parsed_options, environment.host)
+    anp_support.RECORDER.directory = str(settings.out)
 """
 
 

@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 from anp_synth.cli import app, main
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import manifest
+from anp_synth.loadtest.cache_rules import site_rules
 from tests.loadtest.ledger_fixture import write_ledger
 
 TARGET = "http://127.0.0.1:9"
@@ -43,6 +44,8 @@ def test_export_reads_confirmed_items_of_the_target_only(tmp_path) -> None:
     assert {s["slug"]: s["count"] for s in doc["stacks"]} == {"go": 1, "redis": 1, "rust": 1}
     assert {t["slug"]: t["count"] for t in doc["tags"]} == {"caching": 2, "rust": 1}
     assert doc["search_terms"][0] == "cache"  # the most frequent title word
+    # the inspector holds the reference site to the site's own rules, carried here
+    assert doc["cache_rules"] == [rule.as_json() for rule in site_rules()]
     assert manifest.load(tmp_path / "t.json") == orjson.loads((tmp_path / "t.json").read_bytes())
 
 

@@ -57,7 +57,7 @@ rec.flush()
 class H(dict):
     def get(self, k, d=None):
         return {kk.lower(): v for kk, v in self.items()}.get(k.lower(), d)
-anp.RULES[:] = anp.load_rules("")
+anp.RULES[:] = anp.cache_rules.parse(json.loads(sys.argv[3]), "rules")
 def problem(headers, logged_in, path=""):
     return anp.cache_problem(types.SimpleNamespace(headers=H(headers)), logged_in=logged_in, path=path)
 hit = {"X-Cache": "HIT; rule=post", "Cache-Control": "public, max-age=0, s-maxage=300, must-revalidate", "ETag": '"e"'}
@@ -85,8 +85,11 @@ print(json.dumps(out))
 
 
 def run_script(tmp_path: Path) -> dict:
+    from anp_synth.loadtest.cache_rules import site_rules
+
+    rules = json.dumps([rule.as_json() for rule in site_rules()])  # what export-targets writes
     result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, str(LOADTESTS), str(tmp_path)],
+        [sys.executable, "-c", SCRIPT, str(LOADTESTS), str(tmp_path), rules],
         capture_output=True,
         text=True,
         timeout=120,

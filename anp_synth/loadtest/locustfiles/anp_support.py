@@ -1,8 +1,11 @@
-"""Shared machinery of the anp-synth locustfiles: options, data, checks, pacing, samples.
+"""Shared machinery of the anp-synth locustfiles: settings, data, checks, pacing, samples.
 
 Imported by the locustfiles only (it imports locust, which monkey-patches the
-process with gevent). Everything per-request here is kept cheap: the bench
-checks that our scenarios reach >= 90 % of a bare FastHttpUser's requests/s.
+process with gevent). The run's options are one `Settings`
+(anp_synth.loadtest.settings), read from the --anp-settings file that
+`anp-synth loadtest` writes, or filled from plain Locust's --anp-* options.
+Everything per-request here is kept cheap: the bench checks that our scenarios
+reach >= 90 % of a bare FastHttpUser's requests/s.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ import random
 import re
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from locust import FastHttpUser, between, constant, events
+
+from anp_synth.errors import UsageError
+from anp_synth.loadtest import cache_rules
+from anp_synth.loadtest.cache_rules import CacheRule
+from anp_synth.loadtest.settings import Settings, Think
 
 # The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
 XCACHE = re.compile(r"^(HIT|MISS|BYPASS);\s*rule=([\w.:-]+)$")
@@ -25,89 +33,103 @@ _CODE = {"HIT": "H", "MISS": "M", "BYPASS": "B"}
 _MAX_AGE = re.compile(r"(?:s-maxage|max-age)=(\d+)")
 _SIMILAR_LINK = re.compile(r'href="(/posts/[^"#?]+)"')
 LATE_TOLERANCE_S = 0.010  # a request sent more than 10 ms after its slot was "not on time"
-# The reference site's named rules (anp_synth/site/cache.py, docs/caching.md): path, name, cached.
-REFERENCE_RULES = (
-    (r"^/posts/[^/]+$", "post", True),
-    (r"^/(?:page/\d+)?$", "home", True),
-    (r"^/stack/[^/]+(?:/page/\d+)?$", "stack", True),
-    (r"^/tag/[^/]+(?:/page/\d+)?$", "tag", True),
-    (r"^/search$", "search", False),
-    (r"^/(?:login|logout)$", "login", False),
-)
 
 
 # ---------------------------------------------------------------- options
+
+# The Settings fields plain Locust sets with --anp-* options (each also an ANP_LOADTEST_*
+# variable); `anp-synth loadtest` sends the whole Settings as one --anp-settings file.
+OPTIONS: dict[str, tuple[str, str]] = {
+    "manifest": (
+        "--anp-data",
+        "Targets manifest (anp-synth export-targets): post URLs, view counts, terms.",
+    ),
+    "out": (
+        "--anp-out",
+        "Directory for samples-<pid>.tsv (every response time); none: not recorded.",
+    ),
+    "weights": (
+        "--anp-weights",
+        "Scenario weights, e.g. reader=6,browser=3,member=1,inspector=1 (0 disables).",
+    ),
+    "accounts": (
+        "--anp-accounts",
+        'Login users JSON {"users": [{"username", "password", …}]}; none: no members.',
+    ),
+    "arrival_rate": (
+        "--anp-arrival-rate",
+        "Open model: requests/s of THIS process, latency from the intended send time.",
+    ),
+    "think": (
+        "--anp-think",
+        "Closed model: seconds between a user's tasks, 'MIN,MAX' or one value.",
+    ),
+    "similar": (
+        "--anp-similar",
+        "Probability that a reader then opens one of the post's similar posts.",
+    ),
+    "cache_rules": (
+        "--anp-cache-rules",
+        'The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; default: the manifest\'s.',
+    ),
+    "hit_tries": (
+        "--anp-hit-tries",
+        "Requests the inspector allows before a page must be a HIT (site workers each cache).",
+    ),
+    "page_size": (
+        "--anp-page-size",
+        "Posts per listing page on the target, when the manifest does not say.",
+    ),
+}
+
+
+def _env_var(flag: str) -> str:
+    return "ANP_LOADTEST_" + flag.removeprefix("--anp-").replace("-", "_").upper()
 
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
     parser.add_argument(
-        "--anp-data",
-        env_var="ANP_LOADTEST_DATA",
-        default="",
-        help="Targets manifest (anp-synth export-targets): post URLs, view counts, terms.",
+        "--anp-settings",
+        env_var="ANP_LOADTEST_SETTINGS",
+        default=None,
+        help="Load-test settings file written by anp-synth loadtest (instead of --anp-* options).",
     )
-    parser.add_argument(
-        "--anp-out",
-        env_var="ANP_LOADTEST_OUT",
-        default="",
-        help="Directory for samples-<pid>.tsv (every response time); empty: none.",
-    )
-    parser.add_argument(
-        "--anp-weights",
-        env_var="ANP_LOADTEST_WEIGHTS",
-        default="reader=6,browser=3,member=1,inspector=1",
-        help="User class weights, e.g. reader=6,browser=3,member=1,inspector=1 (0 disables).",
-    )
-    parser.add_argument(
-        "--anp-accounts",
-        env_var="ANP_LOADTEST_ACCOUNTS",
-        default="",
-        help='Login users JSON {"users": [{"username", "password", …}]}; none: no members.',
-    )
-    parser.add_argument(
-        "--anp-arrival-rate",
-        env_var="ANP_LOADTEST_ARRIVAL_RATE",
-        type=float,
-        default=0.0,
-        help="Open model: requests/s of THIS process, latency from the intended send time.",
-    )
-    parser.add_argument(
-        "--anp-think",
-        env_var="ANP_LOADTEST_THINK",
-        default="0.5,2.0",
-        help="Closed model: seconds between a user's tasks, 'MIN,MAX' or one value.",
-    )
-    parser.add_argument(
-        "--anp-similar",
-        env_var="ANP_LOADTEST_SIMILAR",
-        type=float,
-        default=0.3,
-        help="Probability that a reader then opens one of the post's similar posts.",
-    )
-    parser.add_argument(
-        "--anp-cache-rules",
-        env_var="ANP_LOADTEST_CACHE_RULES",
-        default="",
-        help='The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; default: the reference site\'s.',
-    )
-    parser.add_argument(
-        "--anp-hit-tries",
-        env_var="ANP_LOADTEST_HIT_TRIES",
-        type=int,
-        default=1,
-        help="Requests the inspector allows before a page must be a HIT (site workers each cache).",
-    )
-    parser.add_argument(
-        "--anp-page-size",
-        env_var="ANP_LOADTEST_PAGE_SIZE",
-        type=int,
-        default=20,
-        help="Posts per listing page on the target (for deep pages).",
-    )
+    for name, (flag, help_text) in OPTIONS.items():
+        # default None: a missing option takes the Settings default (one set of defaults)
+        parser.add_argument(
+            flag, env_var=_env_var(flag), dest=f"anp_{name}", default=None, help=help_text
+        )
+
+
+def read_settings(opts: Any, host: str | None) -> Settings:
+    """The run's Settings: the --anp-settings file, or the --anp-* options over the defaults."""
+    given = {name: getattr(opts, f"anp_{name}", None) for name in OPTIONS}
+    try:
+        if opts.anp_settings:
+            extra = [OPTIONS[name][0] for name, value in given.items() if value is not None]
+            if extra:
+                raise SystemExit(
+                    f"error: --anp-settings: given with {extra[0]}; use one or the other"
+                )
+            return Settings.read(opts.anp_settings)
+        return Settings.from_values({**given, "target": host})
+    except UsageError as exc:
+        if exc.option in OPTIONS:
+            raise SystemExit(f"error: {OPTIONS[exc.option][0]}: {exc.reason}") from None
+        if exc.option == "target":
+            raise SystemExit(f"error: --host: {exc.reason}") from None
+        raise SystemExit(f"error: --anp-settings: {exc}") from None
 
 
 # ---------------------------------------------------------------- data
+
+
+class Listing(NamedTuple):
+    """A stack or tag listing: its slug and how many pages it has."""
+
+    slug: str
+    pages: int
 
 
 class Data:
@@ -126,8 +148,8 @@ class Data:
             cum.append(total)
         self.cum, self.total = cum, total
         self.page_size = max(page_size, 1)
-        self.stacks = [(s["slug"], self._pages(s["count"])) for s in doc.get("stacks", [])]
-        self.tags = [(t["slug"], self._pages(t["count"])) for t in doc.get("tags", [])]
+        self.stacks = [Listing(s["slug"], self._pages(s["count"])) for s in doc.get("stacks", [])]
+        self.tags = [Listing(t["slug"], self._pages(t["count"])) for t in doc.get("tags", [])]
         self.paths = {
             (kind, e["slug"]): e["path"]
             for kind, key in (("stack", "stacks"), ("tag", "tags"))
@@ -183,62 +205,51 @@ class Data:
 
 
 DATA: Data | None = None
-RULES: list[tuple[re.Pattern[str], str, bool]] = []
+RULES: list[CacheRule] = []
 HIT_TRIES = 1
 ACCOUNTS: list[dict[str, str]] = []
 PACER: Pacer | None = None
 
 
-def _parse_weights(text: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        if not value.strip().isdigit():
-            raise SystemExit(f"error: --anp-weights: expected NAME=INT, got {part!r}")
-        out[name.strip()] = int(value)
-    return out
+def _wait(think: Think) -> Any:
+    return constant(think.low) if think.low == think.high else between(think.low, think.high)
 
 
-def _parse_think(text: str) -> Any:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise SystemExit(f"error: --anp-think: expected MIN,MAX seconds, got {text!r}") from None
-    if len(values) == 1 or values[0] == values[-1]:
-        return constant(values[0])
-    return between(values[0], values[1])
-
-
-def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> None:
-    """Load the data, apply weights and think time; called from the locustfile's init."""
+def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings | None:
+    """Read the Settings, load the data, apply weights and think time (the locustfile's init)."""
     global DATA, PACER, HIT_TRIES
     opts = environment.parsed_options
     if opts is None:  # run as a library, no command line
-        return
-    weights = _parse_weights(opts.anp_weights)
-    unknown = sorted(set(weights) - set(classes))
+        return None
+    settings = read_settings(opts, environment.host)
+    unknown = sorted(set(settings.weights) - set(classes))
     if unknown:
         raise SystemExit(f"error: --anp-weights: unknown scenario {unknown[0]!r}")
-    if not opts.anp_data:
+    if settings.manifest is None:
         raise SystemExit("error: --anp-data (or ANP_LOADTEST_DATA): a targets manifest is required")
-    with open(opts.anp_data, "rb") as fh:
+    with open(settings.manifest, "rb") as fh:
         doc = json.load(fh)
-    DATA = Data(doc, opts.anp_page_size, opts.anp_similar)
-    if opts.anp_accounts:
-        with open(opts.anp_accounts, "rb") as fh:
+    DATA = Data(doc, settings.page_size, settings.similar)
+    if settings.accounts is not None:
+        with open(settings.accounts, "rb") as fh:
             ACCOUNTS.extend(json.load(fh)["users"])
-    wait = constant(0) if opts.anp_arrival_rate > 0 else _parse_think(opts.anp_think)
+    wait = constant(0) if settings.arrival_rate > 0 else _wait(settings.think)
     for name, cls in classes.items():
-        cls.weight = weights.get(name, cls.weight)
+        cls.weight = settings.weight(name)
         cls.wait_time = wait
     if not ACCOUNTS and "member" in classes:
         classes["member"].weight = 0
-    if opts.anp_arrival_rate > 0:
-        PACER = Pacer(opts.anp_arrival_rate)
-    if opts.anp_out:
-        RECORDER.directory = opts.anp_out
-    RULES[:] = load_rules(opts.anp_cache_rules)
-    HIT_TRIES = max(1, opts.anp_hit_tries)
+    if settings.arrival_rate > 0:
+        PACER = Pacer(settings.arrival_rate_per_process)
+    # plain Locust records samples only when asked to (--anp-out)
+    if opts.anp_settings or opts.anp_out:
+        RECORDER.directory = str(settings.out)
+    if settings.cache_rules is not None:
+        RULES[:] = cache_rules.read(settings.cache_rules)
+    else:
+        RULES[:] = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
+    HIT_TRIES = settings.hit_tries
+    return settings
 
 
 # ---------------------------------------------------------------- open model
@@ -333,23 +344,6 @@ events.quitting.add_listener(RECORDER.flush)
 # ---------------------------------------------------------------- checks
 
 
-def load_rules(path: str) -> list[tuple[re.Pattern[str], str, bool]]:
-    """Cache rules from a JSON file [{"pattern", "rule", "cached"}], or the reference site's."""
-    if not path:
-        return [(re.compile(p), name, cached) for p, name, cached in REFERENCE_RULES]
-    with open(path, "rb") as fh:
-        return [(re.compile(r["pattern"]), r["rule"], bool(r["cached"])) for r in json.load(fh)]
-
-
-def expected_rule(path: str) -> tuple[str, bool] | None:
-    """(rule name, cached?) the site's rules give a path (query string ignored), or None."""
-    bare = path.partition("?")[0]
-    for pattern, name, cached in RULES:
-        if pattern.match(bare):
-            return name, cached
-    return None
-
-
 def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
     value = resp.headers.get("X-Cache")
@@ -367,9 +361,9 @@ def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
         return f"X-Cache {value!r} is not 'HIT|MISS|BYPASS; rule=NAME'"
     outcome, rule = match.groups()
     cc = (resp.headers.get("Cache-Control") or "").lower()
-    expected = expected_rule(path) if path else None
+    expected = cache_rules.rule_for(RULES, path) if path else None
     if expected is not None:
-        want_rule, cached = expected
+        want_rule, cached = expected.rule, expected.cached
         if rule != want_rule:
             return f"{path}: rule {rule}, the site's rules say {want_rule}"
         if not cached and outcome != "BYPASS":
@@ -401,7 +395,7 @@ class AnpUser(FastHttpUser):
     """Base of the scenarios: one `fetch` that paces, checks and names requests."""
 
     abstract = True
-    wait_time = between(0.5, 2.0)
+    wait_time = _wait(Think())  # setup() applies the run's Settings
 
     def fetch(
         self,

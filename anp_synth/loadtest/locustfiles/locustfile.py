@@ -3,7 +3,8 @@
     locust -f loadtests/locustfile.py --host http://127.0.0.1:8000 \
         --anp-data out/targets.json [--anp-accounts users.json] [--anp-weights reader=6,…]
 
-Four scenarios, weighted with --anp-weights (or ANP_LOADTEST_WEIGHTS):
+Four scenarios, weighted by the load-test Settings (`anp_synth.loadtest.settings`:
+`--weights`, or plain Locust's --anp-weights; default reader=6,browser=3,member=1,inspector=1):
 - reader: opens post pages with probability proportional to their view count,
   then sometimes one of the post's similar posts;
 - browser: home, stack and tag listings (deep pages too), search;
@@ -27,8 +28,6 @@ from locust import events, task
 class Reader(AnpUser):
     """Reads posts, the popular ones more often."""
 
-    weight = 6
-
     @task
     def read_post(self) -> None:
         assert anp.DATA is not None
@@ -40,8 +39,6 @@ class Reader(AnpUser):
 
 class Browser(AnpUser):
     """Browses listings and searches."""
-
-    weight = 3
 
     @task(3)
     def home(self) -> None:
@@ -71,7 +68,7 @@ class Browser(AnpUser):
         else:
             self.fetch(anp.DATA.search(quote(random.choice(anp.DATA.terms))), "/search")
 
-    def _listing(self, kind: str, entries: list[tuple[str, int]]) -> None:
+    def _listing(self, kind: str, entries: list[anp.Listing]) -> None:
         if not entries:
             return
         assert anp.DATA is not None
@@ -87,7 +84,6 @@ class Browser(AnpUser):
 class Member(AnpUser):
     """Logs in once, then browses; every response must bypass the shared cache."""
 
-    weight = 1
     _next_account = 0
 
     def on_start(self) -> None:
@@ -149,8 +145,6 @@ class Member(AnpUser):
 class Inspector(AnpUser):
     """Checks the cache rules: headers, a HIT on the second request, 304 on a conditional GET."""
 
-    weight = 1
-
     @task(3)
     def post_page(self) -> None:
         assert anp.DATA is not None
@@ -161,7 +155,7 @@ class Inspector(AnpUser):
         assert anp.DATA is not None
         if anp.DATA.stacks:
             self._inspect(
-                anp.DATA.listing("stack", random.choice(anp.DATA.stacks)[0]), "/stack/[slug]"
+                anp.DATA.listing("stack", random.choice(anp.DATA.stacks).slug), "/stack/[slug]"
             )
         else:
             self._inspect("/", "/")
