@@ -222,7 +222,7 @@ def test_the_pipeline_runs_from_an_empty_directory(installed: Installed) -> None
             "--accounts", "site.db.users.json",
         )  # fmt: skip
         summary = json.loads((home / "loadtest" / "summary.json").read_text())
-        assert summary  # the run wrote its report
+        assert summary["target"] == url and summary["routes"]  # it ran, and said so
         page = urllib.request.urlopen(f"{url}/", timeout=10).read().decode()  # a template
         assert "<html" in page.lower()
     assert "alphanode-002852" in installed.run("show", "2852", "--json")
