@@ -28,6 +28,7 @@ _EXPORTS: dict[str, str] = {
     "RollbackPlan": "anp_synth.importer.rollback:Plan",
     "plan_rollback": "anp_synth.importer.rollback:plan",
     "apply_rollback": "anp_synth.importer.rollback:apply",
+    "RollbackResult": "anp_synth.importer.rollback:Outcome",
     "verify": "anp_synth.importer.verify:verify",
     "VerifyReport": "anp_synth.importer.verify:Report",
     # load test
