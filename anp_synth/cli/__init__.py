@@ -1,28 +1,31 @@
 """The `anp-synth` command line: a thin typer layer over the library.
 
 Errors are turned into one line on stderr and an exit code here, and only here.
+Every command module imports only the standard library, typer and anp_synth.errors at
+its top; the library (and pydantic, httpx, rich tables …) loads inside the command that
+runs, so `anp-synth --help` and `--version` start in about the time of `import typer`.
 """
 
 from __future__ import annotations
 
 import sys
 
-import click
 import typer
-from rich.console import Console
 
+from anp_synth import __version__
+from anp_synth.cli import generate, importer, loadtest, site, wordpress
 from anp_synth.errors import AnpError, ExitCode, UsageError, option_flag
 
 try:  # typer >= 0.2x ships its own copy of click; older ones use click itself
-    from typer._click.exceptions import ClickException as _TyperClickException
-    from typer._click.exceptions import NoArgsIsHelpError as _TyperNoArgsIsHelp
+    from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
 except ImportError:  # pragma: no cover - depends on the installed typer
-    _TyperClickException = click.ClickException  # type: ignore[misc, assignment]
-    _TyperNoArgsIsHelp = click.exceptions.NoArgsIsHelpError  # type: ignore[misc, assignment]
-_CLICK_ERRORS = (click.ClickException, _TyperClickException)
-_NO_ARGS = (click.exceptions.NoArgsIsHelpError, _TyperNoArgsIsHelp)
-_ABORTS = (click.exceptions.Abort, typer.Abort)
-_EXITS = (click.exceptions.Exit, typer.Exit)
+    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
+    from click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp  # type: ignore[assignment]
+
+# Plain help: typer's rich help loads rich.markdown, markdown-it and friends, which
+# alone triples the start-up time of `--help` (issue 9). Sub-apps pass the same value.
+MARKUP = None
 
 app = typer.Typer(
     name="anp-synth",
@@ -30,38 +33,33 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=MARKUP,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 _state = {"debug": False}
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"anp-synth {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
 ) -> None:
     _state["debug"] = debug
 
 
-def _register() -> None:
-    from anp_synth.cli import generate
-
-    generate.register(app)
-    from anp_synth.cli import loadtest
-
-    loadtest.register(app)
-    from anp_synth.cli import importer
-
-    importer.register(app)
-    from anp_synth.cli import site
-
-    site.register(app)
-
-    from anp_synth.cli import wordpress
-
-    wordpress.register(app)
-
-
-_register()
+for _module in (generate, loadtest, importer, site, wordpress):
+    _module.register(app)
 
 
 def describe(exc: AnpError) -> str:
@@ -71,39 +69,50 @@ def describe(exc: AnpError) -> str:
     return str(exc)
 
 
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _traceback() -> None:
+    from rich.console import Console  # only with --debug
+
+    Console(stderr=True).print_exception()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map library errors to one stderr line and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     _state["debug"] = False  # main() may run many times in one process (tests)
+    debug = "--debug" in args
     try:
         # typer returns an Exit's code instead of raising it here (Ctrl-C is Exit(130))
         code = app(args=args, standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code:
             if code == 130:
-                err.print("interrupted", markup=False)
+                _say("interrupted")
             return code
     except AnpError as exc:
-        if _state["debug"] or "--debug" in args:
-            err.print_exception()
-        err.print(f"error: {describe(exc)}", markup=False)
+        if _state["debug"] or debug:
+            _traceback()
+        _say(f"error: {describe(exc)}")
         return int(exc.exit_code)
-    except _ABORTS:
-        err.print("aborted", markup=False)
+    except typer.Abort:
+        _say("aborted")
         return int(ExitCode.FATAL)
-    except _EXITS as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code)
-    except _NO_ARGS as exc:
-        err.print(exc.format_message(), markup=False, highlight=False)
+    except _NoArgsIsHelp as exc:
+        _say(exc.format_message())
         return int(ExitCode.USAGE)
-    except _CLICK_ERRORS as exc:
+    except _ClickException as exc:
         # one line naming the option, like our own errors (click's usage block is noise here)
-        if _state["debug"] or "--debug" in args:
-            err.print_exception()
-        message = " ".join(exc.format_message().split())
-        err.print(f"error: {message}", markup=False)
+        if _state["debug"] or debug:
+            _traceback()
+        _say("error: " + " ".join(exc.format_message().split()))
         return int(ExitCode.USAGE)
     except KeyboardInterrupt:
-        err.print("interrupted", markup=False)
+        _say("interrupted")
         return 130
     except BrokenPipeError:
         return int(ExitCode.OK)

@@ -5,21 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import sys
 
-import orjson
 import typer
-from rich.console import Console
 
 from anp_synth.cli.progress import progress_bar
 from anp_synth.errors import UsageError
-from anp_synth.generate.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
-from anp_synth.generate.dataset import (
-    DEFAULT_COUNT,
-    DEFAULT_OUTPUT,
-    Spec,
-    generate,
-    parse_shard,
-    validate,
-)
+
+# The library's defaults (anp_synth.generate.dataset, .builder), written here so that
+# `--help` need not import the generator; tests/cli/test_defaults.py keeps them equal.
+DEFAULT_COUNT = 1000
+DEFAULT_OUTPUT = "posts.jsonl"
+DEFAULT_EPOCH = "2026-01-01"
+DEFAULT_WINDOW_DAYS = 3 * 365
 
 
 def _parse_epoch(text: str) -> dt.date:
@@ -40,7 +36,7 @@ def generate_cmd(
         DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."
     ),
     epoch: str = typer.Option(
-        DEFAULT_EPOCH.isoformat(), "--epoch", help="Fixed date the publication window ends at."
+        DEFAULT_EPOCH, "--epoch", help="Fixed date the publication window ends at."
     ),
     window_days: int = typer.Option(
         DEFAULT_WINDOW_DAYS, "--window-days", help="Length of the publication window in days."
@@ -48,6 +44,8 @@ def generate_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
 ) -> None:
     """Generate posts with seeds SEED … SEED+COUNT-1 as JSONL, with a manifest beside it."""
+    from anp_synth.generate.dataset import Spec, generate, parse_shard, validate
+
     spec = Spec(seed, count, profile, locale, _parse_epoch(epoch), window_days)
     validate(spec)
     shard_spec = parse_shard(shard)
@@ -55,17 +53,18 @@ def generate_cmd(
         result = generate(spec, output, workers=workers, shard=shard_spec, on_progress=advance)
     if not quiet:
         where = "stdout" if result.path == "-" else result.path
-        out = Console(stderr=True, highlight=False)
-        out.print(
+        sys.stderr.write(
             f"wrote {result.count:,} post{'' if result.count == 1 else 's'} ({result.bytes:,} bytes) to {where}"
-            + (f"; manifest {result.manifest_path}" if result.manifest_path else ""),
-            markup=False,
+            + (f"; manifest {result.manifest_path}" if result.manifest_path else "")
+            + "\n"
         )
 
 
 def schema_cmd() -> None:
     """Print the JSON Schema of a post."""
-    from anp_synth.post import post_schema  # pydantic only when needed: `generate` starts faster
+    import orjson
+
+    from anp_synth.post import post_schema
 
     sys.stdout.buffer.write(orjson.dumps(post_schema(), option=orjson.OPT_INDENT_2) + b"\n")
 
@@ -77,7 +76,11 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the post's JSON instead."),
 ) -> None:
     """Print one post as a reader would see it."""
+    import orjson
+    from rich.console import Console
+
     from anp_synth.generate.builder import PostBuilder
+    from anp_synth.generate.dataset import Spec, validate
     from anp_synth.generate.render import render_post
 
     validate(Spec(seed, 1, profile, locale))

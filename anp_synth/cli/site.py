@@ -5,7 +5,9 @@ from __future__ import annotations
 import typer
 
 site_app = typer.Typer(
-    help="The reference target site (the default import target).", no_args_is_help=True
+    help="The reference target site (the default import target).",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, like the root app (see anp_synth.cli)
 )
 
 

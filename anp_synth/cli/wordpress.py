@@ -7,7 +7,9 @@ import sys
 import typer
 
 wordpress = typer.Typer(
-    help="Prepare a WordPress site for `--sink wordpress`.", no_args_is_help=True
+    help="Prepare a WordPress site for `--sink wordpress`.",
+    no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, like the root app (see anp_synth.cli)
 )
 
 
