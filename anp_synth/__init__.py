@@ -32,8 +32,8 @@ _EXPORTS: dict[str, str] = {
     "verify": "anp_synth.importer.verify:verify",
     "VerifyReport": "anp_synth.importer.verify:Report",
     # load test
-    "LoadTestSettings": "anp_synth.loadtest.session:Settings",
-    "LoadTestResult": "anp_synth.loadtest.session:Outcome",
+    "LoadTestSettings": "anp_synth.loadtest.settings:Settings",
+    "LoadTestResult": "anp_synth.loadtest.session:LoadTestResult",
     "run_loadtest": "anp_synth.loadtest.session:run",
     # sinks
     "Sink": "anp_synth.sinks.base:Sink",

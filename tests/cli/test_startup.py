@@ -99,7 +99,7 @@ def _not_allowed(name: str) -> bool:
         "wordpress",
         "progress",
         pytest.param("importer", marks=PENDING),
-        pytest.param("loadtest", marks=PENDING),
+        "loadtest",
     ],
 )
 def test_a_command_module_imports_only_stdlib_typer_and_errors_at_top(name: str) -> None:
