@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anp_synth.errors import (
-    TargetDownError,
-)
+from anp_synth.errors import TargetDownError
 from anp_synth.importer.breaker import CircuitBreaker
 
 

@@ -7,14 +7,17 @@ import time
 
 import pytest
 
-from anp_synth.errors import (
-    LedgerBusyError,
-    UsageError,
+from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.importer.ledger import (
+    Failure,
+    ItemState,
+    Ledger,
+    Liveness,
+    Planned,
+    RunState,
+    liveness,
 )
-from anp_synth.importer.ledger import Ledger, RunState
-from tests.importer.posts import (
-    DEAD_PID,
-)
+from tests.importer.posts import DEAD_PID
 
 
 def test_a_ledger_path_that_cannot_be_created_is_a_usage_error_naming_it() -> None:
@@ -75,3 +78,47 @@ def test_finish_run_does_not_overwrite_a_rolled_back_run(ledger, target) -> None
     ledger.set_run_state(run.id, RunState.ROLLED_BACK)
     ledger.finish_run(run.id, RunState.COMPLETED, {"created": 1})
     assert ledger.run(run.id).state == RunState.ROLLED_BACK
+
+
+def test_liveness_tells_alive_crashed_and_stale() -> None:
+    now = time.time()
+    assert liveness(os.getpid(), now) is Liveness.ALIVE
+    assert liveness(DEAD_PID, now) is Liveness.CRASHED
+    assert liveness(os.getpid(), now - 100, stale_after=15) is Liveness.STALE
+    assert liveness(os.getpid(), now - 10, stale_after=15) is Liveness.ALIVE
+
+
+def test_a_read_only_ledger_reads_and_refuses_what_is_not_a_ledger(tmp_path, target) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        led.begin_run("f", target, "memory", {})
+    with Ledger.open_readonly(path) as ro:
+        assert [r.file for r in ro.runs()] == ["f"] and ro.item_states() == {}
+    with pytest.raises(UsageError, match="^ledger: no ledger file"):
+        Ledger.open_readonly(tmp_path / "none.sqlite")
+    (tmp_path / "bad.sqlite").write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(UsageError, match="^ledger: .*bad.sqlite: not a usable SQLite ledger"):
+        Ledger.open_readonly(tmp_path / "bad.sqlite")
+
+
+def test_a_schema_1_ledger_is_migrated_and_its_gave_up_posts_are_still_resent(
+    tmp_path, target
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        run = led.begin_run("f", target, "memory", {})
+        planned = [Planned(f"alphanode-00000{i}", i, "h", b"d", 1, "t", [], []) for i in (1, 2)]
+        led.mark_pending(target, run.id, planned, {})
+        led.fail(target, [Failure("alphanode-000001", "gave up after 8 attempts: 503")])
+        led.fail(target, [Failure("alphanode-000002", "422 refused")])
+        # Reaching inside on purpose: turn the file back into what version 1 wrote (no
+        # gave_up column: a "gave up" prefix on last_error said it), which no API writes.
+        led.db.execute("ALTER TABLE items DROP COLUMN gave_up")
+        led.db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Ledger(path) as led:
+        known = led.known(target, ["alphanode-000001", "alphanode-000002"])
+        assert known["alphanode-000001"].gave_up and not known["alphanode-000002"].gave_up
+        assert {i.source_id: i.state for i in led.items()} == {
+            "alphanode-000001": ItemState.FAILED,
+            "alphanode-000002": ItemState.FAILED,
+        }

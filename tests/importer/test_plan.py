@@ -6,17 +6,10 @@ from pathlib import Path
 
 import orjson
 
-from anp_synth.errors import (
-    TerminalSinkError,
-)
+from anp_synth.errors import TerminalSinkError
 from anp_synth.importer.ledger import RunState
 from anp_synth.sinks.memory import MemorySink
-from tests.importer.posts import (
-    edited,
-    post,
-    run_import,
-    write_jsonl,
-)
+from tests.importer.posts import edited, post, run_import, write_jsonl
 
 
 def test_rerun_skips_unchanged_posts_without_a_request(tmp_path, ledger, target) -> None:

@@ -7,10 +7,7 @@ import os
 
 import pytest
 
-from anp_synth.errors import (
-    LedgerBusyError,
-    UsageError,
-)
+from anp_synth.errors import LedgerBusyError, UsageError
 from anp_synth.importer import Importer, rollback
 from anp_synth.importer.ledger import RunState
 from anp_synth.sinks.memory import MemorySink

@@ -8,11 +8,7 @@ import time
 import orjson
 import pytest
 
-from anp_synth.errors import (
-    TargetDownError,
-    TerminalSinkError,
-    TokenRefusedError,
-)
+from anp_synth.errors import TargetDownError, TerminalSinkError, TokenRefusedError
 from anp_synth.importer import Importer, rollback
 from anp_synth.importer.ledger import ItemState, RunState
 from anp_synth.jsonl import content_hash

@@ -8,11 +8,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from anp_synth.errors import (
-    TargetDownError,
-    TerminalSinkError,
-    TransientSinkError,
-)
+from anp_synth.errors import TargetDownError, TerminalSinkError, TransientSinkError
 from anp_synth.importer import Importer, idempotency_key, rollback
 from anp_synth.importer.ledger import Action, ItemState, RunState
 from anp_synth.jsonl import content_hash

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from anp_synth.importer.verify import verify
 from anp_synth.sinks.memory import MemorySink
-from tests.importer.posts import (
-    edited,
-    post,
-    run_import,
-    write_jsonl,
-)
+from tests.importer.posts import edited, post, run_import, write_jsonl
 
 
 def test_verify_finds_missing_extra_and_mismatched_posts_and_repairs(

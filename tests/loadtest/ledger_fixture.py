@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from anp_synth.importer.ledger import Confirmed, Failure, Ledger, Planned, RunState
+from anp_synth.importer.ledger import Confirmed, Failure, ItemState, Ledger, Planned, RunState
 
 
 def write_ledger(
@@ -26,7 +26,7 @@ def write_ledger(
             planned = [_planned(i, n) for n, i in enumerate(group, start=1)]
             led.mark_pending(tgt, run.id, planned, {})
             led.mark_sent(tgt, [p.source_id for p in planned])
-            ok = [i for i in group if i.get("state", "confirmed") == "confirmed"]
+            ok = [i for i in group if i.get("state", ItemState.CONFIRMED) == ItemState.CONFIRMED]
             led.confirm(
                 tgt,
                 run.id,
