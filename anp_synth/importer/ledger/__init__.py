@@ -14,7 +14,7 @@ from pathlib import Path
 from anp_synth.errors import UsageError
 from anp_synth.importer.ledger import schema
 from anp_synth.importer.ledger.changes import Action, Change, Changes, Confirmed, LaterChange
-from anp_synth.importer.ledger.heartbeat import STALE_AFTER, Liveness, liveness, pid_alive
+from anp_synth.importer.ledger.heartbeat import STALE_AFTER, Liveness, liveness
 from anp_synth.importer.ledger.items import (
     Digest,
     Failure,
@@ -46,7 +46,6 @@ __all__ = [
     "RunState",
     "TargetPost",
     "liveness",
-    "pid_alive",
 ]
 
 
