@@ -70,7 +70,7 @@ class Screened:
 
 
 @dataclass(slots=True)
-class Plan:
+class ChunkPlan:
     """The posts of a chunk to send, and their ledger rows (written before the request)."""
 
     planned: list[Planned] = field(default_factory=list)
@@ -141,7 +141,7 @@ class Planner:
                 self.summary.filtered += 1
 
     def _candidate(self, ln: Line, digest: bytes) -> Candidate | None:
-        """The candidate of a parsed line, or None (quarantined, repeated or not in --only)."""
+        """The candidate of a parsed line, or None (quarantined, repeated or not among the only ids)."""
         if ln.error is not None:
             self.quarantine(Quarantined(ln.number, None, "input", ln.error, ln.raw))
             return None
@@ -166,9 +166,9 @@ class Planner:
         assert isinstance(value, dict)
         return Candidate(ln.number, sid, value, ln.raw, digest)
 
-    def plan(self, screened: Screened) -> Plan:
+    def plan(self, screened: Screened) -> ChunkPlan:
         """Validate and hash the candidates; what the ledger has confirmed is skipped."""
-        out = Plan()
+        out = ChunkPlan()
         relearn: list[Digest] = []
         for c in screened.candidates:
             k = screened.known.get(c.source_id)

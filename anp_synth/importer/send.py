@@ -241,8 +241,8 @@ class Sender:
         """The whole request was refused: fatal for a bad token, else isolate the bad posts."""
         if exc.status in (401, 403):
             raise TokenRefusedError(
-                f"the target refused the token ({exc.status}); set ANP_TARGET_TOKEN "
-                "or --token-file to the site's import token"
+                f"the target refused the token ({exc.status}); give it the site's import "
+                "token (ANP_TARGET_TOKEN, or a token file)"
             ) from None
         if len(items) == 1:
             out.refused.append(Refused(items[0], str(exc), exc.status))
