@@ -31,7 +31,7 @@ class CircuitBreaker:
         self.failures = 0
         self.reopen_at = 0.0
         self.failing_since: float | None = None
-        self.opened = 0  # how many times it opened (for the summary and tests)
+        self.opened = 0  # how many times it opened (for tests and debugging)
         self._cond = threading.Condition()
 
     @property

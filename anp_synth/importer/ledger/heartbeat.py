@@ -16,6 +16,7 @@ import time
 from enum import StrEnum
 from pathlib import Path
 
+from anp_synth.importer.ledger import schema
 from anp_synth.importer.ledger.states import RunState
 
 STALE_AFTER = 15.0  # seconds without a heartbeat before a live-looking run counts as dead
@@ -68,7 +69,7 @@ class Heartbeat(threading.Thread):
 
     def run(self) -> None:
         """Beat every `every` seconds (a busy ledger skips a beat, the next one will do)."""
-        db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+        db = schema.connect(self.path)  # its own connection: the owner's is not thread-safe
         try:
             while not self._stop_event.wait(self.every):
                 try:
