@@ -4,30 +4,32 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from anp_synth.cli.progress import progress_bar
 from anp_synth.errors import PartialFailure, UsageError
-from anp_synth.importer import rollback as rb
-from anp_synth.importer.ledger import RUNNING, STALE_AFTER, Ledger, Run, pid_alive
-from anp_synth.importer.run import Importer, Options, Summary
-from anp_synth.jsonl import open_input
-from anp_synth.sinks.base import Sink
-from anp_synth.sinks.registry import create_sink, sink_names
+
+if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
+    from rich.console import Console
+    from rich.table import Table
+
+    from anp_synth.importer import Summary
+    from anp_synth.importer.ledger import Run
+    from anp_synth.sinks.base import Sink
 
 DEFAULT_LEDGER = "anp-ledger.sqlite"
 LEDGER_HELP = "SQLite ledger file (env ANP_LEDGER)."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
+SINK_HELP = "Sink: anp, memory, wordpress."  # static: the registry is imported when a command runs
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
 
 
 def _quiet_retries() -> None:
@@ -70,6 +72,8 @@ def open_sink(
     name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
 ) -> Sink:
     """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
+    from anp_synth.sinks.registry import create_sink, sink_names
+
     if name not in sink_names():
         raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
     _check_target(name, target)
@@ -94,6 +98,8 @@ def _count_lines(path: str) -> int | None:
 
 
 def _summary_table(s: Summary) -> Table:
+    from rich.table import Table
+
     t = Table(title="import summary" + (" (dry run)" if s.dry_run else ""), show_header=False)
     t.add_column("", style="bold")
     t.add_column("", justify="right")
@@ -118,7 +124,7 @@ def _summary_table(s: Summary) -> Table:
 def import_cmd(
     path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
     target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
-    sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
+    sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
     ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
     batch_size: int = typer.Option(
@@ -139,6 +145,11 @@ def import_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
 ) -> None:
     """Import posts idempotently into a target; a rerun skips what is already there."""
+    from anp_synth.cli.progress import progress_bar
+    from anp_synth.importer import Importer, Options
+    from anp_synth.importer.ledger import Ledger
+    from anp_synth.jsonl import open_input
+
     if concurrency < 1 or concurrency > 64:
         raise UsageError("concurrency", f"expected 1..64, got {concurrency}")
     if batch_size < 1:
@@ -177,6 +188,7 @@ def import_cmd(
     finally:
         the_sink.close()
     if not quiet:
+        out = _console()
         out.print(_summary_table(summary))
         if summary.quarantine_path and summary.quarantined + summary.failed:
             out.print(f"quarantine: {summary.quarantine_path}", markup=False)
@@ -190,13 +202,12 @@ def import_cmd(
 
 
 def _run_state(run: Run) -> str:
-    if run.state != RUNNING:
+    from anp_synth.importer.ledger import Liveness, RunState
+
+    if run.state != RunState.RUNNING:
         return run.state
-    if not pid_alive(run.pid):
-        return "crashed (rerun to resume)"
-    if time.time() - run.heartbeat > STALE_AFTER:
-        return "stale (rerun to resume)"
-    return "running"
+    alive = run.liveness()
+    return "running" if alive is Liveness.ALIVE else f"{alive} (rerun to resume)"
 
 
 def status_cmd(
@@ -205,6 +216,11 @@ def status_cmd(
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
     """Runs in the ledger, newest first; with --run, that run's items."""
+    from rich.table import Table
+
+    from anp_synth.importer.ledger import Ledger
+
+    out = _console()
     if not Path(ledger).exists():
         raise UsageError("ledger", f"{ledger}: no such ledger (nothing imported yet?)")
     with Ledger(ledger) as led:
@@ -235,29 +251,30 @@ def status_cmd(
         t = Table()
         for col in ("source_id", "state", "attempts", "url", "last_error"):
             t.add_column(col)
-        for i, row in enumerate(led.items(run_id=r.id)):
+        for i, item in enumerate(led.items(run_id=r.id)):
             if i >= limit:
                 break
             t.add_row(
-                row["source_id"],
-                row["state"],
-                str(row["attempts"]),
-                row["url"] or "",
-                (row["last_error"] or "")[:80],
-            )
+                item.source_id, item.state, str(item.attempts), item.url or "",
+                (item.last_error or "")[:80],
+            )  # fmt: skip
         out.print(t)
 
 
 def verify_cmd(
     path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
     target: str = typer.Option(..., "--target", help="Target URL."),
-    sink: str = typer.Option("anp", "--sink", help=f"Sink: {', '.join(sink_names())}."),
+    sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
     ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
     repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
     """Compare file, ledger and target: missing, extra and hash mismatches (exit 3 if any)."""
+    from rich.table import Table
+
+    from anp_synth.importer.ledger import Ledger
     from anp_synth.importer.verify import SAMPLE, verify
+    from anp_synth.jsonl import open_input
 
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
@@ -267,6 +284,7 @@ def verify_cmd(
             report = verify(stream, the_sink, led, target, repair=repair)
     finally:
         the_sink.close()
+    out = _console()
     t = Table(title=f"verify {path} ↔ {target}")
     t.add_column("finding")
     t.add_column("count", justify="right")
@@ -301,6 +319,10 @@ def rollback_cmd(
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
     """Undo a run: delete what it created, restore what it updated, purge those routes."""
+    from anp_synth.importer import rollback as rb
+    from anp_synth.importer.ledger import Ledger
+
+    out = _console()
     if not Path(ledger).exists():
         raise UsageError("ledger", f"{ledger}: no such ledger")
     with Ledger(ledger) as led:
@@ -332,6 +354,7 @@ def rollback_cmd(
         markup=False,
     )
     if res.failed or p.unrestorable:
+        err = _console(stderr=True)
         for sid, reason in res.failed[:20]:
             err.print(f"  {sid}: {reason}", markup=False)
         raise PartialFailure(

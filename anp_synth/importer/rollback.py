@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import stamina
 
 from anp_synth.errors import LedgerBusyError, SinkError, TransientSinkError, UsageError
 from anp_synth.importer.ledger import (
-    ROLLED_BACK,
-    RUNNING,
-    STALE_AFTER,
+    Action,
     Change,
     Ledger,
+    Liveness,
+    Restored,
     Run,
-    pid_alive,
+    RunState,
 )
-from anp_synth.importer.run import idempotency_key, url_path
+from anp_synth.importer.send import idempotency_key, url_path
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import Sink, UpsertResult
 
@@ -42,13 +41,20 @@ class Plan:
         return not (self.delete or self.restore or self.unrestorable)
 
 
+class Failed(NamedTuple):
+    """A post (or "(purge)") a rollback could not undo, and why."""
+
+    source_id: str
+    reason: str
+
+
 @dataclass(slots=True)
-class Outcome:
+class RollbackResult:
     """What a rollback did."""
 
     deleted: int = 0
     restored: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed: list[Failed] = field(default_factory=list)
     purged: int = 0
 
 
@@ -62,10 +68,10 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
         run = ledger.run(run_id)
     if target is not None and run.target != target:
         raise UsageError("target", f"{target}: run {run.id} imported into {run.target}")
-    if run.state == ROLLED_BACK:
+    if run.state == RunState.ROLLED_BACK:
         raise UsageError("run", f"{run.id}: already rolled back")
-    if run.state == RUNNING:
-        if pid_alive(run.pid) and time.time() - run.heartbeat < STALE_AFTER:
+    if run.state == RunState.RUNNING:
+        if run.liveness() is Liveness.ALIVE:
             raise LedgerBusyError(
                 f"run {run.id} is still importing (pid {run.pid}); wait for it to finish "
                 "or stop it, then roll back"
@@ -85,21 +91,29 @@ def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -
     changes = ledger.changes(run.id)
     later = ledger.later_changes(run.id, [c.source_id for c in changes])
     if later:
-        runs = sorted({r for r, _ in later}, reverse=True)
+        runs = sorted({c.run_id for c in later}, reverse=True)
         raise UsageError(
             "run",
             f"{run.id}: later runs {', '.join(map(str, runs))} changed the same posts "
-            f"(e.g. {later[0][1]}); roll those back first",
+            f"(e.g. {later[0].source_id}); roll those back first",
         )
     p = Plan(run)
     for c in changes:
-        if c.action == "created":
+        if c.action == Action.CREATED:
             p.delete.append(c)
         elif c.previous is not None:
             p.restore.append(c)
         else:
             p.unrestorable.append(c)
     return p
+
+
+class _Undone(NamedTuple):
+    """One change undone: deleted (restored None), restored, or failed (error)."""
+
+    change: Change
+    restored: UpsertResult | None = None
+    error: str | None = None
 
 
 def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
@@ -109,35 +123,35 @@ def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     raise AssertionError("unreachable: stamina raises when it gives up")
 
 
-def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Outcome:
+def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> RollbackResult:
     """Carry out a plan against the sink (N requests in flight), then record it in the ledger."""
-    out = Outcome()
+    out = RollbackResult()
     target = p.run.target
     deleted: list[str] = []
-    restored: list[tuple[str, str, str, str]] = []
+    restored: list[Restored] = []
     paths: list[str] = []
 
-    def undo(c: Change) -> tuple[Change, UpsertResult | None, str | None]:
+    def undo(c: Change) -> _Undone:
         try:
-            if c.action == "created":
+            if c.action == Action.CREATED:
                 _retry(sink.delete, c.source_id)
-                return c, None, None
+                return _Undone(c)
             assert c.previous is not None
             key = idempotency_key(c.source_id, content_hash(c.previous), f"rollback{p.run.id}")
-            return c, _retry(sink.upsert, c.previous, idempotency_key=key), None
+            return _Undone(c, restored=_retry(sink.upsert, c.previous, idempotency_key=key))
         except SinkError as exc:
-            return c, None, str(exc)
+            return _Undone(c, error=str(exc))
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         for c, res, error in pool.map(undo, [*p.delete, *p.restore]):
             if error is not None:
-                out.failed.append((c.source_id, error))
+                out.failed.append(Failed(c.source_id, error))
             elif res is None:
                 deleted.append(c.source_id)
                 if c.url:
                     paths.append(url_path(c.url))
             else:
-                restored.append((c.source_id, res.hash, res.remote_id, res.url))
+                restored.append(Restored(c.source_id, res.hash, res.remote_id, res.url))
                 paths.append(url_path(res.url))
                 if c.url and url_path(c.url) != url_path(res.url):
                     paths.append(url_path(c.url))
@@ -149,7 +163,7 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Outcome:
             _retry(sink.purge, paths[start : start + 500])
             out.purged += len(paths[start : start + 500])
         except SinkError as exc:
-            out.failed.append(("(purge)", str(exc)))
+            out.failed.append(Failed("(purge)", str(exc)))
     if not out.failed and not p.unrestorable:
-        ledger.set_run_state(p.run.id, ROLLED_BACK)
+        ledger.set_run_state(p.run.id, RunState.ROLLED_BACK)
     return out

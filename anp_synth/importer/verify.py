@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
-from anp_synth.importer.ledger import Ledger
+from anp_synth.importer.ledger import ItemState, Ledger, TargetPost
 from anp_synth.jsonl import content_hash, iter_lines
 from anp_synth.post import is_source_id
-from anp_synth.sinks.base import Sink, iter_all
+from anp_synth.sinks.base import RemotePost, Sink, iter_all
 
 SAMPLE = 20  # ids listed per finding in the report
 
@@ -32,60 +32,74 @@ class Report:
         return not (self.missing or self.extra or self.mismatched or self.ledger_stale)
 
 
+class _FilePost(NamedTuple):
+    """A post of the file: its content hash, and what the load tests read of it."""
+
+    content_hash: str
+    view_count: Any
+    title: Any
+    tags: Any
+    stack: Any
+
+
+def _read_file(stream: BinaryIO) -> dict[str, _FilePost]:
+    """The posts of the file by source id (the first of a repeated id; bad lines skipped)."""
+    wanted: dict[str, _FilePost] = {}
+    for ln in iter_lines(stream):
+        v = ln.value
+        if ln.error is not None or not isinstance(v, dict):
+            continue
+        sid = v.get("source_id")
+        if isinstance(sid, str) and is_source_id(sid) and sid not in wanted:
+            meta = v.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
+            wanted[sid] = _FilePost(
+                content_hash(v), meta.get("view_count"), v.get("title"), v.get("tags"),
+                meta.get("stack"),
+            )  # fmt: skip
+    return wanted
+
+
 def verify(
     stream: BinaryIO, sink: Sink, ledger: Ledger, target: str, *, repair: bool = False
 ) -> Report:
     """Compare file ↔ target ↔ ledger; with `repair`, rebuild the ledger from the target."""
     report = Report()
-    wanted: dict[str, str] = {}
-    about: dict[str, tuple[Any, Any, Any, Any]] = {}  # what the load tests read, for --repair
-    for ln in iter_lines(stream):
-        v = ln.value
-        if ln.error is None and isinstance(v, dict) and is_source_id(str(v.get("source_id"))):
-            sid = v["source_id"]
-            if sid not in wanted:
-                wanted[sid] = content_hash(v)
-                meta = v.get("meta")
-                meta = meta if isinstance(meta, dict) else {}
-                about[sid] = (
-                    meta.get("view_count"),
-                    v.get("title"),
-                    v.get("tags"),
-                    meta.get("stack"),
-                )
+    wanted = _read_file(stream)
     report.in_file = len(wanted)
-    remote: dict[str, tuple[str, str, str]] = {}
-    for rp in iter_all(sink):
-        remote[rp.source_id] = (rp.hash, rp.remote_id, rp.url)
+    remote: dict[str, RemotePost] = {rp.source_id: rp for rp in iter_all(sink)}
     report.on_target = len(remote)
-    for sid, h in wanted.items():
+    for sid, fp in wanted.items():
         got = remote.get(sid)
         if got is None:
             report.missing.append(sid)
-        elif got[0] != h:
+        elif got.hash != fp.content_hash:
             report.mismatched.append(sid)
     report.extra = sorted(set(remote) - set(wanted))
-    ledger_rows = {
-        r["source_id"]: (r["content_hash"], r["state"]) for r in ledger.items(target=target)
-    }
-    report.in_ledger = len(ledger_rows)
-    for sid in sorted(set(ledger_rows) | set(remote)):
-        row = ledger_rows.get(sid)
+    in_ledger = {i.source_id: i for i in ledger.items(target=target)}
+    report.in_ledger = len(in_ledger)
+    for sid in sorted(set(in_ledger) | set(remote)):
+        item = in_ledger.get(sid)
         got = remote.get(sid)
-        confirmed = row is not None and row[1] == "confirmed"
+        confirmed = item is not None and item.state == ItemState.CONFIRMED
         if (got is None and confirmed) or (
-            got is not None and (not confirmed or row is None or row[0] != got[0])
+            got is not None and (not confirmed or item is None or item.content_hash != got.hash)
         ):
             report.ledger_stale.append(sid)
     report.missing.sort()
     report.mismatched.sort()
     if repair:
         report.repaired = ledger.replace_target_items(
-            target,
-            (
-                (sid, h, rid, url, *(about[sid] if wanted.get(sid) == h else (None,) * 4))
-                for sid, (h, rid, url) in sorted(remote.items())
-            ),
+            target, (_target_post(rp, wanted.get(sid)) for sid, rp in sorted(remote.items()))
         )
         report.ledger_stale = []
     return report
+
+
+def _target_post(rp: RemotePost, fp: _FilePost | None) -> TargetPost:
+    """The ledger row of a listed post: what the file says of it only if the hashes agree."""
+    if fp is None or fp.content_hash != rp.hash:
+        return TargetPost(rp.source_id, rp.hash, rp.remote_id, rp.url)
+    return TargetPost(
+        rp.source_id, rp.hash, rp.remote_id, rp.url, fp.view_count, fp.title, fp.tags, fp.stack
+    )

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -101,60 +100,37 @@ def url_path(url: str) -> str:
     return path + (f"?{parts.query}" if parts.query else "")
 
 
-def _names(raw: object, ledger: str, source_id: str, column: str) -> list[str]:
-    """A JSON list of names from a ledger column (a plain string counts as one name)."""
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, str) and not raw.lstrip().startswith("["):
-        return [raw]
-    try:
-        value = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
-    except orjson.JSONDecodeError:
-        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list") from None
-    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
-        raise InputError(ledger, None, f"items[{source_id}].{column}", "not a JSON list of strings")
-    return value
-
-
 def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
     """The confirmed items of `target` in the ledger, one per source id, by source id."""
+    from anp_synth.importer.ledger import ItemState, Ledger
+
     path = Path(ledger)
-    if not path.is_file():
-        raise UsageError("ledger", f"no ledger file at {path}")
     want = normalize_target(target)
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise InputError(str(path), None, None, f"cannot open as SQLite: {exc}") from None
-    try:
-        rows = con.execute(
-            "SELECT source_id, url, view_count, title, tags, stack, target FROM items "
-            "WHERE state = 'confirmed' ORDER BY source_id"
-        ).fetchall()
-    except sqlite3.Error as exc:
-        raise InputError(str(path), None, "items", f"not a ledger: {exc}") from None
-    finally:
-        con.close()
     latest: dict[str, dict[str, object]] = {}
-    others: set[str] = set()
-    for source_id, url, views, title, tags, stack, row_target in rows:
-        if normalize_target(str(row_target)) != want:
-            others.add(str(row_target))
-            continue
-        if not url:
-            raise InputError(
-                str(path), None, f"items[{source_id}].url", "confirmed item without url"
-            )
-        latest[source_id] = {
-            "source_id": source_id,
-            "url": url_path(str(url)),
-            "view_count": max(int(views or 0), 0),
-            "title": str(title or ""),
-            "tags": _names(tags, str(path), source_id, "tags"),
-            "stacks": _names(stack, str(path), source_id, "stack"),
-        }
+    with Ledger.open_readonly(path) as led:
+        targets = led.targets()
+        for row_target in targets:
+            if normalize_target(row_target) != want:
+                continue
+            for item in led.items(target=row_target, state=ItemState.CONFIRMED):
+                if not item.url:
+                    raise InputError(
+                        str(path),
+                        None,
+                        f"items[{item.source_id}].url",
+                        "confirmed item without url",
+                    )
+                latest[item.source_id] = {
+                    "source_id": item.source_id,
+                    "url": url_path(item.url),
+                    "view_count": max(item.view_count or 0, 0),
+                    "title": item.title or "",
+                    "tags": item.tags or [],
+                    "stacks": item.stack or [],
+                }
     if not latest:
-        hint = f"; it has targets {', '.join(sorted(others))}" if others else ""
+        others = sorted(t for t in targets if normalize_target(t) != want)
+        hint = f"; it has targets {', '.join(others)}" if others else ""
         raise UsageError("ledger", f"{path} has no confirmed items for target {want}{hint}")
     return [latest[k] for k in sorted(latest)]
 

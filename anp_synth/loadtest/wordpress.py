@@ -10,7 +10,6 @@ sink, the manifest takes the stacks (categories) and tags from the site's public
 from __future__ import annotations
 
 import html
-import sqlite3
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,18 +25,15 @@ MAX_PAGES = 50  # of 100 terms each: bounds the listing requests
 
 def written_by_wordpress(ledger: str | Path, target: str) -> bool:
     """True when the ledger's runs into `target` used the wordpress sink."""
+    from anp_synth.importer.ledger import Ledger
+
     want = target.rstrip("/")
     try:
-        con = sqlite3.connect(f"file:{Path(ledger)}?mode=ro", uri=True)
-    except sqlite3.Error:
+        with Ledger.open_readonly(ledger) as led:
+            runs = led.runs(limit=None)
+    except AnpError:
         return False
-    try:
-        rows = con.execute("SELECT target, sink FROM runs").fetchall()
-    except sqlite3.Error:
-        return False
-    finally:
-        con.close()
-    return any(str(t).rstrip("/") == want and s == SITE for t, s in rows)
+    return any(r.target.rstrip("/") == want and r.sink == SITE for r in runs)
 
 
 def _terms(client: httpx.Client, target: str, taxonomy: str) -> list[dict[str, Any]]:

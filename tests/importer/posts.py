@@ -12,7 +12,8 @@ import orjson
 
 from anp_synth.errors import SinkError, TransientSinkError
 from anp_synth.generate.builder import build_post
-from anp_synth.importer.run import Options
+from anp_synth.importer import Importer, Options, Summary
+from anp_synth.importer.ledger import Ledger
 from anp_synth.jsonl import dumps_line
 from anp_synth.sinks.base import UpsertResult
 
@@ -103,6 +104,9 @@ class FlakySink:
         return getattr(self.inner, name)
 
 
+DEAD_PID = 999_999_999  # no such process: what a crashed import leaves in the ledger
+
+
 class Killed(BaseException):
     """Stands for kill -9 after the target wrote a batch and before the ledger heard."""
 
@@ -119,3 +123,14 @@ class DiesAfterWrite:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
+
+
+def jsonl_bytes(seeds: range) -> bytes:
+    """The generated posts with these seeds, as JSONL bytes (for a stdin-like stream)."""
+    return b"".join(orjson.dumps(post(s)) + b"\n" for s in seeds)
+
+
+def run_import(sink: Any, ledger: Ledger, target: str, path: Path, **opts: Any) -> Summary:
+    """Import the file at `path` with fast_options(**opts); the file's path labels the run."""
+    with path.open("rb") as fh:
+        return Importer(sink, ledger, target, fast_options(**opts)).run(fh, str(path))

@@ -98,5 +98,12 @@ def test_token_comes_from_file_or_env_only(tmp_path, monkeypatch) -> None:
         read_token(str(tmp_path / "missing"))
 
 
-def test_no_token_option_on_the_command_line(capsys) -> None:
-    assert main(["import", "x", "--target", "memory://x", "--token", "secret"]) == 2
+def test_no_token_option_on_the_command_line(tmp_path, target, capsys) -> None:
+    path = write_jsonl(tmp_path / "p.jsonl", [post(1)])
+    args = ["import", str(path), "--target", target, "--sink", "memory"]
+    args += ["--ledger", str(tmp_path / "l.sqlite"), "-q"]
+    assert main(args) == 0  # valid without it: only --token can make the next call fail
+    capsys.readouterr()
+    assert main([*args, "--token", "secret"]) == 2
+    err = capsys.readouterr().err
+    assert "No such option" in err and "--token" in err and "secret" not in err

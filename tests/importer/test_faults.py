@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
-import orjson
 import pytest
 
+from anp_synth.errors import AnpError
 from anp_synth.generate.builder import build_post
+from anp_synth.importer.ledger import Action, ItemState, Ledger, RunState
 from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.base import iter_all
@@ -61,15 +62,16 @@ def confirmed(ledger: Path) -> int:
     if not ledger.exists():
         return 0
     try:
-        db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=1.0)
-        try:
-            return int(
-                db.execute("SELECT count(*) FROM items WHERE state = 'confirmed'").fetchone()[0]
-            )
-        finally:
-            db.close()
-    except sqlite3.OperationalError:
+        with Ledger.open_readonly(ledger) as led:
+            return led.item_states().get(ItemState.CONFIRMED, 0)
+    except (AnpError, sqlite3.OperationalError):  # not created yet, or busy: no progress yet
         return 0
+
+
+def created_in(ledger: Path) -> int:
+    """How many posts the runs in the ledger created (lost answers included)."""
+    with Ledger.open_readonly(ledger) as led:
+        return sum(led.change_counts(r.id).get(Action.CREATED, 0) for r in led.runs(limit=None))
 
 
 def progress_kill(ledger: Path, threshold: int) -> Callable[[float], bool]:
@@ -169,13 +171,11 @@ def test_kill_9_at_ten_random_points_then_resume_and_roll_back(tmp_path, site, d
     code, killed = cli(*import_args(path, site.url, ledger, *small), token=site.token)
     assert (code, killed) == (0, False)
     assert_exactly(site, expected)
-    db = sqlite3.connect(ledger)
-    runs = db.execute("SELECT id, state, resumed, counts FROM runs").fetchall()
-    db.close()
+    with Ledger.open_readonly(ledger) as led:
+        runs = led.runs(limit=None)
     assert len(runs) == 1, "every rerun resumed the same run"
-    run_id, state, resumed, counts = runs[0]
-    assert state == "completed" and resumed >= 10
-    final = orjson.loads(counts)
+    assert runs[0].state == RunState.COMPLETED and runs[0].resumed >= 10
+    final = runs[0].counts
     assert (final["created"], final["unchanged"], final["read"]) == (COUNT, 0, COUNT)
     # A rerun now changes nothing, and rollback (of run 1, not of the no-op) empties the site.
     assert cli(*import_args(path, site.url, ledger, *small), token=site.token) == (0, False)
@@ -202,10 +202,7 @@ def test_twenty_percent_injected_faults_and_kills_lose_and_duplicate_nothing(
         assert_exactly(site, expected)
         # Everything the run wrote it knows it wrote, lost answers included: rollback
         # (through the proxy, faults off to keep the test short) empties the site.
-        db = sqlite3.connect(ledger)
-        created = db.execute("SELECT count(*) FROM changes WHERE action = 'created'").fetchone()
-        db.close()
-        assert created[0] == COUNT
+        assert created_in(ledger) == COUNT
         proxy.enabled = False
         assert cli("rollback", "--ledger", str(ledger), "--yes", token=site.token) == (0, False)
     assert target_state(site.url, site.token) == []
@@ -242,12 +239,9 @@ def test_rollback_of_an_update_run_restores_the_site_exactly(tmp_path, site) -> 
     rows += base[50:] + [build_post(s) for s in range(301_000, 301_100)]
     second.write_bytes(b"".join(dumps_line(p) for p in rows))
     assert cli(*import_args(second, site.url, ledger), token=site.token) == (0, False)
-    db = sqlite3.connect(ledger)
-    actions = dict(
-        db.execute("SELECT action, count(*) FROM changes WHERE run_id = 2 GROUP BY action")
-    )
-    db.close()
-    assert actions == {"updated": 50, "created": 100}
+    with Ledger.open_readonly(ledger) as led:
+        actions = led.change_counts(2)
+    assert actions == {Action.UPDATED: 50, Action.CREATED: 100}
     assert cli("rollback", "--ledger", str(ledger), "--yes", token=site.token) == (0, False)
     after_list = [(r.source_id, r.hash, r.url, r.remote_id) for r in iter_all(sink)]
     assert after_list == before_list

@@ -65,7 +65,7 @@ def test_import_writes_log_and_quarantine_beside_the_ledger_and_never_the_token(
     assert site.token not in res.stdout + res.stderr
 
 
-def test_token_file_dry_run_and_an_update_with_purge(tmp_path, site) -> None:
+def test_token_file_dry_run_and_an_update_then_verify(tmp_path, site) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(site.token)
     ledger = tmp_path / "l.sqlite"

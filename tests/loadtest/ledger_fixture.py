@@ -1,48 +1,54 @@
-"""A ledger file with the shared columns (BRIEF: items of issue 4), built directly for tests."""
+"""A real ledger for the load-test tests, written through the Ledger API (no SQL of its own).
+
+Each item goes the way an import takes it: planned, sent, then confirmed by the target
+(with the url the target answered) or failed.
+"""
 
 from __future__ import annotations
 
-import sqlite3
+from collections import defaultdict
 from pathlib import Path
 
-import orjson
-
-SCHEMA = """
-CREATE TABLE items (
-    target TEXT NOT NULL, source_id TEXT NOT NULL, run_id INTEGER NOT NULL,
-    content_hash TEXT NOT NULL, remote_id TEXT, url TEXT, state TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, previous TEXT,
-    view_count INTEGER, title TEXT, tags TEXT, stack TEXT,
-    PRIMARY KEY (target, source_id)
-) WITHOUT ROWID;
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY, file TEXT, target TEXT, sink TEXT, args TEXT, state TEXT,
-    started TEXT, finished TEXT, heartbeat REAL, pid INTEGER, counts TEXT
-);
-"""
+from anp_synth.importer.ledger import Confirmed, Failure, ItemState, Ledger, Planned, RunState
 
 
-def write_ledger(path: Path, target: str, items: list[dict[str, object]]) -> Path:
-    """Items: source_id, url, view_count, title, tags (list), stack (list), state."""
-    con = sqlite3.connect(path)
-    con.executescript(SCHEMA)
-    con.executemany(
-        "INSERT INTO items (target, source_id, run_id, content_hash, remote_id, url, state,"
-        " view_count, title, tags, stack) VALUES (?, ?, 1, 'h', '1', ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                item.get("target", target),
-                item["source_id"],
-                item["url"],
-                item.get("state", "confirmed"),
-                item.get("view_count", 1),
-                item.get("title", ""),
-                orjson.dumps(item.get("tags", [])).decode(),
-                orjson.dumps(item.get("stack", [])).decode(),
+def write_ledger(
+    path: Path, target: str, items: list[dict[str, object]], *, sink: str = "anp"
+) -> Path:
+    """Items: source_id, url, and optionally view_count, title, tags, stack, state
+    ("confirmed" or "failed"), target (default `target`)."""
+    by_target: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for item in items:
+        by_target[str(item.get("target", target))].append(item)
+    with Ledger(path) as led:
+        for tgt, group in by_target.items():
+            run = led.begin_run("fixture.jsonl", tgt, sink, {})
+            planned = [_planned(i, n) for n, i in enumerate(group, start=1)]
+            led.mark_pending(tgt, run.id, planned, {})
+            led.mark_sent(tgt, [p.source_id for p in planned])
+            ok = [i for i in group if i.get("state", ItemState.CONFIRMED) == ItemState.CONFIRMED]
+            led.confirm(
+                tgt,
+                run.id,
+                [
+                    Confirmed(str(i["source_id"]), "created", str(n), str(i["url"]), "h", None)
+                    for n, i in enumerate(ok, start=1)
+                ],
             )
-            for item in items
-        ],
-    )
-    con.commit()
-    con.close()
+            failed = [Failure(str(i["source_id"]), "refused") for i in group if i not in ok]
+            led.fail(tgt, failed)
+            led.finish_run(run.id, RunState.COMPLETED if not failed else RunState.PARTIAL, {})
     return path
+
+
+def _planned(item: dict[str, object], line: int) -> Planned:
+    return Planned(
+        source_id=str(item["source_id"]),
+        line=line,
+        content_hash="h",
+        raw_digest=b"",
+        view_count=int(item.get("view_count", 1)),  # type: ignore[call-overload]
+        title=str(item.get("title", "")),
+        tags=list(item.get("tags", [])),  # type: ignore[call-overload]
+        stack=list(item.get("stack", [])),  # type: ignore[call-overload]
+    )

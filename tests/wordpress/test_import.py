@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from anp_synth.generate.builder import PostBuilder
+from anp_synth.importer.ledger import Ledger, RunState
 from anp_synth.jsonl import content_hash, dumps_line
 from anp_synth.sinks.base import iter_all
 from anp_synth.sinks.wordpress import WordPressSink
-from tests.importer.test_faults import progress_kill
+from tests.importer.test_faults import created_in, progress_kill
 from tests.wordpress.site import ROOT, WordPress
 
 pytestmark = pytest.mark.wordpress
@@ -135,11 +134,10 @@ def test_kill_9_at_random_points_then_rerun_gives_each_post_once(
     assert final.returncode == 0, final.stderr
     assert _on_site(wp_sink, 920000) == _expected(posts)  # all there, none twice
 
-    db = sqlite3.connect(ledger)
-    runs = db.execute("SELECT state, counts FROM runs").fetchall()
-    db.close()
+    with Ledger.open_readonly(ledger) as led:
+        runs = led.runs(limit=None)
     assert len(runs) == 1, "every rerun resumed the same run"
-    assert runs[0][0] == "completed" and orjson.loads(runs[0][1])["created"] == KILL_COUNT
+    assert runs[0].state == RunState.COMPLETED and runs[0].counts["created"] == KILL_COUNT
 
     status = _cli(wordpress, "status", "--ledger", str(ledger))
     assert status.returncode == 0 and "completed" in status.stdout
@@ -259,10 +257,7 @@ def test_injected_faults_and_kills_lose_and_duplicate_nothing(
         kinds = {kind for kind, n in proxy.counts.items() if kind != "ok" and n}
         assert len(kinds) >= 3, proxy.counts
         assert _on_site(wp_sink, 924000) == _expected(posts)  # zero loss, zero duplicates
-        db = sqlite3.connect(ledger)
-        created = db.execute("SELECT count(*) FROM changes WHERE action = 'created'").fetchone()
-        db.close()
-        assert created[0] == len(posts)  # lost answers included: the ledger knows them all
+        assert created_in(ledger) == len(posts)  # lost answers included: the ledger knows them all
         proxy.enabled = False
         back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
         assert back.returncode == 0, back.stderr

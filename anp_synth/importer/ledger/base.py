@@ -1,0 +1,33 @@
+"""What the table families share: the ledger's file, its connection, and its transactions."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def now_iso() -> str:
+    """The current UTC time as the runs table stores it (`2026-01-02T03:04:05Z`)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LedgerFile:
+    """The open ledger file. Not thread-safe: one owner thread."""
+
+    path: Path
+    db: sqlite3.Connection
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[None]:
+        # The connection is in autocommit mode (so BEGIN IMMEDIATE is ours to issue):
+        # group each call's writes in one explicit transaction.
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")

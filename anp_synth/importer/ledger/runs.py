@@ -1,0 +1,218 @@
+"""The runs table: start (or take over) a run, finish it, and read runs back."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.importer.ledger.base import LedgerFile, now_iso
+from anp_synth.importer.ledger.heartbeat import (
+    HEARTBEAT_EVERY,
+    STALE_AFTER,
+    Heartbeat,
+    Liveness,
+    liveness,
+)
+from anp_synth.importer.ledger.states import RunState
+
+
+@dataclass(slots=True)
+class Run:
+    """One import run as the ledger records it."""
+
+    id: int
+    file: str
+    target: str
+    sink: str
+    args: dict[str, Any]
+    state: RunState
+    started: str
+    finished: str | None
+    heartbeat: float
+    pid: int
+    counts: dict[str, int] = field(default_factory=dict)
+    resumed: int = 0
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Run:
+        """The run of a `runs` row."""
+        return cls(
+            id=row["id"],
+            file=row["file"],
+            target=row["target"],
+            sink=row["sink"],
+            args=orjson.loads(row["args"]),
+            state=RunState(row["state"]),
+            started=row["started"],
+            finished=row["finished"],
+            heartbeat=row["heartbeat"],
+            pid=row["pid"],
+            counts=orjson.loads(row["counts"]),
+            resumed=row["resumed"],
+        )
+
+    def liveness(self, stale_after: float = STALE_AFTER, now: float | None = None) -> Liveness:
+        """Whether the process holding this run is alive (meaningful while it is running)."""
+        return liveness(self.pid, self.heartbeat, stale_after=stale_after, now=now)
+
+
+class Runs(LedgerFile):
+    """The runs of the ledger."""
+
+    _beat: Heartbeat | None = None
+
+    def begin_run(
+        self,
+        file: str,
+        target: str,
+        sink: str,
+        args: dict[str, Any],
+        *,
+        stale_after: float = STALE_AFTER,
+        pid: int | None = None,
+    ) -> Run:
+        """Start a run, or take over the crashed run of the same file and target (same id).
+
+        Raises LedgerBusyError when a live run (pid alive, fresh heartbeat) holds the ledger.
+        A stdin import (file "-") is never resumed: "-" says nothing about the content, so
+        a crashed stdin run is marked interrupted and the new one starts a new run.
+        """
+        pid = os.getpid() if pid is None else pid
+        now = time.time()
+        with self._tx():
+            resume = self._take_over_running(file, target, pid, now, stale_after)
+            if resume is None:
+                resume = self._failed_run_of(file, target)
+            args_json = orjson.dumps(args).decode()
+            if resume is not None:
+                self.db.execute(
+                    "UPDATE runs SET pid = ?, heartbeat = ?, resumed = resumed + 1, args = ?, "
+                    "state = ?, finished = NULL WHERE id = ?",
+                    (pid, now, args_json, RunState.RUNNING, resume.id),
+                )
+                run_id = resume.id
+            else:
+                cur = self.db.execute(
+                    "INSERT INTO runs (file, target, sink, args, state, started, heartbeat, pid)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
+                )
+                run_id = int(cur.lastrowid or 0)
+        return self.run(run_id)
+
+    def _take_over_running(
+        self, file: str, target: str, pid: int, now: float, stale_after: float
+    ) -> Run | None:
+        """The dead running run to resume, if any; other dead running runs become interrupted."""
+        resume: Run | None = None
+        for row in self.db.execute("SELECT * FROM runs WHERE state = ?", (RunState.RUNNING,)):
+            run = Run.from_row(row)
+            if run.pid != pid and run.liveness(stale_after, now) is Liveness.ALIVE:
+                raise LedgerBusyError(
+                    f"ledger {self.path} is in use by run {run.id} (pid {run.pid}, "
+                    f"importing {run.file} into {run.target}); wait for it to finish "
+                    f"or stop it, then rerun"
+                )
+            if run.file == file != "-" and run.target == target and resume is None:
+                resume = run
+            else:
+                self.db.execute(
+                    "UPDATE runs SET state = ?, finished = ? WHERE id = ?",
+                    (RunState.INTERRUPTED, now_iso(), run.id),
+                )
+        return resume
+
+    def _failed_run_of(self, file: str, target: str) -> Run | None:
+        # A run stopped by a fatal error or Ctrl-C is resumed too, if it is the newest run
+        # of this file into this target.
+        if file == "-":
+            return None
+        row = self.db.execute(
+            "SELECT * FROM runs WHERE file = ? AND target = ? ORDER BY id DESC LIMIT 1",
+            (file, target),
+        ).fetchone()
+        return Run.from_row(row) if row is not None and row["state"] == RunState.FAILED else None
+
+    def run(self, run_id: int) -> Run:
+        """One run by id (UsageError when there is none)."""
+        row = self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise UsageError("run", f"{run_id}: no such run in ledger {self.path}")
+        return Run.from_row(row)
+
+    def runs(self, limit: int | None = 50) -> list[Run]:
+        """The most recent runs, newest first (every run with limit None)."""
+        rows = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT ?", (limit or -1,))
+        return [Run.from_row(r) for r in rows]
+
+    def finish_run(self, run_id: int, state: RunState, counts: dict[str, int]) -> None:
+        """Record the end of a run and its final counts.
+
+        Only a run still marked running is updated: a run rolled back (or taken over)
+        meanwhile keeps that state instead of being overwritten to completed.
+        """
+        self.stop_heartbeat()
+        with self._tx():
+            self.db.execute(
+                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ?"
+                " WHERE id = ? AND state = ?",
+                (state, now_iso(), orjson.dumps(counts).decode(), time.time(), run_id,
+                 RunState.RUNNING),
+            )  # fmt: skip
+
+    def save_counts(self, run_id: int, counts: dict[str, int]) -> None:
+        """Store running counts (so a resumed run carries them on)."""
+        with self._tx():
+            self.db.execute(
+                "UPDATE runs SET counts = ?, heartbeat = ? WHERE id = ?",
+                (orjson.dumps(counts).decode(), time.time(), run_id),
+            )
+
+    def set_run_state(self, run_id: int, state: RunState) -> None:
+        """Change a run's state (e.g. to rolled_back)."""
+        with self._tx():
+            self.db.execute("UPDATE runs SET state = ? WHERE id = ?", (state, run_id))
+
+    def start_heartbeat(self, run_id: int, every: float = HEARTBEAT_EVERY) -> None:
+        """Beat for this run in a background thread, so a long pause still beats."""
+        self.stop_heartbeat()
+        self._beat = Heartbeat(self.path, run_id, every)
+        self._beat.start()
+
+    def stop_heartbeat(self) -> None:
+        """Stop the heartbeat thread, if any."""
+        if self._beat is not None:
+            self._beat.stop()
+            self._beat = None
+
+    def mark_running(self, run_id: int, *, pid: int, heartbeat: float | None = None) -> None:
+        """Mark a run running, held by `pid`, last beating at `heartbeat` (default: now).
+
+        What a process that died mid-run leaves behind (with a dead pid or an old
+        heartbeat), or what a live one shows: for tests and tools that simulate either.
+        """
+        beat = time.time() if heartbeat is None else heartbeat
+        with self._tx():
+            self.db.execute(
+                "UPDATE runs SET state = ?, pid = ?, heartbeat = ?, finished = NULL WHERE id = ?",
+                (RunState.RUNNING, pid, beat, run_id),
+            )
+
+    def last_changing_run(self, target: str | None = None) -> Run | None:
+        """The newest run that created or updated something and was not rolled back."""
+        sql = (
+            "SELECT r.* FROM runs r WHERE r.state != ? AND EXISTS "
+            "(SELECT 1 FROM changes c WHERE c.run_id = r.id)"
+        )
+        params: list[Any] = [RunState.ROLLED_BACK]
+        if target is not None:
+            sql += " AND r.target = ?"
+            params.append(target)
+        row = self.db.execute(sql + " ORDER BY r.id DESC LIMIT 1", params).fetchone()
+        return None if row is None else Run.from_row(row)

@@ -1,0 +1,47 @@
+"""What an import run did: the counts the CLI shows and the ledger stores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a run did; `counts` is what the ledger stores."""
+
+    run_id: int | None
+    resumed: bool
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    read: int = 0
+    filtered: int = 0
+    elapsed: float = 0.0
+    dry_run: bool = False
+    would_create: int = 0
+    would_update: int = 0
+    log_path: str | None = None
+    quarantine_path: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Posts handled per second (read, skipped or written)."""
+        return self.read / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was quarantined or failed."""
+        return self.failed == 0 and self.quarantined == 0
+
+    def counts(self) -> dict[str, int]:
+        """The counts stored with the run in the ledger."""
+        return {
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "quarantined": self.quarantined,
+            "read": self.read,
+        }

@@ -1,0 +1,124 @@
+"""The ledger: opening it, who holds it (liveness, takeover), the heartbeat, run states."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.importer.ledger import (
+    Failure,
+    ItemState,
+    Ledger,
+    Liveness,
+    Planned,
+    RunState,
+    liveness,
+)
+from tests.importer.posts import DEAD_PID
+
+
+def test_a_ledger_path_that_cannot_be_created_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(UsageError, match=r"^ledger: /proc/nope/l\.sqlite"):
+        Ledger("/proc/nope/l.sqlite")
+
+
+def test_a_second_live_import_is_refused(tmp_path, target) -> None:
+    db = tmp_path / "l.sqlite"
+    a, b = Ledger(db), Ledger(db)
+    try:
+        a.begin_run("f", target, "memory", {})
+        with pytest.raises(LedgerBusyError, match="in use by run 1"):
+            b.begin_run("f", target, "memory", {}, pid=1)  # pid 1 is alive, heartbeat is fresh
+    finally:
+        a.close(), b.close()
+
+
+def test_a_stale_heartbeat_is_taken_over_even_if_the_pid_lives(tmp_path, target) -> None:
+    led = Ledger(tmp_path / "l.sqlite")
+    try:
+        run = led.begin_run("f", target, "memory", {}, pid=1)
+        led.mark_running(run.id, pid=1, heartbeat=time.time() - 100)  # pid 1 lives, no beat
+        again = led.begin_run("f", target, "memory", {})
+        assert again.id == run.id and again.resumed == 1
+    finally:
+        led.close()
+
+
+def test_a_crashed_run_on_another_file_is_marked_interrupted(tmp_path, target) -> None:
+    led = Ledger(tmp_path / "l.sqlite")
+    try:
+        run = led.begin_run("f", target, "memory", {}, pid=DEAD_PID)
+        new = led.begin_run("g", target, "memory", {})
+        assert new.id != run.id and led.run(run.id).state == RunState.INTERRUPTED
+    finally:
+        led.close()
+
+
+def test_the_heartbeat_beats_in_the_background(tmp_path, target) -> None:
+    import time
+
+    led = Ledger(tmp_path / "l.sqlite")
+    try:
+        run = led.begin_run("f", target, "memory", {})
+        led.mark_running(run.id, pid=os.getpid(), heartbeat=0)
+        led.start_heartbeat(run.id, every=0.02)
+        deadline = time.monotonic() + 5
+        while led.run(run.id).heartbeat == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert led.run(run.id).heartbeat > 0
+    finally:
+        led.close()
+
+
+def test_finish_run_does_not_overwrite_a_rolled_back_run(ledger, target) -> None:
+    run = ledger.begin_run("f.jsonl", target, "memory", {})
+    ledger.set_run_state(run.id, RunState.ROLLED_BACK)
+    ledger.finish_run(run.id, RunState.COMPLETED, {"created": 1})
+    assert ledger.run(run.id).state == RunState.ROLLED_BACK
+
+
+def test_liveness_tells_alive_crashed_and_stale() -> None:
+    now = time.time()
+    assert liveness(os.getpid(), now) is Liveness.ALIVE
+    assert liveness(DEAD_PID, now) is Liveness.CRASHED
+    assert liveness(os.getpid(), now - 100, stale_after=15) is Liveness.STALE
+    assert liveness(os.getpid(), now - 10, stale_after=15) is Liveness.ALIVE
+
+
+def test_a_read_only_ledger_reads_and_refuses_what_is_not_a_ledger(tmp_path, target) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        led.begin_run("f", target, "memory", {})
+    with Ledger.open_readonly(path) as ro:
+        assert [r.file for r in ro.runs()] == ["f"] and ro.item_states() == {}
+    with pytest.raises(UsageError, match="^ledger: no ledger file"):
+        Ledger.open_readonly(tmp_path / "none.sqlite")
+    (tmp_path / "bad.sqlite").write_bytes(b"not sqlite at all" * 100)
+    with pytest.raises(UsageError, match="^ledger: .*bad.sqlite: not a usable SQLite ledger"):
+        Ledger.open_readonly(tmp_path / "bad.sqlite")
+
+
+def test_a_schema_1_ledger_is_migrated_and_its_gave_up_posts_are_still_resent(
+    tmp_path, target
+) -> None:
+    path = tmp_path / "l.sqlite"
+    with Ledger(path) as led:
+        run = led.begin_run("f", target, "memory", {})
+        planned = [Planned(f"alphanode-00000{i}", i, "h", b"d", 1, "t", [], []) for i in (1, 2)]
+        led.mark_pending(target, run.id, planned, {})
+        led.fail(target, [Failure("alphanode-000001", "gave up after 8 attempts: 503")])
+        led.fail(target, [Failure("alphanode-000002", "422 refused")])
+        # Reaching inside on purpose: turn the file back into what version 1 wrote (no
+        # gave_up column: a "gave up" prefix on last_error said it), which no API writes.
+        led.db.execute("ALTER TABLE items DROP COLUMN gave_up")
+        led.db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Ledger(path) as led:
+        known = led.known(target, ["alphanode-000001", "alphanode-000002"])
+        assert known["alphanode-000001"].gave_up and not known["alphanode-000002"].gave_up
+        assert {i.source_id: i.state for i in led.items()} == {
+            "alphanode-000001": ItemState.FAILED,
+            "alphanode-000002": ItemState.FAILED,
+        }
