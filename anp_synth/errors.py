@@ -5,7 +5,6 @@
     │   └── InputError            exit 2  a bad input file (names file, line, field)
     ├── SinkError                         raised by sinks (see sinks.base)
     │   ├── TransientSinkError            retried: timeouts, resets, 5xx, 429
-    │   │   └── GaveUpError               still transient after every attempt
     │   └── TerminalSinkError             not retried: 4xx, validation
     ├── TargetSetupError          exit 1  the target cannot take imports at all
     │   ├── TokenRefusedError     exit 1  the target refused the token (401/403)
@@ -88,10 +87,6 @@ class TransientSinkError(SinkError):
     ) -> None:
         super().__init__(message, status)
         self.retry_after = retry_after
-
-
-class GaveUpError(TransientSinkError):
-    """A transient failure that outlasted every attempt: a rerun sends the post again."""
 
 
 class TerminalSinkError(SinkError):

@@ -33,9 +33,6 @@ HEAVY = (
 )
 # … nor any of ours but these.
 LIGHT_OURS = ("anp_synth", "anp_synth.errors", "anp_synth.cli")
-PENDING = pytest.mark.xfail(
-    strict=True, reason="cli/importer.py and cli/loadtest.py are being made light (issue 9)"
-)
 
 
 def _loaded(code: str, tmp_path: Path) -> list[str]:
@@ -98,7 +95,7 @@ def _not_allowed(name: str) -> bool:
         "site",
         "wordpress",
         "progress",
-        pytest.param("importer", marks=PENDING),
+        "importer",
         "loadtest",
     ],
 )
@@ -120,7 +117,6 @@ def test_every_command_module_is_checked() -> None:
     }
 
 
-@PENDING
 def test_the_cli_imports_no_library_code(tmp_path: Path) -> None:
     assert _unwanted(_loaded("import anp_synth.cli", tmp_path)) == []
 
@@ -130,7 +126,6 @@ GENERATE_NEEDS = ("orjson", "faker", "pydantic")
 NOT_FOR_GENERATE = tuple(m for m in HEAVY if m not in GENERATE_NEEDS)
 
 
-@PENDING
 def test_the_whole_cli_generates_without_server_http_or_load_test_code(tmp_path: Path) -> None:
     code = "from anp_synth.cli import main\nmain(['generate', '--count', '1', '-o', 'one.jsonl', '-q'])"
     loaded = _loaded(code, tmp_path)
