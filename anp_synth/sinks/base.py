@@ -93,7 +93,7 @@ def contract(what: str) -> Iterator[None]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TerminalSinkError(
             f"{what}: the target's answer does not follow the import contract "
-            f"({type(exc).__name__}: {exc}); is --target the right site?"
+            f"({type(exc).__name__}: {exc}); is the target the right site?"
         ) from exc
 
 

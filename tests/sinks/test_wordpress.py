@@ -48,6 +48,12 @@ def test_server_errors_and_429_are_transient_with_retry_after() -> None:
     with pytest.raises(TransientSinkError) as caught:
         sink.get("alphanode-000001")
     assert caught.value.retry_after == 7.0
+    # an HTTP-date too (RFC 9110): one in 1994 means "now"
+    long_ago = {"Retry-After": "Sun, 06 Nov 1994 08:49:37 GMT"}
+    sink = _sink(_site(lambda r: httpx.Response(503, headers=long_ago, json={})))
+    with pytest.raises(TransientSinkError) as caught:
+        sink.get("alphanode-000001")
+    assert caught.value.retry_after == 0.0
     sink = _sink(_site(lambda r: httpx.Response(503, text="busy")))
     with pytest.raises(TransientSinkError):
         sink.get("alphanode-000001")

@@ -34,6 +34,7 @@ from anp_synth.errors import (
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post
 from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
+from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
 
 ENV_URL = "ANP_WP_URL"
@@ -97,17 +98,10 @@ def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
     return resp.reason_phrase or "error", {}
 
 
-def _classify(status: int, text: str, retry_after: str | None = None) -> SinkError:
-    """An HTTP status as the error kind the importer acts on."""
-    if status in (408, 425, 429) or status >= 500:
-        delay: float | None = None
-        if retry_after:
-            try:
-                delay = float(retry_after)
-            except ValueError:
-                delay = None
-        return TransientSinkError(f"HTTP {status} {text}", status, delay)
-    return TerminalSinkError(f"HTTP {status} {text}", status)
+def _refused(resp: httpx.Response, what: str) -> SinkError:
+    """A non-success answer as a sink error, worded with WordPress's own code and message."""
+    text, _ = _error_text(resp)
+    return response_error(resp, f"HTTP {resp.status_code} {what}: {text}")
 
 
 class WordPressSink:
@@ -189,10 +183,8 @@ class WordPressSink:
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             return self._client.request(method, url, params=query, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientSinkError(f"{what}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise TransientSinkError(f"{what}: {type(exc).__name__}: {exc}") from exc
+            raise transport_error(exc, what) from exc
 
     def _call(
         self,
@@ -217,7 +209,7 @@ class WordPressSink:
                 f"WordPress refused {what} (HTTP {resp.status_code} {text}): check "
                 f"{ENV_USER} / {ENV_PASSWORD} and that the user may edit posts"
             )
-        raise _classify(resp.status_code, f"{what}: {text}", resp.headers.get("Retry-After"))
+        raise _refused(resp, what)
 
     def _ensure_ready(self) -> None:
         """Once: find the REST root, check the mu-plugin and the credentials."""
@@ -234,9 +226,8 @@ class WordPressSink:
                     _require_json(resp, "plugin check", self.base_url)
                     info_body = resp.json() if isinstance(resp.json(), dict) else {}
                     break
-                if resp.status_code >= 500 or resp.status_code == 429:
-                    text, _ = _error_text(resp)
-                    raise _classify(resp.status_code, f"plugin check: {text}")
+                if is_transient(resp.status_code):
+                    raise _refused(resp, "plugin check")
                 text, _ = _error_text(resp)
                 if resp.status_code == 404 and text.startswith("rest_no_route"):
                     raise WordPressSetupError(
@@ -260,8 +251,7 @@ class WordPressSink:
                     "turns application passwords off unless WP_ENVIRONMENT_TYPE is 'local'"
                 )
             if not resp.is_success:
-                text, _ = _error_text(resp)
-                raise _classify(resp.status_code, f"credentials check: {text}")
+                raise _refused(resp, "credentials check")
             self._info = info_body
             self._ready = True
 
@@ -388,7 +378,7 @@ class WordPressSink:
                         out.append((status, body))
                     else:
                         text = f"{body.get('code', '')}: {body.get('message', '')}".strip(": ")
-                        out.append(_classify(status, text))
+                        out.append(status_error(status, f"HTTP {status} {text}"))
                 return out
         results: list[tuple[int, dict[str, Any]] | SinkError] = []
         for route, body in requests:
@@ -566,5 +556,5 @@ def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:
     if not kind.endswith("json"):
         raise WordPressSetupError(
             f"{what}: {base_url} answered HTTP {resp.status_code} with "
-            f"{kind or 'no content type'}, not JSON; is --target the WordPress site's address?"
+            f"{kind or 'no content type'}, not JSON; is the target the WordPress site's address?"
         )
