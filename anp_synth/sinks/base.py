@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from anp_synth.contract import LIST_LIMIT
 from anp_synth.errors import SinkError, TerminalSinkError
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -68,7 +69,7 @@ class Sink(Protocol):
         """One post with its full content, or None when the target does not have it."""
         ...
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """One keyset page of (source id, hash, url), for reconciliation."""
         ...
 
@@ -97,7 +98,7 @@ def contract(what: str) -> Iterator[None]:
         ) from exc
 
 
-def iter_all(sink: Sink, page_size: int = 500) -> Iterator[RemotePost]:
+def iter_all(sink: Sink, page_size: int = LIST_LIMIT) -> Iterator[RemotePost]:
     """Every post on the target, page by page; a cursor that does not move is an error."""
     after: str | None = None
     while True:

@@ -12,12 +12,11 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS
 from anp_synth.errors import SinkError, TerminalSinkError
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
-
-MAX_BATCH = 500
 
 
 class MemoryStore:
@@ -63,7 +62,7 @@ class MemorySink:
     """The import contract, held in a dict."""
 
     name = "memory"
-    max_batch = MAX_BATCH
+    max_batch = MAX_BULK_POSTS
 
     def __init__(
         self, target: str, token: str | None = None, *, replay: bool = True, **_options: Any
@@ -131,7 +130,7 @@ class MemorySink:
         rid, post, h = held
         return RemotePost(source_id, rid, _url(post), h, post)
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """Keyset page ordered by source id."""
         with self.store.lock:
             self.store.requests += 1

@@ -12,24 +12,27 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
+from anp_synth import contract
+from anp_synth.contract import (
+    LIST_LIMIT,
+    MAX_BULK_BYTES,
+    MAX_BULK_POSTS,
+    MAX_LIST_LIMIT,
+    MAX_POST_BYTES,
+)
 from anp_synth.errors import ApiError
 from anp_synth.post import Post, is_source_id
 from anp_synth.site.db import Refused, Written
 from anp_synth.site.state import Site, site_of
 
-MAX_POST_BYTES = 2 * 1024 * 1024
-MAX_BULK_BYTES = 64 * 1024 * 1024
-MAX_BULK_ITEMS = 500
-MAX_LIST_LIMIT = 1000
-
-router = APIRouter(prefix="/api")
+router = APIRouter()
 
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No garbage collection while a bulk request is parsed and written.
 
-    Parsing 500 posts allocates ~100,000 objects, none of them cyclic garbage; letting
+    Parsing a full bulk request allocates ~100,000 objects, none of them cyclic garbage; letting
     the collector run dozens of times meanwhile costs about a tenth of the bulk time.
     """
     was_enabled = gc.isenabled()
@@ -152,7 +155,9 @@ def _replay(site: Site, key: str | None, fingerprint: str) -> Response | None:
     )
 
 
-@router.put("/posts/{source_id}", status_code=201, summary="Upsert one post by source id")
+@router.put(
+    contract.post_path("{source_id}"), status_code=201, summary="Upsert one post by source id"
+)
 async def put_post(source_id: str, request: Request) -> Response:
     """Create (201) or update (200 updated / 200 unchanged) one post."""
     require_token(request)
@@ -187,7 +192,10 @@ async def put_post(source_id: str, request: Request) -> Response:
     return Response(data, status, media_type="application/json")
 
 
-@router.post("/posts/bulk", summary="Upsert up to 500 posts; one bad item fails only itself")
+@router.post(
+    contract.BULK_PATH,
+    summary=f"Upsert up to {MAX_BULK_POSTS} posts; one bad item fails only itself",
+)
 async def bulk_posts(request: Request) -> Response:
     """Per-item results in input order; the valid items are written in one transaction."""
     require_token(request)
@@ -209,8 +217,8 @@ def _bulk_write(
     items = raw.get("posts") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ApiError(422, 'posts: expected {"posts": [...]} or a JSON array', "posts")
-    if len(items) > MAX_BULK_ITEMS:
-        raise ApiError(422, f"posts: {len(items)} items, at most {MAX_BULK_ITEMS}", "posts")
+    if len(items) > MAX_BULK_POSTS:
+        raise ApiError(422, f"posts: {len(items)} items, at most {MAX_BULK_POSTS}", "posts")
     slots: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[dict[str, Any]] = []
     where: list[int] = []
@@ -257,7 +265,7 @@ def _bulk_write(
     return Response(answer(results), 200, media_type="application/json")
 
 
-@router.get("/posts/{source_id}", summary="One post with its id, url and content hash")
+@router.get(contract.post_path("{source_id}"), summary="One post with its id, url and content hash")
 async def get_post(source_id: str, request: Request) -> Response:
     """The stored post, or 404."""
     found = site_of(request).db.get(source_id)
@@ -275,11 +283,11 @@ async def get_post(source_id: str, request: Request) -> Response:
     )
 
 
-@router.get("/posts", summary="Keyset listing of source ids, hashes and urls")
+@router.get(contract.POSTS_PATH, summary="Keyset listing of source ids, hashes and urls")
 async def list_posts(
     request: Request,
     after: str | None = Query(None, description="Cursor: the `next` of the previous page."),
-    limit: int = Query(500, ge=1, le=MAX_LIST_LIMIT),
+    limit: int = Query(LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT),
 ) -> Response:
     """Posts in source-id order after the cursor, for reconciliation."""
     rows, cursor = site_of(request).db.keyset(after, limit)
@@ -287,7 +295,7 @@ async def list_posts(
     return json_response({"items": items, "next": cursor})
 
 
-@router.delete("/posts/{source_id}", status_code=204, summary="Delete one post")
+@router.delete(contract.post_path("{source_id}"), status_code=204, summary="Delete one post")
 async def delete_post(source_id: str, request: Request) -> Response:
     """204 when deleted, 404 when absent."""
     require_token(request)
@@ -299,7 +307,7 @@ async def delete_post(source_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/purge", summary="Purge exactly the cached routes named")
+@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes named")
 async def purge(request: Request) -> Response:
     """Body `{"routes": ["/posts/x", "/tag/y/page/2"]}`; answers which of them were cached here."""
     require_token(request)

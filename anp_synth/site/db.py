@@ -103,6 +103,7 @@ LISTED_KINDS = ("stack", "tag")  # tools are indexed for "Similar Posts" only, n
 PURGE_LOG_KEEP_S = 3600
 IDEMPOTENCY_KEEP_S = 24 * 3600
 
+IN_CHUNK = 500  # values per `IN (?, …)` query: far under SQLite's limit on bound variables
 SortKey = tuple[str, int]  # (published_at, id): listings are newest first
 
 
@@ -471,8 +472,8 @@ class Database:
     def _rows_by_source_id(self, source_ids: list[str]) -> dict[str, _Row]:
         out: dict[str, _Row] = {}
         unique = list(dict.fromkeys(source_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start : start + IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
                 "SELECT id, source_id, slug, published_at, hash, body FROM posts"
@@ -485,8 +486,8 @@ class Database:
     def _owners_of_slugs(self, slugs: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         unique = list(dict.fromkeys(slugs))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start : start + IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             for slug, source_id in self.conn.execute(
                 f"SELECT slug, source_id FROM posts WHERE slug IN ({marks})", chunk

@@ -24,6 +24,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from anp_synth.contract import LIST_LIMIT
 from anp_synth.errors import (
     SinkError,
     TerminalSinkError,
@@ -492,7 +493,7 @@ class WordPressSink:
         first = held[0]
         return RemotePost(source_id, str(first.remote_id), first.url, first.hash, first.post)
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """Imported posts in source id order after the cursor `after`: source id, hash, url.
 
         The cursor is a source id, or `source_id|post_id` as `next` gives it (so two posts that
