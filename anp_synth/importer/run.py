@@ -35,7 +35,7 @@ from anp_synth.errors import (
 )
 from anp_synth.importer import ledger as L
 from anp_synth.jsonl import Line, content_hash, iter_lines, parse_line
-from anp_synth.post import Post, is_source_id
+from anp_synth.post import Post, first_error, is_source_id
 from anp_synth.sinks.base import Sink, UpsertResult
 
 CHUNK = 1000  # lines planned per ledger lookup: bounds memory whatever the file size
@@ -257,10 +257,9 @@ class _Writer:
 
 
 def _validation_reason(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(post)"
+    first = first_error(exc)
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field {where!r}: {first['msg']}{more}"
+    return f"field {first.field!r}: {first.message}{more}"
 
 
 class Importer:

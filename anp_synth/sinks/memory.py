@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS
 from anp_synth.errors import SinkError, TerminalSinkError
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, is_source_id
+from anp_synth.post import Post, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 
 
@@ -52,12 +52,6 @@ def _url(post: dict[str, Any]) -> str:
     return f"/posts/{post['slug']}"
 
 
-def _message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}"
-
-
 class MemorySink:
     """The import contract, held in a dict."""
 
@@ -78,7 +72,7 @@ class MemorySink:
         try:
             Post.model_validate(post)
         except ValidationError as exc:
-            raise TerminalSinkError(f"422 {_message(exc)}", status=422) from None
+            raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         h = content_hash(post)
         st = self.store

@@ -21,10 +21,11 @@ from anp_synth.contract import (
     MAX_POST_BYTES,
 )
 from anp_synth.errors import ApiError
-from anp_synth.post import Post, is_source_id
+from anp_synth.post import Post, field_errors, is_source_id
 from anp_synth.site.db import Refused, Written
 from anp_synth.site.state import Site, site_of
 
+MAX_REPORTED_ERRORS = 20  # a 422 lists this many of a post's errors, not all of a broken one
 router = APIRouter()
 
 
@@ -59,17 +60,6 @@ def error_body(exc: ApiError) -> dict[str, Any]:
     return body
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a field path: `sections[0].heading`, `meta.score.quality`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(body)"
-
-
 def validate_post(obj: Any) -> dict[str, Any]:
     """The post if it obeys the model; else ApiError 422 naming the first bad field."""
     if not isinstance(obj, dict):
@@ -77,10 +67,9 @@ def validate_post(obj: Any) -> dict[str, Any]:
     try:
         Post.model_validate(obj)
     except ValidationError as exc:
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()[:20]]
-        first = errors[0]
-        err = ApiError(422, f"{first['field']}: {first['message']}", first["field"])
-        err.errors = errors
+        errors = field_errors(exc, MAX_REPORTED_ERRORS)
+        err = ApiError(422, str(errors[0]), errors[0].field)
+        err.errors = [{"field": e.field, "message": e.message} for e in errors]
         raise err from None
     return obj
 

@@ -33,7 +33,7 @@ from anp_synth.errors import (
     WordPressSetupError,
 )
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post
+from anp_synth.post import Post, first_error
 from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
 from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
@@ -411,9 +411,7 @@ class WordPressSink:
             try:
                 Post.model_validate(post)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                results[index] = TerminalSinkError(f"{sid}: 422 {where}: {first['msg']}", 422)
+                results[index] = TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
                 continue
             digest = content_hash(post)
             held = existing.get(sid, [])
