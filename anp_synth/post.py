@@ -20,9 +20,6 @@ HASH_RE = r"^[0-9a-f]{24}$"
 REFERENCE_RE = r"^anp-ref-\d{6}-\d{4}$"
 
 Difficulty = Literal["beginner", "intermediate", "advanced", "expert"]
-Profile = Literal["light", "standard", "heavy"]
-PROFILES: tuple[str, ...] = ("light", "standard", "heavy")
-LOCALES: tuple[str, ...] = ("en_US", "ja_JP", "ru_RU")
 
 _source_id = re.compile(SOURCE_ID_RE)
 

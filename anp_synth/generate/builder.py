@@ -62,13 +62,19 @@ class Volume:
     similar: tuple[int, int]
     tags: tuple[int, int]
     closer_per_mille: int
+    tool_entities: bool  # list every tool in meta.entities
 
 
+# The profiles: the one place they are named (`generate --profile`, the goldens and tests read it).
 PROFILES: dict[str, Volume] = {
-    "light": Volume((1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200),
-    "standard": Volume((3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500),
+    "light": Volume(
+        (1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200, False
+    ),
+    "standard": Volume(
+        (3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500, False
+    ),
     "heavy": Volume(
-        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800
+        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800, True
     ),
 }
 
@@ -502,7 +508,7 @@ class PostBuilder:
         ):
             if tag not in tags:
                 tags.append(tag)
-        entities = [{"name": t, "type": "tool"} for t in tools] if self.profile == "heavy" else []
+        entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return tools, tags, entities
 
     def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> list[V]:
