@@ -115,3 +115,23 @@ def test_a_wrong_token_is_refused_by_the_real_site(reference_site) -> None:  # t
         sink.upsert(post(2), idempotency_key="k")
     assert info.value.status == 401
     sink.close()
+
+
+def test_purge_empties_exactly_the_named_routes_of_the_site_cache(reference_site) -> None:  # type: ignore[no-untyped-def]
+    sink = create_sink("anp", reference_site.url, reference_site.token)
+    posts = [post(1710), post(1711)]
+    sink.upsert_many(posts, idempotency_keys=["purge-a", "purge-b"])
+    paths = [f"/posts/{p['slug']}" for p in posts]
+    with httpx.Client(base_url=reference_site.url, timeout=10) as reader:
+
+        def cache(path: str) -> str:
+            return reader.get(path).headers["x-cache"].split(";")[0]
+
+        for path in paths:
+            cache(path)  # the first read fills the cache
+        assert [cache(path) for path in paths] == ["HIT", "HIT"]
+        sink.purge([paths[0]])
+        assert [cache(path) for path in paths] == ["MISS", "HIT"]
+    for p in posts:
+        sink.delete(p["source_id"])
+    sink.close()
