@@ -105,6 +105,7 @@ def test_a_failing_worker_leaves_no_output_and_no_scratch(
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the failure is injected by a patch that forked workers inherit")
+    # reaches inside: the scratch directory and the chunk builder are where a failure happens
     scratch_root = Path(gen._scratch_root() or tmp_path / "scratch")
     scratch_root.mkdir(exist_ok=True)
     monkeypatch.setattr(gen, "_scratch_root", lambda: str(scratch_root))
