@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from anp_synth import contract as api
+from anp_synth.contract import UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
 from anp_synth.sinks.http import response_error, status_error, transport_error
@@ -92,7 +93,7 @@ class AnpSink:
         with contract("upsert"):
             return UpsertResult(
                 source_id=item["source_id"],
-                outcome=item["result"],
+                outcome=UpsertOutcome(item["result"]),
                 remote_id=str(item["id"]),
                 url=item["url"],
                 hash=item["hash"],

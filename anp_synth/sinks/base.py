@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from anp_synth.contract import LIST_LIMIT
+from anp_synth.contract import LIST_LIMIT, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError
-
-Outcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +20,7 @@ class UpsertResult:
     """What the target did with one post. `previous` is the post as it was before an update."""
 
     source_id: str
-    outcome: Outcome
+    outcome: UpsertOutcome
     remote_id: str
     url: str
     hash: str

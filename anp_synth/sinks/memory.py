@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS
+from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post, first_error, is_source_id
@@ -90,11 +90,13 @@ class MemorySink:
             if old is None:
                 new = st.posts[sid] = Held(str(st.next_id), post, h)
                 st.next_id += 1
-                return UpsertResult(sid, "created", new.remote_id, new.url, h)
+                return UpsertResult(sid, UpsertOutcome.CREATED, new.remote_id, new.url, h)
             if old.hash == h:
-                return UpsertResult(sid, "unchanged", old.remote_id, old.url, h)
+                return UpsertResult(sid, UpsertOutcome.UNCHANGED, old.remote_id, old.url, h)
             new = st.posts[sid] = Held(old.remote_id, post, h)
-            return UpsertResult(sid, "updated", new.remote_id, new.url, h, previous=old.post)
+            return UpsertResult(
+                sid, UpsertOutcome.UPDATED, new.remote_id, new.url, h, previous=old.post
+            )
 
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]

@@ -19,6 +19,7 @@ from anp_synth.contract import (
     MAX_BULK_POSTS,
     MAX_LIST_LIMIT,
     MAX_POST_BYTES,
+    UpsertOutcome,
 )
 from anp_synth.errors import ApiError
 from anp_synth.post import Post, field_errors, is_source_id
@@ -117,7 +118,7 @@ def written_json(request: Request, item: Written) -> dict[str, Any]:
         "url": post_url(request, item.slug),
         "hash": item.hash,
     }
-    if item.result == "updated":
+    if item.result is UpsertOutcome.UPDATED:
         out["previous"] = item.previous
     return out
 
@@ -169,7 +170,9 @@ async def put_post(source_id: str, request: Request) -> Response:
         item = results[0]
         if isinstance(item, Refused):
             return item.status, orjson.dumps({"error": item.message, "field": item.field})
-        return (201 if item.result == "created" else 200), orjson.dumps(written_json(request, item))
+        return (201 if item.result is UpsertOutcome.CREATED else 200), orjson.dumps(
+            written_json(request, item)
+        )
 
     def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
         status, data = answer(results)

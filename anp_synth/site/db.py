@@ -20,6 +20,7 @@ from typing import Any
 
 import orjson
 
+from anp_synth.contract import UpsertOutcome
 from anp_synth.jsonl import content_hash
 from anp_synth.site.terms import fts_query, post_terms, search_text
 
@@ -111,7 +112,7 @@ SortKey = tuple[str, int]  # (published_at, id): listings are newest first
 class Written:
     """The outcome of one upsert that succeeded."""
 
-    result: str  # created | updated | unchanged
+    result: UpsertOutcome
     source_id: str
     id: int
     slug: str
@@ -512,7 +513,7 @@ class Database:
             return Refused(source_id, 409, "slug", f"slug {slug!r} already belongs to {owner}")
         old = existing.get(source_id)
         if old is not None and old.hash == digest:
-            return Written("unchanged", source_id, old.id, old.slug, digest)
+            return Written(UpsertOutcome.UNCHANGED, source_id, old.id, old.slug, digest)
         body = orjson.dumps(post)
         title = post["title"]
         published = post["published_at"]
@@ -526,7 +527,7 @@ class Database:
                 (source_id, slug, title, published, digest, body, now, now),
             ).lastrowid
             assert post_id is not None
-            result = "created"
+            result = UpsertOutcome.CREATED
             for listing in _listings_of(post, terms):
                 changes.listing(listing).shift((published, post_id), insert=True)
         else:
@@ -538,7 +539,7 @@ class Database:
                 (slug, title, published, digest, body, now, post_id),
             )
             self._unindex(post_id, previous)
-            result = "updated"
+            result = UpsertOutcome.UPDATED
             self._note_update(changes, post_id, previous, post)
             if old.slug != slug:
                 slugs.pop(old.slug, None)

@@ -24,7 +24,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from anp_synth.contract import LIST_LIMIT
+from anp_synth.contract import LIST_LIMIT, UpsertOutcome
 from anp_synth.errors import (
     SinkError,
     TerminalSinkError,
@@ -34,7 +34,7 @@ from anp_synth.errors import (
 )
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post, first_error
-from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
 
@@ -418,7 +418,7 @@ class WordPressSink:
             current = held[0] if held else None
             if current and current.hash == digest and current.status != "trash":
                 results[index] = UpsertResult(
-                    sid, "unchanged", str(current.remote_id), current.url, digest
+                    sid, UpsertOutcome.UNCHANGED, str(current.remote_id), current.url, digest
                 )
                 continue
             try:
@@ -445,7 +445,7 @@ class WordPressSink:
                 results[index] = type(reply)(f"{sid}: {reply}", reply.status)
                 continue
             _status, body = reply
-            outcome: Outcome = "updated" if current else "created"
+            outcome = UpsertOutcome.UPDATED if current else UpsertOutcome.CREATED
             results[index] = UpsertResult(
                 sid,
                 outcome,
