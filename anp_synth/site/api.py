@@ -23,7 +23,7 @@ from anp_synth.contract import (
 )
 from anp_synth.errors import ApiError
 from anp_synth.post import Post, field_errors, is_source_id
-from anp_synth.site.db import Refused, Written
+from anp_synth.site.db import Refused, Remembered, Written
 from anp_synth.site.state import Site, site_of
 
 MAX_REPORTED_ERRORS = 20  # a 422 lists this many of a post's errors, not all of a broken one
@@ -136,12 +136,12 @@ def _replay(site: Site, key: str | None, fingerprint: str) -> Response | None:
     stored = site.db.idempotent_response(key)
     if stored is None:
         return None
-    if stored[0] != fingerprint:
+    if stored.fingerprint != fingerprint:
         raise ApiError(
             422, "Idempotency-Key was already used with a different request", "Idempotency-Key"
         )
     return Response(
-        stored[2], stored[1], {"Idempotent-Replayed": "true"}, media_type="application/json"
+        stored.body, stored.status, {"Idempotent-Replayed": "true"}, media_type="application/json"
     )
 
 
@@ -174,9 +174,9 @@ async def put_post(source_id: str, request: Request) -> Response:
             written_json(request, item)
         )
 
-    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
+    def remember(results: list[Written | Refused]) -> Remembered:
         status, data = answer(results)
-        return key or "", fingerprint, status, data
+        return Remembered(key or "", fingerprint, status, data)
 
     results, changes = site.db.upsert_many([post], remember if key else None)
     site.cache.apply(changes)
@@ -249,8 +249,8 @@ def _bulk_write(
             counts[entry["result"]] += 1
         return orjson.dumps({"items": out, "counts": counts})
 
-    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
-        return key or "", fingerprint, 200, answer(results)
+    def remember(results: list[Written | Refused]) -> Remembered:
+        return Remembered(key or "", fingerprint, 200, answer(results))
 
     results, changes = site.db.upsert_many(valid, remember if key else None)
     site.cache.apply(changes)
@@ -263,14 +263,13 @@ async def get_post(source_id: str, request: Request) -> Response:
     found = site_of(request).db.get(source_id)
     if found is None:
         raise ApiError(404, f"no post with source_id {source_id!r}", "source_id")
-    post_id, slug, digest, post = found
     return json_response(
         {
             "source_id": source_id,
-            "id": post_id,
-            "url": post_url(request, slug),
-            "hash": digest,
-            "post": post,
+            "id": found.id,
+            "url": post_url(request, found.slug),
+            "hash": found.hash,
+            "post": found.post,
         }
     )
 
@@ -282,9 +281,12 @@ async def list_posts(
     limit: int = Query(LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT),
 ) -> Response:
     """Posts in source-id order after the cursor, for reconciliation."""
-    rows, cursor = site_of(request).db.keyset(after, limit)
-    items = [{"source_id": s, "hash": h, "url": post_url(request, slug)} for s, h, slug in rows]
-    return json_response({"items": items, "next": cursor})
+    page = site_of(request).db.keyset(after, limit)
+    items = [
+        {"source_id": r.source_id, "hash": r.hash, "url": post_url(request, r.slug)}
+        for r in page.rows
+    ]
+    return json_response({"items": items, "next": page.next})
 
 
 @router.delete(contract.post_path("{source_id}"), status_code=204, summary="Delete one post")
