@@ -206,3 +206,18 @@ def test_a_refused_term_fails_only_its_post() -> None:
     results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b"])
     assert results[0].outcome == "created"  # type: ignore[union-attr]
     assert isinstance(results[1], TerminalSinkError) and "invalid_term" in str(results[1])
+
+
+def test_a_refused_write_keeps_the_wait_the_site_asked_for() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(200, json=[])
+        if path.endswith("/tags") or path.endswith("/categories"):
+            return httpx.Response(201, json={"id": 7})
+        return httpx.Response(429, headers={"Retry-After": "5"}, json={"code": "slow_down"})
+
+    with pytest.raises(TransientSinkError) as caught:
+        _sink(_site(handle)).upsert(PostBuilder().build(1), idempotency_key="k")
+    assert caught.value.retry_after == 5.0 and caught.value.status == 429
+    assert str(caught.value).startswith("alphanode-000001: HTTP 429 write: slow_down")

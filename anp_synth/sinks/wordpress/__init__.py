@@ -79,11 +79,24 @@ def _credentials(user: str | None, app_password: str | None, token: str | None) 
 
 @dataclass(frozen=True, slots=True)
 class _Existing:
+    """A post WordPress holds for a source id."""
+
     remote_id: int
     url: str
     status: str
     hash: str
     post: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One post to write: its slot in the batch, the request, and what WordPress held before."""
+
+    index: int
+    route: str
+    body: dict[str, Any]
+    hash: str
+    current: _Existing | None
 
 
 def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
@@ -97,6 +110,13 @@ def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
         data = body.get("data") if isinstance(body.get("data"), dict) else {}
         return f"{code}: {message}".strip(": "), data or {}
     return resp.reason_phrase or "error", {}
+
+
+def _about(source_id: str, err: SinkError) -> SinkError:
+    """The same error, its message naming the post (a transient one keeps its wait)."""
+    if isinstance(err, TransientSinkError):
+        return TransientSinkError(f"{source_id}: {err}", err.status, err.retry_after)
+    return type(err)(f"{source_id}: {err}", err.status)
 
 
 def _refused(resp: httpx.Response, what: str) -> SinkError:
@@ -337,18 +357,16 @@ class WordPressSink:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def _write_many(
-        self, requests: list[tuple[str, dict[str, Any]]]
-    ) -> list[tuple[int, dict[str, Any]] | SinkError]:
-        """POST each (route, body); through batch/v1 when the site has it. Per-item outcomes."""
+    def _write_many(self, requests: list[_Write]) -> list[dict[str, Any] | SinkError]:
+        """POST each write; through batch/v1 when the site has it. Per item: the answer's body."""
         if not requests:
             return []
         if self._use_batch and len(requests) > 1:
             payload = {
                 "validation": "normal",
                 "requests": [
-                    {"method": "POST", "path": f"{route}?_fields={WRITE_FIELDS}", "body": body}
-                    for route, body in requests
+                    {"method": "POST", "path": f"{w.route}?_fields={WRITE_FIELDS}", "body": w.body}
+                    for w in requests
                 ],
             }
             resp = self._call("POST", "/batch/v1", body=payload, what="batch write", ok=(404, 400))
@@ -358,7 +376,7 @@ class WordPressSink:
                 text, _ = _error_text(resp)
                 raise TerminalSinkError(f"batch write: HTTP 400 {text}", 400)
             else:
-                out: list[tuple[int, dict[str, Any]] | SinkError] = []
+                out: list[dict[str, Any] | SinkError] = []
                 responses = resp.json().get("responses", [])
                 if len(responses) != len(requests):
                     raise TransientSinkError(
@@ -376,18 +394,18 @@ class WordPressSink:
                     status = int(reply.get("status", 500))
                     body = reply.get("body") if isinstance(reply.get("body"), dict) else {}
                     if 200 <= status < 300:
-                        out.append((status, body))
+                        out.append(body)
                     else:
                         text = f"{body.get('code', '')}: {body.get('message', '')}".strip(": ")
                         out.append(status_error(status, f"HTTP {status} {text}"))
                 return out
-        results: list[tuple[int, dict[str, Any]] | SinkError] = []
-        for route, body in requests:
+        results: list[dict[str, Any] | SinkError] = []
+        for w in requests:
             try:
                 resp = self._call(
-                    "POST", route, params={"_fields": WRITE_FIELDS}, body=body, what="write"
+                    "POST", w.route, params={"_fields": WRITE_FIELDS}, body=w.body, what="write"
                 )
-                results.append((resp.status_code, resp.json()))
+                results.append(resp.json())
             except SinkError as exc:
                 results.append(exc)
         return results
@@ -401,8 +419,7 @@ class WordPressSink:
             sid = post.get("source_id") if isinstance(post, dict) else None
             source_ids.append(sid if isinstance(sid, str) else "")
         existing = self._lookup([s for s in source_ids if s], trash=True)
-        plan: list[tuple[int, str, str, _Existing | None]] = []  # index, route, hash, existing
-        requests: list[tuple[str, dict[str, Any]]] = []
+        writes: list[_Write] = []
         for index, post in enumerate(posts):
             sid = source_ids[index]
             if not sid:
@@ -432,25 +449,24 @@ class WordPressSink:
                 results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
                 continue
             route = f"/wp/v2/posts/{current.remote_id}" if current else "/wp/v2/posts"
-            plan.append((index, route, digest, current))
-            requests.append((route, body))
-        replies = self._write_many(requests)
+            writes.append(_Write(index, route, body, digest, current))
+        replies = self._write_many(writes)
         conflicts: list[int] = []
-        for (index, _route, digest, current), reply in zip(plan, replies, strict=True):
+        for write, reply in zip(writes, replies, strict=True):
+            index, digest, current = write.index, write.hash, write.current
             sid = source_ids[index]
             if isinstance(reply, SinkError):
                 if reply.status == 409 and current is None and retry_conflicts:
                     conflicts.append(index)  # created meanwhile: look up again and update
                     continue
-                results[index] = type(reply)(f"{sid}: {reply}", reply.status)
+                results[index] = _about(sid, reply)
                 continue
-            _status, body = reply
             outcome = UpsertOutcome.UPDATED if current else UpsertOutcome.CREATED
             results[index] = UpsertResult(
                 sid,
                 outcome,
-                str(body.get("id", current.remote_id if current else "")),
-                str(body.get("link", "")),
+                str(reply.get("id", current.remote_id if current else "")),
+                str(reply.get("link", "")),
                 digest,
                 previous=current.post if current else None,
             )
