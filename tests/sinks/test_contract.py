@@ -115,7 +115,6 @@ def test_purge_takes_routes_and_leaves_the_posts_alone(sink: Sink) -> None:
     sink.purge([])
     held = sink.get(p["source_id"])
     assert held is not None and held.hash == created.hash
-    assert [r.source_id for r in iter_all(sink)] == [p["source_id"]]
 
 
 def test_batches_over_the_limit_are_refused_as_terminal(sink: Sink) -> None:
