@@ -134,8 +134,10 @@ class AnpSink:
         for item in items:
             if item.get("result") == "error":
                 status = int(item.get("status") or 422)
-                where = f"{item['field']}: " if item.get("field") else ""
-                msg = f"{status} {where}{item.get('error', '')}".replace(f"{where}{where}", where)
+                error, field = str(item.get("error", "")), item.get("field")
+                if field and not error.startswith(f"{field}:"):
+                    error = f"{field}: {error}"  # the site's own errors name the field already
+                msg = f"{status} {error}"
                 out.append(status_error(status, msg))
             else:
                 out.append(self._result(item))

@@ -135,3 +135,14 @@ def test_purge_empties_exactly_the_named_routes_of_the_site_cache(reference_site
     for p in posts:
         sink.delete(p["source_id"])
     sink.close()
+
+
+def test_bulk_item_errors_follow_the_status_table_and_name_the_field() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        refused = {"result": "error", "status": 422, "field": "slug", "error": "slug: bad"}
+        busy = {"result": "error", "status": 503, "error": "database is locked"}
+        return httpx.Response(200, json={"items": [refused, busy]})
+
+    res = mock_sink(handler).upsert_many([post(1), post(2)], idempotency_keys=["a", "b"])
+    assert isinstance(res[0], TerminalSinkError) and str(res[0]) == "422 slug: bad"
+    assert isinstance(res[1], TransientSinkError) and str(res[1]) == "503 database is locked"
