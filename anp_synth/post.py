@@ -8,9 +8,11 @@ the reference site on every write.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SOURCE_ID_RE = r"^alphanode-\d{6}$"
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -18,9 +20,6 @@ HASH_RE = r"^[0-9a-f]{24}$"
 REFERENCE_RE = r"^anp-ref-\d{6}-\d{4}$"
 
 Difficulty = Literal["beginner", "intermediate", "advanced", "expert"]
-Profile = Literal["light", "standard", "heavy"]
-PROFILES: tuple[str, ...] = ("light", "standard", "heavy")
-LOCALES: tuple[str, ...] = ("en_US", "ja_JP", "ru_RU")
 
 _source_id = re.compile(SOURCE_ID_RE)
 
@@ -138,3 +137,41 @@ def post_schema() -> dict[str, Any]:
 def is_source_id(value: str) -> bool:
     """True when `value` looks like `alphanode-NNNNNN`."""
     return _source_id.match(value) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One way a post breaks the model: the field's path and what is wrong with it."""
+
+    field: str  # `sections[0].heading`, `meta.score.quality`, `(body)` for the post itself
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A pydantic error location as a field path: `sections[0].heading`, `meta.score.quality`."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(body)"
+
+
+class _Invalid(Protocol):
+    """pydantic's ValidationError, or FastAPI's RequestValidationError: both list `errors()`."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
+def field_errors(exc: _Invalid, limit: int | None = None) -> list[FieldError]:
+    """Every error of a validation error (or the first `limit`), each naming its field."""
+    return [FieldError(field_path(e["loc"]), e["msg"]) for e in exc.errors()[:limit]]
+
+
+def first_error(exc: ValidationError) -> FieldError:
+    """The first error of a ValidationError, naming its field: the one line a message shows."""
+    return field_errors(exc, 1)[0]

@@ -18,7 +18,7 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from anp_synth.generate.draws import Draws
 from anp_synth.generate.vocab import LocalePools, Vocabulary, locale_pools, vocabulary
@@ -39,8 +39,45 @@ VARIANTS = 1024
 STACK_VARIANTS = 512
 
 
-_StackLists = tuple[list[str], list[str], list[dict[str, str]]]  # tools, tags, tool entities
 V = TypeVar("V")
+
+
+class _StackLists(NamedTuple):
+    """The lists one stack variant gives a post."""
+
+    tools: list[str]
+    tags: list[str]
+    entities: list[dict[str, str]]  # the tools again, as entities (profiles with tool_entities)
+
+
+class _Checklist(NamedTuple):
+    """A checklist variant and its reading units."""
+
+    items: list[str]
+    units: int
+
+
+class _Filled(NamedTuple):
+    """A text and how it is filled in (see `_fill`)."""
+
+    text: str
+    how: int
+
+
+class _Paragraph(NamedTuple):
+    """A production paragraph, its closing sentence ("" for none) and how that is filled in."""
+
+    text: str
+    closer: str
+    how: int
+
+
+class _WordCounts(NamedTuple):
+    """How often each placeholder occurs in a template."""
+
+    stack: int
+    problem: int
+    scenario: int
 
 
 # precomputed strings of the hot path, exactly what the f-strings would give
@@ -62,13 +99,19 @@ class Volume:
     similar: tuple[int, int]
     tags: tuple[int, int]
     closer_per_mille: int
+    tool_entities: bool  # list every tool in meta.entities
 
 
+# The profiles: the one place they are named (`generate --profile`, the goldens and tests read it).
 PROFILES: dict[str, Volume] = {
-    "light": Volume((1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200),
-    "standard": Volume((3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500),
+    "light": Volume(
+        (1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200, False
+    ),
+    "standard": Volume(
+        (3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500, False
+    ),
     "heavy": Volume(
-        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800
+        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800, True
     ),
 }
 
@@ -92,12 +135,14 @@ class _Template:
 
     text: str
     base: int
-    counts: tuple[int, int, int]  # occurrences of {stack}, {problem}, {scenario}
+    counts: _WordCounts
 
     @classmethod
     def of(cls, text: str, unit: str) -> _Template:
         fields = [name for _, name, _, _ in string.Formatter().parse(text) if name]
-        counts = (fields.count("stack"), fields.count("problem"), fields.count("scenario"))
+        counts = _WordCounts(
+            fields.count("stack"), fields.count("problem"), fields.count("scenario")
+        )
         if unit == "chars":
             base = len(text.format(stack="", problem="", scenario=""))
         else:
@@ -119,10 +164,10 @@ class _Prose:
 
     lead: str
     lead_fmt: int
-    production: tuple[tuple[str, str, int], ...]  # paragraph, closing sentence (or ""), how
-    final: tuple[tuple[str, int], ...]
+    production: tuple[_Paragraph, ...]
+    final: tuple[_Filled, ...]
     base: int
-    counts: tuple[int, int, int]
+    counts: _WordCounts
 
     def units(self, topic_units: tuple[int, int, int]) -> int:
         c, u = self.counts, topic_units
@@ -188,16 +233,18 @@ class PostBuilder:
         self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
         self._image_variants = self._variants("images", VARIANTS, self._image_variant)
         self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
-        self._summary_variants: list[tuple[str, int]]
+        self._summary_variants: list[_Filled]
         self._brief_variants: list[str]
         if self._faker_prose:
             run = self._sentence_run
             self._summary_variants = self._variants(
-                "summary", VARIANTS, lambda d: (run(d, 2, 2)[0], 0)
+                "summary", VARIANTS, lambda d: _Filled(run(d, 2, 2)[0], 0)
             )
             self._brief_variants = self._variants("brief", VARIANTS, lambda d: run(d, 2, 3)[0])
         else:
-            self._summary_variants = [(t, _how(_Template.of(t, unit))) for t in raw["summaries"]]
+            self._summary_variants = [
+                _Filled(t, _how(_Template.of(t, unit))) for t in raw["summaries"]
+            ]
             self._brief_variants = list(raw["briefs"])
         notes_lo, notes_hi = self.volume.notes
         self._core_radix = (
@@ -451,37 +498,39 @@ class PostBuilder:
             production = []
             for _ in range(n_prod):
                 paragraph, n = self._sentence_run(d, 3, 5)
-                production.append((paragraph, "", 0))
+                production.append(_Paragraph(paragraph, "", 0))
                 units += n
             final = []
             for _ in range(n_final):
                 paragraph, n = self._sentence_run(d, 2, 4)
-                final.append((paragraph, 0))
+                final.append(_Filled(paragraph, 0))
                 units += n
-            return _Prose(lead, 0, tuple(production), tuple(final), units, (0, 0, 0))
+            return _Prose(lead, 0, tuple(production), tuple(final), units, _WordCounts(0, 0, 0))
         lead_t = self._leads[d.below(len(self._leads))]
         parts = [lead_t]
         production = []
         for i in d.distinct_indices(len(self._production), n_prod):
             paragraph = self._production[i]
-            parts.append(_Template(paragraph, self._production_units[i], (0, 0, 0)))
+            parts.append(_Template(paragraph, self._production_units[i], _WordCounts(0, 0, 0)))
             if d.below(1000) < volume.closer_per_mille:
                 closer = self._closers[d.below(len(self._closers))]
                 parts.append(closer)
-                production.append((paragraph, closer.text, _how(closer)))
+                production.append(_Paragraph(paragraph, closer.text, _how(closer)))
             else:
-                production.append((paragraph, "", 0))
+                production.append(_Paragraph(paragraph, "", 0))
         final = []
         for i in d.distinct_indices(len(self._finals), n_final):
             parts.append(self._finals[i])
-            final.append((self._finals[i].text, _how(self._finals[i])))
+            final.append(_Filled(self._finals[i].text, _how(self._finals[i])))
         base = sum(part.base for part in parts)
-        counts = tuple(sum(part.counts[f] for part in parts) for f in range(3))
-        return _Prose(lead_t.text, _how(lead_t), tuple(production), tuple(final), base, counts)  # type: ignore[arg-type]
+        counts = _WordCounts(*(sum(part.counts[f] for part in parts) for f in range(3)))
+        return _Prose(lead_t.text, _how(lead_t), tuple(production), tuple(final), base, counts)
 
-    def _checklist_variant(self, d: Draws) -> tuple[list[str], int]:
+    def _checklist_variant(self, d: Draws) -> _Checklist:
         picked = d.distinct_indices(len(self._checklist), d.between(*self.volume.checklist))
-        return [self._checklist[i] for i in picked], sum(self._checklist_units[i] for i in picked)
+        return _Checklist(
+            [self._checklist[i] for i in picked], sum(self._checklist_units[i] for i in picked)
+        )
 
     def _image_variant(self, d: Draws) -> list[dict[str, str]]:
         n = d.between(*self.volume.images)
@@ -502,8 +551,8 @@ class PostBuilder:
         ):
             if tag not in tags:
                 tags.append(tag)
-        entities = [{"name": t, "type": "tool"} for t in tools] if self.profile == "heavy" else []
-        return tools, tags, entities
+        entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
+        return _StackLists(tools, tags, entities)
 
     def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> list[V]:
         """`count` variants made from their own derived streams (pure, like a post)."""

@@ -14,7 +14,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -50,6 +50,30 @@ class Spec:
     @property
     def last_seed(self) -> int:
         return self.seed + self.count - 1
+
+
+class Shard(NamedTuple):
+    """Part `k` of `n` (1-based) of a seed range."""
+
+    k: int
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.k}/{self.n}"
+
+
+class SeedRange(NamedTuple):
+    """A run of consecutive seeds: the first and how many."""
+
+    first: int
+    posts: int
+
+
+class Chunk(NamedTuple):
+    """A run of posts as JSONL bytes, and how many posts it holds."""
+
+    posts: int
+    data: bytes
 
 
 @dataclass
@@ -88,8 +112,8 @@ def validate(spec: Spec) -> None:
         raise UsageError("window_days", f"must be positive, got {spec.window_days}")
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """`k/n` with 1 <= k <= n → (k, n); None stays None."""
+def parse_shard(text: str | None) -> Shard | None:
+    """`k/n` with 1 <= k <= n → Shard(k, n); None stays None."""
     if text is None:
         return None
     match = _SHARD_RE.match(text.strip())
@@ -98,17 +122,17 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     k, n = int(match.group(1)), int(match.group(2))
     if n < 1 or not 1 <= k <= n:
         raise UsageError("shard", f"need 1 <= k <= n, got {text!r}")
-    return k, n
+    return Shard(k, n)
 
 
-def shard_range(seed: int, count: int, shard: tuple[int, int] | None) -> tuple[int, int]:
-    """(first seed, count) of shard k of n: contiguous, so shards concatenated in order = one run."""
+def shard_range(seed: int, count: int, shard: tuple[int, int] | None) -> SeedRange:
+    """The seeds of shard k of n: contiguous, so shards concatenated in order = one run."""
     if shard is None:
-        return seed, count
+        return SeedRange(seed, count)
     k, n = shard
     start = seed + (k - 1) * count // n
     stop = seed + k * count // n
-    return start, stop - start
+    return SeedRange(start, stop - start)
 
 
 # -- building chunks (runs in workers too) ---------------------------------
@@ -135,8 +159,8 @@ def build_chunk(
     return b"".join([dumps(build(seed), option=newline) for seed in range(start, start + count)])
 
 
-def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[tuple[int, bytes]]:
-    """(posts, bytes) chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
+def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:
+    """Chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
     args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
     bounds = [
         (start, min(chunk, spec.seed + spec.count - start))
@@ -144,7 +168,7 @@ def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[tu
     ]
     if workers <= 1:
         for start, n in bounds:
-            yield n, build_chunk(*args, start, n)
+            yield Chunk(n, build_chunk(*args, start, n))
         return
     # Build the pools before forking, so workers inherit them instead of each
     # importing Faker and building its own (a fixed cost of ~0.3 s per worker).
@@ -167,7 +191,7 @@ def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[tu
             path = Path(future.result())
             data = path.read_bytes()
             path.unlink()
-            yield n, data
+            yield Chunk(n, data)
             nxt = next(todo, None)
             if nxt is not None:
                 pending.append((nxt[1], pool.submit(build_chunk_file, *args, *nxt, scratch)))
@@ -228,9 +252,10 @@ def generate(
     validate(spec)
     if workers < 1:
         raise UsageError("workers", f"must be at least 1, got {workers}")
+    shard = Shard(*shard) if shard is not None else None
     first, count = shard_range(spec.seed, spec.count, shard)
-    if count == 0:
-        raise UsageError("shard", f"shard {shard[0]}/{shard[1]} of {spec.count} posts is empty")  # type: ignore[index]
+    if shard is not None and count == 0:
+        raise UsageError("shard", f"shard {shard} of {spec.count} posts is empty")
     part = Spec(first, count, spec.profile, spec.locale, spec.epoch, spec.window_days)
     digest = hashlib.sha256()
     size = 0
@@ -244,7 +269,7 @@ def generate(
             if on_progress:
                 on_progress(n)
 
-    shard_text = f"{shard[0]}/{shard[1]}" if shard else None
+    shard_text = str(shard) if shard else None
     if output == "-":
         pump(sys.stdout.buffer)
         sys.stdout.buffer.flush()

@@ -73,10 +73,6 @@ class Draws:
         """A uniform integer in [lo, hi]."""
         return lo + self.below(hi - lo + 1)
 
-    def pick(self, pool: Sequence[T]) -> T:
-        """One uniform element of `pool`."""
-        return pool[self.below(len(pool))]
-
     def pick_weighted(self, pool: Sequence[T], cumulative: Sequence[int]) -> T:
         """One element of `pool` with the given cumulative integer weights."""
         return pool[bisect_right(cumulative, self.below(cumulative[-1]))]

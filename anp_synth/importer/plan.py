@@ -22,7 +22,7 @@ from anp_synth.importer.runlog import Quarantined
 from anp_synth.importer.send import Item
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import Line, content_hash, parse_line
-from anp_synth.post import Post, is_source_id
+from anp_synth.post import Post, first_error, is_source_id
 
 QuarantineFn = Callable[[Quarantined], None]
 
@@ -37,10 +37,9 @@ def raw_digest(raw: bytes) -> bytes:
 
 def validation_reason(exc: ValidationError) -> str:
     """A pydantic error as one line: the first field and its message (+N more)."""
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "(post)"
+    first = first_error(exc)
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"field {where!r}: {first['msg']}{more}"
+    return f"field {first.field!r}: {first.message}{more}"
 
 
 def _guess_source_id(raw: bytes) -> str | None:

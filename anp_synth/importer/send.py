@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import stamina
 
+from anp_synth.contract import UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TokenRefusedError, TransientSinkError
 from anp_synth.importer.breaker import CircuitBreaker
 from anp_synth.importer.ledger import Known
@@ -273,7 +274,7 @@ class Sender:
         status: int | None
         if isinstance(res, UpsertResult):
             out.done.append(Done(item, res, attempt_no > 1))
-            action, status = res.outcome, 201 if res.outcome == "created" else 200
+            action, status = res.outcome, 201 if res.outcome == UpsertOutcome.CREATED else 200
         elif isinstance(res, TransientSinkError):
             settled = False
             action, status = "retry", res.status
@@ -309,7 +310,7 @@ def purge_paths(results: Iterable[UpsertResult]) -> list[str]:
     """The routes to purge after these writes: each updated post's page, and its old page."""
     paths: list[str] = []
     for res in results:
-        if res.outcome == "updated":
+        if res.outcome == UpsertOutcome.UPDATED:
             path = url_path(res.url)
             paths.append(path)
             prev = res.previous or {}

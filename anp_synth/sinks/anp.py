@@ -1,15 +1,13 @@
-"""The `anp` sink: the reference site's import contract (DESIGN §3) over httpx.
+"""The `anp` sink: the reference site's import contract (docs/import-contract.md) over httpx.
 
 One keep-alive connection pool per sink, a timeout on every call, bulk upserts of up
-to 500 posts. Transport failures, 429 and 5xx become TransientSinkError (with the
-Retry-After the target asked for); other 4xx become TerminalSinkError.
+to `contract.MAX_BULK_POSTS` posts. Failures map to the two error kinds by the one rule
+of `anp_synth.sinks.http`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -17,27 +15,13 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from anp_synth import contract as api
+from anp_synth.contract import UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
+from anp_synth.sinks.http import response_error, status_error, transport_error
 
-MAX_BATCH = 500  # the site's bulk limit
 JSON = {"Content-Type": "application/json"}
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (seconds or an HTTP date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _message(resp: httpx.Response) -> str:
@@ -51,12 +35,7 @@ def _message(resp: httpx.Response) -> str:
 
 
 def _error_for(resp: httpx.Response) -> SinkError:
-    status = resp.status_code
-    if status == 429 or status >= 500:
-        return TransientSinkError(
-            _message(resp), status=status, retry_after=retry_after(resp.headers.get("retry-after"))
-        )
-    return TerminalSinkError(_message(resp), status=status)
+    return response_error(resp, _message(resp))
 
 
 def batch_key(keys: Sequence[str]) -> str:
@@ -68,7 +47,7 @@ class AnpSink:
     """A sink for any site that implements the anp import contract."""
 
     name = "anp"
-    max_batch = MAX_BATCH
+    max_batch = api.MAX_BULK_POSTS
 
     def __init__(
         self,
@@ -97,10 +76,8 @@ class AnpSink:
     def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
         try:
             return self.client.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
-            raise TransientSinkError(f"timeout: {type(exc).__name__}") from None
         except httpx.TransportError as exc:
-            raise TransientSinkError(f"connection: {type(exc).__name__}: {exc}") from None
+            raise transport_error(exc, f"{method} {url}") from None
 
     def _json(self, resp: httpx.Response) -> Any:
         try:
@@ -116,7 +93,7 @@ class AnpSink:
         with contract("upsert"):
             return UpsertResult(
                 source_id=item["source_id"],
-                outcome=item["result"],
+                outcome=UpsertOutcome(item["result"]),
                 remote_id=str(item["id"]),
                 url=item["url"],
                 hash=item["hash"],
@@ -127,7 +104,7 @@ class AnpSink:
         """PUT one post keyed by its source id."""
         resp = self._request(
             "PUT",
-            f"/api/posts/{quote(post['source_id'], safe='')}",
+            api.post_path(quote(post["source_id"], safe="")),
             content=orjson.dumps(post),
             headers={**JSON, "Idempotency-Key": idempotency_key},
         )
@@ -143,7 +120,7 @@ class AnpSink:
             raise TerminalSinkError(f"batch of {len(posts)} > {self.max_batch}", status=413)
         resp = self._request(
             "POST",
-            "/api/posts/bulk",
+            api.BULK_PATH,
             content=orjson.dumps({"posts": list(posts)}),
             headers={**JSON, "Idempotency-Key": batch_key(idempotency_keys)},
         )
@@ -157,21 +134,18 @@ class AnpSink:
         for item in items:
             if item.get("result") == "error":
                 status = int(item.get("status") or 422)
-                where = f"{item['field']}: " if item.get("field") else ""
-                msg = f"{status} {where}{item.get('error', '')}".replace(f"{where}{where}", where)
-                err: SinkError = (
-                    TransientSinkError(msg, status=status)
-                    if status == 429 or status >= 500
-                    else TerminalSinkError(msg, status=status)
-                )
-                out.append(err)
+                error, field = str(item.get("error", "")), item.get("field")
+                if field and not error.startswith(f"{field}:"):
+                    error = f"{field}: {error}"  # the site's own errors name the field already
+                msg = f"{status} {error}"
+                out.append(status_error(status, msg))
             else:
                 out.append(self._result(item))
         return out
 
     def get(self, source_id: str) -> RemotePost | None:
         """GET one post; None on 404."""
-        resp = self._request("GET", f"/api/posts/{quote(source_id, safe='')}")
+        resp = self._request("GET", api.post_path(quote(source_id, safe="")))
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -180,12 +154,12 @@ class AnpSink:
         with contract("GET /api/posts/{source_id}"):
             return RemotePost(b["source_id"], str(b["id"]), b["url"], b["hash"], b.get("post"))
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = api.LIST_LIMIT) -> Page:
         """One keyset page of the target's posts."""
         params: dict[str, Any] = {"limit": limit}
         if after is not None:
             params["after"] = after
-        resp = self._request("GET", "/api/posts", params=params)
+        resp = self._request("GET", api.POSTS_PATH, params=params)
         if resp.status_code != 200:
             raise _error_for(resp)
         b = self._json(resp)
@@ -198,7 +172,7 @@ class AnpSink:
 
     def delete(self, source_id: str) -> bool:
         """DELETE one post; False when it was not there."""
-        resp = self._request("DELETE", f"/api/posts/{quote(source_id, safe='')}")
+        resp = self._request("DELETE", api.post_path(quote(source_id, safe="")))
         if resp.status_code == 204:
             return True
         if resp.status_code == 404:
@@ -208,7 +182,7 @@ class AnpSink:
     def purge(self, paths: Sequence[str]) -> None:
         """POST /api/purge with exactly these routes."""
         resp = self._request(
-            "POST", "/api/purge", content=orjson.dumps({"routes": list(paths)}), headers=JSON
+            "POST", api.PURGE_PATH, content=orjson.dumps({"routes": list(paths)}), headers=JSON
         )
         if resp.status_code != 200:
             raise _error_for(resp)

@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from anp_synth.contract import LIST_LIMIT, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError
-
-Outcome = Literal["created", "updated", "unchanged"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +20,7 @@ class UpsertResult:
     """What the target did with one post. `previous` is the post as it was before an update."""
 
     source_id: str
-    outcome: Outcome
+    outcome: UpsertOutcome
     remote_id: str
     url: str
     hash: str
@@ -68,7 +67,7 @@ class Sink(Protocol):
         """One post with its full content, or None when the target does not have it."""
         ...
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """One keyset page of (source id, hash, url), for reconciliation."""
         ...
 
@@ -93,11 +92,11 @@ def contract(what: str) -> Iterator[None]:
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise TerminalSinkError(
             f"{what}: the target's answer does not follow the import contract "
-            f"({type(exc).__name__}: {exc}); is --target the right site?"
+            f"({type(exc).__name__}: {exc}); is the target the right site?"
         ) from exc
 
 
-def iter_all(sink: Sink, page_size: int = 500) -> Iterator[RemotePost]:
+def iter_all(sink: Sink, page_size: int = LIST_LIMIT) -> Iterator[RemotePost]:
     """Every post on the target, page by page; a cursor that does not move is an error."""
     after: str | None = None
     while True:

@@ -8,29 +8,40 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
+from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, is_source_id
+from anp_synth.post import Post, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 
-MAX_BATCH = 500
+
+class Held(NamedTuple):
+    """One post as a memory target holds it."""
+
+    remote_id: str
+    post: dict[str, Any]
+    hash: str
+
+    @property
+    def url(self) -> str:
+        """Its route, as the reference site would give it."""
+        return f"/posts/{self.post['slug']}"
 
 
 class MemoryStore:
-    """One target's posts: source id → (remote id, post, hash), plus a log of calls."""
+    """One target's posts by source id, the routes purged, and how many calls it took."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.posts: dict[str, tuple[str, dict[str, Any], str]] = {}
+        self.posts: dict[str, Held] = {}
         self.next_id = 1
         self.purged: list[str] = []
         self.requests = 0
-        self.idempotency_keys: dict[str, str] = {}
-        self.replies: dict[str, list[UpsertResult | SinkError]] = {}
+        self.replies: dict[str, list[UpsertResult | SinkError]] = {}  # bulk key → first answer
 
 
 _STORES: dict[str, MemoryStore] = {}
@@ -49,21 +60,11 @@ def reset_store(target: str) -> None:
         _STORES.pop(target, None)
 
 
-def _url(post: dict[str, Any]) -> str:
-    return f"/posts/{post['slug']}"
-
-
-def _message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return f"{where}: {first['msg']}"
-
-
 class MemorySink:
     """The import contract, held in a dict."""
 
     name = "memory"
-    max_batch = MAX_BATCH
+    max_batch = MAX_BULK_POSTS
 
     def __init__(
         self, target: str, token: str | None = None, *, replay: bool = True, **_options: Any
@@ -79,24 +80,23 @@ class MemorySink:
         try:
             Post.model_validate(post)
         except ValidationError as exc:
-            raise TerminalSinkError(f"422 {_message(exc)}", status=422) from None
+            raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         h = content_hash(post)
         st = self.store
         with st.lock:
             st.requests += 1
-            st.idempotency_keys[idempotency_key] = sid
             old = st.posts.get(sid)
             if old is None:
-                rid = str(st.next_id)
+                new = st.posts[sid] = Held(str(st.next_id), post, h)
                 st.next_id += 1
-                st.posts[sid] = (rid, post, h)
-                return UpsertResult(sid, "created", rid, _url(post), h)
-            rid, old_post, old_hash = old
-            if old_hash == h:
-                return UpsertResult(sid, "unchanged", rid, _url(post), h)
-            st.posts[sid] = (rid, post, h)
-            return UpsertResult(sid, "updated", rid, _url(post), h, previous=old_post)
+                return UpsertResult(sid, UpsertOutcome.CREATED, new.remote_id, new.url, h)
+            if old.hash == h:
+                return UpsertResult(sid, UpsertOutcome.UNCHANGED, old.remote_id, old.url, h)
+            new = st.posts[sid] = Held(old.remote_id, post, h)
+            return UpsertResult(
+                sid, UpsertOutcome.UPDATED, new.remote_id, new.url, h, previous=old.post
+            )
 
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
@@ -128,20 +128,15 @@ class MemorySink:
             held = self.store.posts.get(source_id)
         if held is None:
             return None
-        rid, post, h = held
-        return RemotePost(source_id, rid, _url(post), h, post)
+        return RemotePost(source_id, held.remote_id, held.url, held.hash, held.post)
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """Keyset page ordered by source id."""
         with self.store.lock:
             self.store.requests += 1
             ids = sorted(s for s in self.store.posts if after is None or s > after)[:limit]
-            items = [
-                RemotePost(
-                    s, self.store.posts[s][0], _url(self.store.posts[s][1]), self.store.posts[s][2]
-                )
-                for s in ids
-            ]
+            held = [(s, self.store.posts[s]) for s in ids]
+        items = [RemotePost(s, h.remote_id, h.url, h.hash) for s, h in held]
         nxt = ids[-1] if len(ids) == limit else None
         return Page(items, nxt)
 

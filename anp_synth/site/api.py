@@ -1,4 +1,4 @@
-"""The import API (DESIGN §3): upsert, bulk upsert, get, keyset list, delete, purge."""
+"""The import API (docs/import-contract.md): upsert, bulk upsert, get, keyset list, delete, purge."""
 
 from __future__ import annotations
 
@@ -12,24 +12,29 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
 
+from anp_synth import contract
+from anp_synth.contract import (
+    LIST_LIMIT,
+    MAX_BULK_BYTES,
+    MAX_BULK_POSTS,
+    MAX_LIST_LIMIT,
+    MAX_POST_BYTES,
+    UpsertOutcome,
+)
 from anp_synth.errors import ApiError
-from anp_synth.post import Post, is_source_id
-from anp_synth.site.db import Refused, Written
+from anp_synth.post import Post, field_errors, is_source_id
+from anp_synth.site.db import Refused, Remembered, Written
 from anp_synth.site.state import Site, site_of
 
-MAX_POST_BYTES = 2 * 1024 * 1024
-MAX_BULK_BYTES = 64 * 1024 * 1024
-MAX_BULK_ITEMS = 500
-MAX_LIST_LIMIT = 1000
-
-router = APIRouter(prefix="/api")
+MAX_REPORTED_ERRORS = 20  # a 422 lists this many of a post's errors, not all of a broken one
+router = APIRouter()
 
 
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """No garbage collection while a bulk request is parsed and written.
 
-    Parsing 500 posts allocates ~100,000 objects, none of them cyclic garbage; letting
+    Parsing a full bulk request allocates ~100,000 objects, none of them cyclic garbage; letting
     the collector run dozens of times meanwhile costs about a tenth of the bulk time.
     """
     was_enabled = gc.isenabled()
@@ -56,17 +61,6 @@ def error_body(exc: ApiError) -> dict[str, Any]:
     return body
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """A pydantic error location as a field path: `sections[0].heading`, `meta.score.quality`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(body)"
-
-
 def validate_post(obj: Any) -> dict[str, Any]:
     """The post if it obeys the model; else ApiError 422 naming the first bad field."""
     if not isinstance(obj, dict):
@@ -74,10 +68,9 @@ def validate_post(obj: Any) -> dict[str, Any]:
     try:
         Post.model_validate(obj)
     except ValidationError as exc:
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in exc.errors()[:20]]
-        first = errors[0]
-        err = ApiError(422, f"{first['field']}: {first['message']}", first["field"])
-        err.errors = errors
+        errors = field_errors(exc, MAX_REPORTED_ERRORS)
+        err = ApiError(422, str(errors[0]), errors[0].field)
+        err.errors = [{"field": e.field, "message": e.message} for e in errors]
         raise err from None
     return obj
 
@@ -125,7 +118,7 @@ def written_json(request: Request, item: Written) -> dict[str, Any]:
         "url": post_url(request, item.slug),
         "hash": item.hash,
     }
-    if item.result == "updated":
+    if item.result is UpsertOutcome.UPDATED:
         out["previous"] = item.previous
     return out
 
@@ -143,16 +136,18 @@ def _replay(site: Site, key: str | None, fingerprint: str) -> Response | None:
     stored = site.db.idempotent_response(key)
     if stored is None:
         return None
-    if stored[0] != fingerprint:
+    if stored.fingerprint != fingerprint:
         raise ApiError(
             422, "Idempotency-Key was already used with a different request", "Idempotency-Key"
         )
     return Response(
-        stored[2], stored[1], {"Idempotent-Replayed": "true"}, media_type="application/json"
+        stored.body, stored.status, {"Idempotent-Replayed": "true"}, media_type="application/json"
     )
 
 
-@router.put("/posts/{source_id}", status_code=201, summary="Upsert one post by source id")
+@router.put(
+    contract.post_path("{source_id}"), status_code=201, summary="Upsert one post by source id"
+)
 async def put_post(source_id: str, request: Request) -> Response:
     """Create (201) or update (200 updated / 200 unchanged) one post."""
     require_token(request)
@@ -175,11 +170,13 @@ async def put_post(source_id: str, request: Request) -> Response:
         item = results[0]
         if isinstance(item, Refused):
             return item.status, orjson.dumps({"error": item.message, "field": item.field})
-        return (201 if item.result == "created" else 200), orjson.dumps(written_json(request, item))
+        return (201 if item.result is UpsertOutcome.CREATED else 200), orjson.dumps(
+            written_json(request, item)
+        )
 
-    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
+    def remember(results: list[Written | Refused]) -> Remembered:
         status, data = answer(results)
-        return key or "", fingerprint, status, data
+        return Remembered(key or "", fingerprint, status, data)
 
     results, changes = site.db.upsert_many([post], remember if key else None)
     site.cache.apply(changes)
@@ -187,7 +184,10 @@ async def put_post(source_id: str, request: Request) -> Response:
     return Response(data, status, media_type="application/json")
 
 
-@router.post("/posts/bulk", summary="Upsert up to 500 posts; one bad item fails only itself")
+@router.post(
+    contract.BULK_PATH,
+    summary=f"Upsert up to {MAX_BULK_POSTS} posts; one bad item fails only itself",
+)
 async def bulk_posts(request: Request) -> Response:
     """Per-item results in input order; the valid items are written in one transaction."""
     require_token(request)
@@ -209,8 +209,8 @@ def _bulk_write(
     items = raw.get("posts") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ApiError(422, 'posts: expected {"posts": [...]} or a JSON array', "posts")
-    if len(items) > MAX_BULK_ITEMS:
-        raise ApiError(422, f"posts: {len(items)} items, at most {MAX_BULK_ITEMS}", "posts")
+    if len(items) > MAX_BULK_POSTS:
+        raise ApiError(422, f"posts: {len(items)} items, at most {MAX_BULK_POSTS}", "posts")
     slots: list[dict[str, Any] | None] = [None] * len(items)
     valid: list[dict[str, Any]] = []
     where: list[int] = []
@@ -249,45 +249,47 @@ def _bulk_write(
             counts[entry["result"]] += 1
         return orjson.dumps({"items": out, "counts": counts})
 
-    def remember(results: list[Written | Refused]) -> tuple[str, str, int, bytes]:
-        return key or "", fingerprint, 200, answer(results)
+    def remember(results: list[Written | Refused]) -> Remembered:
+        return Remembered(key or "", fingerprint, 200, answer(results))
 
     results, changes = site.db.upsert_many(valid, remember if key else None)
     site.cache.apply(changes)
     return Response(answer(results), 200, media_type="application/json")
 
 
-@router.get("/posts/{source_id}", summary="One post with its id, url and content hash")
+@router.get(contract.post_path("{source_id}"), summary="One post with its id, url and content hash")
 async def get_post(source_id: str, request: Request) -> Response:
     """The stored post, or 404."""
     found = site_of(request).db.get(source_id)
     if found is None:
         raise ApiError(404, f"no post with source_id {source_id!r}", "source_id")
-    post_id, slug, digest, post = found
     return json_response(
         {
             "source_id": source_id,
-            "id": post_id,
-            "url": post_url(request, slug),
-            "hash": digest,
-            "post": post,
+            "id": found.id,
+            "url": post_url(request, found.slug),
+            "hash": found.hash,
+            "post": found.post,
         }
     )
 
 
-@router.get("/posts", summary="Keyset listing of source ids, hashes and urls")
+@router.get(contract.POSTS_PATH, summary="Keyset listing of source ids, hashes and urls")
 async def list_posts(
     request: Request,
     after: str | None = Query(None, description="Cursor: the `next` of the previous page."),
-    limit: int = Query(500, ge=1, le=MAX_LIST_LIMIT),
+    limit: int = Query(LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT),
 ) -> Response:
     """Posts in source-id order after the cursor, for reconciliation."""
-    rows, cursor = site_of(request).db.keyset(after, limit)
-    items = [{"source_id": s, "hash": h, "url": post_url(request, slug)} for s, h, slug in rows]
-    return json_response({"items": items, "next": cursor})
+    page = site_of(request).db.keyset(after, limit)
+    items = [
+        {"source_id": r.source_id, "hash": r.hash, "url": post_url(request, r.slug)}
+        for r in page.rows
+    ]
+    return json_response({"items": items, "next": page.next})
 
 
-@router.delete("/posts/{source_id}", status_code=204, summary="Delete one post")
+@router.delete(contract.post_path("{source_id}"), status_code=204, summary="Delete one post")
 async def delete_post(source_id: str, request: Request) -> Response:
     """204 when deleted, 404 when absent."""
     require_token(request)
@@ -299,7 +301,7 @@ async def delete_post(source_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/purge", summary="Purge exactly the cached routes named")
+@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes named")
 async def purge(request: Request) -> Response:
     """Body `{"routes": ["/posts/x", "/tag/y/page/2"]}`; answers which of them were cached here."""
     require_token(request)

@@ -17,8 +17,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from anp_synth.errors import ApiError
+from anp_synth.post import FieldError, field_errors
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
-from anp_synth.site.api import error_body, field_path, json_response
+from anp_synth.site.api import error_body, json_response
 from anp_synth.site.api import router as api_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
@@ -100,10 +101,13 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = [{"field": field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
-        first = errors[0] if errors else {"field": "(request)", "message": "invalid"}
-        body = {"error": f"{first['field']}: {first['message']}", "field": first["field"]}
-        return json_response({**body, "errors": errors}, 422)
+        errors = field_errors(exc) or [FieldError("(request)", "invalid")]
+        body = {
+            "error": str(errors[0]),
+            "field": errors[0].field,
+            "errors": [{"field": e.field, "message": e.message} for e in errors],
+        }
+        return json_response(body, 422)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -231,12 +231,17 @@ class PageCache:
         if version == self._data_version:
             return
         self._data_version = version
-        last, oldest, events = self.db.purge_events(self._seq)
-        if oldest is not None and oldest > self._seq + 1 and self._seq and self.entries:
+        logged = self.db.purge_events(self._seq)
+        if (
+            logged.oldest is not None
+            and logged.oldest > self._seq + 1
+            and self._seq
+            and self.entries
+        ):
             self.clear()  # we fell behind the kept log: forget everything to stay correct
-        for changes in events:
+        for changes in logged.events:
             self.apply(changes)
-        self._seq = last
+        self._seq = logged.last
 
 
 def _etag(body: bytes) -> bytes:

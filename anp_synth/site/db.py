@@ -16,10 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
+from anp_synth.contract import UpsertOutcome
 from anp_synth.jsonl import content_hash
 from anp_synth.site.terms import fts_query, post_terms, search_text
 
@@ -103,6 +104,7 @@ LISTED_KINDS = ("stack", "tag")  # tools are indexed for "Similar Posts" only, n
 PURGE_LOG_KEEP_S = 3600
 IDEMPOTENCY_KEEP_S = 24 * 3600
 
+IN_CHUNK = 500  # values per `IN (?, …)` query: far under SQLite's limit on bound variables
 SortKey = tuple[str, int]  # (published_at, id): listings are newest first
 
 
@@ -110,12 +112,75 @@ SortKey = tuple[str, int]  # (published_at, id): listings are newest first
 class Written:
     """The outcome of one upsert that succeeded."""
 
-    result: str  # created | updated | unchanged
+    result: UpsertOutcome
     source_id: str
     id: int
     slug: str
     hash: str
     previous: dict[str, Any] | None = None
+
+
+class StoredPost(NamedTuple):
+    """One post as the database holds it."""
+
+    id: int
+    slug: str
+    hash: str
+    post: dict[str, Any]
+
+
+class KeysetRow(NamedTuple):
+    """One line of the keyset listing."""
+
+    source_id: str
+    hash: str
+    slug: str
+
+
+class KeysetPage(NamedTuple):
+    """One page of the keyset listing and the cursor of the next (None on the last)."""
+
+    rows: list[KeysetRow]
+    next: str | None
+
+
+class StoredAnswer(NamedTuple):
+    """The answer kept for an Idempotency-Key, with the fingerprint of its request."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+
+
+class Remembered(NamedTuple):
+    """An answer to keep under its Idempotency-Key (written in the write's transaction)."""
+
+    key: str
+    fingerprint: str
+    status: int
+    body: bytes
+
+
+class PurgeEvents(NamedTuple):
+    """What other workers logged: the last sequence number, the oldest kept, the events."""
+
+    last: int
+    oldest: int | None
+    events: list[Changes]
+
+
+class SimilarPost(NamedTuple):
+    """A link in a post page's "Similar Posts"."""
+
+    slug: str
+    title: str
+
+
+class SessionUser(NamedTuple):
+    """Who a live login session belongs to."""
+
+    username: str
+    display_name: str
 
 
 @dataclass(slots=True)
@@ -439,7 +504,7 @@ class Database:
     def upsert_many(
         self,
         posts: Sequence[dict[str, Any]],
-        remember: Callable[[list[Written | Refused]], tuple[str, str, int, bytes]] | None = None,
+        remember: Callable[[list[Written | Refused]], Remembered] | None = None,
     ) -> tuple[list[Written | Refused], Changes]:
         """Upsert validated posts keyed by source id, in ONE transaction; one result per post.
 
@@ -471,8 +536,8 @@ class Database:
     def _rows_by_source_id(self, source_ids: list[str]) -> dict[str, _Row]:
         out: dict[str, _Row] = {}
         unique = list(dict.fromkeys(source_ids))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start : start + IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             for row in self.conn.execute(
                 "SELECT id, source_id, slug, published_at, hash, body FROM posts"
@@ -485,8 +550,8 @@ class Database:
     def _owners_of_slugs(self, slugs: list[str]) -> dict[str, str]:
         out: dict[str, str] = {}
         unique = list(dict.fromkeys(slugs))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start : start + 500]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start : start + IN_CHUNK]
             marks = ",".join("?" * len(chunk))
             for slug, source_id in self.conn.execute(
                 f"SELECT slug, source_id FROM posts WHERE slug IN ({marks})", chunk
@@ -511,7 +576,7 @@ class Database:
             return Refused(source_id, 409, "slug", f"slug {slug!r} already belongs to {owner}")
         old = existing.get(source_id)
         if old is not None and old.hash == digest:
-            return Written("unchanged", source_id, old.id, old.slug, digest)
+            return Written(UpsertOutcome.UNCHANGED, source_id, old.id, old.slug, digest)
         body = orjson.dumps(post)
         title = post["title"]
         published = post["published_at"]
@@ -525,7 +590,7 @@ class Database:
                 (source_id, slug, title, published, digest, body, now, now),
             ).lastrowid
             assert post_id is not None
-            result = "created"
+            result = UpsertOutcome.CREATED
             for listing in _listings_of(post, terms):
                 changes.listing(listing).shift((published, post_id), insert=True)
         else:
@@ -537,7 +602,7 @@ class Database:
                 (slug, title, published, digest, body, now, post_id),
             )
             self._unindex(post_id, previous)
-            result = "updated"
+            result = UpsertOutcome.UPDATED
             self._note_update(changes, post_id, previous, post)
             if old.slug != slug:
                 slugs.pop(old.slug, None)
@@ -658,14 +723,14 @@ class Database:
         """Changes whenever another connection commits: a cheap "anything new?" check."""
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def purge_events(self, after_seq: int) -> tuple[int, int | None, list[Changes]]:
-        """(last seq, oldest seq kept, events after `after_seq`)."""
+    def purge_events(self, after_seq: int) -> PurgeEvents:
+        """The purge events logged after `after_seq`."""
         rows = self.conn.execute(
             "SELECT seq, event FROM purge_log WHERE seq > ? ORDER BY seq", (after_seq,)
         ).fetchall()
         oldest = self.conn.execute("SELECT min(seq) FROM purge_log").fetchone()[0]
         last = rows[-1][0] if rows else after_seq
-        return last, oldest, [Changes.from_bytes(event) for _, event in rows]
+        return PurgeEvents(last, oldest, [Changes.from_bytes(event) for _, event in rows])
 
     def last_purge_seq(self) -> int:
         """The newest purge-log sequence number (0 when empty)."""
@@ -673,12 +738,12 @@ class Database:
 
     # -- idempotency keys --------------------------------------------------
 
-    def idempotent_response(self, key: str) -> tuple[str, int, bytes] | None:
-        """(fingerprint, status, body) stored for an Idempotency-Key, if seen."""
+    def idempotent_response(self, key: str) -> StoredAnswer | None:
+        """The answer stored for an Idempotency-Key, if seen."""
         row = self.conn.execute(
             "SELECT fingerprint, status, body FROM idempotency WHERE key = ?", (key,)
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else StoredAnswer(row[0], row[1], row[2])
 
     def remember_response(self, key: str, fingerprint: str, status: int, body: bytes) -> None:
         """Store the response of a write under its Idempotency-Key, dropping expired keys."""
@@ -701,22 +766,20 @@ class Database:
         """Number of posts."""
         return int(self.conn.execute("SELECT count(*) FROM posts").fetchone()[0])
 
-    def get(self, source_id: str) -> tuple[int, str, str, dict[str, Any]] | None:
-        """(id, slug, hash, post) of one post, or None."""
+    def get(self, source_id: str) -> StoredPost | None:
+        """One post by source id, or None."""
         row = self.conn.execute(
             "SELECT id, slug, hash, body FROM posts WHERE source_id = ?", (source_id,)
         ).fetchone()
-        return None if row is None else (row[0], row[1], row[2], orjson.loads(row[3]))
+        return None if row is None else StoredPost(row[0], row[1], row[2], orjson.loads(row[3]))
 
     def by_slug(self, slug: str) -> ListedPost | None:
         """The post with this slug, or None."""
         row = self.conn.execute("SELECT id, body FROM posts WHERE slug = ?", (slug,)).fetchone()
         return None if row is None else ListedPost(row[0], orjson.loads(row[1]))
 
-    def keyset(
-        self, after: str | None, limit: int
-    ) -> tuple[list[tuple[str, str, str]], str | None]:
-        """(source_id, hash, slug) in source-id order after a cursor, and the next cursor."""
+    def keyset(self, after: str | None, limit: int) -> KeysetPage:
+        """Posts in source-id order after a cursor, and the next cursor."""
         rows = self.conn.execute(
             "SELECT source_id, hash, slug FROM posts WHERE source_id > ? ORDER BY source_id"
             " LIMIT ?",
@@ -724,7 +787,9 @@ class Database:
         ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        return [(r[0], r[1], r[2]) for r in rows], (rows[-1][0] if more and rows else None)
+        return KeysetPage(
+            [KeysetRow(r[0], r[1], r[2]) for r in rows], rows[-1][0] if more and rows else None
+        )
 
     def listing(self, name: str, page: int, per_page: int) -> ListingPage:
         """One page of a listing (`home`, `stack:SLUG`, `tag:SLUG`), newest first."""
@@ -774,10 +839,10 @@ class Database:
             (query, limit, offset),
         ).fetchall()
 
-    def similar(self, item: ListedPost, limit: int = 6) -> list[tuple[str, str]]:
-        """(slug, title) of the post's declared similar posts that exist, filled up by stack/tools."""
+    def similar(self, item: ListedPost, limit: int = 6) -> list[SimilarPost]:
+        """The post's declared similar posts that exist, filled up by stack and tools."""
         post = item.post
-        out: list[tuple[str, str]] = []
+        out: list[SimilarPost] = []
         seen = {item.id}
         for post_id, slug, title in self.conn.execute(
             "SELECT p.id, p.slug, p.title FROM post_similar s"
@@ -787,7 +852,7 @@ class Database:
         ):
             if post_id not in seen:
                 seen.add(post_id)
-                out.append((slug, title))
+                out.append(SimilarPost(slug, title))
         if len(out) >= limit:
             return out[:limit]
         for kind, term_slug, _ in post_terms(post):
@@ -807,7 +872,7 @@ class Database:
             for post_id, slug, title in self.conn.execute(sql, (term_slug, limit + len(seen))):
                 if post_id not in seen:
                     seen.add(post_id)
-                    out.append((slug, title))
+                    out.append(SimilarPost(slug, title))
                     if len(out) >= limit:
                         return out
         return out
@@ -825,13 +890,13 @@ class Database:
         )
         self.conn.execute("COMMIT")
 
-    def session(self, id_hash: str) -> tuple[str, str] | None:
-        """(username, display name) of a live session, or None."""
+    def session(self, id_hash: str) -> SessionUser | None:
+        """Who a live session belongs to, or None."""
         row = self.conn.execute(
             "SELECT username, display_name FROM sessions WHERE id_hash = ? AND expires >= ?",
             (id_hash, int(time.time())),
         ).fetchone()
-        return None if row is None else (row[0], row[1])
+        return None if row is None else SessionUser(row[0], row[1])
 
     def delete_session(self, id_hash: str) -> None:
         """End a login session."""

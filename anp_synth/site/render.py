@@ -69,7 +69,7 @@ def current_user(request: Request) -> str | None:
     if not cookie:
         return None
     found = site_of(request).db.session(session_hash(cookie))
-    return found[1] if found else None
+    return found.display_name if found else None
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:

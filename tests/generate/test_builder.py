@@ -11,10 +11,12 @@ from typing import Any
 import orjson
 import pytest
 
-from anp_synth.generate.builder import MAX_SEED, PostBuilder, build_post
-from anp_synth.generate.vocab import vocabulary
+from anp_synth.generate.builder import MAX_SEED, PROFILES, PostBuilder, build_post
+from anp_synth.generate.vocab import supported_locales, vocabulary
 from anp_synth.jsonl import content_hash
-from anp_synth.post import LOCALES, PROFILES, Post
+from anp_synth.post import Post
+
+LOCALES = supported_locales()
 
 SAMPLE = range(10_000, 30_000)  # 20,000 posts: enough for the distribution checks
 EDGES = [0, 1, 63, 64, 65, 2852, 3851, 999_934, 999_935, 999_998, MAX_SEED]
@@ -54,7 +56,7 @@ def test_every_post_validates_and_is_self_consistent(profile: str, locale: str) 
             assert len(set(items)) == len(items), items
         assert post.meta.payload.paragraphs == sum(len(s.paragraphs) for s in post.sections)
         assert [s.heading for s in post.sections] == [
-            builder._headings[k] for k in ("production", "checklist", "final")
+            builder.pools.templates["headings"][k] for k in ("production", "checklist", "final")
         ]
         similar = [int(s.removeprefix("alphanode-")) for s in post.similar]
         assert seed not in similar and len(set(similar)) == len(similar)
@@ -62,7 +64,8 @@ def test_every_post_validates_and_is_self_consistent(profile: str, locale: str) 
         assert post.meta.revision.last_reviewed >= post.published_at[:10]
         assert post.published_at < "2026-01-01"
         # reading time follows the words (characters for Japanese) of the text
-        unit, rate = builder._unit, builder._rate
+        templates = builder.pools.templates
+        unit, rate = templates["reading_unit"], templates["reading_rate"]
         units = _units(post.lead, unit) + sum(_units(c, unit) for c in post.checklist)
         units += sum(_units(p, unit) for s in post.sections for p in s.paragraphs)
         assert post.meta.reading_time == max(1, -(-units // rate))

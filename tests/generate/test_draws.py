@@ -40,7 +40,8 @@ def test_distinct_indices_are_distinct_and_in_range(n: int) -> None:
 
 
 def test_distinct_small_and_sparse_paths_agree() -> None:
-    # the list path (n <= 64) and the dict path make the same swaps
+    # the list path (n <= 64) and the dict path make the same swaps; the test reaches inside
+    # (`_SMALL`) because no public call chooses the path
     import anp_synth.generate.draws as derive
 
     small = Draws().reset(7, "same").distinct_indices(60, 20)

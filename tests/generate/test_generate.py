@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import orjson
@@ -81,10 +83,17 @@ def test_manifest_is_deterministic_and_complete(tmp_path: Path) -> None:
     assert (manifest["seed_first"], manifest["seed_last"], manifest["count"]) == (5, 304, 300)
 
 
-def test_output_file_gets_the_usual_mode(tmp_path: Path) -> None:
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_output_files_get_the_mode_of_a_new_file(tmp_path: Path, umask: int) -> None:
+    # what open() would give (0o666 less the umask), not mkstemp's private 0o600
     out = tmp_path / "posts.jsonl"
-    generate(Spec(0, 3), str(out))
-    assert out.stat().st_mode & 0o777 != 0o600  # not mkstemp's private mode
+    previous = os.umask(umask)
+    try:
+        generate(Spec(0, 3), str(out))
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(manifest_path_for(out).stat().st_mode) == 0o666 & ~umask
 
 
 def test_a_failing_worker_leaves_no_output_and_no_scratch(
@@ -96,6 +105,7 @@ def test_a_failing_worker_leaves_no_output_and_no_scratch(
 
     if multiprocessing.get_start_method() != "fork":
         pytest.skip("the failure is injected by a patch that forked workers inherit")
+    # reaches inside: the scratch directory and the chunk builder are where a failure happens
     scratch_root = Path(gen._scratch_root() or tmp_path / "scratch")
     scratch_root.mkdir(exist_ok=True)
     monkeypatch.setattr(gen, "_scratch_root", lambda: str(scratch_root))

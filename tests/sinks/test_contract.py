@@ -133,6 +133,17 @@ def test_purge_drops_exactly_the_named_routes(sink: Sink, request: pytest.Fixtur
         assert sink.purge([route]) is None
 
 
+def test_purge_takes_routes_and_leaves_the_posts_alone(sink: Sink) -> None:
+    # What a purge empties is each target's own cache: tests/sinks/test_anp.py and
+    # test_memory.py check that; every sink must take the call and keep its posts.
+    p = post(1700)
+    created = sink.upsert(p, idempotency_key=key(p))
+    sink.purge(["/", "/posts/" + p["slug"]])
+    sink.purge([])
+    held = sink.get(p["source_id"])
+    assert held is not None and held.hash == created.hash
+
+
 def test_batches_over_the_limit_are_refused_as_terminal(sink: Sink) -> None:
     n = sink.max_batch + 1
     with pytest.raises(TerminalSinkError):

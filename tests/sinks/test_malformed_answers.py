@@ -63,7 +63,7 @@ def test_wordpress_sink_refuses_an_html_page_for_json() -> None:
     sink = WordPressSink(
         "http://127.0.0.1:9", user="u", app_password="p", transport=httpx.MockTransport(handler)
     )
-    with pytest.raises(WordPressSetupError, match="not JSON; is --target"):
+    with pytest.raises(WordPressSetupError, match="not JSON; is the target"):
         sink.get("alphanode-000001")
 
 

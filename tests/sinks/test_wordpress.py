@@ -48,6 +48,12 @@ def test_server_errors_and_429_are_transient_with_retry_after() -> None:
     with pytest.raises(TransientSinkError) as caught:
         sink.get("alphanode-000001")
     assert caught.value.retry_after == 7.0
+    # an HTTP-date too (RFC 9110): one in 1994 means "now"
+    long_ago = {"Retry-After": "Sun, 06 Nov 1994 08:49:37 GMT"}
+    sink = _sink(_site(lambda r: httpx.Response(503, headers=long_ago, json={})))
+    with pytest.raises(TransientSinkError) as caught:
+        sink.get("alphanode-000001")
+    assert caught.value.retry_after == 0.0
     sink = _sink(_site(lambda r: httpx.Response(503, text="busy")))
     with pytest.raises(TransientSinkError):
         sink.get("alphanode-000001")
@@ -200,3 +206,18 @@ def test_a_refused_term_fails_only_its_post() -> None:
     results = _sink(_site(handle)).upsert_many(posts, idempotency_keys=["a", "b"])
     assert results[0].outcome == "created"  # type: ignore[union-attr]
     assert isinstance(results[1], TerminalSinkError) and "invalid_term" in str(results[1])
+
+
+def test_a_refused_write_keeps_the_wait_the_site_asked_for() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path.endswith("/wp/v2/posts"):
+            return httpx.Response(200, json=[])
+        if path.endswith("/tags") or path.endswith("/categories"):
+            return httpx.Response(201, json={"id": 7})
+        return httpx.Response(429, headers={"Retry-After": "5"}, json={"code": "slow_down"})
+
+    with pytest.raises(TransientSinkError) as caught:
+        _sink(_site(handle)).upsert(PostBuilder().build(1), idempotency_key="k")
+    assert caught.value.retry_after == 5.0 and caught.value.status == 429
+    assert str(caught.value).startswith("alphanode-000001: HTTP 429 write: slow_down")

@@ -6,6 +6,7 @@ import httpx
 import orjson
 import pytest
 
+from anp_synth.contract import MAX_BULK_POSTS, MAX_POST_BYTES
 from anp_synth.jsonl import content_hash
 from anp_synth.site.launcher import SiteProcess
 from tests.site.conftest import make_post, read_log_when
@@ -88,8 +89,8 @@ def test_bulk_with_one_bad_item_fails_only_that_item(api: httpx.Client) -> None:
     assert again["counts"]["unchanged"] == 10
 
 
-def test_bulk_over_500_items_is_refused(api: httpx.Client) -> None:
-    posts = [make_post(430000)] * 501
+def test_bulk_over_the_limit_is_refused(api: httpx.Client) -> None:
+    posts = [make_post(430000)] * (MAX_BULK_POSTS + 1)
     response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": posts}))
     assert response.status_code == 422
     assert response.json()["field"] == "posts"
@@ -149,7 +150,7 @@ def test_validation_error_names_the_field_path(api: httpx.Client) -> None:
 
 def test_body_over_the_limit_is_413(api: httpx.Client) -> None:
     post = make_post(470000)
-    post["lead"] = "x" * (3 * 1024 * 1024)
+    post["lead"] = "x" * (MAX_POST_BYTES + 1)
     assert put(api, post).status_code == 413
     assert api.get("/api/posts/alphanode-470000").status_code == 404
 

@@ -39,6 +39,7 @@ def test_a_failing_bulk_writes_nothing(tmp_path: Path, monkeypatch: pytest.Monke
     db = Database(tmp_path / "s.db")
     posts = [make_post(seed) for seed in range(900_000, 900_010)]
     calls = {"n": 0}
+    # reaches inside: indexing the 7th post is where a disk error is injected mid-transaction
     original = Database._index
 
     def failing_index(self, *args, **kwargs):  # type: ignore[no-untyped-def]

@@ -131,8 +131,14 @@ def test_a_write_on_one_worker_purges_every_workers_cache(tmp_path: Path) -> Non
             assert outcomes.count("MISS") == 2, outcomes
             changed = {**post, "title": "changed through one worker"}
             client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(changed))
-            time.sleep(0.1)  # workers look at the purge log at most every 20 ms
-            for _ in range(30):
-                assert "changed through one worker" in httpx.get(site.url + path).text
+            # Workers read the purge log every 20 ms: wait (bounded) until 30 fresh connections
+            # in a row, spread over both workers, all get the new page. A worker that missed the
+            # purge would serve its stale copy for the rule's whole TTL, and this never happens.
+            in_a_row = 0
+            deadline = time.monotonic() + 10
+            while in_a_row < 30 and time.monotonic() < deadline:
+                fresh = "changed through one worker" in httpx.get(site.url + path).text
+                in_a_row = in_a_row + 1 if fresh else 0
+            assert in_a_row == 30
         log = read_log_when(site, '"path":"/api/posts/alphanode-960000"')
         assert log.count('"method":"PUT"') == 2

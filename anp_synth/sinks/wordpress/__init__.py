@@ -24,6 +24,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from anp_synth.contract import LIST_LIMIT, UpsertOutcome
 from anp_synth.errors import (
     SinkError,
     TerminalSinkError,
@@ -32,8 +33,9 @@ from anp_synth.errors import (
     WordPressSetupError,
 )
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post
-from anp_synth.sinks.base import Outcome, Page, RemotePost, UpsertResult
+from anp_synth.post import Post, first_error
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
 
 ENV_URL = "ANP_WP_URL"
@@ -77,11 +79,24 @@ def _credentials(user: str | None, app_password: str | None, token: str | None) 
 
 @dataclass(frozen=True, slots=True)
 class _Existing:
+    """A post WordPress holds for a source id."""
+
     remote_id: int
     url: str
     status: str
     hash: str
     post: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One post to write: its slot in the batch, the request, and what WordPress held before."""
+
+    index: int
+    route: str
+    body: dict[str, Any]
+    hash: str
+    current: _Existing | None
 
 
 def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
@@ -97,17 +112,17 @@ def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
     return resp.reason_phrase or "error", {}
 
 
-def _classify(status: int, text: str, retry_after: str | None = None) -> SinkError:
-    """An HTTP status as the error kind the importer acts on."""
-    if status in (408, 425, 429) or status >= 500:
-        delay: float | None = None
-        if retry_after:
-            try:
-                delay = float(retry_after)
-            except ValueError:
-                delay = None
-        return TransientSinkError(f"HTTP {status} {text}", status, delay)
-    return TerminalSinkError(f"HTTP {status} {text}", status)
+def _about(source_id: str, err: SinkError) -> SinkError:
+    """The same error, its message naming the post (a transient one keeps its wait)."""
+    if isinstance(err, TransientSinkError):
+        return TransientSinkError(f"{source_id}: {err}", err.status, err.retry_after)
+    return type(err)(f"{source_id}: {err}", err.status)
+
+
+def _refused(resp: httpx.Response, what: str) -> SinkError:
+    """A non-success answer as a sink error, worded with WordPress's own code and message."""
+    text, _ = _error_text(resp)
+    return response_error(resp, f"HTTP {resp.status_code} {what}: {text}")
 
 
 class WordPressSink:
@@ -189,10 +204,8 @@ class WordPressSink:
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             return self._client.request(method, url, params=query, content=content, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise TransientSinkError(f"{what}: timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise TransientSinkError(f"{what}: {type(exc).__name__}: {exc}") from exc
+            raise transport_error(exc, what) from exc
 
     def _call(
         self,
@@ -217,7 +230,7 @@ class WordPressSink:
                 f"WordPress refused {what} (HTTP {resp.status_code} {text}): check "
                 f"{ENV_USER} / {ENV_PASSWORD} and that the user may edit posts"
             )
-        raise _classify(resp.status_code, f"{what}: {text}", resp.headers.get("Retry-After"))
+        raise _refused(resp, what)
 
     def _ensure_ready(self) -> None:
         """Once: find the REST root, check the mu-plugin and the credentials."""
@@ -234,9 +247,8 @@ class WordPressSink:
                     _require_json(resp, "plugin check", self.base_url)
                     info_body = resp.json() if isinstance(resp.json(), dict) else {}
                     break
-                if resp.status_code >= 500 or resp.status_code == 429:
-                    text, _ = _error_text(resp)
-                    raise _classify(resp.status_code, f"plugin check: {text}")
+                if is_transient(resp.status_code):
+                    raise _refused(resp, "plugin check")
                 text, _ = _error_text(resp)
                 if resp.status_code == 404 and text.startswith("rest_no_route"):
                     raise WordPressSetupError(
@@ -260,8 +272,7 @@ class WordPressSink:
                     "turns application passwords off unless WP_ENVIRONMENT_TYPE is 'local'"
                 )
             if not resp.is_success:
-                text, _ = _error_text(resp)
-                raise _classify(resp.status_code, f"credentials check: {text}")
+                raise _refused(resp, "credentials check")
             self._info = info_body
             self._ready = True
 
@@ -346,18 +357,16 @@ class WordPressSink:
 
     # --- writes -------------------------------------------------------------------------------
 
-    def _write_many(
-        self, requests: list[tuple[str, dict[str, Any]]]
-    ) -> list[tuple[int, dict[str, Any]] | SinkError]:
-        """POST each (route, body); through batch/v1 when the site has it. Per-item outcomes."""
+    def _write_many(self, requests: list[_Write]) -> list[dict[str, Any] | SinkError]:
+        """POST each write; through batch/v1 when the site has it. Per item: the answer's body."""
         if not requests:
             return []
         if self._use_batch and len(requests) > 1:
             payload = {
                 "validation": "normal",
                 "requests": [
-                    {"method": "POST", "path": f"{route}?_fields={WRITE_FIELDS}", "body": body}
-                    for route, body in requests
+                    {"method": "POST", "path": f"{w.route}?_fields={WRITE_FIELDS}", "body": w.body}
+                    for w in requests
                 ],
             }
             resp = self._call("POST", "/batch/v1", body=payload, what="batch write", ok=(404, 400))
@@ -367,7 +376,7 @@ class WordPressSink:
                 text, _ = _error_text(resp)
                 raise TerminalSinkError(f"batch write: HTTP 400 {text}", 400)
             else:
-                out: list[tuple[int, dict[str, Any]] | SinkError] = []
+                out: list[dict[str, Any] | SinkError] = []
                 responses = resp.json().get("responses", [])
                 if len(responses) != len(requests):
                     raise TransientSinkError(
@@ -385,18 +394,18 @@ class WordPressSink:
                     status = int(reply.get("status", 500))
                     body = reply.get("body") if isinstance(reply.get("body"), dict) else {}
                     if 200 <= status < 300:
-                        out.append((status, body))
+                        out.append(body)
                     else:
                         text = f"{body.get('code', '')}: {body.get('message', '')}".strip(": ")
-                        out.append(_classify(status, text))
+                        out.append(status_error(status, f"HTTP {status} {text}"))
                 return out
-        results: list[tuple[int, dict[str, Any]] | SinkError] = []
-        for route, body in requests:
+        results: list[dict[str, Any] | SinkError] = []
+        for w in requests:
             try:
                 resp = self._call(
-                    "POST", route, params={"_fields": WRITE_FIELDS}, body=body, what="write"
+                    "POST", w.route, params={"_fields": WRITE_FIELDS}, body=w.body, what="write"
                 )
-                results.append((resp.status_code, resp.json()))
+                results.append(resp.json())
             except SinkError as exc:
                 results.append(exc)
         return results
@@ -410,8 +419,7 @@ class WordPressSink:
             sid = post.get("source_id") if isinstance(post, dict) else None
             source_ids.append(sid if isinstance(sid, str) else "")
         existing = self._lookup([s for s in source_ids if s], trash=True)
-        plan: list[tuple[int, str, str, _Existing | None]] = []  # index, route, hash, existing
-        requests: list[tuple[str, dict[str, Any]]] = []
+        writes: list[_Write] = []
         for index, post in enumerate(posts):
             sid = source_ids[index]
             if not sid:
@@ -420,16 +428,14 @@ class WordPressSink:
             try:
                 Post.model_validate(post)
             except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                results[index] = TerminalSinkError(f"{sid}: 422 {where}: {first['msg']}", 422)
+                results[index] = TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
                 continue
             digest = content_hash(post)
             held = existing.get(sid, [])
             current = held[0] if held else None
             if current and current.hash == digest and current.status != "trash":
                 results[index] = UpsertResult(
-                    sid, "unchanged", str(current.remote_id), current.url, digest
+                    sid, UpsertOutcome.UNCHANGED, str(current.remote_id), current.url, digest
                 )
                 continue
             try:
@@ -443,25 +449,24 @@ class WordPressSink:
                 results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
                 continue
             route = f"/wp/v2/posts/{current.remote_id}" if current else "/wp/v2/posts"
-            plan.append((index, route, digest, current))
-            requests.append((route, body))
-        replies = self._write_many(requests)
+            writes.append(_Write(index, route, body, digest, current))
+        replies = self._write_many(writes)
         conflicts: list[int] = []
-        for (index, _route, digest, current), reply in zip(plan, replies, strict=True):
+        for write, reply in zip(writes, replies, strict=True):
+            index, digest, current = write.index, write.hash, write.current
             sid = source_ids[index]
             if isinstance(reply, SinkError):
                 if reply.status == 409 and current is None and retry_conflicts:
                     conflicts.append(index)  # created meanwhile: look up again and update
                     continue
-                results[index] = type(reply)(f"{sid}: {reply}", reply.status)
+                results[index] = _about(sid, reply)
                 continue
-            _status, body = reply
-            outcome: Outcome = "updated" if current else "created"
+            outcome = UpsertOutcome.UPDATED if current else UpsertOutcome.CREATED
             results[index] = UpsertResult(
                 sid,
                 outcome,
-                str(body.get("id", current.remote_id if current else "")),
-                str(body.get("link", "")),
+                str(reply.get("id", current.remote_id if current else "")),
+                str(reply.get("link", "")),
                 digest,
                 previous=current.post if current else None,
             )
@@ -502,7 +507,7 @@ class WordPressSink:
         first = held[0]
         return RemotePost(source_id, str(first.remote_id), first.url, first.hash, first.post)
 
-    def list(self, after: str | None = None, limit: int = 500) -> Page:
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
         """Imported posts in source id order after the cursor `after`: source id, hash, url.
 
         The cursor is a source id, or `source_id|post_id` as `next` gives it (so two posts that
@@ -566,5 +571,5 @@ def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:
     if not kind.endswith("json"):
         raise WordPressSetupError(
             f"{what}: {base_url} answered HTTP {resp.status_code} with "
-            f"{kind or 'no content type'}, not JSON; is --target the WordPress site's address?"
+            f"{kind or 'no content type'}, not JSON; is the target the WordPress site's address?"
         )
