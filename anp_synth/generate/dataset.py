@@ -225,7 +225,7 @@ def build_manifest(spec: Spec, count: int, size: int, sha256: str, shard: str | 
     return {
         "generator": "anp-synth",
         "generator_version": __version__,
-        "faker_version": pools_faker_version(),
+        "faker_version": pools_faker_version(spec.locale),
         "profile": spec.profile,
         "locale": spec.locale,
         "epoch": spec.epoch.isoformat(),

@@ -22,7 +22,9 @@ NAME_POOL = 60
 POOL_SEED = 20260101
 
 
+@functools.cache
 def _data(name: str) -> Any:
+    """A shipped data file, parsed once per process (callers never mutate it)."""
     return json.loads(
         resources.files("anp_synth.generate").joinpath("data", name).read_text("utf-8")
     )
@@ -84,7 +86,7 @@ def supported_locales() -> list[str]:
 def locale_pools(locale: str) -> LocalePools:
     """The pools of one locale, read once per process from the shipped data file."""
     templates = _data("locales.json")[locale]
-    shipped = _data(f"pools/{locale}.json")
+    shipped = _pools(locale)
     return LocalePools(
         locale=locale,
         templates=templates,
@@ -95,12 +97,16 @@ def locale_pools(locale: str) -> LocalePools:
 
 
 @functools.cache
-def pools_faker_version() -> str:
-    """The Faker version that made the shipped pools (recorded in every manifest)."""
-    versions = {_data(f"pools/{locale}.json")["faker_version"] for locale in supported_locales()}
-    if len(versions) != 1:
-        raise RuntimeError(f"the shipped pools disagree on the Faker version: {sorted(versions)}")
-    return versions.pop()
+def pools_faker_version(locale: str) -> str:
+    """The Faker version that made a locale's shipped pools (recorded in every manifest)."""
+    version: str = _pools(locale)["faker_version"]
+    return version
+
+
+@functools.cache
+def _pools(locale: str) -> dict[str, Any]:
+    pools: dict[str, Any] = _data(f"pools/{locale}.json")
+    return pools
 
 
 def build_locale_pools(locale: str) -> dict[str, Any]:

@@ -22,8 +22,9 @@ def test_the_shipped_pools_are_what_the_pinned_faker_makes(locale: str) -> None:
     )
 
 
-def test_manifests_record_the_faker_version_that_made_the_pools() -> None:
-    assert pools_faker_version() == metadata.version("faker")
+@pytest.mark.parametrize("locale", supported_locales())
+def test_manifests_record_the_faker_version_that_made_the_pools(locale: str) -> None:
+    assert pools_faker_version(locale) == metadata.version("faker")
 
 
 def test_generating_loads_no_faker() -> None:
