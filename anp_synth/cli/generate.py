@@ -39,8 +39,10 @@ def generate_cmd(
     output: str = typer.Option(
         DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."
     ),
-    epoch: str = typer.Option(
-        DEFAULT_EPOCH, "--epoch", help="Fixed date the publication window ends at."
+    epoch: str | None = typer.Option(
+        None,
+        "--epoch",
+        help=f"Fixed date the publication window ends at (default: the profile's, {DEFAULT_EPOCH} in the built-in ones).",
     ),
     window_days: int | None = typer.Option(
         None,
@@ -52,7 +54,7 @@ def generate_cmd(
     """Generate posts with seeds SEED … SEED+COUNT-1 as JSONL, with a manifest beside it."""
     from anp_synth.generate.dataset import Spec, generate, parse_shard, validate
 
-    spec = Spec(seed, count, profile, locale, _parse_epoch(epoch), window_days)
+    spec = Spec(seed, count, profile, locale, _parse_epoch(epoch) if epoch else None, window_days)
     validate(spec)
     shard_spec = parse_shard(shard)
     with progress_bar(count, "generating", quiet=quiet or output == "-") as advance:

@@ -193,10 +193,11 @@ class PostBuilder:
         self,
         profile: str | Profile = "standard",
         locale: str = "en_US",
-        epoch: dt.date = DEFAULT_EPOCH,
+        epoch: dt.date | None = None,
         window_days: int | None = None,
     ) -> None:
         spec = self.spec = resolve(profile)
+        epoch = epoch or spec.epoch or DEFAULT_EPOCH
         self.profile = spec.name
         self.locale = locale
         self.vocab: Vocabulary = vocabulary()
@@ -402,6 +403,10 @@ class PostBuilder:
             similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
         else:
             similar = self._similar(text, seed)
+        if not self.spec.stack_tags:
+            # drawn per post, not per stack variant: a few thousand variants could not
+            # reach every tag of a large vocabulary
+            tags = text.distinct_weighted(self._tags, self._tag_weights, self.spec.tags.draw(text))
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -542,7 +547,7 @@ class PostBuilder:
         lead_t = self._leads[d.below(len(self._leads))]
         parts = [lead_t]
         production = []
-        for i in d.distinct_indices(len(self._production), n_prod):
+        for i in _indices(d, len(self._production), n_prod):
             paragraph = self._production[i]
             parts.append(_Template(paragraph, self._production_units[i], _WordCounts(0, 0, 0)))
             if d.below(1000) < volume.closer_per_mille:
@@ -552,7 +557,7 @@ class PostBuilder:
             else:
                 production.append(_Paragraph(paragraph, "", 0))
         final = []
-        for i in d.distinct_indices(len(self._finals), n_final):
+        for i in _indices(d, len(self._finals), n_final):
             parts.append(self._finals[i])
             final.append(_Filled(self._finals[i].text, _how(self._finals[i])))
         base = sum(part.base for part in parts)
@@ -578,10 +583,12 @@ class PostBuilder:
             for tool in d.distinct_weighted(vocab.all_tools, vocab.tool_weights, extra):
                 if tool not in tools:
                     tools.append(tool)
-        tags = [stack["family"], stack["area"]] if volume.stack_tags else []
-        for tag in d.distinct_weighted(self._tags, self._tag_weights, volume.tags.draw(d)):
-            if tag not in tags:
-                tags.append(tag)
+        tags: list[str] = []
+        if volume.stack_tags:  # otherwise a post draws its own tags (see build)
+            tags = [stack["family"], stack["area"]]
+            for tag in d.distinct_weighted(self._tags, self._tag_weights, volume.tags.draw(d)):
+                if tag not in tags:
+                    tags.append(tag)
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
 
@@ -668,6 +675,13 @@ def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], sce
     return filled
 
 
+def _indices(d: Draws, size: int, n: int) -> list[int]:
+    """n indices of range(size): distinct while they last, then drawn with repeats."""
+    if n <= size:
+        return d.distinct_indices(size, n)
+    return d.distinct_indices(size, size) + [d.below(size) for _ in range(n - size)]
+
+
 def _how(template: _Template) -> int:
     return 2 if template.counts[2] else 1 if any(template.counts) else 0
 
@@ -716,7 +730,11 @@ class MixBuilder:
     """
 
     def __init__(
-        self, profile: Profile, locale: str | None, epoch: dt.date, window_days: int | None
+        self,
+        profile: Profile,
+        locale: str | None,
+        epoch: dt.date | None,
+        window_days: int | None,
     ) -> None:
         self.spec = profile
         self._locales = [locale] if locale else [loc for loc, _ in profile.locales] or ["en_US"]
@@ -753,7 +771,7 @@ class MixBuilder:
 def builder_for(
     profile: str | Profile = "standard",
     locale: str | None = None,
-    epoch: dt.date = DEFAULT_EPOCH,
+    epoch: dt.date | None = None,
     window_days: int | None = None,
 ) -> Builder:
     """The builder of a dataset: one PostBuilder, or a MixBuilder when the profile mixes

@@ -42,7 +42,7 @@ class Spec:
     count: int
     profile: str | Profile = "standard"
     locale: str | None = None
-    epoch: dt.date = DEFAULT_EPOCH
+    epoch: dt.date | None = None
     window_days: int | None = None
 
     @property
@@ -53,7 +53,8 @@ class Spec:
         """This spec with its profile read and its window set (validates the profile)."""
         profile = resolve(self.profile)
         window = self.window_days if self.window_days is not None else profile.window_days
-        return Spec(self.seed, self.count, profile, self.locale, self.epoch, window)
+        epoch = self.epoch or profile.epoch or DEFAULT_EPOCH
+        return Spec(self.seed, self.count, profile, self.locale, epoch, window)
 
 
 class Shard(NamedTuple):
@@ -163,7 +164,7 @@ def build_chunk(
 def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:
     """Chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
     spec = spec.resolved()
-    assert isinstance(spec.profile, Profile) and spec.window_days is not None
+    assert isinstance(spec.profile, Profile) and spec.window_days and spec.epoch
     args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
     bounds = [
         (start, min(chunk, spec.seed + spec.count - start))
@@ -240,7 +241,7 @@ def build_manifest(spec: Spec, count: int, size: int, sha256: str, shard: str | 
     """
     spec = spec.resolved()
     profile = spec.profile
-    assert isinstance(profile, Profile)
+    assert isinstance(profile, Profile) and spec.epoch
     locales = [spec.locale] if spec.locale else [loc for loc, _ in profile.locales] or ["en_US"]
     manifest: dict[str, Any] = {
         "generator": "anp-synth",

@@ -10,6 +10,7 @@ Validation names the file, the key and what is allowed, in one line.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from bisect import bisect_right
@@ -130,6 +131,7 @@ class Profile:
     view_median: int
     view_sigma: str
     window_days: int
+    epoch: dt.date | None  # the day the window ends at; None: the generator's default
     weekend_redraw_per_mille: int
     weekdays: tuple[int, ...]  # Mon..Sun weights; () = the weekend-redraw rhythm
     hours: tuple[int, ...]  # 24 weights; () = the midday-peaked default
@@ -178,6 +180,7 @@ _KEYS: dict[str, dict[str, str]] = {
     "views": {"median": "positive", "sigma": "sigma"},
     "published": {
         "window_days": "positive",
+        "epoch": "date",
         "weekend_redraw_per_mille": "per_mille",
         "weekdays": "weekdays",
         "hours": "hours",
@@ -193,6 +196,7 @@ _ALLOWED = {
     "distinct": f"an integer 1..{MAX_DISTINCT}",
     "zipf": "a number 0..4 (at most 3 decimals)",
     "positive": "a positive integer",
+    "date": "a date YYYY-MM-DD",
     "sigma": "a number 0.01..4 (at most 3 decimals)",
     "weekdays": "a table of weights mon..sun (integers >= 0, not all 0)",
     "hours": "24 integer weights >= 0 (hour 0..23), not all 0",
@@ -281,6 +285,13 @@ def _check(kind: str, value: Any) -> Any:
         if n < 1 or (kind == "distinct" and n > MAX_DISTINCT):
             raise _Bad(f"got {n}")
         return n
+    if kind == "date":
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise _Bad(f"got {value!r}") from None
     if kind == "zipf":
         return _decimal(value, "0", "4")
     if kind == "sigma":
@@ -404,6 +415,7 @@ def _build(values: dict[str, dict[str, Any]], source: str, path: str | None) -> 
         view_median=values["views"]["median"],
         view_sigma=values["views"]["sigma"],
         window_days=p["window_days"],
+        epoch=p.get("epoch"),
         weekend_redraw_per_mille=p["weekend_redraw_per_mille"],
         weekdays=p.get("weekdays", ()),
         hours=p.get("hours", ()),
@@ -563,6 +575,7 @@ def render(profile: Profile, comment: str = "") -> str:
         "",
         "[published]",
         f"window_days = {p.window_days}",
+        *([f"epoch = {p.epoch.isoformat()}"] if p.epoch else []),
         f"weekend_redraw_per_mille = {p.weekend_redraw_per_mille}",
     ]
     if p.weekdays:

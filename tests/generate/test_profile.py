@@ -266,3 +266,24 @@ def test_a_profile_file_gives_the_same_bytes_in_another_process_and_with_workers
     assert a.code == b.code == 0, a.err + b.err
     assert one.read_bytes() == two.read_bytes()
     assert profiles.load(path).name == "mysite"
+
+
+def test_long_bodies_repeat_paragraphs_once_the_vocabulary_runs_out(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[body]\nproduction_paragraphs = 40\nfinal_paragraphs = 12\n")
+    post = PostBuilder(load(path), "en_US").build(5)
+    assert len(post["sections"][0]["paragraphs"]) == 40
+    assert len(post["sections"][2]["paragraphs"]) == 12
+
+
+def test_the_epoch_of_a_profile_ends_its_window_and_the_option_overrides_it(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path, "[published]\nepoch = 2020-03-01\nwindow_days = 10\n")
+    spec = Spec(0, 1, str(path)).resolved()
+    assert str(spec.epoch) == "2020-03-01" and spec.window_days == 10
+    stamps = {PostBuilder(load(path)).build(seed)["published_at"][:10] for seed in range(300)}
+    assert min(stamps) >= "2020-02-20" and max(stamps) <= "2020-02-29"
+    import datetime as dt
+
+    forced = Spec(0, 1, str(path), epoch=dt.date(2021, 1, 1), window_days=5).resolved()
+    assert str(forced.epoch) == "2021-01-01" and forced.window_days == 5
