@@ -15,7 +15,7 @@ import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules, channel
+from anp_synth.loadtest import cache_rules, channel, junit, markdown
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
@@ -40,6 +40,7 @@ class LoadTestResult:
 
     routes: list[RouteStats]
     breaches: list[Breach]
+    checks: list[thresholds_mod.Check]
     comparisons: list[RouteComparison]
     locust: LocustResult
     summary_path: Path
@@ -155,7 +156,8 @@ def run(settings: Settings) -> LoadTestResult:
         raise AnpError(f"locust made no requests (log: {result.log}):\n{log_tail(result.log)}")
     rows = summarize(samples)
     duration = rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0
-    breaches = thresholds_mod.evaluate(thresholds, rows)
+    checks = thresholds_mod.checks(thresholds, rows)
+    breaches = [c.breach for c in checks if not c.passed]
     latencies = latencies_by_route(samples)
     comparisons = baseline_mod.compare(old, latencies, policy) if old is not None else []
     if settings.save_baseline is not None:
@@ -179,6 +181,7 @@ def run(settings: Settings) -> LoadTestResult:
     judged = LoadTestResult(
         routes=rows,
         breaches=breaches,
+        checks=checks,
         comparisons=comparisons,
         locust=result,
         summary_path=settings.out / "summary.json",
@@ -199,6 +202,10 @@ def run(settings: Settings) -> LoadTestResult:
             "site and the generator, so latencies may be pessimistic"
         )
     write_summary(judged, settings, policy)
+    if settings.junit is not None:
+        junit.write(settings.junit, judged, policy)
+    if settings.markdown is not None:
+        markdown.write(settings.markdown, judged, policy, report=str(result.html))
     return judged
 
 

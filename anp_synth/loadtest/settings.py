@@ -271,17 +271,19 @@ class Settings:
             path = getattr(self, option)
             if path is not None and not path.is_file():
                 raise UsageError(option, f"no file at {path}")
-        if self.save_baseline is not None:
+        for option in ("save_baseline", "junit", "markdown"):
             # checked before the run, so that a run's figures are not lost at the end
-            parent = self.save_baseline.parent
+            path = getattr(self, option)
+            if path is None:
+                continue
             try:
-                parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UsageError(
-                    "save_baseline", f"cannot create {parent}: {exc.strerror or exc}"
+                    option, f"cannot create {path.parent}: {exc.strerror or exc}"
                 ) from None
-            if self.save_baseline.is_dir():
-                raise UsageError("save_baseline", f"{self.save_baseline} is a directory")
+            if path.is_dir():
+                raise UsageError(option, f"{path} is a directory")
 
     def document(self) -> dict[str, Any]:
         """The JSON document of these settings (paths and figures only: no secrets)."""

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from junitparser import JUnitXml
 
 from tests.loadtest.synthetic_samples import COUNT, SAMPLES
 
@@ -83,6 +84,10 @@ def run(
             str(thresholds),
             "--save-baseline",
             str(out / "baseline.json"),
+            "--junit",
+            str(out / "junit.xml"),
+            "--markdown",
+            str(out / "comment.md"),
         ],
         capture_output=True,
         text=True,
@@ -133,6 +138,13 @@ def test_three_workers_give_the_figures_of_one_process(
     doc = json.loads((out / "summary.json").read_text())
     assert doc["workers"]["lost"] == 0 and doc["passed"]
     assert "3 worker(s) sent 6,000 exact samples" in result.stdout
+    # the CI outputs of the same run: every testcase passed, the workers' one included
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    names = [case.name for suite in xml for case in suite if not case.result]
+    assert "Aggregated max_failure_ratio <= 0.5" in names
+    assert "every worker reported to the end" in names
+    assert sum(suite.failures for suite in xml) == 0
+    assert (out / "comment.md").read_text().startswith("### Load test: ✅ passed")
 
 
 def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
@@ -151,3 +163,6 @@ def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
     survivor = len(range(0, COUNT, 2))
     assert doc["aggregate"]["requests"] == survivor + die_after
     assert any("worker 1" in note and "800 samples" in note for note in doc["notes"])
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    failed = [case.name for suite in xml for case in suite if case.result]
+    assert failed == ["every worker reported to the end"]
