@@ -70,14 +70,26 @@ def breaches_table(result: LoadTestResult) -> Table:
     return table
 
 
+def _shift(c: object) -> str:
+    shift = getattr(c, "shift", None)
+    if shift is None:
+        return "—"
+    return f"{shift.estimate:+,.1f} [{shift.low:+,.1f}, {shift.high:+,.1f}]"
+
+
 def baseline_table(result: LoadTestResult) -> Table:
-    """Each route's p95 against the baseline, with the test's verdict."""
+    """Each route against the baseline: p95, the shift with its CI, the p-values, the verdict."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Against the baseline (Mann-Whitney U + p95 floor)", title_justify="left")
-    for col in ("route", "old p95", "new p95", "change", "p-value", "verdict"):
-        table.add_column(col, justify="left" if col in ("route", "verdict") else "right")
+    table = Table(
+        title="Against the baseline (Mann-Whitney U, Holm-adjusted over routes; "
+        "Hodges-Lehmann shift, 95% CI, ms; p95 floor)",
+        title_justify="left",
+    )
+    for col in ("route", "old p95", "new p95", "change", "shift [95% CI]", "p", "p (Holm)"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    table.add_column("verdict")
     for c in result.comparisons:
         style = {"regression": "red", "improvement": "green"}.get(c.verdict)
         table.add_row(
@@ -85,7 +97,9 @@ def baseline_table(result: LoadTestResult) -> Table:
             _ms(c.old_p95),
             _ms(c.new_p95),
             "—" if math.isnan(c.change) else f"{c.change:+.1%}",
+            _shift(c),
             "—" if math.isnan(c.p_value) else f"{c.p_value:.2g}",
+            "—" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.2g}",
             c.verdict,
             style=style,
         )

@@ -51,9 +51,16 @@ def comparison_message(c: RouteComparison, policy: BaselinePolicy) -> str:
     if c.verdict == Verdict.TOO_FEW_SAMPLES:
         return f"{c.route}: too few samples to compare ({c.n_old} old, {c.n_new} new)"
     change = "n/a" if not math.isfinite(c.change) else f"{c.change:+.1%}"
+    shift = ""
+    if c.shift is not None:
+        shift = (
+            f", shift {c.shift.estimate:+,.1f} ms ({c.shift.confidence:.0%} CI "
+            f"{c.shift.low:+,.1f} to {c.shift.high:+,.1f} ms)"
+        )
     return (
         f"{c.route}: {c.verdict.value}: p95 {c.old_p95:,.1f} ms -> {c.new_p95:,.1f} ms "
-        f"({change}), Mann-Whitney p={c.p_value:.3g}; a regression needs p < {policy.alpha:g}, "
+        f"({change}){shift}, Mann-Whitney p={c.p_value:.3g} (Holm-adjusted {c.p_adjusted:.3g}); "
+        f"a regression needs adjusted p < {policy.alpha:g}, "
         f"p95 growth > {policy.min_effect:.0%} and > {policy.min_effect_ms:g} ms"
     )
 

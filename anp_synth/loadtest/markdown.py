@@ -73,15 +73,18 @@ def render(result: LoadTestResult, policy: BaselinePolicy, report: str | None = 
         lines += [
             "<details><summary>Against the baseline</summary>",
             "",
-            "| route | old p95 ms | new p95 ms | change | p-value | verdict |",
-            "|---|--:|--:|--:|--:|---|",
+            "| route | old p95 ms | new p95 ms | change | shift ms [95% CI] | p (Holm) | verdict |",
+            "|---|--:|--:|--:|--:|--:|---|",
         ]
         for c in result.comparisons:
             change = "—" if not math.isfinite(c.change) else f"{c.change:+.1%}"
-            p = "—" if math.isnan(c.p_value) else f"{c.p_value:.2g}"
+            p = "—" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.2g}"
+            shift = "—"
+            if c.shift is not None:
+                shift = f"{c.shift.estimate:+,.1f} [{c.shift.low:+,.1f}, {c.shift.high:+,.1f}]"
             lines.append(
                 f"| `{_cell(c.route)}` | {_ms(c.old_p95)} | {_ms(c.new_p95)} | {change} "
-                f"| {p} | {c.verdict.value} |"
+                f"| {shift} | {p} | {c.verdict.value} |"
             )
         lines += ["", "</details>", ""]
     for note in result.notes:

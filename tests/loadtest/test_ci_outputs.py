@@ -117,6 +117,7 @@ def test_one_testcase_per_threshold_and_comparison_with_measured_value_and_limit
     assert failed["/never requests > 0"].message.startswith("/never: requests measured 0")
     regression = failed["/posts/[slug] against the baseline"].message
     assert "regression" in regression and "Mann-Whitney p=" in regression
+    assert "shift +" in regression and "95% CI" in regression and "Holm-adjusted" in regression
     assert "worker 1 (w-b)" in failed["every worker reported to the end"].message
     assert not isinstance(found["/ against the baseline"][1], Failure | Skipped)
     xml = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
