@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
 from anp_synth.errors import PartialFailure
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from anp_synth.loadtest.session import LoadTestResult
-
-DEFAULT_LEDGER = "anp-ledger.sqlite"  # the importer's default (env ANP_LEDGER)
 
 
 def _ms(value: float) -> str:
@@ -116,7 +115,7 @@ def loadtest_cmd(
     ledger: Path | None = typer.Option(
         None,
         "--ledger",
-        envvar="ANP_LEDGER",
+        envvar=LEDGER_ENV,
         help=f"Import ledger to take the posts from (default {DEFAULT_LEDGER}).",
     ),
     manifest: Path | None = typer.Option(
@@ -321,7 +320,7 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
 def export_targets_cmd(
     target: str = typer.Option(..., "--target", help="The target whose confirmed items to export."),
     ledger: Path = typer.Option(
-        Path(DEFAULT_LEDGER), "--ledger", envvar="ANP_LEDGER", help="Import ledger (SQLite)."
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help="Import ledger (SQLite)."
     ),
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:
