@@ -21,6 +21,7 @@ SINK_FIXTURES = [
     "anp_sink",
     "wordpress_sink",
     "hugo_sink",
+    "jekyll_sink",
 ]
 
 _names = itertools.count()

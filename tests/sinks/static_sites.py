@@ -15,6 +15,7 @@ import pytest
 # generator → (the command that builds the site in its folder, the output folder)
 BUILD = {
     "hugo": (["hugo", "--quiet"], "public"),
+    "jekyll": (["jekyll", "build", "--quiet"], "_site"),
 }
 
 

@@ -17,7 +17,7 @@ from anp_synth.sinks.static.markdown import read_post
 from anp_synth.sinks.static.skeleton import init_site
 from tests.importer.posts import edited, post, run_import, write_jsonl
 
-GENERATORS = ["hugo"]
+GENERATORS = ["hugo", "jekyll"]
 
 
 def _site(generator: str, tmp_path: Path) -> tuple[Path, StaticSink]:

@@ -35,7 +35,11 @@ POST_KEYS = (
     "meta",
     "similar",
 )
-_POST_KEYS = frozenset(POST_KEYS)
+# A post field whose name a generator or its plugins read with another meaning is written
+# under another key: `image` is the image's URL for feeds and themes (jekyll-feed, Hugo's
+# templates), so the post's image object (url, caption, source) is `figure`.
+RENAMED = {"image": "figure"}
+_FRONT = {RENAMED.get(k, k): k for k in POST_KEYS}  # front matter key → post field
 FENCE = "---\n"
 
 # YAML refuses some characters JSON leaves raw (DEL, C1 controls, BOM, non-characters).
@@ -139,12 +143,13 @@ def document(post: dict[str, Any], content_hash: str, extra: dict[str, Any]) -> 
         "categories": categories_of(post),
         "summary": meta["summary"],
         "description": meta["brief"],
+        "image": post["image"]["url"],
         **extra,
         "source_hash": content_hash,
     }
     lines = [FENCE]
-    lines.extend(f"{k}: {json_value(v)}\n" for k, v in head.items() if k not in _POST_KEYS)
-    lines.extend(f"{k}: {json_value(post[k])}\n" for k in POST_KEYS)
+    lines.extend(f"{k}: {json_value(v)}\n" for k, v in head.items() if k not in _FRONT)
+    lines.extend(f"{key}: {json_value(post[k])}\n" for key, k in _FRONT.items())
     lines.append(FENCE)
     lines.append("\n")
     lines.append(body(post))
@@ -161,13 +166,13 @@ def read_post(data: bytes) -> dict[str, Any] | None:
     post: dict[str, Any] = {}
     for line in data[4 : end + 1].splitlines():
         key, sep, value = line.partition(b": ")
-        name = key.decode("utf-8", "replace")
-        if sep and name in _POST_KEYS:
+        name = _FRONT.get(key.decode("utf-8", "replace"))
+        if sep and name is not None:
             try:
                 post[name] = orjson.loads(value)
             except orjson.JSONDecodeError:
                 return None
-    if set(post) != _POST_KEYS:
+    if len(post) != len(POST_KEYS):
         return None
     return post
 
