@@ -62,7 +62,9 @@ def _check_target(sink: str, target: str) -> None:
         return
     if sink in STATIC_SINKS:
         if not Path(target).is_dir():
-            raise UsageError("target", f"{target!r}: the {sink} sink takes a site's folder")
+            raise UsageError(
+                "target", f"{target!r}: the {sink} sink takes a site's folder (site init makes one)"
+            )
         return
     try:
         parts = urlsplit(target)

@@ -22,6 +22,7 @@ SINK_FIXTURES = [
     "wordpress_sink",
     "hugo_sink",
     "jekyll_sink",
+    "eleventy_sink",
 ]
 
 _names = itertools.count()

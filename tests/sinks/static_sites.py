@@ -12,8 +12,12 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
+ELEVENTY = REPO / "tools" / "eleventy" / "node_modules" / ".bin" / "eleventy"
+
 # generator → (the command that builds the site in its folder, the output folder)
 BUILD = {
+    "eleventy": ([str(ELEVENTY), "--quiet"], "_site"),
     "hugo": (["hugo", "--quiet"], "public"),
     "jekyll": (["jekyll", "build", "--quiet"], "_site"),
 }
@@ -33,7 +37,13 @@ def need(program: str) -> str:
 def build(generator: str, root: Path) -> Path:
     """Build the site in `root`; the output folder. A failed build fails with its last lines."""
     command, out = BUILD[generator]
-    need(command[0])
+    if generator == "eleventy":
+        need("node")
+        if not ELEVENTY.exists():
+            message = f"{ELEVENTY} is missing (bash scripts/static-tools.sh runs npm ci)"
+            pytest.fail(message) if os.environ.get("CI") else pytest.skip(message)
+    else:
+        need(command[0])
     proc = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-20:])

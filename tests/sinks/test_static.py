@@ -17,7 +17,7 @@ from anp_synth.sinks.static.markdown import read_post
 from anp_synth.sinks.static.skeleton import init_site
 from tests.importer.posts import edited, post, run_import, write_jsonl
 
-GENERATORS = ["hugo", "jekyll"]
+GENERATORS = ["hugo", "jekyll", "eleventy"]
 
 
 def _site(generator: str, tmp_path: Path) -> tuple[Path, StaticSink]:
@@ -179,3 +179,26 @@ def test_site_init_refuses_a_folder_with_files(tmp_path: Path) -> None:
         init_site("hugo", tmp_path)
     with pytest.raises(UsageError, match="unknown generator 'gatsby'"):
         init_site("gatsby", tmp_path / "new")
+
+
+def test_the_cli_lays_out_a_site_and_imports_into_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anp_synth.cli import main
+
+    site = tmp_path / "site"
+    assert main(["site", "init", "hugo", str(site)]) == 0
+    assert (site / "hugo.toml").is_file() and (site / "layouts/_default/single.html").is_file()
+    src = write_jsonl(tmp_path / "posts.jsonl", [post(s) for s in range(60, 63)])
+    ledger = str(tmp_path / "l.sqlite")
+    args = ["import", str(src), "--sink", "hugo", "--target", str(site), "--ledger", ledger, "-q"]
+    assert main(args) == 0
+    assert len(list((site / "content/posts").glob("alphanode*.md"))) == 0  # named by slug
+    assert len([p for p in (site / "content/posts").glob("*.md") if p.name != "_index.md"]) == 3
+    capsys.readouterr()
+    args[5] = str(tmp_path / "missing")
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --target: ") and "hugo sink takes" in err[0]
+    assert main(["site", "init", "hugo", str(site)]) == 2
+    assert "not an empty folder" in capsys.readouterr().err

@@ -16,9 +16,7 @@ def _copy(node: Traversable, dest: Path) -> list[Path]:
     for child in sorted(node.iterdir(), key=lambda c: c.name):
         if child.name == "__pycache__":
             continue
-        # Package data cannot ship dot files portably: a leading "dot-" stands for ".".
-        name = "." + child.name[4:] if child.name.startswith("dot-") else child.name
-        target = dest / name
+        target = dest / child.name
         if child.is_dir():
             target.mkdir(exist_ok=True)
             out.extend(_copy(child, target))
