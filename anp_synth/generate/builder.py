@@ -18,7 +18,7 @@ import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from anp_synth.generate.draws import Draws
 from anp_synth.generate.vocab import LocalePools, Vocabulary, locale_pools, vocabulary
@@ -174,6 +174,37 @@ class _Prose:
         return self.base + c[0] * u[0] + c[1] * u[1] + c[2] * u[2]
 
 
+class _Variants(Generic[V]):
+    """`count` prebuilt variants, each made on first use from its own derived stream.
+
+    A variant is a pure function of its index (like a post of its seed), so making it
+    lazily gives the same bytes as making them all up front, and a run that needs a
+    few posts does not pay for thousands of variants at start-up.
+    """
+
+    __slots__ = ("_draws", "_make", "_made", "_stream")
+
+    def __init__(self, count: int, stream: str, make: Callable[[Draws], V]) -> None:
+        self._made: list[V | None] = [None] * count
+        self._stream = stream
+        self._make = make
+        self._draws = Draws()
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def __getitem__(self, index: int) -> V:
+        made = self._made[index]
+        if made is None:
+            made = self._made[index] = self._make(self._draws.reset(index, self._stream))
+        return made
+
+    def make_all(self) -> None:
+        """Make every variant not made yet."""
+        for index in range(len(self._made)):
+            self[index]
+
+
 class PostBuilder:
     """Builds posts for one (profile, locale, epoch, window); reuse it across seeds.
 
@@ -228,13 +259,13 @@ class PostBuilder:
         self._stack_indices = range(len(self.vocab.stacks))
         self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
-        self._stack_lists: dict[int, list[_StackLists]] = {}
+        self._stack_lists: dict[int, _Variants[_StackLists]] = {}
         self._prose_variants = self._variants("prose", PROSE_VARIANTS, self._prose_variant)
         self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
         self._image_variants = self._variants("images", VARIANTS, self._image_variant)
         self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
-        self._summary_variants: list[_Filled]
-        self._brief_variants: list[str]
+        self._summary_variants: _Variants[_Filled] | list[_Filled]
+        self._brief_variants: _Variants[str] | list[str]
         if self._faker_prose:
             run = self._sentence_run
             self._summary_variants = self._variants(
@@ -554,13 +585,26 @@ class PostBuilder:
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
 
-    def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> list[V]:
-        """`count` variants made from their own derived streams (pure, like a post)."""
-        d = Draws()
-        stream = f"variant:{kind}:{self.profile}:{self.locale}"
-        return [make(d.reset(i, stream)) for i in range(count)]
+    def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> _Variants[V]:
+        """`count` variants, each made on first use from its own derived stream."""
+        return _Variants(count, f"variant:{kind}:{self.profile}:{self.locale}", make)
 
-    def _stack_variants(self, stack_index: int) -> list[_StackLists]:
+    def prepare(self) -> None:
+        """Make every prebuilt variant now (before forking workers, so they share them)."""
+        tables: list[Any] = [
+            self._prose_variants,
+            self._checklist_variants,
+            self._image_variants,
+            self._offset_variants,
+            self._summary_variants,
+            self._brief_variants,
+        ]
+        tables += [self._stack_variants(i) for i in self._stack_indices]
+        for table in tables:
+            if isinstance(table, _Variants):
+                table.make_all()
+
+    def _stack_variants(self, stack_index: int) -> _Variants[_StackLists]:
         lists = self._stack_lists.get(stack_index)
         if lists is None:
             stack = self.vocab.stacks[stack_index]
