@@ -23,6 +23,7 @@ from anp_synth.contract import (
     MAX_POST_BYTES,
     UpsertOutcome,
 )
+from anp_synth.edge.keys import is_safe_key
 from anp_synth.errors import ApiError
 from anp_synth.post import SOURCE_ID_RE, Post, field_errors, is_source_id
 from anp_synth.site.db import Refused, Remembered, Written
@@ -95,12 +96,12 @@ def validate_post(obj: Any) -> dict[str, Any]:
     return obj
 
 
-def envelope(body: dict[str, Any], key: str) -> Any:
-    """The one member of a request object: another key is refused (422), not silently ignored."""
-    for other in body:
-        if other != key:
-            raise ApiError(422, f"{other}: unknown key (expected only {key!r})", other)
-    return body.get(key)
+def members(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
+    """A request object holds only the keys it documents: another is refused (422), not ignored."""
+    for key in body:
+        if key not in allowed:
+            expected = ", ".join(repr(k) for k in allowed)
+            raise ApiError(422, f"{key}: unknown key (expected {expected})", key)
 
 
 def require_token(request: Request) -> None:
@@ -242,7 +243,9 @@ def _bulk_write(
     request: Request, site: Site, body: bytes, key: str | None, fingerprint: str
 ) -> Response:
     raw = parse_json(body)
-    items = envelope(raw, "posts") if isinstance(raw, dict) else raw
+    if isinstance(raw, dict):
+        members(raw, ("posts",))
+    items = raw.get("posts") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ApiError(422, 'posts: expected {"posts": [...]} or a JSON array', "posts")
     if len(items) > MAX_BULK_POSTS:
@@ -337,13 +340,21 @@ async def delete_post(source_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes named")
+@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes and cache keys named")
 async def purge(request: Request) -> Response:
-    """Body `{"routes": ["/posts/x", "/tag/y/page/2"]}`; answers which of them were cached here."""
+    """Body `{"routes": ["/posts/x"], "keys": ["post-alphanode-000001"]}` (either or both).
+
+    Answers which pages were cached here: `purged` for the routes, `purged_by_key` for the
+    pages carrying one of the keys (docs/caching.md, "Cache keys").
+    """
     require_token(request)
     site = site_of(request)
     raw = parse_json(await read_body(request, MAX_POST_BYTES))
-    routes = envelope(raw, "routes") if isinstance(raw, dict) else None
+    if not isinstance(raw, dict):
+        raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
+    members(raw, ("routes", "keys"))
+    routes = raw.get("routes", [] if "keys" in raw else None)
+    keys = raw.get("keys", [])
     if not isinstance(routes, list):
         raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
     for index, route in enumerate(routes):
@@ -353,6 +364,18 @@ async def purge(request: Request) -> Response:
                 f"routes[{index}]: expected a path starting with / (at most {MAX_ROUTE} characters)",
                 f"routes[{index}]",
             )
-    site.db.log_purge_paths(routes)
+    if not isinstance(keys, list):
+        raise ApiError(422, 'keys: expected {"keys": ["post-...", ...]}', "keys")
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not is_safe_key(key):
+            raise ApiError(
+                422,
+                f"keys[{index}]: expected a cache key (letters, digits, ._~:/@+-)",
+                f"keys[{index}]",
+            )
+    site.db.log_purge(routes, keys)
     purged = site.cache.purge_paths(routes)
-    return json_response({"requested": routes, "purged": purged})
+    by_key = site.cache.purge_keys(keys)
+    return json_response(
+        {"requested": routes, "purged": purged, "keys": keys, "purged_by_key": by_key}
+    )

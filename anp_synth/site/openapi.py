@@ -132,6 +132,12 @@ ANSWERS: dict[str, dict[str, Any]] = {
                 "items": _STR,
                 "description": "The routes that were cached here (and now are not).",
             },
+            "keys": {"type": "array", "items": _STR},
+            "purged_by_key": {
+                "type": "array",
+                "items": _STR,
+                "description": "The paths cached here under one of the keys.",
+            },
         }
     ),
     "Health": _object(
@@ -170,10 +176,26 @@ _JSON_VALUE = {
 }
 
 _ROUTE = {"type": "string", "pattern": "^/", "maxLength": MAX_ROUTE}
+# The keys anp_synth.edge.keys.is_safe_key accepts (tests/site/test_openapi.py holds them equal).
+SAFE_KEY_PATTERN = "^[A-Za-z0-9._~:/@+-]{1,1024}$"
+_CACHE_KEY = {"type": "string", "pattern": SAFE_KEY_PATTERN}
 
 BODIES: dict[str, dict[str, Any]] = {
     "JsonValue": _JSON_VALUE,
-    "PurgeRequest": _object({"routes": {"type": "array", "items": _ROUTE}}),
+    "PurgeRequest": {
+        **_object(
+            {},
+            {
+                "routes": {"type": "array", "items": _ROUTE, "description": "Paths to purge."},
+                "keys": {
+                    "type": "array",
+                    "items": _CACHE_KEY,
+                    "description": "Cache keys: every page carrying one is purged.",
+                },
+            },
+        ),
+        "minProperties": 1,
+    },
     "BulkRequest": {
         "oneOf": [_object({"posts": _BULK_POSTS}), _BULK_POSTS],
         "description": f'`{{"posts": [...]}}` or a bare array; at most {MAX_BULK_POSTS} items.',

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from anp_synth.contract import MAX_BULK_POSTS, MAX_IDEMPOTENCY_KEY
-from anp_synth.site.openapi import OPERATIONS
+from anp_synth.edge.keys import is_safe_key
+from anp_synth.site.openapi import OPERATIONS, SAFE_KEY_PATTERN
 from tests.site.conftest import make_post
 
 
@@ -59,7 +61,7 @@ def test_request_bodies_and_answers_are_described(doc: dict[str, Any]) -> None:
     schemas = doc["components"]["schemas"]
     body = schemas["BulkRequest"]["oneOf"][0]["properties"]["posts"]
     assert body["maxItems"] == MAX_BULK_POSTS
-    assert schemas["PurgeRequest"]["required"] == ["routes"]
+    assert set(schemas["PurgeRequest"]["properties"]) == {"routes", "keys"}
     assert "HTTPValidationError" not in schemas  # FastAPI's `detail` shape is not what we answer
     error = schemas["Error"]
     assert set(error["properties"]) == {"error", "field", "errors"}
@@ -141,7 +143,7 @@ def test_the_idempotency_key_has_the_documented_length(
 
 @pytest.mark.parametrize(
     "body",
-    [{"posts": [], "extra": 1}, {"paths": []}, {"routes": [], "paths": []}],
+    [{"posts": [], "extra": 1}, {"paths": []}, {"routes": [], "paths": []}, {"keys": [], "x": 1}],
 )
 def test_request_objects_refuse_keys_they_do_not_know(
     app_client: TestClient, body: dict[str, Any]
@@ -149,7 +151,7 @@ def test_request_objects_refuse_keys_they_do_not_know(
     path = "/api/posts/bulk" if "posts" in body else "/api/purge"
     response = app_client.post(path, json=body)
     assert response.status_code == 422, response.text
-    assert response.json()["field"] in {"extra", "paths"}
+    assert response.json()["field"] in {"extra", "paths", "x"}
 
 
 @pytest.mark.parametrize(
@@ -162,3 +164,10 @@ def test_a_page_with_a_bad_parameter_is_the_sites_404_page(
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("text/html")
     assert "<h1>404</h1>" in response.text
+
+
+@pytest.mark.parametrize(
+    "key", ["post-alphanode-000001", "listing:home", "a/b@c+d~e.f", "", "a b", "ключ", "k" * 1025]
+)
+def test_the_documented_cache_key_pattern_is_the_sites_rule(key: str) -> None:
+    assert (re.match(SAFE_KEY_PATTERN, key) is not None) == is_safe_key(key)
