@@ -156,6 +156,7 @@ def import_cmd(
     from anp_synth.importer import Importer, Options
     from anp_synth.importer.ledger import Ledger
     from anp_synth.jsonl import open_input
+    from anp_synth.sinks.base import preflight
 
     if concurrency < 1 or concurrency > 64:
         raise UsageError("concurrency", f"expected 1..64, got {concurrency}")
@@ -187,6 +188,8 @@ def import_cmd(
     the_sink = open_sink(sink, target, token_file, concurrency, timeout)
     _quiet_retries()
     try:
+        if not dry_run:  # a dry run sends nothing at all
+            preflight(the_sink)
         with Ledger(ledger) as led, open_input(path) as stream:
             total = _count_lines(path)
             with progress_bar(total, "importing", quiet=quiet) as advance:
@@ -282,11 +285,13 @@ def verify_cmd(
     from anp_synth.importer.ledger import Ledger
     from anp_synth.importer.verify import SAMPLE, verify
     from anp_synth.jsonl import open_input
+    from anp_synth.sinks.base import preflight
 
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
     the_sink = open_sink(sink, target, token_file)
     try:
+        preflight(the_sink)
         with Ledger(ledger) as led, open_input(path) as stream:
             report = verify(stream, the_sink, led, target, repair=repair)
     finally:
@@ -328,6 +333,7 @@ def rollback_cmd(
     """Undo a run: delete what it created, restore what it updated, purge those routes."""
     from anp_synth.importer import rollback as rb
     from anp_synth.importer.ledger import Ledger
+    from anp_synth.sinks.base import preflight
 
     out = _console()
     if not Path(ledger).exists():
@@ -346,13 +352,14 @@ def rollback_cmd(
         )
         if dry_run or p.empty:
             return
-        if not yes:
-            if not sys.stdin.isatty():
-                raise UsageError(None, "rollback: not a terminal; pass --yes to confirm")
-            typer.confirm("Proceed?", abort=True)
+        if not yes and not sys.stdin.isatty():
+            raise UsageError(None, "rollback: not a terminal; pass --yes to confirm")
         the_sink = open_sink(p.run.sink, p.run.target, token_file)
         _quiet_retries()
         try:
+            preflight(the_sink)  # before asking: a target that cannot be rolled back fails now
+            if not yes:
+                typer.confirm("Proceed?", abort=True)
             res = rb.apply(p, the_sink, led)
         finally:
             the_sink.close()

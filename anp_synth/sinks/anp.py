@@ -8,6 +8,7 @@ of `anp_synth.sinks.http`.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -17,11 +18,15 @@ import orjson
 
 from anp_synth import contract as api
 from anp_synth.contract import UpsertOutcome
-from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.errors import SinkError, TargetSetupError, TerminalSinkError, TransientSinkError
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
-from anp_synth.sinks.http import response_error, status_error, transport_error
+from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 
 JSON = {"Content-Type": "application/json"}
+# The check before the first write asks again after a 5xx, a reset or a timeout (a flaky
+# moment), never after "connection refused" or a wrong answer: a few seconds at most.
+PROBE_ATTEMPTS = 4
+PROBE_WAIT_S = 0.5
 
 
 def _message(resp: httpx.Response) -> str:
@@ -87,6 +92,57 @@ class AnpSink:
             raise TransientSinkError(
                 f"{resp.status_code} unreadable answer", status=resp.status_code
             ) from None
+
+    def check(self) -> dict[str, Any]:
+        """Fail fast unless the target is the import API; its /health answer.
+
+        Before the first write: nothing listening, a server that is not the API (a 404 or an
+        HTML page where JSON is expected), a URL with a path where there is no API — each is
+        a TargetSetupError naming the URL and the cause, in seconds, not retried.
+        """
+        health = self._probe("/health", "status")
+        if health.get("status") != "ok":
+            raise TargetSetupError(f"{self._url('/health')}: the target is not healthy: {health}")
+        self._probe(api.POSTS_PATH, "items", params={"limit": 1})
+        return health
+
+    def _url(self, path: str) -> str:
+        return f"{str(self.client.base_url).rstrip('/')}{path}"
+
+    def _probe(self, path: str, key: str, **kw: Any) -> dict[str, Any]:
+        url = self._url(path)
+        for attempt in range(1, PROBE_ATTEMPTS + 1):
+            try:
+                resp = self.client.get(path, **kw)
+            except httpx.ConnectError as exc:
+                cause = "nothing is listening" if "refused" in str(exc).lower() else str(exc)
+                raise TargetSetupError(f"{url}: cannot connect: {cause}") from None
+            except httpx.TransportError as exc:  # a reset or a timeout: maybe a flaky moment
+                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            else:
+                if not is_transient(resp.status_code):
+                    return self._shape(url, resp, key)
+                failure = f"HTTP {resp.status_code}"
+            if attempt < PROBE_ATTEMPTS:
+                time.sleep(PROBE_WAIT_S * attempt)
+        raise TargetSetupError(f"{url}: {failure}, {PROBE_ATTEMPTS} times in a row")
+
+    @staticmethod
+    def _shape(url: str, resp: httpx.Response, key: str) -> dict[str, Any]:
+        kind = resp.headers.get("content-type", "no content type").split(";")[0]
+        if resp.status_code != 200:
+            raise TargetSetupError(
+                f"{url}: not the anp import API (HTTP {resp.status_code}, {kind})"
+            )
+        try:
+            body = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            raise TargetSetupError(
+                f"{url}: not the anp import API (answered {kind}, not JSON)"
+            ) from None
+        if not isinstance(body, dict) or key not in body:
+            raise TargetSetupError(f"{url}: not the anp import API (JSON without {key!r})")
+        return body
 
     @staticmethod
     def _result(item: dict[str, Any]) -> UpsertResult:

@@ -110,3 +110,10 @@ def iter_all(sink: Sink, page_size: int = LIST_LIMIT) -> Iterator[RemotePost]:
                 "the target's keyset listing is broken"
             )
         after = page.next
+
+
+def preflight(sink: Sink) -> dict[str, Any]:
+    """Before the first write: the sink's own `check()` (TargetSetupError naming the URL and
+    why the target cannot take imports), when it has one; what the target says about itself."""
+    check = getattr(sink, "check", None)
+    return dict(check()) if callable(check) else {}

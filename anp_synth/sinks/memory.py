@@ -75,6 +75,10 @@ class MemorySink:
         self.store = store_for(target)
         self.replay = replay
 
+    def check(self) -> dict[str, Any]:
+        """A memory target is always there."""
+        return {"status": "ok", "posts": len(self.store.posts)}
+
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post keyed by its source id."""
         try:

@@ -1,0 +1,168 @@
+"""Rule 1: a target that is not the import API fails fast, in one line naming the URL and why.
+
+Each case runs the real command in a subprocess with a bound on its time (today a typo in the
+port waited out --max-pause, 300 s, in silence); the bound is a hang guard, not a speed test.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from anp_synth.site.launcher import SiteProcess
+from tests.importer.posts import post, write_jsonl
+
+HANG_GUARD_S = 60
+
+
+def anp(*args: str, token: str = "some-token") -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ANP_TARGET_TOKEN": token}
+    return subprocess.run(
+        [sys.executable, "-m", "anp_synth", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_S,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Html(http.server.BaseHTTPRequestHandler):
+    """A web server that is not the import API: an HTML page for every GET."""
+
+    def do_GET(self) -> None:
+        body = b"<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _NotFound(_Html):
+    def do_GET(self) -> None:
+        self.send_error(404)
+
+
+def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    yield from _serve(_Html)
+
+
+@pytest.fixture
+def not_found_server() -> Iterator[str]:
+    yield from _serve(_NotFound)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteProcess]:
+    s = SiteProcess(tmp_path_factory.mktemp("preflight") / "site.db")
+    s.start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def posts(tmp_path: Path) -> Path:
+    return write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(3)])
+
+
+def _one_line(res: subprocess.CompletedProcess[str]) -> str:
+    lines = [x for x in res.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    return lines[0]
+
+
+def test_nothing_listening_is_exit_1_in_one_line_naming_the_url(tmp_path, posts) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    res = anp("import", str(posts), "--target", url, "--ledger", str(tmp_path / "l"), "-q")
+    assert res.returncode == 1, res.stderr
+    line = _one_line(res)
+    assert f"{url}/health" in line and "nothing is listening" in line
+    assert not (tmp_path / "l.runs").exists()  # checked before a run began
+
+
+@pytest.mark.parametrize("command", ["verify", "rollback"])
+def test_verify_and_rollback_check_the_target_first(tmp_path, posts, site, command) -> None:
+    ledger = str(tmp_path / "l")
+    done = anp(
+        "import", str(posts), "--target", site.url, "--ledger", ledger, "-q", token=site.token
+    )
+    assert done.returncode == 0, done.stderr
+    url = f"http://127.0.0.1:{free_port()}"
+    if command == "verify":
+        res = anp("verify", str(posts), "--target", url, "--ledger", ledger)
+    else:
+        # the run's own target went away: point the ledger's run at a dead port
+        import sqlite3
+
+        with sqlite3.connect(ledger) as db:
+            db.execute("UPDATE runs SET target = ?", (url,))
+            db.execute("UPDATE items SET target = ?", (url,))
+            db.execute("UPDATE changes SET target = ?", (url,))
+        res = anp("rollback", "--ledger", ledger, "--yes")
+    assert res.returncode == 1, res.stdout + res.stderr
+    line = _one_line(res)
+    assert url in line and "nothing is listening" in line
+
+
+def test_an_html_server_is_not_the_import_api(tmp_path, posts, html_server) -> None:
+    res = anp("import", str(posts), "--target", html_server, "--ledger", str(tmp_path / "l"))
+    assert res.returncode == 1, res.stderr
+    line = _one_line(res)
+    assert f"{html_server}/health" in line and "not the anp import API" in line
+    assert "text/html, not JSON" in line and "<h1>" not in line
+
+
+def test_a_server_without_the_api_is_not_the_import_api(tmp_path, posts, not_found_server) -> None:
+    res = anp("import", str(posts), "--target", not_found_server, "--ledger", str(tmp_path / "l"))
+    assert res.returncode == 1, res.stderr
+    assert "HTTP 404" in _one_line(res)
+
+
+def test_a_url_with_a_path_where_there_is_no_api(tmp_path, posts, site) -> None:
+    url = f"{site.url}/blog"
+    res = anp(
+        "import", str(posts), "--target", url, "--ledger", str(tmp_path / "l"), token=site.token
+    )
+    assert res.returncode == 1, res.stderr
+    line = _one_line(res)
+    assert f"{url}/health" in line and "not the anp import API (HTTP 404" in line
+
+
+def test_the_real_site_passes_and_a_dry_run_sends_nothing(tmp_path, posts, site) -> None:
+    ok = anp("import", str(posts), "--target", site.url, "--ledger", str(tmp_path / "a"), "-q",
+             token=site.token)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    dead = f"http://127.0.0.1:{free_port()}"
+    dry = anp("import", str(posts), "--target", dead, "--ledger", str(tmp_path / "b"), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
