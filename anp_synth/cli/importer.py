@@ -231,9 +231,7 @@ def status_cmd(
     from anp_synth.importer.ledger import Ledger
 
     out = _console()
-    if not Path(ledger).exists():
-        raise UsageError("ledger", f"{ledger}: no such ledger (nothing imported yet?)")
-    with Ledger(ledger) as led:
+    with Ledger.open_readonly(ledger) as led:
         if run is None:
             t = Table(title=f"runs in {ledger}")
             for name in ("id", "file", "target", "state", "counts", "started", "finished"):
@@ -292,7 +290,9 @@ def verify_cmd(
     the_sink = open_sink(sink, target, token_file)
     try:
         preflight(the_sink)
-        with Ledger(ledger) as led, open_input(path) as stream:
+        # Reading needs no write access; only --repair changes the ledger.
+        opened = Ledger.open_existing(ledger) if repair else Ledger.open_readonly(ledger)
+        with opened as led, open_input(path) as stream:
             report = verify(stream, the_sink, led, target, repair=repair)
     finally:
         the_sink.close()
@@ -336,9 +336,7 @@ def rollback_cmd(
     from anp_synth.sinks.base import preflight
 
     out = _console()
-    if not Path(ledger).exists():
-        raise UsageError("ledger", f"{ledger}: no such ledger")
-    with Ledger(ledger) as led:
+    with Ledger.open_readonly(ledger) if dry_run else Ledger.open_existing(ledger) as led:
         p = rb.plan(led, run, target)
         out.print(
             f"rollback of run {p.run.id} ({p.run.file} → {p.run.target}): delete "

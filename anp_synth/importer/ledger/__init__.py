@@ -68,9 +68,20 @@ class Ledger(Runs, Changes):
     @classmethod
     def open_readonly(cls, path: str | Path) -> Ledger:
         """Open an existing ledger to read it, never to write (e.g. while an import runs)."""
-        if not Path(path).is_file():
-            raise UsageError("ledger", f"no ledger file at {path}")
+        cls._require(path)
         return cls(path, readonly=True)
+
+    @classmethod
+    def open_existing(cls, path: str | Path) -> Ledger:
+        """Open an existing ledger to change it (rollback, repair); a missing one is refused."""
+        cls._require(path)
+        return cls(path)
+
+    @staticmethod
+    def _require(path: str | Path) -> None:
+        # One message for every command that needs a ledger to be there already.
+        if not Path(path).is_file():
+            raise UsageError("ledger", f"no ledger file at {path} (nothing imported yet?)")
 
     def _make_folder(self) -> None:
         try:
