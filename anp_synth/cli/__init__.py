@@ -8,7 +8,9 @@ runs, so `anp-synth --help` and `--version` start in about the time of `import t
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import typer
 
@@ -80,8 +82,24 @@ def _traceback() -> None:
     Console(stderr=True).print_exception()
 
 
+def _terminated(signum: int, frame: object) -> None:
+    # SIGTERM (CI cancelling, `timeout`, `kill`) stops a command exactly like Ctrl-C: the same
+    # cleanup runs (an import records its run interrupted, a load test stops Locust's group).
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, map library errors to one stderr line and an exit code."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     _state["debug"] = False  # main() may run many times in one process (tests)
     debug = "--debug" in args

@@ -81,9 +81,14 @@ class Importer:
         try:
             _Pass(self, summary, run.id, log, quarantine).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes
+            state = RunState.INTERRUPTED
+            raise
         finally:
             summary.elapsed = time.perf_counter() - started
-            self._totals_from_ledger(summary, run.id, finished=state != RunState.FAILED)
+            self._totals_from_ledger(
+                summary, run.id, finished=state not in (RunState.FAILED, RunState.INTERRUPTED)
+            )
             log.write({"run": run.id, "action": "finish", "state": state} | summary.counts())
             log.close()
             quarantine.close()

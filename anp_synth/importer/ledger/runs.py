@@ -129,7 +129,7 @@ class Runs(LedgerFile):
         return resume
 
     def _failed_run_of(self, file: str, target: str) -> Run | None:
-        # A run stopped by a fatal error or Ctrl-C is resumed too, if it is the newest run
+        # A run stopped by a fatal error, Ctrl-C or SIGTERM is resumed too, if it is the newest run
         # of this file into this target.
         if file == "-":
             return None
@@ -137,7 +137,8 @@ class Runs(LedgerFile):
             "SELECT * FROM runs WHERE file = ? AND target = ? ORDER BY id DESC LIMIT 1",
             (file, target),
         ).fetchone()
-        return Run.from_row(row) if row is not None and row["state"] == RunState.FAILED else None
+        stopped = (RunState.FAILED, RunState.INTERRUPTED)
+        return Run.from_row(row) if row is not None and row["state"] in stopped else None
 
     def run(self, run_id: int) -> Run:
         """One run by id (UsageError when there is none)."""

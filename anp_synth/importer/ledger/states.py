@@ -12,7 +12,7 @@ class RunState(StrEnum):
     COMPLETED = "completed"
     PARTIAL = "partial"  # finished with items quarantined or failed
     FAILED = "failed"  # stopped by a fatal error (a rerun resumes it)
-    INTERRUPTED = "interrupted"  # crashed and superseded by a run on another file
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM, or crashed and superseded (a rerun resumes it)
     ROLLED_BACK = "rolled_back"
 
 
