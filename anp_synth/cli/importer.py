@@ -41,6 +41,12 @@ def _quiet_retries() -> None:
     stamina.instrumentation.set_on_retry_hooks([])
 
 
+def _notice(message: str) -> None:
+    # Retries and pauses are said on stderr even with -q: a run that waits says why.
+    sys.stderr.write(f"import: {message}\n")
+    sys.stderr.flush()
+
+
 def read_token(token_file: str | None) -> str | None:
     """The target's token from --token-file or ANP_TARGET_TOKEN (never from argv)."""
     if token_file:
@@ -193,7 +199,7 @@ def import_cmd(
         with Ledger(ledger) as led, open_input(path) as stream:
             total = _count_lines(path)
             with progress_bar(total, "importing", quiet=quiet) as advance:
-                imp = Importer(the_sink, led, target, opts, on_progress=advance)
+                imp = Importer(the_sink, led, target, opts, on_progress=advance, on_notice=_notice)
                 summary = imp.run(stream, file_label, args)
     finally:
         the_sink.close()

@@ -93,6 +93,15 @@ class Result:
     manifest: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_WINDOW_DAYS = 36_525  # a century of publication dates
+WORKERS_PER_CPU = 4
+
+
+def max_workers() -> int:
+    """The most worker processes `generate` starts: more only fight over the same CPUs."""
+    return WORKERS_PER_CPU * max(1, os.cpu_count() or 1)
+
+
 def validate(spec: Spec) -> None:
     """Check a spec; raise UsageError naming the option."""
     if spec.seed < 0 or spec.seed > MAX_SEED:
@@ -112,6 +121,17 @@ def validate(spec: Spec) -> None:
         )
     if spec.window_days is not None and spec.window_days <= 0:
         raise UsageError("window_days", f"must be positive, got {spec.window_days}")
+    full = spec.resolved()
+    assert full.epoch is not None and full.window_days is not None
+    if full.window_days > MAX_WINDOW_DAYS:
+        raise UsageError(
+            "window_days", f"at most {MAX_WINDOW_DAYS:,} days, got {full.window_days:,}"
+        )
+    if full.epoch.toordinal() - full.window_days < 1:
+        raise UsageError(
+            "window_days" if spec.window_days is not None else "epoch",
+            f"{full.window_days:,} days before {full.epoch} is before year 1",
+        )
 
 
 def parse_shard(text: str | None) -> Shard | None:
@@ -284,6 +304,10 @@ def generate(
     validate(spec)
     if workers < 1:
         raise UsageError("workers", f"must be at least 1, got {workers}")
+    if workers > max_workers():
+        raise UsageError(
+            "workers", f"at most {max_workers()} on this machine ({WORKERS_PER_CPU} per CPU)"
+        )
     shard = Shard(*shard) if shard is not None else None
     first, count = shard_range(spec.seed, spec.count, shard)
     if shard is not None and count == 0:

@@ -24,9 +24,11 @@ class CircuitBreaker:
         max_cooldown: float = 15.0,
         max_pause: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
+        on_open: Callable[[float, float], None] | None = None,
     ) -> None:
         self.threshold, self.initial, self.max_cooldown = threshold, cooldown, max_cooldown
         self.max_pause, self.clock = max_pause, clock
+        self.on_open = on_open or (lambda pause, down_for: None)
         self.cooldown = cooldown
         self.failures = 0
         self.reopen_at = 0.0
@@ -71,5 +73,42 @@ class CircuitBreaker:
             self.failures += 1
             if self.failures >= self.threshold and now >= self.reopen_at:
                 self.reopen_at = now + self.cooldown
+                self.on_open(self.cooldown, now - self.failing_since)
                 self.cooldown = min(self.cooldown * 2, self.max_cooldown)
                 self.opened += 1
+
+
+class Notices:
+    """One line for the user per retry or pause, at most one every `every` seconds of each kind:
+    a run that waits says what failed and when it tries again, without flooding the terminal."""
+
+    def __init__(
+        self,
+        say: Callable[[str], None],
+        every: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.say, self.every, self.clock = say, every, clock
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _due(self, kind: str) -> bool:
+        with self._lock:
+            now = self.clock()
+            if now - self._last.get(kind, -self.every) < self.every:
+                return False
+            self._last[kind] = now
+            return True
+
+    def retry(self, error: str, posts: int, wait: float) -> None:
+        """A request failed and is sent again after `wait` seconds."""
+        if self._due("retry"):
+            self.say(f"{error}; retrying {posts:,} post(s) in {wait:.1f}s")
+
+    def pause(self, pause: float, down_for: float) -> None:
+        """The circuit breaker opened: every worker waits `pause` seconds."""
+        if self._due("pause"):
+            self.say(
+                f"the target keeps failing (for {down_for:.0f}s): every worker pauses "
+                f"{pause:.0f}s, then tries again"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -9,7 +10,13 @@ from typing import Any, NamedTuple, TypeVar
 
 import stamina
 
-from anp_synth.errors import LedgerBusyError, SinkError, TransientSinkError, UsageError
+from anp_synth.errors import (
+    LedgerBusyError,
+    SinkError,
+    TargetDownError,
+    TransientSinkError,
+    UsageError,
+)
 from anp_synth.importer.ledger import (
     Action,
     Change,
@@ -114,6 +121,7 @@ class _Undone(NamedTuple):
     change: Change
     restored: UpsertResult | None = None
     error: str | None = None
+    down: bool = False  # failed because the target stopped answering, not because it refused
 
 
 def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
@@ -131,7 +139,11 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
     restored: list[Restored] = []
     paths: list[str] = []
 
+    gone = threading.Event()  # the target stopped answering: stop, do not wait per post
+
     def undo(c: Change) -> _Undone:
+        if gone.is_set():
+            return _Undone(c, error="not tried: the target stopped answering", down=True)
         try:
             if c.action == Action.CREATED:
                 _retry(sink.delete, c.source_id)
@@ -139,12 +151,18 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
             assert c.previous is not None
             key = idempotency_key(c.source_id, content_hash(c.previous), f"rollback{p.run.id}")
             return _Undone(c, restored=_retry(sink.upsert, c.previous, idempotency_key=key))
+        except TransientSinkError as exc:  # still failing after the retries
+            gone.set()
+            return _Undone(c, error=str(exc), down=True)
         except SinkError as exc:
             return _Undone(c, error=str(exc))
 
+    down: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for c, res, error in pool.map(undo, [*p.delete, *p.restore]):
-            if error is not None:
+        for c, res, error, is_down in pool.map(undo, [*p.delete, *p.restore]):
+            if is_down:
+                down.append(error or "")
+            elif error is not None:
                 out.failed.append(Failed(c.source_id, error))
             elif res is None:
                 deleted.append(c.source_id)
@@ -158,6 +176,12 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
     ledger.undo_created(target, deleted)
     ledger.undo_updated(target, restored)
     out.deleted, out.restored = len(deleted), len(restored)
+    if down:  # what was undone is recorded; the rest waits for a rerun, as in import
+        raise TargetDownError(
+            f"{target}: the target stopped answering during the rollback ({down[0]}); "
+            f"{len(deleted) + len(restored):,} of {len(down) + len(deleted) + len(restored):,} "
+            "posts undone, rerun rollback to finish"
+        )
     for start in range(0, len(paths), 500):
         try:
             _retry(sink.purge, paths[start : start + 500])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, BinaryIO
 
-from anp_synth.importer.breaker import CircuitBreaker
+from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
 from anp_synth.importer.options import Options
 from anp_synth.importer.plan import Planner
@@ -43,15 +43,19 @@ class Importer:
         options: Options | None = None,
         *,
         on_progress: Callable[[int], None] | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.sink, self.ledger, self.target = sink, ledger, target
         self.opt = options or Options()
         self.on_progress = on_progress or (lambda n: None)
+        # What the user must hear while waiting (a retry, a pause); the CLI writes it to stderr.
+        self.notice = Notices(on_notice or (lambda m: None))
         self.breaker = CircuitBreaker(
             self.opt.breaker_threshold,
             self.opt.breaker_cooldown,
             self.opt.breaker_max_cooldown,
             self.opt.max_pause,
+            on_open=self.notice.pause,
         )
         self.batch_size = max(1, min(self.opt.batch_size, sink.max_batch))
 
@@ -126,7 +130,7 @@ class _Pass:
         self.imp, self.summary, self.run_id = imp, summary, run_id
         self.ledger, self.target = imp.ledger, imp.target
         self.log, self._quarantine = log, quarantine
-        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log)
+        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.notice.retry)
         self.planner = Planner(imp.ledger, imp.target, imp.opt, summary, self.quarantine)
         self.inflight: set[Future[BatchResult]] = set()
         self.fatal: BaseException | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -121,8 +121,16 @@ class _Attempts:
 class Sender:
     """Sends batches to one sink; shared by the worker threads of one run."""
 
-    def __init__(self, sink: Sink, breaker: CircuitBreaker, options: Options, log: RunLog) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        breaker: CircuitBreaker,
+        options: Options,
+        log: RunLog,
+        on_retry: Callable[[str, int, float], None] | None = None,
+    ) -> None:
         self.sink, self.breaker, self.opt, self.log = sink, breaker, options, log
+        self.on_retry = on_retry or (lambda error, posts, wait: None)
 
     def send(self, batch: list[Item], run_id: int) -> BatchResult:
         """Send one batch until every post is confirmed, refused or given up; then purge."""
@@ -164,8 +172,11 @@ class Sender:
             if not isinstance(exc, TransientSinkError):
                 return False
             if exc.retry_after is not None:
-                return min(max(exc.retry_after, 0.0), opt.wait_max)
-            return random.uniform(0, min(opt.wait_max, opt.wait_initial * 2**count.tries))
+                wait = min(max(exc.retry_after, 0.0), opt.wait_max)
+            else:
+                wait = random.uniform(0, min(opt.wait_max, opt.wait_initial * 2**count.tries))
+            self.on_retry(str(exc), len(remaining), wait)
+            return wait
 
         remaining = items
         count.tries = 0

@@ -104,6 +104,17 @@ def members(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
             raise ApiError(422, f"{key}: unknown key (expected {expected})", key)
 
 
+def within_post_limit(item: Any) -> Any:
+    """A bulk item, if its JSON is no larger than one PUT may be (else 413 for that item)."""
+    if isinstance(item, dict):
+        size = len(orjson.dumps(item))
+        if size > MAX_POST_BYTES:
+            raise ApiError(
+                413, f"(body): post of {size:,} bytes is over the limit of {MAX_POST_BYTES:,}"
+            )
+    return item
+
+
 def require_token(request: Request) -> None:
     """Refuse a write without the right Bearer token."""
     if not site_of(request).token_ok(request.headers.get("authorization")):
@@ -255,7 +266,7 @@ def _bulk_write(
     where: list[int] = []
     for index, item in enumerate(items):
         try:
-            valid.append(validate_post(item))
+            valid.append(validate_post(within_post_limit(item)))
             where.append(index)
         except ApiError as exc:
             sid = item.get("source_id") if isinstance(item, dict) else None

@@ -85,7 +85,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "result": {"type": "string", "enum": ["error"]},
             "index": _INDEX,
             "source_id": {"type": ["string", "null"], "pattern": SOURCE_ID_RE},
-            "status": {"type": "integer", "enum": [409, 422]},
+            "status": {"type": "integer", "enum": [409, 413, 422]},
             "error": _STR,
             "field": _NULLABLE_STR,
         }

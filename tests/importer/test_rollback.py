@@ -6,8 +6,9 @@ import io
 import os
 
 import pytest
+import stamina
 
-from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.errors import LedgerBusyError, TargetDownError, TransientSinkError, UsageError
 from anp_synth.importer import Importer, rollback
 from anp_synth.importer.ledger import RunState
 from anp_synth.sinks.memory import MemorySink
@@ -123,3 +124,38 @@ def test_a_crashed_run_superseded_by_another_file_keeps_its_landed_writes(ledger
     assert p1.run.id == crashed.id and len(p1.delete) == 5
     rollback.apply(p1, inner, ledger)
     assert inner.store.posts == {}
+
+
+class _Down:
+    """A target that stops answering: every call fails transiently."""
+
+    def __init__(self, inner: MemorySink) -> None:
+        self.inner, self.name, self.max_batch = inner, inner.name, inner.max_batch
+        self.calls = 0
+
+    def _fail(self, *args: object, **kw: object) -> None:
+        self.calls += 1
+        raise TransientSinkError("ConnectError: connection refused")
+
+    delete = upsert = purge = _fail
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_target_that_goes_down_during_rollback_is_fatal_once(tmp_path, target, ledger) -> None:
+    sink = MemorySink(target)
+    path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(40)])
+    run_import(sink, ledger, target, path)
+    plan = rollback.plan(ledger, None, target)
+    down = _Down(sink)
+    stamina.set_testing(True, attempts=2)
+    try:
+        with pytest.raises(TargetDownError, match="stopped answering during the rollback"):
+            rollback.apply(plan, down, ledger, concurrency=1)
+    finally:
+        stamina.set_testing(False)
+    assert down.calls == 2  # one post's retries, then the rest are not tried
+    assert len(sink.store.posts) == 40  # nothing undone, nothing recorded as undone
+    again = rollback.plan(ledger, None, target)
+    assert len(again.delete) == 40

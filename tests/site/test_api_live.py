@@ -237,3 +237,17 @@ def test_logged_in_pages_on_the_real_server(live_site: SiteProcess, api: httpx.C
         again = browser.get(f"/posts/{post['slug']}")
         assert again.headers["x-cache"] == "HIT; rule=post"
         assert "Ada Lovelace" not in again.text
+
+
+def test_the_per_post_limit_applies_to_every_item_of_a_bulk(api: httpx.Client) -> None:
+    small = make_post(426000)
+    big = make_post(426001)
+    big["sections"][0]["paragraphs"] = ["x" * 100_000] * (MAX_POST_BYTES // 100_000 + 1)
+    assert len(orjson.dumps(big)) > MAX_POST_BYTES
+    response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": [small, big]}))
+    assert response.status_code == 200, response.text
+    results = response.json()["items"]
+    assert [r["result"] for r in results] == ["created", "error"]
+    assert results[1]["status"] == 413 and results[1]["source_id"] == "alphanode-426001"
+    assert api.get("/api/posts/alphanode-426001").status_code == 404
+    assert put(api, big).status_code == 413  # as one PUT of the same post
