@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
 from anp_synth.errors import PartialFailure, UsageError
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
@@ -21,8 +22,7 @@ if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from anp_synth.sinks.base import Sink
 
 STATIC_SINKS = ("hugo", "jekyll", "eleventy")  # --target is a folder, no token
-DEFAULT_LEDGER = "anp-ledger.sqlite"
-LEDGER_HELP = "SQLite ledger file (env ANP_LEDGER)."
+LEDGER_HELP = f"SQLite ledger file (env {LEDGER_ENV})."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
 SINK_HELP = "Sink: anp, memory, wordpress, hugo, jekyll, eleventy."  # static: the registry is imported when a command runs
 
@@ -132,7 +132,7 @@ def import_cmd(
     path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
     target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
     batch_size: int = typer.Option(
         500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
@@ -218,7 +218,7 @@ def _run_state(run: Run) -> str:
 
 
 def status_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     run: int | None = typer.Option(None, "--run", help="Show the items of this run."),
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
@@ -272,7 +272,7 @@ def verify_cmd(
     path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
     target: str = typer.Option(..., "--target", help="Target URL."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
@@ -316,7 +316,7 @@ def verify_cmd(
 
 
 def rollback_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     target: str | None = typer.Option(None, "--target", help="Only runs into this target."),
     run: int | None = typer.Option(
         None, "--run", help="Run id (default: the newest that changed something)."

@@ -28,11 +28,17 @@ def serve_cmd(
     access_log: bool = typer.Option(
         True, "--access-log/--no-access-log", help="One JSON line per request on stderr."
     ),
+    key_headers: str = typer.Option(
+        "Surrogate-Key,xkey",
+        "--key-headers",
+        help="Headers carrying each page's cache keys, comma-separated (Cache-Tag: "
+        "Cloudflare); empty: none.",
+    ),
 ) -> None:
     """Serve the site: pages, the import API under /api, /health."""
     from anp_synth.site.server import serve
 
-    serve(db, host, port, workers, users, token_file, access_log)
+    serve(db, host, port, workers, users, token_file, access_log, key_headers)
 
 
 @site_app.command("init")
