@@ -8,7 +8,8 @@ Goals (issue 12):
   3. `buildtest` for Hugo at 1,000 / 5,000 / 20,000 posts: prints the growth exponent of
      each build kind, and anp-synth's own share of the build test's wall time (< 10%).
 
-ANP_BENCH_STATIC_POSTS and ANP_BENCH_BUILD_COUNTS (e.g. 200,1000) make it smaller.
+ANP_BENCH_STATIC_POSTS and ANP_BENCH_BUILD_COUNTS (e.g. 200,1000) make it smaller;
+ANP_BENCH_BUILD_OUT=DIR keeps the build test's report (json, md, png, svg, html) in DIR.
 """
 
 from __future__ import annotations
@@ -141,8 +142,14 @@ def buildtest(tmp: Path) -> int:
     root = tmp / "build-site"
     init_site("hugo", root)
     settings = Settings("hugo", root, ["hugo", "--minify", "--quiet"], parse_counts(BUILD_COUNTS),
-                        repeat=1, out=tmp / "buildtest")  # fmt: skip
+                        repeat=1, out=Path(os.environ.get("ANP_BENCH_BUILD_OUT") or tmp / "buildtest"))  # fmt: skip
     result = run(settings)
+    from anp_synth.buildtest import report
+    from anp_synth.buildtest.judge import judge
+
+    verdict = judge(result, None, None)
+    paths = report.write(result, verdict.as_dict(), verdict.lines())
+    print(f"  buildtest report: {paths['html']}")
     for r in result.rows:
         print(f"  {r.kind:<11} {r.posts:>7,} posts: {r.wall.median:6.2f} s, {r.rss.max:5.0f} MB")
     for kind, f in result.fits().items():
