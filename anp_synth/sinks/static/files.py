@@ -187,6 +187,8 @@ class StaticSink:
         with self._lock:
             index = self._scan()
             old = index.get(sid)
+            if old is not None and not old.path.exists():
+                old = None  # deleted behind the sink's back: this write creates it again
             previous: dict[str, Any] | None = None
             if old is not None:
                 try:
@@ -224,7 +226,11 @@ class StaticSink:
     def get(self, source_id: str) -> RemotePost | None:
         """One post read back from its file, or None."""
         with self._lock:
-            held = self._scan().get(source_id)
+            index = self._scan()
+            held = index.get(source_id)
+            if held is not None and not held.path.exists():
+                del index[source_id]  # deleted behind the sink's back
+                held = None
         if held is None:
             return None
         post = self._read(held)
