@@ -97,6 +97,7 @@ def _not_allowed(name: str) -> bool:
         "progress",
         "importer",
         "loadtest",
+        "profile",
     ],
 )
 def test_a_command_module_imports_only_stdlib_typer_and_errors_at_top(name: str) -> None:
@@ -111,6 +112,7 @@ def test_every_command_module_is_checked() -> None:
         "generate",
         "importer",
         "loadtest",
+        "profile",
         "progress",
         "site",
         "wordpress",
@@ -144,7 +146,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("generate", "show", "import", "rollback", "loadtest", "site", "wordpress"):
+    for command in (
+        "generate",
+        "show",
+        "profile",
+        "import",
+        "rollback",
+        "loadtest",
+        "site",
+        "wordpress",
+    ):
         assert f"\n  {command} " in out, command
 
 
