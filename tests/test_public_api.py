@@ -16,7 +16,19 @@ import anp_synth.errors
 
 # Submodules become attributes of the package when they are imported (by anyone);
 # they are reachable, but not part of __all__.
-SUBMODULES = {"cli", "errors", "generate", "importer", "jsonl", "loadtest", "post", "sinks", "site"}
+SUBMODULES = {
+    "cli",
+    "contract",
+    "edge",
+    "errors",
+    "generate",
+    "importer",
+    "jsonl",
+    "loadtest",
+    "post",
+    "sinks",
+    "site",
+}
 HEAVY = ("pydantic", "httpx", "fastapi", "locust", "gevent", "psutil", "stamina", "faker")
 
 
