@@ -24,9 +24,10 @@ WXR = SAMPLES / "site.wxr.xml"
 MARKDOWN = SAMPLES / "markdown"
 GENERATED = 5000
 # a site unlike the built-ins: long uneven bodies, many tags with a flat tail, Monday-heavy
+# (no quantile p10..p90 falls on a gap between body groups: there any quantile is unstable)
 CUSTOM = """name = "custom-site"
 [body]
-production_paragraphs = { values = [2, 6, 12, 30], weights = [4, 3, 2, 1] }
+production_paragraphs = { values = [2, 6, 12, 30], weights = [3, 3, 2, 2] }
 [tags]
 per_post = { values = [0, 1, 2, 3, 8], weights = [1, 5, 3, 2, 1] }
 stack_tags = false
