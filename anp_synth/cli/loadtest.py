@@ -182,6 +182,12 @@ def loadtest_cmd(
     locustfile: Path | None = typer.Option(
         None, "--locustfile", help="Your own locustfile instead of the bundled one."
     ),
+    edge: bool | None = typer.Option(
+        None,
+        "--edge/--no-edge",
+        help="TARGET is a Varnish edge in front of the site: expect the edge's verdict "
+        "(X-Cache with X-Varnish and Age), HITs after the first request, no cache keys.",
+    ),
 ) -> None:
     """Run the Locust scenarios headless against TARGET and judge the result.
 

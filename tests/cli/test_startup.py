@@ -97,6 +97,7 @@ def _not_allowed(name: str) -> bool:
         "progress",
         "importer",
         "loadtest",
+        "varnish",
     ],
 )
 def test_a_command_module_imports_only_stdlib_typer_and_errors_at_top(name: str) -> None:
@@ -113,6 +114,7 @@ def test_every_command_module_is_checked() -> None:
         "loadtest",
         "progress",
         "site",
+        "varnish",
         "wordpress",
     }
 
@@ -144,7 +146,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("generate", "show", "import", "rollback", "loadtest", "site", "wordpress"):
+    commands = (
+        "generate",
+        "show",
+        "import",
+        "rollback",
+        "loadtest",
+        "site",
+        "varnish",
+        "wordpress",
+    )
+    for command in commands:
         assert f"\n  {command} " in out, command
 
 
