@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import typer
 
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
 from anp_synth.errors import PartialFailure, UsageError
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
@@ -20,10 +21,10 @@ if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from anp_synth.importer.ledger import Run
     from anp_synth.sinks.base import Sink
 
-DEFAULT_LEDGER = "anp-ledger.sqlite"
-LEDGER_HELP = "SQLite ledger file (env ANP_LEDGER)."
+STATIC_SINKS = ("hugo", "jekyll", "eleventy")  # --target is a folder, no token
+LEDGER_HELP = f"SQLite ledger file (env {LEDGER_ENV})."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
-SINK_HELP = "Sink: anp, memory, wordpress."  # static: the registry is imported when a command runs
+SINK_HELP = "Sink: anp, memory, wordpress, hugo, jekyll, eleventy."  # static: the registry is imported when a command runs
 
 
 def _console(stderr: bool = False) -> Console:
@@ -59,6 +60,12 @@ def _check_target(sink: str, target: str) -> None:
         if not target.startswith("memory://"):
             raise UsageError("target", f"{target!r}: the memory sink takes memory://NAME")
         return
+    if sink in STATIC_SINKS:
+        if not Path(target).is_dir():
+            raise UsageError(
+                "target", f"{target!r}: the {sink} sink takes a site's folder (site init makes one)"
+            )
+        return
     try:
         parts = urlsplit(target)
         _ = parts.port  # a bad port raises here
@@ -78,7 +85,7 @@ def open_sink(
         raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
     _check_target(name, target)
     token = read_token(token_file)
-    if token is None and name not in ("memory", "wordpress"):
+    if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
             None,
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
@@ -140,7 +147,7 @@ def import_cmd(
     path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
     target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
     batch_size: int = typer.Option(
         500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
@@ -237,7 +244,7 @@ def _run_state(run: Run) -> str:
 
 
 def status_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     run: int | None = typer.Option(None, "--run", help="Show the items of this run."),
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
@@ -291,7 +298,7 @@ def verify_cmd(
     path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
     target: str = typer.Option(..., "--target", help="Target URL."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
@@ -335,7 +342,7 @@ def verify_cmd(
 
 
 def rollback_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar="ANP_LEDGER", help=LEDGER_HELP),
+    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
     target: str | None = typer.Option(None, "--target", help="Only runs into this target."),
     run: int | None = typer.Option(
         None, "--run", help="Run id (default: the newest that changed something)."

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
 from anp_synth.errors import PartialFailure
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from anp_synth.loadtest.session import LoadTestResult
-
-DEFAULT_LEDGER = "anp-ledger.sqlite"  # the importer's default (env ANP_LEDGER)
 
 
 def _ms(value: float) -> str:
@@ -70,14 +69,26 @@ def breaches_table(result: LoadTestResult) -> Table:
     return table
 
 
+def _shift(c: object) -> str:
+    shift = getattr(c, "shift", None)
+    if shift is None:
+        return "—"
+    return f"{shift.estimate:+,.1f} [{shift.low:+,.1f}, {shift.high:+,.1f}]"
+
+
 def baseline_table(result: LoadTestResult) -> Table:
-    """Each route's p95 against the baseline, with the test's verdict."""
+    """Each route against the baseline: p95, the shift with its CI, the p-values, the verdict."""
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Against the baseline (Mann-Whitney U + p95 floor)", title_justify="left")
-    for col in ("route", "old p95", "new p95", "change", "p-value", "verdict"):
-        table.add_column(col, justify="left" if col in ("route", "verdict") else "right")
+    table = Table(
+        title="Against the baseline (Mann-Whitney U, Holm-adjusted over routes; "
+        "Hodges-Lehmann shift, 95% CI, ms; p95 floor)",
+        title_justify="left",
+    )
+    for col in ("route", "old p95", "new p95", "change", "shift [95% CI]", "p", "p (Holm)"):
+        table.add_column(col, justify="left" if col == "route" else "right")
+    table.add_column("verdict")
     for c in result.comparisons:
         style = {"regression": "red", "improvement": "green"}.get(c.verdict)
         table.add_row(
@@ -85,7 +96,9 @@ def baseline_table(result: LoadTestResult) -> Table:
             _ms(c.old_p95),
             _ms(c.new_p95),
             "—" if math.isnan(c.change) else f"{c.change:+.1%}",
+            _shift(c),
             "—" if math.isnan(c.p_value) else f"{c.p_value:.2g}",
+            "—" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.2g}",
             c.verdict,
             style=style,
         )
@@ -94,13 +107,15 @@ def baseline_table(result: LoadTestResult) -> Table:
 
 def loadtest_cmd(
     ctx: typer.Context,
-    target: str = typer.Option(
-        ..., "--target", help="Base URL of the site, e.g. http://127.0.0.1:8000."
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="Base URL of the site, e.g. http://127.0.0.1:8000 (a --worker takes the master's).",
     ),
     ledger: Path | None = typer.Option(
         None,
         "--ledger",
-        envvar="ANP_LEDGER",
+        envvar=LEDGER_ENV,
         help=f"Import ledger to take the posts from (default {DEFAULT_LEDGER}).",
     ),
     manifest: Path | None = typer.Option(
@@ -182,6 +197,35 @@ def loadtest_cmd(
     locustfile: Path | None = typer.Option(
         None, "--locustfile", help="Your own locustfile instead of the bundled one."
     ),
+    master: bool = typer.Option(
+        False,
+        "--master",
+        help="Be the Locust master of --expect-workers workers on other machines; it "
+        "receives their exact samples and judges the run.",
+    ),
+    expect_workers: int | None = typer.Option(
+        None, "--expect-workers", help="With --master: workers to wait for (default 1)."
+    ),
+    worker: bool = typer.Option(
+        False,
+        "--worker",
+        help="Be a worker of the master at --master-host: it sends the settings and the "
+        "data, this process sends every sample back.",
+    ),
+    master_host: str | None = typer.Option(
+        None, "--master-host", help="With --worker: the master's host name or address."
+    ),
+    master_port: int | None = typer.Option(
+        None,
+        "--master-port",
+        help="The master's port: --master binds it, --worker connects to it (default 5557).",
+    ),
+    junit: Path | None = typer.Option(
+        None, "--junit", help="Write JUnit XML: a testcase per threshold and per comparison."
+    ),
+    markdown: Path | None = typer.Option(
+        None, "--markdown", help="Write a Markdown summary for a pull-request comment."
+    ),
     edge: bool | None = typer.Option(
         None,
         "--edge/--no-edge",
@@ -192,23 +236,38 @@ def loadtest_cmd(
     """Run the Locust scenarios headless against TARGET and judge the result.
 
     Exit 0: passed; 3: thresholds breached, a significant regression against the
-    baseline, or the load generator was CPU-bound (figures untrustworthy).
+    baseline, a worker lost before the end, or the load generator was CPU-bound
+    (figures untrustworthy).
     """
     from rich.console import Console
 
-    from anp_synth.loadtest.session import run
+    from anp_synth.errors import UsageError
+    from anp_synth.loadtest.session import run, run_worker
     from anp_synth.loadtest.settings import Settings
 
     values = dict(ctx.params)  # the parameters are named as the Settings fields
-    if ledger is None and manifest is None:
+    if ledger is None and manifest is None and not worker:
         values["ledger"] = Path(DEFAULT_LEDGER)
     settings = Settings.from_values(values)
     # wide enough for the route names when the output is a pipe or a file
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     err = Console(stderr=True, highlight=False)
+    if settings.worker:
+        err.print(
+            f"load test worker → master {settings.master_host}:{settings.master_port}",
+            markup=False,
+        )
+        done = run_worker(settings)
+        console.print(
+            f"worker done: {done.sent:,} samples sent to the master in {done.messages:,} messages",
+            markup=False,
+        )
+        return
+    if target is None:
+        raise UsageError("target", "the load test needs the site's base URL")
     err.print(
         f"load test: {settings.users} users, {settings.duration:g} s, "
-        f"{settings.processes} process(es) → {target}",
+        f"{settings.generators} load-generator process(es) → {target}",
         markup=False,
     )
     result = run(settings)
@@ -222,6 +281,8 @@ def loadtest_cmd(
         reasons.append(f"{len(result.regressions)} regression(s) against the baseline")
     if not result.trusted:
         reasons.append("the load generator was CPU-bound: figures cannot be trusted")
+    if result.lost_workers:
+        reasons.append(f"{len(result.lost_workers)} worker(s) lost before the end")
     if reasons:
         raise PartialFailure("load test failed: " + "; ".join(reasons))
     console.print("load test passed", markup=False)
@@ -240,6 +301,13 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
         console.print(baseline_table(result))
     if result.breaches:
         console.print(breaches_table(result))
+    if result.workers is not None:
+        total = sum(w.samples for w in result.workers)
+        console.print(
+            f"{len(result.workers)} worker(s) sent {total:,} exact samples to the master "
+            f"({len(result.lost_workers)} lost before the end)",
+            markup=False,
+        )
     cpu = result.locust.cpu
     console.print(
         f"generator CPU {cpu.generator_max:.0f}% of a core (busiest process), "
@@ -258,7 +326,7 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
 def export_targets_cmd(
     target: str = typer.Option(..., "--target", help="The target whose confirmed items to export."),
     ledger: Path = typer.Option(
-        Path(DEFAULT_LEDGER), "--ledger", envvar="ANP_LEDGER", help="Import ledger (SQLite)."
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help="Import ledger (SQLite)."
     ),
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:

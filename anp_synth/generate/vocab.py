@@ -1,7 +1,10 @@
-"""Word pools: the technical vocabulary (data files) and per-locale text pools from Faker.
+"""Word pools: the technical vocabulary and the per-locale text pools, all data files.
 
-Pools are built once per (locale) per process from a fixed Faker seed, so they
-depend only on the pinned Faker version, and the hot path only picks from them.
+The per-locale pools (author names, and sentences for locales whose prose comes
+from Faker) were made by the pinned Faker from a fixed seed and are shipped as
+`data/pools/<locale>.json`, so generating loads no Faker at all;
+`build_locale_pools` makes them again and a test checks the shipped files equal
+what the pinned Faker makes (`python -m anp_synth.generate.vocab` rewrites them).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ NAME_POOL = 60
 POOL_SEED = 20260101
 
 
+@functools.cache
 def _data(name: str) -> Any:
+    """A shipped data file, parsed once per process (callers never mutate it)."""
     return json.loads(
         resources.files("anp_synth.generate").joinpath("data", name).read_text("utf-8")
     )
@@ -61,6 +66,23 @@ def vocabulary() -> Vocabulary:
     )
 
 
+@functools.cache
+def tag_pool(n: int) -> list[str]:
+    """The first `n` tag names, most popular first: the tools of every stack, then each
+    tool with a topic word ("pytest testing"), then numbered topics."""
+    vocab = vocabulary()
+    names = list(vocab.all_tools)
+    for word in vocab.raw["tag_topics"]:
+        if len(names) >= n:
+            break
+        names += [f"{tool} {word}" for tool in vocab.all_tools]
+    k = 1
+    while len(names) < n:
+        names.append(f"topic {k}")
+        k += 1
+    return names[:n]
+
+
 @dataclass(frozen=True)
 class LocalePools:
     """Per-locale templates and Faker-made pools (names, sentences)."""
@@ -79,8 +101,36 @@ def supported_locales() -> list[str]:
 
 @functools.cache
 def locale_pools(locale: str) -> LocalePools:
-    """Build the pools of one locale once per process, from a fixed Faker seed."""
-    from faker import Faker  # heavy import: only when a post is built
+    """The pools of one locale, read once per process from the shipped data file."""
+    templates = _data("locales.json")[locale]
+    shipped = _pools(locale)
+    return LocalePools(
+        locale=locale,
+        templates=templates,
+        authors=shipped["authors"],
+        author_weights=zipf_cumulative(len(shipped["authors"])),
+        sentences=shipped["sentences"],
+    )
+
+
+@functools.cache
+def pools_faker_version(locale: str) -> str:
+    """The Faker version that made a locale's shipped pools (recorded in every manifest)."""
+    version: str = _pools(locale)["faker_version"]
+    return version
+
+
+@functools.cache
+def _pools(locale: str) -> dict[str, Any]:
+    pools: dict[str, Any] = _data(f"pools/{locale}.json")
+    return pools
+
+
+def build_locale_pools(locale: str) -> dict[str, Any]:
+    """The pools of one locale as the pinned Faker makes them from POOL_SEED (the data file)."""
+    from importlib import metadata
+
+    from faker import Faker  # only to (re)build the shipped files
 
     templates = _data("locales.json")[locale]
     fake = Faker(locale)
@@ -89,10 +139,28 @@ def locale_pools(locale: str) -> LocalePools:
     sentences: list[str] = []
     if templates["prose"] == "faker":
         sentences = [fake.sentence(nb_words=10) for _ in range(SENTENCE_POOL)]
-    return LocalePools(
-        locale=locale,
-        templates=templates,
-        authors=authors,
-        author_weights=zipf_cumulative(len(authors)),
-        sentences=sentences,
-    )
+    return {
+        "faker_version": metadata.version("faker"),
+        "pool_seed": POOL_SEED,
+        "authors": authors,
+        "sentences": sentences,
+    }
+
+
+def pools_file_bytes(pools: dict[str, Any]) -> bytes:
+    """The exact bytes of a shipped pools file (sorted keys, UTF-8, one trailing newline)."""
+    return (json.dumps(pools, ensure_ascii=False, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _rewrite_shipped_pools() -> None:
+    folder = resources.files("anp_synth.generate").joinpath("data", "pools")
+    for locale in supported_locales():
+        target = folder.joinpath(f"{locale}.json")
+        with resources.as_file(target) as path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(pools_file_bytes(build_locale_pools(locale)))
+            print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    _rewrite_shipped_pools()

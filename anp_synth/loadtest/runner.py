@@ -117,8 +117,34 @@ class CpuMonitor(threading.Thread):
         return CpuReport(per_process=per, host_mean=host, samples=len(self.host), limit=self.limit)
 
 
+EXPECT_WORKERS_WAIT_S = 60.0  # a master waits this long for its workers to connect
+
+
+def worker_command(settings: Settings, settings_file: Path) -> list[str]:
+    """The locust command line of a worker: it takes the rest from its master."""
+    assert settings.master_host is not None
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(settings.locustfile or LOCUSTFILE),
+        "--worker",
+        "--master-host",
+        settings.master_host,
+        "--master-port",
+        str(settings.master_port),
+        "--loglevel",
+        "WARNING",
+        "--anp-settings",
+        str(settings_file),
+    ]
+
+
 def command(settings: Settings, settings_file: Path) -> list[str]:
     """The locust command line of a run; the locustfile's own settings are in `settings_file`."""
+    if settings.worker:
+        return worker_command(settings, settings_file)
     assert settings.target is not None
     # the open model needs every user at once: a slow ramp would make the first slots late
     spawn_rate = (
@@ -159,6 +185,16 @@ def command(settings: Settings, settings_file: Path) -> list[str]:
     ]
     if settings.processes > 1:
         cmd += ["--processes", str(settings.processes)]
+    if settings.master:
+        cmd += [
+            "--master",
+            "--expect-workers",
+            str(settings.expect_workers),
+            "--expect-workers-max-wait",
+            f"{EXPECT_WORKERS_WAIT_S:g}",
+            "--master-bind-port",
+            str(settings.master_port),
+        ]
     return cmd
 
 
@@ -170,9 +206,10 @@ def environment() -> dict[str, str]:
 
 
 def clear_samples(out: Path) -> None:
-    """Remove samples of an earlier run in the same directory (they would be merged)."""
-    for old in out.glob("samples-*.tsv"):
-        old.unlink()
+    """Remove samples (and the channel's tally) of an earlier run in the same directory."""
+    for pattern in ("samples-*.tsv", "channel.json", "worker-*.json"):
+        for old in out.glob(pattern):
+            old.unlink()
 
 
 def run_locust(settings: Settings) -> LocustResult:
@@ -199,6 +236,8 @@ def run_locust(settings: Settings) -> LocustResult:
         )
         monitor.start()
         deadline = settings.duration + STOP_TIMEOUT_S + 60.0
+        if settings.master or settings.worker:
+            deadline += EXPECT_WORKERS_WAIT_S  # the workers connect, or wait for the master
         try:
             returncode = proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:

@@ -15,7 +15,7 @@ import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules
+from anp_synth.loadtest import cache_rules, channel, junit, markdown
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
@@ -40,12 +40,19 @@ class LoadTestResult:
 
     routes: list[RouteStats]
     breaches: list[Breach]
+    checks: list[thresholds_mod.Check]
     comparisons: list[RouteComparison]
     locust: LocustResult
     summary_path: Path
     late: int
     duration_s: float
     notes: list[str] = field(default_factory=list)
+    workers: list[channel.WorkerTally] | None = None  # None: a single process
+
+    @property
+    def lost_workers(self) -> list[channel.WorkerTally]:
+        """Workers whose last message never reached the master (the run is partial)."""
+        return [w for w in self.workers or [] if w.lost]
 
     @property
     def regressions(self) -> list[RouteComparison]:
@@ -59,8 +66,8 @@ class LoadTestResult:
 
     @property
     def passed(self) -> bool:
-        """No breach, no regression, figures trustworthy."""
-        return not self.breaches and not self.regressions and self.trusted
+        """No breach, no regression, figures trustworthy, every worker's samples in."""
+        return not self.breaches and not self.regressions and self.trusted and not self.lost_workers
 
 
 def check_reachable(target: str) -> None:
@@ -83,6 +90,38 @@ def prepare_manifest(settings: Settings) -> Path:
     path = settings.out / "targets.json"
     manifest_mod.export(settings.ledger, settings.target, path)
     return path
+
+
+@dataclass
+class WorkerResult:
+    """What a worker (`--worker`) did: it sent its samples to the master."""
+
+    locust: LocustResult
+    messages: int
+    sent: int
+
+
+def run_worker(settings: Settings) -> WorkerResult:
+    """Run as one worker of a master elsewhere; the master judges the run."""
+    try:
+        settings.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError("out", f"cannot create {settings.out}: {exc.strerror or exc}") from None
+    settings.check_files()
+    result = run_locust(settings)
+    if result.returncode != 0:
+        raise AnpError(
+            f"locust worker exited with {result.returncode} (log: {result.log}):\n"
+            f"{log_tail(result.log)}"
+        )
+    tallies = sorted(settings.out.glob("worker-*.json"))
+    if not tallies:
+        raise AnpError(
+            f"the worker never ran a test for the master at {settings.master_host}:"
+            f"{settings.master_port} (log: {result.log}):\n{log_tail(result.log)}"
+        )
+    doc = orjson.loads(tallies[-1].read_bytes())
+    return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
 
 
 def run(settings: Settings) -> LoadTestResult:
@@ -117,7 +156,8 @@ def run(settings: Settings) -> LoadTestResult:
         raise AnpError(f"locust made no requests (log: {result.log}):\n{log_tail(result.log)}")
     rows = summarize(samples)
     duration = rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0
-    breaches = thresholds_mod.evaluate(thresholds, rows)
+    checks = thresholds_mod.checks(thresholds, rows)
+    breaches = [c.breach for c in checks if not c.passed]
     latencies = latencies_by_route(samples)
     comparisons = baseline_mod.compare(old, latencies, policy) if old is not None else []
     if settings.save_baseline is not None:
@@ -134,15 +174,21 @@ def run(settings: Settings) -> LoadTestResult:
             "cache; a cache plugin or proxy would add one)"
         )
     late = sum(s.late for s in samples)
+    workers = channel.read(settings.out)
+    for worker in workers or []:
+        if worker.lost:
+            notes.append(worker.describe())
     judged = LoadTestResult(
         routes=rows,
         breaches=breaches,
+        checks=checks,
         comparisons=comparisons,
         locust=result,
         summary_path=settings.out / "summary.json",
         late=late,
         duration_s=duration,
         notes=notes,
+        workers=workers,
     )
     if not judged.trusted:
         notes.append(
@@ -156,6 +202,10 @@ def run(settings: Settings) -> LoadTestResult:
             "site and the generator, so latencies may be pessimistic"
         )
     write_summary(judged, settings, policy)
+    if settings.junit is not None:
+        junit.write(settings.junit, judged, policy)
+    if settings.markdown is not None:
+        markdown.write(settings.markdown, judged, policy, report=str(result.html))
     return judged
 
 
@@ -190,6 +240,13 @@ def write_summary(
                 "min_effect_ms": policy.min_effect_ms,
             },
             "routes": [c.as_dict() for c in result.comparisons],
+        },
+        "workers": None
+        if result.workers is None
+        else {
+            "samples": "exact: every sample over Locust's messaging (error bound 0)",
+            "lost": len(result.lost_workers),
+            "each": [w.as_dict() for w in result.workers],
         },
         "cpu": result.locust.cpu.as_dict(),
         "locust_exit_code": result.locust.returncode,

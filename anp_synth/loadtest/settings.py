@@ -23,6 +23,18 @@ FORMAT = "anp-synth-loadtest-settings/1"
 SCENARIOS = ("reader", "browser", "member", "inspector")  # locustfiles/locustfile.py
 DEFAULT_WEIGHTS = {"reader": 6, "browser": 3, "member": 1, "inspector": 1}
 SATURATION_PCT = 90.0
+# the settings a master sends its workers (the rest are the master's or each worker's own)
+SHARED_WITH_WORKERS = (
+    "target",
+    "arrival_rate",
+    "think",
+    "weights",
+    "similar",
+    "hit_tries",
+    "page_size",
+    "edge",  # the inspector holds an edge to its own verdict
+    "locustfile",  # your own locustfile may have other scenarios
+)
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
 _TARGET = re.compile(r"^https?://[^/\s]+")
 
@@ -132,10 +144,20 @@ class Settings:
     min_effect_ms: float | None = None  # None: the thresholds file's, else 10
     cpu_limit: float = SATURATION_PCT
     locustfile: Path | None = None  # None: the bundled one
+    # across machines (Locust's master/worker): this run is the master of N workers …
+    master: bool = False
+    expect_workers: int = 1
+    # … or one worker of a master at master_host:master_port (the master sends the rest)
+    worker: bool = False
+    master_host: str | None = None
+    master_port: int = 5557
+    junit: Path | None = None  # JUnit XML: one testcase per threshold and comparison
+    markdown: Path | None = None  # a pull-request comment: verdict, breaches, regressions
     edge: bool = False  # the target is a Varnish edge: hold it to the edge's verdict
 
     def __post_init__(self) -> None:
         self._check_values()
+        self._check_roles()
         if not isinstance(self.edge, bool):
             raise UsageError("edge", f"expected true or false, got {self.edge!r}")
         if self.target is not None and not _TARGET.match(self.target):
@@ -152,8 +174,33 @@ class Settings:
             if not isinstance(weight, int) or weight < 0:
                 raise UsageError("weights", f"{name}: expected an integer >= 0, got {weight!r}")
 
+    def _check_roles(self) -> None:
+        for name in ("master", "worker"):
+            if not isinstance(getattr(self, name), bool):
+                raise UsageError(name, f"expected true or false, got {getattr(self, name)!r}")
+        if self.master and self.worker:
+            raise UsageError("worker", "a process is the master or a worker, not both")
+        if (self.master or self.worker) and self.processes > 1:
+            role = "master" if self.master else "worker"
+            raise UsageError(
+                "processes", f"forks local workers; a {role} works with workers elsewhere"
+            )
+        if self.worker and not self.master_host:
+            raise UsageError("master_host", "a worker needs the master's host name or address")
+        if not self.worker and self.master_host:
+            raise UsageError("master_host", "only a worker connects to a master")
+        if not 1 <= self.master_port <= 65535:
+            raise UsageError("master_port", f"expected a TCP port, got {self.master_port!r}")
+
     def _check_values(self) -> None:
-        at_least_one = ("users", "processes", "hit_tries", "page_size")
+        at_least_one = (
+            "users",
+            "processes",
+            "hit_tries",
+            "page_size",
+            "expect_workers",
+            "master_port",
+        )
         for name in at_least_one:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -186,9 +233,21 @@ class Settings:
         return self.weights.get(scenario, DEFAULT_WEIGHTS.get(scenario, 1))
 
     @property
+    def generators(self) -> int:
+        """How many processes generate load: the workers of a master, else --processes."""
+        return self.expect_workers if self.master else self.processes
+
+    @property
     def arrival_rate_per_process(self) -> float:
         """The open-model rate each load-generator process paces (its share of the total)."""
-        return self.arrival_rate / self.processes
+        return self.arrival_rate / self.generators
+
+    def for_workers(self) -> dict[str, Any]:
+        """What a master sends its workers: the scenario settings, each process's rate."""
+        doc = self.document()
+        shared = {name: doc[name] for name in SHARED_WITH_WORKERS}
+        shared["arrival_rate"] = self.arrival_rate_per_process
+        return shared
 
     @classmethod
     def from_values(cls, values: Mapping[str, object]) -> Settings:
@@ -216,17 +275,19 @@ class Settings:
             path = getattr(self, option)
             if path is not None and not path.is_file():
                 raise UsageError(option, f"no file at {path}")
-        if self.save_baseline is not None:
+        for option in ("save_baseline", "junit", "markdown"):
             # checked before the run, so that a run's figures are not lost at the end
-            parent = self.save_baseline.parent
+            path = getattr(self, option)
+            if path is None:
+                continue
             try:
-                parent.mkdir(parents=True, exist_ok=True)
+                path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise UsageError(
-                    "save_baseline", f"cannot create {parent}: {exc.strerror or exc}"
+                    option, f"cannot create {path.parent}: {exc.strerror or exc}"
                 ) from None
-            if self.save_baseline.is_dir():
-                raise UsageError("save_baseline", f"{self.save_baseline} is a directory")
+            if path.is_dir():
+                raise UsageError(option, f"{path} is a directory")
 
     def document(self) -> dict[str, Any]:
         """The JSON document of these settings (paths and figures only: no secrets)."""
@@ -283,11 +344,24 @@ def _flag(value: object) -> object:
 # How each field reads from text (plain Locust's options); typed values pass through.
 _PARSE: dict[str, Callable[[object], object]] = {
     "target": _same,
+    "master_host": _same,
+    "master": lambda v: v.lower() in ("1", "true", "yes") if isinstance(v, str) else v,
+    "worker": lambda v: v.lower() in ("1", "true", "yes") if isinstance(v, str) else v,
     "duration": lambda v: parse_duration(v) if isinstance(v, str) else v,
     "think": lambda v: Think.parse(v) if isinstance(v, str) else v,
     "weights": lambda v: parse_weights(v) if isinstance(v, str) else v,
     "edge": _flag,
-    **{name: _number(name, int) for name in ("users", "processes", "hit_tries", "page_size")},
+    **{
+        name: _number(name, int)
+        for name in (
+            "users",
+            "processes",
+            "hit_tries",
+            "page_size",
+            "expect_workers",
+            "master_port",
+        )
+    },
     **{
         name: _number(name, float)
         for name in (
@@ -311,6 +385,8 @@ _PARSE: dict[str, Callable[[object], object]] = {
             "baseline",
             "save_baseline",
             "locustfile",
+            "junit",
+            "markdown",
         )
     },
 }

@@ -156,33 +156,63 @@ def load(path: str | Path) -> Thresholds:
     return parse(text, str(p))
 
 
-def _check(route: str, limits: Limits, stats: RouteStats | None) -> list[Breach]:
+@dataclass(frozen=True)
+class Check:
+    """One limit checked against one route (or the aggregate), kept or not."""
+
+    route: str
+    metric: str
+    limit: float
+    actual: float
+    passed: bool
+
+    @property
+    def breach(self) -> Breach:
+        """The same check as a Breach (for one that failed)."""
+        return Breach(self.route, self.metric, self.limit, self.actual)
+
+
+def _check(route: str, limits: Limits, stats: RouteStats | None) -> list[Check]:
     if stats is None or stats.requests == 0:
-        return [Breach(route, "requests", 1, 0)]
-    out: list[Breach] = []
+        return [Check(route, "requests", 1, 0, False)]
+    out: list[Check] = []
     for metric, actual in (("p50_ms", stats.p50), ("p95_ms", stats.p95), ("p99_ms", stats.p99)):
         limit = getattr(limits, metric)
-        if limit is not None and actual > limit:
-            out.append(Breach(route, metric, limit, actual))
-    if limits.max_failure_ratio is not None and stats.failure_ratio > limits.max_failure_ratio:
+        if limit is not None:
+            out.append(Check(route, metric, limit, actual, not actual > limit))
+    if limits.max_failure_ratio is not None:
+        ratio = stats.failure_ratio
         out.append(
-            Breach(route, "max_failure_ratio", limits.max_failure_ratio, stats.failure_ratio)
+            Check(
+                route,
+                "max_failure_ratio",
+                limits.max_failure_ratio,
+                ratio,
+                not ratio > limits.max_failure_ratio,
+            )
         )
-    if limits.min_rps is not None and stats.rps < limits.min_rps:
-        out.append(Breach(route, "min_rps", limits.min_rps, stats.rps))
+    if limits.min_rps is not None:
+        out.append(
+            Check(route, "min_rps", limits.min_rps, stats.rps, not stats.rps < limits.min_rps)
+        )
+    return out
+
+
+def checks(thresholds: Thresholds, rows: list[RouteStats]) -> list[Check]:
+    """Every limit of the file, checked: [global] against the aggregate, each route its own.
+
+    A route named in the file that made no requests fails its check: a
+    threshold that could not be checked must not pass silently.
+    """
+    by_route = {row.route: row for row in rows}
+    out = []
+    if thresholds.global_ != Limits():
+        out = _check(AGGREGATE, thresholds.global_, by_route.get(AGGREGATE))
+    for route, limits in sorted(thresholds.routes.items()):
+        out.extend(_check(route, limits, by_route.get(route)))
     return out
 
 
 def evaluate(thresholds: Thresholds, rows: list[RouteStats]) -> list[Breach]:
-    """Every breach: [global] against the aggregate row, each route against its own row.
-
-    A route named in the file that made no requests is a breach: a threshold that
-    could not be checked must not pass silently.
-    """
-    by_route = {row.route: row for row in rows}
-    breaches = _check(AGGREGATE, thresholds.global_, by_route.get(AGGREGATE))
-    if thresholds.global_ == Limits():
-        breaches = []
-    for route, limits in sorted(thresholds.routes.items()):
-        breaches.extend(_check(route, limits, by_route.get(route)))
-    return breaches
+    """Every breach: the checks that failed."""
+    return [c.breach for c in checks(thresholds, rows) if not c.passed]

@@ -25,6 +25,7 @@ from locust import FastHttpUser, between, constant, events
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
+from anp_synth.loadtest.locustfiles import anp_channel
 from anp_synth.loadtest.settings import Settings, Think
 
 # The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
@@ -221,8 +222,13 @@ def _wait(think: Think) -> Any:
 
 
 def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings | None:
-    """Read the Settings, load the data, apply weights and think time (the locustfile's init)."""
-    global DATA, PACER, HIT_TRIES, EDGE
+    """Read the Settings, load the data, apply weights and think time (the locustfile's init).
+
+    A Locust worker given no data of its own takes the scenario settings, the
+    manifest and the cache rules from its master (anp_channel.SETUP) and sends
+    its samples to the master; a master writes its workers' samples; a single
+    process writes its own.
+    """
     opts = environment.parsed_options
     if opts is None:  # run as a library, no command line
         return None
@@ -230,11 +236,61 @@ def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings 
     unknown = sorted(set(settings.weights) - set(classes))
     if unknown:
         raise SystemExit(f"error: --anp-weights: unknown scenario {unknown[0]!r}")
+    runner = environment.runner
+    own_data = settings.manifest is not None
+    recording = bool(opts.anp_settings or opts.anp_out)  # plain Locust: only when asked to
+    if anp_channel.is_worker(runner):
+        channel = anp_channel.WorkerChannel(
+            runner, lambda doc: None if own_data else _setup_from_master(settings, doc, classes)
+        )
+        channel.directory = str(settings.out) if recording else ""
+        RECORDER.send = channel.send
+        RECORDER.limit = anp_channel.MAX_LINES
+        anp_channel.start_ticker(RECORDER.flush)
+        if not own_data:
+            return settings  # the rest arrives with the master's SETUP, before any user starts
     if settings.manifest is None:
         raise SystemExit("error: --anp-data (or ANP_LOADTEST_DATA): a targets manifest is required")
     with open(settings.manifest, "rb") as fh:
         doc = json.load(fh)
+    if settings.cache_rules is not None:
+        rules = cache_rules.read(settings.cache_rules)
+    else:
+        rules = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
+    _apply(settings, doc, rules, classes)
+    if anp_channel.is_master(runner):
+        shared = {
+            "settings": settings.for_workers(),
+            "manifest": doc,
+            "cache_rules": [rule.as_json() for rule in rules],
+        }
+        anp_channel.MasterChannel(environment, str(settings.out) if recording else "", shared)
+    elif not anp_channel.is_worker(runner) and recording:
+        RECORDER.directory = str(settings.out)
+    return settings
+
+
+def _setup_from_master(
+    own: Settings, shared: dict[str, Any], classes: dict[str, type[FastHttpUser]]
+) -> None:
+    """A worker's setup from its master's SETUP message (its own accounts file, if any)."""
+    try:
+        settings = Settings.from_values({**shared["settings"], "accounts": own.accounts})
+        rules = cache_rules.parse(shared["cache_rules"], "the master's cache rules")
+    except Exception as exc:  # noqa: BLE001 - a bad message must not kill the worker silently
+        raise SystemExit(f"error: the master's settings: {exc}") from None
+    _apply(settings, shared["manifest"], rules, classes)
+
+
+def _apply(
+    settings: Settings,
+    doc: dict[str, Any],
+    rules: list[CacheRule],
+    classes: dict[str, type[FastHttpUser]],
+) -> None:
+    global DATA, PACER, HIT_TRIES, EDGE
     DATA = Data(doc, settings.page_size, settings.similar)
+    ACCOUNTS.clear()
     if settings.accounts is not None:
         with open(settings.accounts, "rb") as fh:
             ACCOUNTS.extend(json.load(fh)["users"])
@@ -244,18 +300,10 @@ def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings 
         cls.wait_time = wait
     if not ACCOUNTS and "member" in classes:
         classes["member"].weight = 0
-    if settings.arrival_rate > 0:
-        PACER = Pacer(settings.arrival_rate_per_process)
-    # plain Locust records samples only when asked to (--anp-out)
-    if opts.anp_settings or opts.anp_out:
-        RECORDER.directory = str(settings.out)
-    if settings.cache_rules is not None:
-        RULES[:] = cache_rules.read(settings.cache_rules)
-    else:
-        RULES[:] = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
+    PACER = Pacer(settings.arrival_rate_per_process) if settings.arrival_rate > 0 else None
+    RULES[:] = rules
     HIT_TRIES = settings.hit_tries
     EDGE = settings.edge
-    return settings
 
 
 # ---------------------------------------------------------------- open model
@@ -291,12 +339,18 @@ class Pacer:
 
 
 class Recorder:
-    """Buffers every request as one TSV line and appends them to samples-<pid>.tsv."""
+    """Buffers every request as one TSV line: appended to samples-<pid>.tsv, or sent.
+
+    A single process appends to its own file in --out; a worker hands its lines to
+    the sample channel (`send`), which takes them to the master.
+    """
 
     FLUSH_EVERY = 20000
 
     def __init__(self) -> None:
         self.directory = ""
+        self.send: Callable[[list[str], bool], None] | None = None
+        self.limit = self.FLUSH_EVERY
         self.lines: list[str] = []
 
     def on_request(
@@ -309,7 +363,7 @@ class Recorder:
         start_time: float,
         **_: Any,
     ) -> None:
-        if not self.directory:
+        if not self.directory and self.send is None:
             return
         cache = "-"
         headers = getattr(response, "headers", None)
@@ -328,11 +382,15 @@ class Recorder:
             f"{name}\t{start_time:.6f}\t{response_time:.3f}\t{corrected}\t"
             f"{'0' if exception else '1'}\t{cache}\t{late}\n"
         )
-        if len(self.lines) >= self.FLUSH_EVERY:
+        if len(self.lines) >= self.limit:
             self.flush()
 
-    def flush(self, **_: Any) -> None:
-        """Append the buffered lines to this process's samples file."""
+    def flush(self, final: bool = False) -> None:
+        """Hand the buffered lines on: to the channel, or appended to this process's file."""
+        if self.send is not None:
+            lines, self.lines = self.lines, []
+            self.send(lines, final)
+            return
         if not self.directory or not self.lines:
             return
         path = os.path.join(self.directory, f"samples-{os.getpid()}.tsv")
@@ -340,11 +398,15 @@ class Recorder:
             fh.writelines(self.lines)
         self.lines.clear()
 
+    def last(self, **_: Any) -> None:
+        """The test stopped: the last lines (a worker says they are the last)."""
+        self.flush(final=True)
+
 
 RECORDER = Recorder()
 events.request.add_listener(RECORDER.on_request)
-events.test_stop.add_listener(RECORDER.flush)
-events.quitting.add_listener(RECORDER.flush)
+events.test_stop.add_listener(RECORDER.last)
+events.quitting.add_listener(RECORDER.last)
 
 
 # ---------------------------------------------------------------- checks
@@ -435,6 +497,11 @@ class AnpUser(FastHttpUser):
 
     abstract = True
     wait_time = _wait(Think())  # setup() applies the run's Settings
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if DATA is None:  # a worker whose master's settings are still on their way
+            anp_channel.wait_ready()
 
     def fetch(
         self,

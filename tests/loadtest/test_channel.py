@@ -1,0 +1,168 @@
+"""Exact figures from any number of workers: the sample channel over Locust's messaging.
+
+The same latencies (tests/loadtest/synthetic_locustfile.py) go through one
+process and through three Locust workers (`--processes 3`): every figure of the
+summary and the saved baseline must be identical, and the master's tally must
+account for every sample. A worker that dies mid-run is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from junitparser import JUnitXml
+
+from tests.loadtest.synthetic_samples import COUNT, SAMPLES
+
+LOCUSTFILE = Path(__file__).with_name("synthetic_locustfile.py")
+CLI = [sys.executable, "-m", "anp_synth", "loadtest"]
+FIGURES = ("requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "mean_ms", "cache")
+
+
+class _Ok(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[str]:
+    """Something that answers at the target (the synthetic locustfile requests nothing)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def run(
+    target: str, out: Path, processes: int, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out.parent / f"{out.name}-targets.json"
+    thresholds = out.parent / f"{out.name}-thresholds.toml"
+    thresholds.write_text("[global]\nmax_failure_ratio = 0.5\n")
+    manifest.write_text(
+        json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/", "view_count": 1}]})
+    )
+    return subprocess.run(
+        [
+            *CLI,
+            "--target",
+            target,
+            "--manifest",
+            str(manifest),
+            "--locustfile",
+            str(LOCUSTFILE),
+            "--users",
+            str(processes),
+            "--spawn-rate",
+            str(processes),
+            "--processes",
+            str(processes),
+            "--duration",
+            "8s",
+            "--cpu-limit",
+            "100",
+            "--out",
+            str(out),
+            "--thresholds",
+            str(thresholds),
+            "--save-baseline",
+            str(out / "baseline.json"),
+            "--junit",
+            str(out / "junit.xml"),
+            "--markdown",
+            str(out / "comment.md"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def figures(out: Path) -> dict[str, dict[str, object]]:
+    doc = json.loads((out / "summary.json").read_text())
+    rows = [*doc["routes"], doc["aggregate"]]
+    return {row["route"]: {k: row[k] for k in FIGURES} for row in rows}
+
+
+@pytest.fixture(scope="module")
+def single(target: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("one") / "out"
+    result = run(target, out, 1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def test_one_process_records_every_sample(single: Path) -> None:
+    doc = json.loads((single / "summary.json").read_text())
+    assert doc["aggregate"]["requests"] == COUNT
+    assert doc["aggregate"]["failures"] == sum(1 for s in SAMPLES if not s[2])
+    assert doc["workers"] is None  # no master, no channel
+
+
+def test_three_workers_give_the_figures_of_one_process(
+    target: str, single: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "three"
+    result = run(target, out, 3)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert figures(out) == figures(single)
+    one = json.loads((single / "baseline.json").read_text())["routes"]
+    three = json.loads((out / "baseline.json").read_text())["routes"]
+    assert three == one
+    # the master wrote them, from three workers' messages, sent while the run went on
+    tally = json.loads((out / "channel.json").read_text())
+    assert len(tally["workers"]) == 3
+    assert tally["samples"] == COUNT
+    for worker in tally["workers"]:
+        assert worker["final"] and worker["complete"] and worker["gaps"] == 0
+        assert worker["messages"] >= 3, worker  # during the run, not only at its end
+        assert worker["sent"] == worker["samples"] == len(range(worker["index"], COUNT, 3))
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["workers"]["lost"] == 0 and doc["passed"]
+    assert "3 worker(s) sent 6,000 exact samples" in result.stdout
+    # the CI outputs of the same run: every testcase passed, the workers' one included
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    names = [case.name for suite in xml for case in suite if not case.result]
+    assert "Aggregated max_failure_ratio <= 0.5" in names
+    assert "every worker reported to the end" in names
+    assert sum(suite.failures for suite in xml) == 0
+    assert (out / "comment.md").read_text().startswith("### Load test: ✅ passed")
+
+
+def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
+    target: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "dies"
+    die_after = 800
+    result = run(target, out, 2, {"ANP_TEST_DIE_AFTER": str(die_after)})
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "1 worker(s) lost before the end" in result.stderr + result.stdout
+    doc = json.loads((out / "summary.json").read_text())
+    assert not doc["passed"] and doc["workers"]["lost"] == 1
+    lost = [w for w in doc["workers"]["each"] if w["lost"]]
+    assert [w["index"] for w in lost] == [1]
+    assert lost[0]["samples"] == die_after  # everything it sent before it died
+    survivor = len(range(0, COUNT, 2))
+    assert doc["aggregate"]["requests"] == survivor + die_after
+    assert any("worker 1" in note and "800 samples" in note for note in doc["notes"])
+    xml = JUnitXml.fromfile(str(out / "junit.xml"))
+    failed = [case.name for suite in xml for case in suite if case.result]
+    assert failed == ["every worker reported to the end"]
