@@ -45,7 +45,9 @@ def x_cache(client: TestClient, path: str, **kw) -> str:
         ("/logout", "login"),
         ("/api/posts", "api"),
         ("/health", "health"),
-        ("/favicon.ico", "none"),
+        ("/favicon.ico", "asset"),
+        ("/robots.txt", "asset"),
+        ("/openapi.json", "none"),
     ],
 )
 def test_every_route_has_its_named_rule(path: str, rule: str) -> None:
@@ -466,3 +468,50 @@ def test_listing_page_changed_rules() -> None:
     assert not listing_page_changed(page, outside)
     empty = _span(None, None)
     assert listing_page_changed(empty, older)
+
+
+def test_favicon_and_robots_are_served_and_cached(app_client: TestClient) -> None:
+    icon = app_client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO with one 16x16 image
+    assert icon.content[6:8] == b"\x10\x10"
+    assert icon.headers["x-cache"] == "MISS; rule=asset"
+    assert app_client.get("/favicon.ico").headers["x-cache"] == "HIT; rule=asset"
+    robots = app_client.get("/robots.txt")
+    assert robots.status_code == 200 and "Disallow: /api/" in robots.text
+    assert robots.headers["content-type"].startswith("text/plain")
+
+
+def test_page_one_redirects_to_the_listing_itself(app_client: TestClient) -> None:
+    post = make_post(700_040)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    tag = slugify(post["tags"][0])
+    for path, where in [("/page/1", "/"), (f"/tag/{tag}/page/1", f"/tag/{tag}")]:
+        moved = app_client.get(path, follow_redirects=False)
+        assert moved.status_code == 301 and moved.headers["location"] == where
+        assert moved.headers["cache-control"] == "no-store"
+
+
+def _login(client: TestClient, **headers: str):
+    user = USERS[0]
+    return client.post(
+        "/login",
+        data={"username": user.username, "password": user.password},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def test_the_session_cookie_is_secure_over_https_only(tmp_path: Path, token: str) -> None:
+    plain = SiteConfig(str(tmp_path / "a.db"), token, USERS, access_log=False)
+    with TestClient(create_app(plain), base_url="http://testserver") as client:
+        cookie = _login(client).headers["set-cookie"]
+        assert "anp_session=" in cookie and "secure" not in cookie.lower()
+        # A forwarded https from a client that is not a loopback proxy is not believed.
+        forged = _login(client, **{"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+        assert "secure" not in forged.lower()
+    with TestClient(create_app(plain), base_url="https://testserver") as client:
+        assert "secure" in _login(client).headers["set-cookie"].lower()
+    behind = SiteConfig(str(tmp_path / "b.db"), token, USERS, access_log=False, behind_https=True)
+    with TestClient(create_app(behind), base_url="http://testserver") as client:
+        assert "secure" in _login(client).headers["set-cookie"].lower()
