@@ -26,6 +26,7 @@ from anp_synth.site.assets import router as assets_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
+from anp_synth.site.feeds import router as feeds_router
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
 from anp_synth.site.state import Site, site_of
@@ -151,6 +152,7 @@ def create_app(config: SiteConfig) -> SiteApp:
     app.include_router(api_router)
     app.include_router(pages_router)
     app.include_router(assets_router)
+    app.include_router(feeds_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
     app.state.access_log = log
     app.cache_layer = CacheMiddleware(app._inner, cache, log, config.key_headers)

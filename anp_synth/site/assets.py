@@ -56,6 +56,11 @@ FAVICON = favicon_bytes()
 ROBOTS = "User-agent: *\nDisallow: /api/\nDisallow: /login\nDisallow: /logout\nDisallow: /search\n"
 
 
+def robots_txt(base: str) -> str:
+    """robots.txt with the absolute sitemap URL of the host the crawler used."""
+    return ROBOTS + f"Sitemap: {base}/sitemap.xml\n"
+
+
 @router.get("/favicon.ico")
 async def favicon() -> Response:
     """The site's icon."""
@@ -65,4 +70,5 @@ async def favicon() -> Response:
 @router.get("/robots.txt")
 async def robots(request: Request) -> Response:
     """What crawlers may fetch: pages yes; the API, login and search no."""
-    return Response(ROBOTS, media_type="text/plain; charset=utf-8")
+    base = str(request.base_url).rstrip("/")
+    return Response(robots_txt(base), media_type="text/plain; charset=utf-8")

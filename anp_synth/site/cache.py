@@ -50,6 +50,8 @@ RULES: tuple[Rule, ...] = (
     Rule("api", re.compile(r"^/api/"), 0),
     Rule("health", re.compile(r"^/health$"), 0),
     Rule("asset", re.compile(r"^/(?:favicon\.ico|robots\.txt)$"), 3600),
+    Rule("feed", re.compile(r"^/feed\.xml$"), 60),
+    Rule("sitemap", re.compile(r"^/sitemap(?:-\d+)?\.xml$"), 300),
 )
 NO_RULE = Rule("none", re.compile(""), 0)
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
