@@ -122,6 +122,7 @@ async def search(
         page=page,
         newer=f"{base}&page={page - 1}" if page > 1 else None,
         older=f"{base}&page={page + 1}" if has_next else None,
+        empty="No results: no post holds every word." if page == 1 else "No more results.",
     )
 
 

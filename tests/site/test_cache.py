@@ -567,3 +567,11 @@ def test_the_sitemap_lists_every_post_and_is_paginated(
     created = make_post(710_960)
     app_client.put(f"/api/posts/{created['source_id']}", content=orjson.dumps(created))
     assert app_client.get("/sitemap-3.xml").headers["x-cache"].startswith("MISS")
+
+
+def test_search_says_no_results_and_a_blank_query_asks_for_words(app_client: TestClient) -> None:
+    _seed_site(app_client, 3)
+    nothing = app_client.get("/search", params={"q": "zzzz-no-such-word"})
+    assert "No results" in nothing.text and "No posts yet" not in nothing.text
+    blank = app_client.get("/search", params={"q": "   "})
+    assert "Type words to search" in blank.text and "No results" not in blank.text
