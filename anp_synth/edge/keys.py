@@ -10,6 +10,7 @@ its own cache by them; the importer sends the keys of what it changed to the edg
     tag-<slug>
     <listing>/page/<n>        one page of a listing (`home/page/1` is `/`)
     404                       every cacheable "not found" answer
+    feed, sitemap             /feed.xml (which also carries `home`), the sitemap files
 
 Stdlib + anp_synth.site.terms only: the importer imports this without the web stack.
 """
@@ -24,6 +25,8 @@ from anp_synth.site.terms import post_terms
 
 HOME = "home"
 NOT_FOUND = "404"
+FEED = "feed"
+SITEMAP = "sitemap"  # the sitemap lists every post: a create, delete, new slug or date
 LISTED_KINDS = ("stack", "tag")  # tools have no listing page
 # Header name → how it joins keys (Fastly's Surrogate-Key and xkey: spaces; Cache-Tag: commas).
 KEY_HEADERS_DEFAULT = ("Surrogate-Key", "xkey")
@@ -111,10 +114,11 @@ def change_keys(
     if after is None:  # deleted
         assert before is not None
         keys.extend(listing_key(n) for n in sorted(listings_of(before)))
+        keys.append(SITEMAP)
         return keys
     if before is None:  # created (or the old version is unknown)
         keys.extend(listing_key(n) for n in sorted(listings_of(after)))
-        keys.append(NOT_FOUND)
+        keys += [NOT_FOUND, SITEMAP]
         return keys
     old, new = listings_of(before), listings_of(after)
     moved = before.get("published_at") != after.get("published_at")
@@ -122,4 +126,6 @@ def change_keys(
     keys.extend(listing_key(n) for n in sorted(shifted))
     if before.get("slug") != after.get("slug"):
         keys.append(NOT_FOUND)
+    if moved or before.get("slug") != after.get("slug"):
+        keys.append(SITEMAP)
     return keys

@@ -98,6 +98,7 @@ def _not_allowed(name: str) -> bool:
         "options",
         "importer",
         "loadtest",
+        "varnish",
         "buildtest",
     ],
 )
@@ -117,6 +118,7 @@ def test_every_command_module_is_checked() -> None:
         "options",
         "progress",
         "site",
+        "varnish",
         "wordpress",
     }
 
@@ -155,6 +157,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         "rollback",
         "loadtest",
         "site",
+        "varnish",
         "wordpress",
         "buildtest",
     )
