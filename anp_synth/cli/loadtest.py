@@ -311,7 +311,8 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(
-        f"reports: {result.locust.html} (HTML), {result.summary_path} (JSON), "
+        f"reports: {result.report} (ours, HTML), {result.locust.html} (Locust's), "
+        f"{result.summary_path} (JSON), "
         f"{result.locust.csv_prefix}_stats.csv (CSV)",
         markup=False,
     )

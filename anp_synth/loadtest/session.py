@@ -15,7 +15,7 @@ import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules, channel, junit, markdown
+from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
@@ -48,6 +48,7 @@ class LoadTestResult:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     workers: list[channel.WorkerTally] | None = None  # None: a single process
+    report: Path | None = None  # our HTML report (report.FILE in --out)
 
     @property
     def lost_workers(self) -> list[channel.WorkerTally]:
@@ -201,11 +202,13 @@ def run(settings: Settings) -> LoadTestResult:
             f"the host's CPU averaged {result.cpu.host_mean:.0f}%: other work competed with the "
             "site and the generator, so latencies may be pessimistic"
         )
+    judged.report = settings.out / report.FILE
     write_summary(judged, settings, policy)
+    report.write(judged.report, judged, samples, thresholds, old)
     if settings.junit is not None:
         junit.write(settings.junit, judged, policy)
     if settings.markdown is not None:
-        markdown.write(settings.markdown, judged, policy, report=str(result.html))
+        markdown.write(settings.markdown, judged, policy, report=str(judged.report))
     return judged
 
 
@@ -254,6 +257,7 @@ def write_summary(
         "passed": result.passed,
         "notes": result.notes,
         "reports": {
+            "report": str(result.report) if result.report else None,
             "html": str(result.locust.html),
             "csv": str(result.locust.csv_prefix) + "_stats.csv",
             "json": str(result.locust.json),

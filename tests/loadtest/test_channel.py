@@ -144,7 +144,10 @@ def test_three_workers_give_the_figures_of_one_process(
     assert "Aggregated max_failure_ratio <= 0.5" in names
     assert "every worker reported to the end" in names
     assert sum(suite.failures for suite in xml) == 0
-    assert (out / "comment.md").read_text().startswith("### Load test: ✅ passed")
+    comment = (out / "comment.md").read_text()
+    assert comment.startswith("### Load test: ✅ passed")
+    assert f"Report: [{out / 'anp-report.html'}]" in comment
+    assert "Load test passed" in (out / "anp-report.html").read_text()
 
 
 def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
