@@ -264,7 +264,7 @@ def loadtest_cmd(
         f"{settings.generators} load-generator process(es) → {target}",
         markup=False,
     )
-    result = run(settings)
+    result = run(settings, progress=sys.stderr)
     print_result(console, settings.arrival_rate, result)
     if save_baseline:
         console.print(f"baseline saved to {save_baseline}", markup=False)

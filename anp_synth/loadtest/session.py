@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 import orjson
@@ -125,8 +126,11 @@ def run_worker(settings: Settings) -> WorkerResult:
     return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
 
 
-def run(settings: Settings) -> LoadTestResult:
-    """Run the load test and judge it; raises only for errors, not for a failed verdict."""
+def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
+    """Run the load test and judge it; raises only for errors, not for a failed verdict.
+
+    With `progress` (a stream), a live progress line is printed there during the run.
+    """
     if settings.target is None:
         raise UsageError("target", "the load test needs the site's base URL")
     settings.check_files()
@@ -147,7 +151,7 @@ def run(settings: Settings) -> LoadTestResult:
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
     check_reachable(settings.target)
-    result = run_locust(replace(settings, manifest=manifest))
+    result = run_locust(replace(settings, manifest=manifest), progress)
     if result.returncode != 0:
         raise AnpError(
             f"locust exited with {result.returncode} (log: {result.log}):\n{log_tail(result.log)}"

@@ -107,6 +107,8 @@ def single(target: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("one") / "out"
     result = run(target, out, 1)
     assert result.returncode == 0, result.stdout + result.stderr
+    # the live progress line (not a terminal: one line every 5 s of the 8 s run)
+    assert " requests · " in result.stderr and "s left)" in result.stderr, result.stderr
     return out
 
 
