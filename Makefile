@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_DIR ?= out/demo
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test lint bench clean static-tools
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)" >&2; exit 1; }
@@ -31,6 +31,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+static-tools:  # Hugo, Jekyll (apt) and Eleventy (npm ci in tools/eleventy) for the static sinks
+	bash scripts/static-tools.sh
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -7,12 +7,14 @@ the reference site on every write.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 SOURCE_ID_RE = r"^alphanode-\d{6}$"
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -21,7 +23,62 @@ REFERENCE_RE = r"^anp-ref-\d{6}-\d{4}$"
 
 Difficulty = Literal["beginner", "intermediate", "advanced", "expert"]
 
+TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
+DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+
+# The same dates as one regular expression, for the JSON Schema (a client that generates or
+# checks posts from the schema alone then agrees with the model): years 0001-9999, each
+# month's own length, Feb 29 in leap years only, hours 00-23.
+_YEAR = "(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_LEAP = "(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    "(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    "|(?:0[13-9]|1[0-2])-(?:29|30)"
+    "|(?:0[13578]|1[02])-31)"
+)
+_DAY = f"(?:{_YEAR}-{_MONTH_DAY}|{_LEAP}-02-29)"
+_TIME = "(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+EXACT_DATE_RE = f"^{_DAY}$"
+EXACT_TIMESTAMP_RE = f"^{_DAY}T{_TIME}Z$"
+
 _source_id = re.compile(SOURCE_ID_RE)
+
+
+def _real_date(value: str) -> str:
+    """The value if its digits name a day that exists (no month 13, Feb 30 or year 0)."""
+    try:
+        dt.date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "date_value", "not a real date ({reason})", {"reason": str(exc)}
+        ) from None
+    return value
+
+
+def _real_timestamp(value: str) -> str:
+    """The value if it names a moment that exists (no hour 25, minute 60 or impossible day)."""
+    _real_date(value)
+    try:
+        dt.time(int(value[11:13]), int(value[14:16]), int(value[17:19]))
+    except ValueError as exc:
+        raise PydanticCustomError(
+            "time_value", "not a real time ({reason})", {"reason": str(exc)}
+        ) from None
+    return value
+
+
+# Dates are strings in the post (the generator's exact bytes), checked as dates here so that
+# generate, the importer and the site refuse the same impossible ones.
+Timestamp = Annotated[
+    str,
+    Field(pattern=TIMESTAMP_RE, json_schema_extra={"pattern": EXACT_TIMESTAMP_RE}),
+    AfterValidator(_real_timestamp),
+]
+Date = Annotated[
+    str,
+    Field(pattern=DATE_RE, json_schema_extra={"pattern": EXACT_DATE_RE}),
+    AfterValidator(_real_date),
+]
 
 
 class _Strict(BaseModel):
@@ -61,7 +118,7 @@ class Score(_Strict):
 class Revision(_Strict):
     status: str
     version: str
-    last_reviewed: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    last_reviewed: Date
 
 
 class Flags(_Strict):
@@ -118,7 +175,7 @@ class Post(_Strict):
     title: str = Field(min_length=1, max_length=1000)
     slug: str = Field(pattern=SLUG_RE, max_length=200)
     author: str
-    published_at: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    published_at: Timestamp
     lead: str
     image: Image
     sections: list[Section]

@@ -30,6 +30,7 @@ import orjson
 
 from anp_synth.generate.builder import DEFAULT_EPOCH, DEFAULT_WINDOW_DAYS
 from anp_synth.generate.dataset import Spec, build_chunk, generate
+from anp_synth.generate.profile import builtin
 
 FIRST_SEED = 100_000
 ROUNDS = 3
@@ -241,7 +242,7 @@ def main() -> int:
 
 
 def _main() -> int:
-    args = ("standard", "en_US", DEFAULT_EPOCH.toordinal(), DEFAULT_WINDOW_DAYS)
+    args = (builtin("standard"), "en_US", DEFAULT_EPOCH.toordinal(), DEFAULT_WINDOW_DAYS)
 
     def ours(start: int, count: int) -> bytes:
         return build_chunk(*args, start, count)

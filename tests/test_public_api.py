@@ -19,6 +19,7 @@ import anp_synth.errors
 SUBMODULES = {
     "cli",
     "contract",
+    "edge",
     "errors",
     "generate",
     "importer",

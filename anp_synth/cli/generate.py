@@ -28,25 +28,33 @@ def _parse_epoch(text: str) -> dt.date:
 def generate_cmd(
     seed: int = typer.Option(2852, "--seed", help="First seed; post N has source id alphanode-N."),
     count: int = typer.Option(DEFAULT_COUNT, "--count", "-n", help="Number of posts (seeds)."),
-    profile: str = typer.Option("standard", "--profile", help="Meta volume: light|standard|heavy."),
-    locale: str = typer.Option("en_US", "--locale", help="en_US, ja_JP or ru_RU."),
+    profile: str = typer.Option(
+        "standard", "--profile", help="light|standard|heavy, or a profile file (FILE.toml)."
+    ),
+    locale: str | None = typer.Option(
+        None, "--locale", help="en_US, ja_JP or ru_RU (default: the profile's mix, else en_US)."
+    ),
     workers: int = typer.Option(1, "--workers", "-w", help="Processes; output is identical."),
     shard: str | None = typer.Option(None, "--shard", help="k/n: write only the k-th of n parts."),
     output: str = typer.Option(
         DEFAULT_OUTPUT, "--output", "-o", help="JSONL path, or - for stdout."
     ),
-    epoch: str = typer.Option(
-        DEFAULT_EPOCH, "--epoch", help="Fixed date the publication window ends at."
+    epoch: str | None = typer.Option(
+        None,
+        "--epoch",
+        help=f"Fixed date the publication window ends at (default: the profile's, {DEFAULT_EPOCH} in the built-in ones).",
     ),
-    window_days: int = typer.Option(
-        DEFAULT_WINDOW_DAYS, "--window-days", help="Length of the publication window in days."
+    window_days: int | None = typer.Option(
+        None,
+        "--window-days",
+        help=f"Length of the publication window in days (default: the profile's, {DEFAULT_WINDOW_DAYS} in the built-in ones).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no summary."),
 ) -> None:
     """Generate posts with seeds SEED … SEED+COUNT-1 as JSONL, with a manifest beside it."""
     from anp_synth.generate.dataset import Spec, generate, parse_shard, validate
 
-    spec = Spec(seed, count, profile, locale, _parse_epoch(epoch), window_days)
+    spec = Spec(seed, count, profile, locale, _parse_epoch(epoch) if epoch else None, window_days)
     validate(spec)
     shard_spec = parse_shard(shard)
     with progress_bar(count, "generating", quiet=quiet or output == "-") as advance:
@@ -71,20 +79,20 @@ def schema_cmd() -> None:
 
 def show_cmd(
     seed: int = typer.Argument(..., help="The post's seed."),
-    profile: str = typer.Option("standard", "--profile"),
-    locale: str = typer.Option("en_US", "--locale"),
+    profile: str = typer.Option("standard", "--profile", help="A built-in name or FILE.toml."),
+    locale: str | None = typer.Option(None, "--locale"),
     as_json: bool = typer.Option(False, "--json", help="Print the post's JSON instead."),
 ) -> None:
     """Print one post as a reader would see it."""
     import orjson
     from rich.console import Console
 
-    from anp_synth.generate.builder import PostBuilder
+    from anp_synth.generate.builder import builder_for
     from anp_synth.generate.dataset import Spec, validate
     from anp_synth.generate.render import render_post
 
     validate(Spec(seed, 1, profile, locale))
-    post = PostBuilder(profile, locale).build(seed)
+    post = builder_for(profile, locale).build(seed)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(post, option=orjson.OPT_INDENT_2) + b"\n")
         return

@@ -21,9 +21,10 @@ if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from anp_synth.importer.ledger import Run
     from anp_synth.sinks.base import Sink
 
+STATIC_SINKS = ("hugo", "jekyll", "eleventy")  # --target is a folder, no token
 LEDGER_HELP = f"SQLite ledger file (env {LEDGER_ENV})."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
-SINK_HELP = "Sink: anp, memory, wordpress."  # static: the registry is imported when a command runs
+SINK_HELP = "Sink: anp, memory, wordpress, hugo, jekyll, eleventy."  # static: the registry is imported when a command runs
 
 
 def _console(stderr: bool = False) -> Console:
@@ -59,6 +60,12 @@ def _check_target(sink: str, target: str) -> None:
         if not target.startswith("memory://"):
             raise UsageError("target", f"{target!r}: the memory sink takes memory://NAME")
         return
+    if sink in STATIC_SINKS:
+        if not Path(target).is_dir():
+            raise UsageError(
+                "target", f"{target!r}: the {sink} sink takes a site's folder (site init makes one)"
+            )
+        return
     try:
         parts = urlsplit(target)
         _ = parts.port  # a bad port raises here
@@ -78,7 +85,7 @@ def open_sink(
         raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
     _check_target(name, target)
     token = read_token(token_file)
-    if token is None and name not in ("memory", "wordpress"):
+    if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
             None,
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "

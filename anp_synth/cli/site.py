@@ -1,4 +1,4 @@
-"""`site serve`: run the reference target site."""
+"""`site serve`: run the reference target site; `site init`: lay out a static site to import into."""
 
 from __future__ import annotations
 
@@ -28,11 +28,29 @@ def serve_cmd(
     access_log: bool = typer.Option(
         True, "--access-log/--no-access-log", help="One JSON line per request on stderr."
     ),
+    key_headers: str = typer.Option(
+        "Surrogate-Key,xkey",
+        "--key-headers",
+        help="Headers carrying each page's cache keys, comma-separated (Cache-Tag: "
+        "Cloudflare); empty: none.",
+    ),
 ) -> None:
     """Serve the site: pages, the import API under /api, /health."""
     from anp_synth.site.server import serve
 
-    serve(db, host, port, workers, users, token_file, access_log)
+    serve(db, host, port, workers, users, token_file, access_log, key_headers)
+
+
+@site_app.command("init")
+def init_cmd(
+    generator: str = typer.Argument(..., help="hugo, jekyll or eleventy."),
+    directory: str = typer.Argument(..., help="A new (or empty) folder for the site."),
+) -> None:
+    """Lay out a minimal static site (config, layouts, tag pages, pagination, a feed)."""
+    from anp_synth.sinks.static.skeleton import init_site
+
+    written = init_site(generator, directory)
+    typer.echo(f"wrote a {generator} site to {directory} ({len(written)} files)", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,21 +14,30 @@ path is integer draws, list picks and a few `str.format` calls.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import string
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from decimal import Decimal, localcontext
+from itertools import accumulate
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from anp_synth.generate.draws import Draws
-from anp_synth.generate.vocab import LocalePools, Vocabulary, locale_pools, vocabulary
+from anp_synth.generate.profile import Count, Profile, resolve, zipf_weights
+from anp_synth.generate.vocab import (
+    LocalePools,
+    Vocabulary,
+    locale_pools,
+    tag_pool,
+    vocabulary,
+)
 from anp_synth.jsonl import content_hash
 
 GENERATOR = "anp content synthesizer"
 MAX_SEED = 999_999
 DEFAULT_EPOCH = dt.date(2026, 1, 1)
 DEFAULT_WINDOW_DAYS = 3 * 365
-WEEKEND_REDRAW_PER_MILLE = 650  # a weekend day is redrawn this often: ~85% of posts on weekdays
 NEEDS_REVIEW_PER_MILLE = 400
 NEIGHBOURHOOD = 64  # "similar" posts are seeds within this distance
 _VIEW_FRACTION_BITS = 12
@@ -83,37 +92,6 @@ class _WordCounts(NamedTuple):
 # precomputed strings of the hot path, exactly what the f-strings would give
 _MINUTE_SECOND = [f":{m:02d}:{s:02d}" for m in range(60) for s in range(60)]
 _VERSIONS = [f"{1 + r // 100}.{r // 10 % 10}.{r % 10}" for r in range(300)]
-
-
-@dataclass(frozen=True)
-class Volume:
-    """How long each list is in one meta-volume profile: (min, max) per list."""
-
-    production_paragraphs: tuple[int, int]
-    final_paragraphs: tuple[int, int]
-    tools: tuple[int, int]
-    extra_tools: tuple[int, int]
-    checklist: tuple[int, int]
-    images: tuple[int, int]
-    notes: tuple[int, int]
-    similar: tuple[int, int]
-    tags: tuple[int, int]
-    closer_per_mille: int
-    tool_entities: bool  # list every tool in meta.entities
-
-
-# The profiles: the one place they are named (`generate --profile`, the goldens and tests read it).
-PROFILES: dict[str, Volume] = {
-    "light": Volume(
-        (1, 2), (1, 1), (2, 3), (0, 0), (3, 4), (1, 1), (1, 2), (2, 3), (1, 2), 200, False
-    ),
-    "standard": Volume(
-        (3, 5), (1, 2), (4, 7), (0, 2), (5, 8), (1, 3), (3, 4), (4, 6), (2, 4), 500, False
-    ),
-    "heavy": Volume(
-        (8, 14), (2, 4), (7, 10), (10, 20), (14, 20), (6, 12), (8, 8), (12, 20), (6, 10), 800, True
-    ),
-}
 
 
 def _fmt_date(day: dt.date) -> str:
@@ -213,20 +191,21 @@ class PostBuilder:
 
     def __init__(
         self,
-        profile: str = "standard",
+        profile: str | Profile = "standard",
         locale: str = "en_US",
-        epoch: dt.date = DEFAULT_EPOCH,
-        window_days: int = DEFAULT_WINDOW_DAYS,
+        epoch: dt.date | None = None,
+        window_days: int | None = None,
     ) -> None:
-        self.profile = profile
-        self.volume = PROFILES[profile]
+        spec = self.spec = resolve(profile)
+        epoch = epoch or spec.epoch or DEFAULT_EPOCH
+        self.profile = spec.name
         self.locale = locale
         self.vocab: Vocabulary = vocabulary()
         self.pools: LocalePools = locale_pools(locale)
-        self.window_days = window_days
+        window_days = self.window_days = window_days or spec.window_days
         self._core = Draws()
         self._text = Draws()
-        self._text_stream = f"text:{profile}:{locale}"
+        self._text_stream = f"text:{spec.name}:{locale}"
         raw = self.vocab.raw
         templates = self.pools.templates
         unit = templates["reading_unit"]
@@ -241,6 +220,21 @@ class PostBuilder:
         days = [dt.date.fromordinal(ordinal - i) for i in range(window_days + 1)]
         self._dates = [_fmt_date(day) for day in days]
         self._weekend = [day.weekday() >= 5 for day in days]
+        self._weekday_days: list[list[int]] = [[] for _ in range(7)]
+        for index in range(1, window_days + 1):
+            self._weekday_days[days[index].weekday()].append(index)
+        weekdays = [
+            w if self._weekday_days[i] else 0 for i, w in enumerate(spec.weekdays or (0,) * 7)
+        ]
+        self._weekday_weights = list(accumulate(weekdays)) if any(weekdays) else None
+        self._hour_weights = list(accumulate(spec.hours)) if spec.hours else None
+        self._stacks = self.vocab.stacks[: spec.distinct_stacks]
+        self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
+        self._authors = self.pools.authors[: spec.distinct_authors]
+        self._author_weights = zipf_weights(len(self._authors), spec.authors_zipf)
+        self._tags = tag_pool(spec.distinct_tags)
+        self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
+        self._view_table = view_table(spec.view_median, spec.view_sigma)
         self._difficulties = raw["difficulties"]
         self._revision_status = raw["revision_status"]
         self._actions = raw["actions"]
@@ -256,7 +250,7 @@ class PostBuilder:
         self._sentences = self.pools.sentences
         self._sentence_units = [_units(s, unit) for s in self._sentences]
         self._separator = "" if unit == "chars" else " "
-        self._stack_indices = range(len(self.vocab.stacks))
+        self._stack_indices = range(len(self._stacks))
         self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._stack_lists: dict[int, _Variants[_StackLists]] = {}
@@ -268,16 +262,16 @@ class PostBuilder:
         self._brief_variants: _Variants[str] | list[str]
         if self._faker_prose:
             run = self._sentence_run
+            summary, brief = spec.sentences_summary, spec.sentences_brief
             self._summary_variants = self._variants(
-                "summary", VARIANTS, lambda d: _Filled(run(d, 2, 2)[0], 0)
+                "summary", VARIANTS, lambda d: _Filled(run(d, summary)[0], 0)
             )
-            self._brief_variants = self._variants("brief", VARIANTS, lambda d: run(d, 2, 3)[0])
+            self._brief_variants = self._variants("brief", VARIANTS, lambda d: run(d, brief)[0])
         else:
             self._summary_variants = [
                 _Filled(t, _how(_Template.of(t, unit))) for t in raw["summaries"]
             ]
             self._brief_variants = list(raw["briefs"])
-        notes_lo, notes_hi = self.volume.notes
         self._core_radix = (
             len(self.vocab.problems)
             * len(self.vocab.scenarios)
@@ -292,7 +286,7 @@ class PostBuilder:
             * len(self._summary_variants)
             * len(self._brief_variants)
             * len(self._checklist_variants),
-            len(self._image_variants) * STACK_VARIANTS * (notes_hi - notes_lo + 1),
+            len(self._image_variants) * STACK_VARIANTS * spec.notes.span,
         )
 
     # -- the post ----------------------------------------------------------
@@ -303,7 +297,7 @@ class PostBuilder:
         below = core.below
         vocab = self.vocab
 
-        stack_index = core.pick_weighted(self._stack_indices, vocab.stack_weights)
+        stack_index = core.pick_weighted(self._stack_indices, self._stack_weights)
         # Small uniform choices are digits of one draw (mixed radix): same law, fewer calls.
         r = below(self._core_radix)
         r, problem_index = divmod(r, len(vocab.problems))
@@ -341,7 +335,7 @@ class PostBuilder:
         }
         revision_status = self._revision_status[status_index]
         reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
-        author = core.pick_weighted(self.pools.authors, self.pools.author_weights)
+        author = core.pick_weighted(self._authors, self._author_weights)
         action = self._actions[action_index]
         snippets = stack["snippets"]
         code_source = snippets[snippet_digit % len(snippets)]
@@ -380,7 +374,7 @@ class PostBuilder:
         r = tbelow(self._text_radix[1])
         r, images_index = divmod(r, len(self._image_variants))
         r, lists_index = divmod(r, len(lists))
-        n_notes = self.volume.notes[0] + r
+        n_notes = self.spec.notes.value_of(r)
         sources = self._image_variants[images_index]
         n_images = len(sources)
         captions = topic["captions"]
@@ -409,6 +403,10 @@ class PostBuilder:
             similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
         else:
             similar = self._similar(text, seed)
+        if not self.spec.stack_tags:
+            # drawn per post, not per stack variant: a few thousand variants could not
+            # reach every tag of a large vocabulary
+            tags = text.distinct_weighted(self._tags, self._tag_weights, self.spec.tags.draw(text))
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -482,7 +480,7 @@ class PostBuilder:
         key = (stack_index, problem_index)
         topic = self._topics.get(key)
         if topic is None:
-            stack = self.vocab.stacks[stack_index]
+            stack = self._stacks[stack_index]
             problem = self.vocab.problems[problem_index]
             topic = self._topics[key] = {
                 "stack": stack,
@@ -503,16 +501,25 @@ class PostBuilder:
         Returns the timestamp and the day index (days before the epoch).
         """
         below = core.below
-        day = 1 + below(self.window_days)
-        if self._weekend[day] and below(1000) < WEEKEND_REDRAW_PER_MILLE:
+        if self._weekday_weights is not None:
+            weekday = core.pick_weighted(range(7), self._weekday_weights)
+            days = self._weekday_days[weekday]
+            day = days[below(len(days))]
+        else:
             day = 1 + below(self.window_days)
-        r, minute_second = divmod(below(6 * 7 * 3600), 3600)
-        hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
+            if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
+                day = 1 + below(self.window_days)
+        if self._hour_weights is not None:
+            hour = core.pick_weighted(range(24), self._hour_weights)
+            minute_second = below(3600)
+        else:
+            r, minute_second = divmod(below(6 * 7 * 3600), 3600)
+            hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
         return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z", day
 
     def _view_count(self, core: Draws) -> int:
         """A log-normal view count: integer interpolation in an integer quantile table."""
-        table = self.vocab.view_count_quantiles
+        table = self._view_table
         position = core.below((len(table) - 1) << _VIEW_FRACTION_BITS)
         index = position >> _VIEW_FRACTION_BITS
         fraction = position & ((1 << _VIEW_FRACTION_BITS) - 1)
@@ -521,26 +528,26 @@ class PostBuilder:
 
     def _prose_variant(self, d: Draws) -> _Prose:
         """Lead, production and final paragraphs as templates, with their reading units."""
-        volume = self.volume
-        n_prod = d.between(*volume.production_paragraphs)
-        n_final = d.between(*volume.final_paragraphs)
+        volume = self.spec
+        n_prod = volume.production_paragraphs.draw(d)
+        n_final = volume.final_paragraphs.draw(d)
         if self._faker_prose:
-            lead, units = self._sentence_run(d, 2, 3)
+            lead, units = self._sentence_run(d, volume.sentences_lead)
             production = []
             for _ in range(n_prod):
-                paragraph, n = self._sentence_run(d, 3, 5)
+                paragraph, n = self._sentence_run(d, volume.sentences_production)
                 production.append(_Paragraph(paragraph, "", 0))
                 units += n
             final = []
             for _ in range(n_final):
-                paragraph, n = self._sentence_run(d, 2, 4)
+                paragraph, n = self._sentence_run(d, volume.sentences_final)
                 final.append(_Filled(paragraph, 0))
                 units += n
             return _Prose(lead, 0, tuple(production), tuple(final), units, _WordCounts(0, 0, 0))
         lead_t = self._leads[d.below(len(self._leads))]
         parts = [lead_t]
         production = []
-        for i in d.distinct_indices(len(self._production), n_prod):
+        for i in _indices(d, len(self._production), n_prod):
             paragraph = self._production[i]
             parts.append(_Template(paragraph, self._production_units[i], _WordCounts(0, 0, 0)))
             if d.below(1000) < volume.closer_per_mille:
@@ -550,7 +557,7 @@ class PostBuilder:
             else:
                 production.append(_Paragraph(paragraph, "", 0))
         final = []
-        for i in d.distinct_indices(len(self._finals), n_final):
+        for i in _indices(d, len(self._finals), n_final):
             parts.append(self._finals[i])
             final.append(_Filled(self._finals[i].text, _how(self._finals[i])))
         base = sum(part.base for part in parts)
@@ -558,30 +565,30 @@ class PostBuilder:
         return _Prose(lead_t.text, _how(lead_t), tuple(production), tuple(final), base, counts)
 
     def _checklist_variant(self, d: Draws) -> _Checklist:
-        picked = d.distinct_indices(len(self._checklist), d.between(*self.volume.checklist))
+        picked = d.distinct_indices(len(self._checklist), self.spec.checklist.draw(d))
         return _Checklist(
             [self._checklist[i] for i in picked], sum(self._checklist_units[i] for i in picked)
         )
 
     def _image_variant(self, d: Draws) -> list[dict[str, str]]:
-        n = d.between(*self.volume.images)
+        n = self.spec.images.draw(d)
         return [self._image_sources[d.below(len(self._image_sources))] for _ in range(n)]
 
     def _stack_variant(self, d: Draws, stack: dict[str, Any]) -> _StackLists:
         """Tools (the stack's own, then Zipf-popular others) and Zipf tags of one post."""
-        vocab, volume = self.vocab, self.volume
-        tools = d.distinct(stack["tools"], d.between(*volume.tools))
-        extra = d.between(*volume.extra_tools)
+        vocab, volume = self.vocab, self.spec
+        tools = d.distinct(stack["tools"], volume.tools.draw(d))
+        extra = volume.extra_tools.draw(d)
         if extra:
             for tool in d.distinct_weighted(vocab.all_tools, vocab.tool_weights, extra):
                 if tool not in tools:
                     tools.append(tool)
-        tags = [stack["family"], stack["area"]]
-        for tag in d.distinct_weighted(
-            vocab.all_tools, vocab.tool_weights, d.between(*volume.tags)
-        ):
-            if tag not in tags:
-                tags.append(tag)
+        tags: list[str] = []
+        if volume.stack_tags:  # otherwise a post draws its own tags (see build)
+            tags = [stack["family"], stack["area"]]
+            for tag in d.distinct_weighted(self._tags, self._tag_weights, volume.tags.draw(d)):
+                if tag not in tags:
+                    tags.append(tag)
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
 
@@ -607,7 +614,7 @@ class PostBuilder:
     def _stack_variants(self, stack_index: int) -> _Variants[_StackLists]:
         lists = self._stack_lists.get(stack_index)
         if lists is None:
-            stack = self.vocab.stacks[stack_index]
+            stack = self._stacks[stack_index]
             lists = self._stack_lists[stack_index] = self._variants(
                 f"stack{stack_index}", STACK_VARIANTS, lambda d: self._stack_variant(d, stack)
             )
@@ -623,11 +630,11 @@ class PostBuilder:
             )
         return captions
 
-    def _sentence_run(self, d: Draws, lo: int, hi: int) -> tuple[str, int]:
-        """lo..hi sentences from the locale's Faker pool, and their reading units."""
+    def _sentence_run(self, d: Draws, count: Count) -> tuple[str, int]:
+        """`count` sentences from the locale's sentence pool, and their reading units."""
         below = d.below
         size = len(self._sentences)
-        picked = [below(size) for _ in range(lo + below(hi - lo + 1))]
+        picked = [below(size) for _ in range(count.draw(d))]
         # joined with "" (chars) or " " (words): the separator adds no reading unit
         units = sum(self._sentence_units[i] for i in picked)
         sentences = self._sentences
@@ -640,12 +647,12 @@ class PostBuilder:
         """
         lo = max(0, seed - NEIGHBOURHOOD)
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
-        k = text.between(*self.volume.similar)
+        k = self.spec.similar.draw(text)
         picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
         return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
 
     def _offset_variant(self, d: Draws) -> list[int]:
-        k = d.between(*self.volume.similar)
+        k = self.spec.similar.draw(d)
         return [
             i - NEIGHBOURHOOD + (i >= NEIGHBOURHOOD)
             for i in d.distinct_indices(2 * NEIGHBOURHOOD, k)
@@ -668,6 +675,13 @@ def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], sce
     return filled
 
 
+def _indices(d: Draws, size: int, n: int) -> list[int]:
+    """n indices of range(size): distinct while they last, then drawn with repeats."""
+    if n <= size:
+        return d.distinct_indices(size, n)
+    return d.distinct_indices(size, size) + [d.below(size) for _ in range(n - size)]
+
+
 def _how(template: _Template) -> int:
     return 2 if template.counts[2] else 1 if any(template.counts) else 0
 
@@ -677,6 +691,95 @@ def _slug(stack: str, problem: str) -> str:
     words = f"{stack} {problem}".replace("/", " ").replace("+", " ").split()
     cleaned = ["".join(ch for ch in word if ch.isascii() and ch.isalnum()) for word in words]
     return "-".join(word.lower() for word in cleaned if word)
+
+
+# The view-count table of every built-in profile is the shipped one; others scale it.
+_SHIPPED_VIEWS = (12000, "1.9")
+
+
+@functools.cache
+def view_table(median: int, sigma: str) -> list[int]:
+    """Integer quantiles of a log-normal(median, sigma) at i/1024, as the shipped table.
+
+    Other medians and sigmas scale the shipped quantiles q to median·(q/12000)^(sigma/1.9)
+    with `decimal` (the same digits on every machine), so no float touches a view count.
+    """
+    shipped: list[int] = vocabulary().view_count_quantiles
+    if (median, sigma) == _SHIPPED_VIEWS:
+        return shipped
+    with localcontext() as ctx:
+        ctx.prec = 28
+        ratio = Decimal(sigma) / Decimal(_SHIPPED_VIEWS[1])
+        base = Decimal(_SHIPPED_VIEWS[0])
+        return [int(Decimal(median) * ((Decimal(q) / base).ln() * ratio).exp()) for q in shipped]
+
+
+class Builder(Protocol):
+    """What builds the posts of a dataset: a PostBuilder, or a mix of them."""
+
+    def build(self, seed: int) -> dict[str, Any]: ...
+
+    def prepare(self) -> None: ...
+
+
+class MixBuilder:
+    """Posts of several (profile, locale) builders: each seed picks one from its `mix` stream.
+
+    The stream is the post's own, so a post is the same whether or not its neighbours
+    were made; the pick changes only the text, never the post's core values.
+    """
+
+    def __init__(
+        self,
+        profile: Profile,
+        locale: str | None,
+        epoch: dt.date | None,
+        window_days: int | None,
+    ) -> None:
+        self.spec = profile
+        self._locales = [locale] if locale else [loc for loc, _ in profile.locales] or ["en_US"]
+        weights = [1] if locale else [w for _, w in profile.locales] or [1]
+        self._locale_weights = list(accumulate(weights))
+        self._heavy = profile.heavy_per_mille if profile.heavy else 0
+        self._epoch = epoch
+        self._window = window_days or profile.window_days
+        self._builders: dict[tuple[bool, str], PostBuilder] = {}
+        self._draws = Draws()
+
+    def build(self, seed: int) -> dict[str, Any]:
+        """The post of `seed`, from the builder its mix draw picks."""
+        d = self._draws.reset(seed, "mix")
+        locale = d.pick_weighted(self._locales, self._locale_weights)
+        heavy = d.below(1000) < self._heavy
+        builder = self._builders.get((heavy, locale)) or self._builder(heavy, locale)
+        return builder.build(seed)
+
+    def _builder(self, heavy: bool, locale: str) -> PostBuilder:
+        profile: str | Profile = self.spec.heavy if heavy else self.spec
+        made = self._builders[(heavy, locale)] = PostBuilder(
+            profile, locale, self._epoch, self._window
+        )
+        return made
+
+    def prepare(self) -> None:
+        """Prepare every builder of the mix (before forking workers)."""
+        for heavy in (False, True) if self._heavy else (False,):
+            for locale in self._locales:
+                (self._builders.get((heavy, locale)) or self._builder(heavy, locale)).prepare()
+
+
+def builder_for(
+    profile: str | Profile = "standard",
+    locale: str | None = None,
+    epoch: dt.date | None = None,
+    window_days: int | None = None,
+) -> Builder:
+    """The builder of a dataset: one PostBuilder, or a MixBuilder when the profile mixes
+    locales (and no `locale` is forced) or has a share of heavy posts."""
+    spec = resolve(profile)
+    if (spec.locales and not locale) or (spec.heavy and spec.heavy_per_mille):
+        return MixBuilder(spec, locale, epoch, window_days)
+    return PostBuilder(spec, locale or "en_US", epoch, window_days)
 
 
 _local = threading.local()

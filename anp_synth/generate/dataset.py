@@ -18,13 +18,8 @@ import orjson
 
 from anp_synth import __version__
 from anp_synth.errors import UsageError
-from anp_synth.generate.builder import (
-    DEFAULT_EPOCH,
-    DEFAULT_WINDOW_DAYS,
-    MAX_SEED,
-    PROFILES,
-    PostBuilder,
-)
+from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
+from anp_synth.generate.profile import Profile, resolve
 from anp_synth.generate.vocab import pools_faker_version, supported_locales
 
 DEFAULT_COUNT = 1000
@@ -36,18 +31,30 @@ _SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
 
 @dataclass(frozen=True)
 class Spec:
-    """What to generate: a seed range, a profile, a locale and the date window."""
+    """What to generate: a seed range, a profile, a locale and the date window.
+
+    `profile` is a built-in name, a profile file's path or a Profile. `locale` None
+    means the profile's locale mix (en_US without one); `window_days` None means the
+    profile's window.
+    """
 
     seed: int
     count: int
-    profile: str = "standard"
-    locale: str = "en_US"
-    epoch: dt.date = DEFAULT_EPOCH
-    window_days: int = DEFAULT_WINDOW_DAYS
+    profile: str | Profile = "standard"
+    locale: str | None = None
+    epoch: dt.date | None = None
+    window_days: int | None = None
 
     @property
     def last_seed(self) -> int:
         return self.seed + self.count - 1
+
+    def resolved(self) -> Spec:
+        """This spec with its profile read and its window set (validates the profile)."""
+        profile = resolve(self.profile)
+        window = self.window_days if self.window_days is not None else profile.window_days
+        epoch = self.epoch or profile.epoch or DEFAULT_EPOCH
+        return Spec(self.seed, self.count, profile, self.locale, epoch, window)
 
 
 class Shard(NamedTuple):
@@ -98,15 +105,12 @@ def validate(spec: Spec) -> None:
             f"seeds {spec.seed}..{spec.last_seed} pass {MAX_SEED}, "
             f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)",
         )
-    if spec.profile not in PROFILES:
-        raise UsageError(
-            "profile", f"unknown {spec.profile!r}; choose one of {', '.join(PROFILES)}"
-        )
-    if spec.locale not in supported_locales():
+    resolve(spec.profile)
+    if spec.locale is not None and spec.locale not in supported_locales():
         raise UsageError(
             "locale", f"unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"
         )
-    if spec.window_days <= 0:
+    if spec.window_days is not None and spec.window_days <= 0:
         raise UsageError("window_days", f"must be positive, got {spec.window_days}")
 
 
@@ -135,20 +139,20 @@ def shard_range(seed: int, count: int, shard: tuple[int, int] | None) -> SeedRan
 
 # -- building chunks (runs in workers too) ---------------------------------
 
-_builders: dict[tuple[str, str, int, int], PostBuilder] = {}
+_builders: dict[tuple[Profile, str | None, int, int], Builder] = {}
 
 
-def _builder(profile: str, locale: str, epoch_ordinal: int, window: int) -> PostBuilder:
+def _builder(profile: Profile, locale: str | None, epoch_ordinal: int, window: int) -> Builder:
     key = (profile, locale, epoch_ordinal, window)
     builder = _builders.get(key)
     if builder is None:
         epoch = dt.date.fromordinal(epoch_ordinal)
-        builder = _builders[key] = PostBuilder(profile, locale, epoch, window)
+        builder = _builders[key] = builder_for(profile, locale, epoch, window)
     return builder
 
 
 def build_chunk(
-    profile: str, locale: str, epoch_ordinal: int, window: int, start: int, count: int
+    profile: Profile, locale: str | None, epoch_ordinal: int, window: int, start: int, count: int
 ) -> bytes:
     """JSONL bytes of the posts with seeds start … start+count-1."""
     build = _builder(profile, locale, epoch_ordinal, window).build
@@ -159,6 +163,8 @@ def build_chunk(
 
 def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:
     """Chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
+    spec = spec.resolved()
+    assert isinstance(spec.profile, Profile) and spec.window_days and spec.epoch
     args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
     bounds = [
         (start, min(chunk, spec.seed + spec.count - start))
@@ -198,7 +204,13 @@ def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Ch
 
 
 def build_chunk_file(
-    profile: str, locale: str, epoch_ordinal: int, window: int, start: int, count: int, scratch: str
+    profile: Profile,
+    locale: str | None,
+    epoch_ordinal: int,
+    window: int,
+    start: int,
+    count: int,
+    scratch: str,
 ) -> str:
     """Write the chunk's JSONL bytes to a file in `scratch`; return its path (runs in workers)."""
     path = os.path.join(scratch, f"{start}.jsonl")
@@ -221,22 +233,42 @@ def manifest_path_for(path: Path) -> Path:
 
 
 def build_manifest(spec: Spec, count: int, size: int, sha256: str, shard: str | None) -> dict:
-    """The dataset's manifest: deterministic (no time, no host), versions recorded."""
-    return {
+    """The dataset's manifest: deterministic (no time, no host), versions recorded.
+
+    A built-in profile is named (its file ships with the version recorded); a
+    profile file is recorded whole, with its sha256, so the manifest alone can
+    make the dataset again.
+    """
+    spec = spec.resolved()
+    profile = spec.profile
+    assert isinstance(profile, Profile) and spec.epoch
+    locales = [spec.locale] if spec.locale else [loc for loc, _ in profile.locales] or ["en_US"]
+    manifest: dict[str, Any] = {
         "generator": "anp-synth",
         "generator_version": __version__,
-        "faker_version": pools_faker_version(spec.locale),
-        "profile": spec.profile,
-        "locale": spec.locale,
-        "epoch": spec.epoch.isoformat(),
-        "window_days": spec.window_days,
-        "seed_first": spec.seed,
-        "seed_last": spec.last_seed,
-        "shard": shard,
-        "count": count,
-        "bytes": size,
-        "sha256": sha256,
+        "faker_version": pools_faker_version(locales[0]),
+        "profile": profile.name,
     }
+    if profile.path is not None:
+        manifest["profile_file"] = profile.path
+        manifest["profile_sha256"] = profile.sha256
+        manifest["profile_toml"] = profile.source
+    manifest["locale"] = locales[0] if len(locales) == 1 else "mix"
+    if len(locales) > 1:
+        manifest["locales"] = dict(profile.locales)
+    manifest.update(
+        {
+            "epoch": spec.epoch.isoformat(),
+            "window_days": spec.window_days,
+            "seed_first": spec.seed,
+            "seed_last": spec.last_seed,
+            "shard": shard,
+            "count": count,
+            "bytes": size,
+            "sha256": sha256,
+        }
+    )
+    return manifest
 
 
 def generate(

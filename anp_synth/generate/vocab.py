@@ -66,6 +66,23 @@ def vocabulary() -> Vocabulary:
     )
 
 
+@functools.cache
+def tag_pool(n: int) -> list[str]:
+    """The first `n` tag names, most popular first: the tools of every stack, then each
+    tool with a topic word ("pytest testing"), then numbered topics."""
+    vocab = vocabulary()
+    names = list(vocab.all_tools)
+    for word in vocab.raw["tag_topics"]:
+        if len(names) >= n:
+            break
+        names += [f"{tool} {word}" for tool in vocab.all_tools]
+    k = 1
+    while len(names) < n:
+        names.append(f"topic {k}")
+        k += 1
+    return names[:n]
+
+
 @dataclass(frozen=True)
 class LocalePools:
     """Per-locale templates and Faker-made pools (names, sentences)."""

@@ -11,6 +11,9 @@ from anp_synth.sinks.base import Sink
 # name → "module:Class". Another sink joins with one line here.
 SINKS: dict[str, str] = {
     "anp": "anp_synth.sinks.anp:AnpSink",
+    "eleventy": "anp_synth.sinks.static.eleventy:EleventySink",
+    "hugo": "anp_synth.sinks.static.hugo:HugoSink",
+    "jekyll": "anp_synth.sinks.static.jekyll:JekyllSink",
     "memory": "anp_synth.sinks.memory:MemorySink",
     "wordpress": "anp_synth.sinks.wordpress:WordPressSink",
 }

@@ -21,6 +21,7 @@ from anp_synth.contract import (
     MAX_POST_BYTES,
     UpsertOutcome,
 )
+from anp_synth.edge.keys import is_safe_key
 from anp_synth.errors import ApiError
 from anp_synth.post import Post, field_errors, is_source_id
 from anp_synth.site.db import Refused, Remembered, Written
@@ -301,13 +302,21 @@ async def delete_post(source_id: str, request: Request) -> Response:
     return Response(status_code=204)
 
 
-@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes named")
+@router.post(contract.PURGE_PATH, summary="Purge exactly the cached routes and cache keys named")
 async def purge(request: Request) -> Response:
-    """Body `{"routes": ["/posts/x", "/tag/y/page/2"]}`; answers which of them were cached here."""
+    """Body `{"routes": ["/posts/x"], "keys": ["post-alphanode-000001"]}` (either or both).
+
+    Answers which pages were cached here: `purged` for the routes, `purged_by_key` for the
+    pages carrying one of the keys (docs/caching.md, "Cache keys").
+    """
     require_token(request)
     site = site_of(request)
     raw = parse_json(await read_body(request, MAX_POST_BYTES))
-    routes = raw.get("routes", raw.get("paths")) if isinstance(raw, dict) else raw
+    if isinstance(raw, dict):
+        routes = raw.get("routes", raw.get("paths", [] if "keys" in raw else None))
+        keys = raw.get("keys", [])
+    else:
+        routes, keys = raw, []
     if not isinstance(routes, list):
         raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
     for index, route in enumerate(routes):
@@ -315,6 +324,18 @@ async def purge(request: Request) -> Response:
             raise ApiError(
                 422, f"routes[{index}]: expected a path starting with /", f"routes[{index}]"
             )
-    site.db.log_purge_paths(routes)
+    if not isinstance(keys, list):
+        raise ApiError(422, 'keys: expected {"keys": ["post-...", ...]}', "keys")
+    for index, key in enumerate(keys):
+        if not isinstance(key, str) or not is_safe_key(key):
+            raise ApiError(
+                422,
+                f"keys[{index}]: expected a cache key (letters, digits, ._~:/@+-)",
+                f"keys[{index}]",
+            )
+    site.db.log_purge(routes, keys)
     purged = site.cache.purge_paths(routes)
-    return json_response({"requested": routes, "purged": purged})
+    by_key = site.cache.purge_keys(keys)
+    return json_response(
+        {"requested": routes, "purged": purged, "keys": keys, "purged_by_key": by_key}
+    )

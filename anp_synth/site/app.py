@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from anp_synth.edge.keys import KEY_HEADERS_DEFAULT
 from anp_synth.errors import ApiError
 from anp_synth.post import FieldError, field_errors
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
@@ -33,6 +34,16 @@ ENV_DB = "ANP_SITE_DB"
 ENV_USERS = "ANP_SITE_USERS"
 ENV_TOKEN_FILE = "ANP_SITE_TOKEN_FILE"
 ENV_ACCESS_LOG = "ANP_SITE_ACCESS_LOG"
+ENV_KEY_HEADERS = "ANP_SITE_KEY_HEADERS"  # comma-separated header names for the cache keys
+
+
+def parse_key_headers(value: str) -> tuple[str, ...]:
+    """`Surrogate-Key,xkey` → the header names; an empty value sends no key header."""
+    names = tuple(n.strip() for n in value.split(",") if n.strip())
+    for name in names:
+        if not name.replace("-", "").isalnum():
+            raise ValueError(f"{name!r} is not a header name")
+    return names
 
 
 def package_version() -> str:
@@ -52,6 +63,7 @@ class SiteConfig:
     users: list[User] = field(default_factory=list)
     access_log: bool = True
     log_fd: int | None = None
+    key_headers: tuple[str, ...] = KEY_HEADERS_DEFAULT
 
     @classmethod
     def load(
@@ -137,7 +149,7 @@ def create_app(config: SiteConfig) -> SiteApp:
     app.include_router(pages_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
     app.state.access_log = log
-    app.cache_layer = CacheMiddleware(app._inner, cache, log)
+    app.cache_layer = CacheMiddleware(app._inner, cache, log, config.key_headers)
     return app
 
 
@@ -178,4 +190,6 @@ def app_from_env() -> SiteApp:
         os.environ.get(ENV_USERS) or None,
         os.environ.get(ENV_ACCESS_LOG, "1") == "1",
     )
+    if ENV_KEY_HEADERS in os.environ:
+        config.key_headers = parse_key_headers(os.environ[ENV_KEY_HEADERS])
     return create_app(config)

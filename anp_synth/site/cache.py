@@ -1,9 +1,11 @@
 """The page cache: named cache rules (all in ONE place), the in-process cache, purging.
 
 Every response passes through `CacheMiddleware`, which picks the rule of the
-path, decides HIT / MISS / BYPASS, adds `Cache-Control`, `ETag` and
-`X-Cache: OUTCOME; rule=NAME`, answers conditional GETs with 304, and writes
-the access-log line. See docs/caching.md for the rules in prose.
+path, decides HIT / MISS / BYPASS, adds `Cache-Control`, `ETag`, the page's cache
+keys (`Surrogate-Key`, `xkey`: anp_synth.edge.keys), `X-Cache: OUTCOME; rule=NAME`
+(and the same as `X-Origin-Cache`, which an edge keeps), `Age` on hits, answers
+conditional GETs with 304, and writes the access-log line. Tracking query parameters
+(`TRACKING_PARAMS`) do not count as a query string. See docs/caching.md.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
+from anp_synth.edge.keys import KEY_HEADERS_DEFAULT, NOT_FOUND, SEPARATORS
 from anp_synth.site.accesslog import AccessLog
 from anp_synth.site.db import Changes, Database, ListingChange, SortKey
 
@@ -51,6 +54,44 @@ NO_RULE = Rule("none", re.compile(""), 0)
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
 MAX_ENTRIES = 50_000
 MAX_BYTES = 256 * 1024 * 1024
+# A 404 may be kept this long by a shared cache in front of the site (never by the site's own
+# cache), so an edge absorbs repeated misses; a create purges the `404` key at the edge.
+NOT_FOUND_TTL = 10
+NOT_FOUND_CACHE_CONTROL = f"public, max-age=0, s-maxage={NOT_FOUND_TTL}".encode()
+# Query parameters that only feed analytics: ignored by the cache rules (the page is the
+# same), and stripped by the shipped VCL. `utm_` stands for every `utm_*` parameter.
+# Keep in step with anp_synth/edge/anp.vcl (a test checks).
+TRACKING_PARAMS = (
+    "utm_",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "fbclid",
+    "msclkid",
+    "twclid",
+    "ttclid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+)
+_TRACKING = frozenset(p.encode() for p in TRACKING_PARAMS if not p.endswith("_"))
+
+
+def is_tracking_param(name: bytes) -> bool:
+    """True for a query parameter that only feeds analytics (see TRACKING_PARAMS)."""
+    return name.startswith(b"utm_") or name in _TRACKING
+
+
+def cache_query(query: bytes) -> bytes:
+    """The query string as the cache rules see it: without its tracking parameters."""
+    if not query:
+        return b""
+    kept = [p for p in query.split(b"&") if p and not is_tracking_param(p.partition(b"=")[0])]
+    return b"&".join(kept)
 
 
 def rule_for(path: str) -> Rule:
@@ -97,16 +138,31 @@ class ListingSpan:
     peek: SortKey | None  # first row of the next page; None on the final page
 
 
+def key_headers(keys: list[str], names: tuple[str, ...]) -> list[tuple[bytes, bytes]]:
+    """The cache-key headers of a page: each header in `names` listing every key.
+
+    `Surrogate-Key` and `xkey` separate keys with spaces, `Cache-Tag` with commas.
+    """
+    if not keys:
+        return []
+    return [
+        (name.lower().encode(), SEPARATORS.get(name.lower(), " ").join(keys).encode())
+        for name in names
+    ]
+
+
 @dataclass(slots=True)
 class Entry:
     """One cached page, with the headers of a HIT precomputed (the hot path only sends)."""
 
     body: bytes
     etag: bytes
+    stored: float
     expires: float
     span: ListingSpan | None
-    hit_headers: list[tuple[bytes, bytes]]  # for a 200
-    not_modified_headers: list[tuple[bytes, bytes]]  # for a 304
+    keys: tuple[str, ...]
+    hit_headers: list[tuple[bytes, bytes]]  # for a 200, without Age
+    not_modified_headers: list[tuple[bytes, bytes]]  # for a 304, without Age
 
     @classmethod
     def build(
@@ -116,23 +172,34 @@ class Entry:
         body: bytes,
         etag: bytes,
         span: ListingSpan | None,
+        keys: list[str] | None = None,
+        names: tuple[str, ...] = KEY_HEADERS_DEFAULT,
     ) -> Entry:
-        """An entry for a freshly rendered page under a rule."""
+        """An entry for a freshly rendered page under a rule, with its cache keys."""
+        verdict = b"HIT; rule=" + rule.name.encode()
         common = [
             (b"content-type", content_type),
             (b"etag", etag),
             (b"cache-control", cache_control(rule, None)),
-            (b"vary", b"Cookie"),
-            (b"x-cache", b"HIT; rule=" + rule.name.encode()),
+            *key_headers(keys or [], names),
+            (b"x-cache", verdict),
+            (b"x-origin-cache", verdict),
         ]
+        now = time.monotonic()
         return cls(
             body,
             etag,
-            time.monotonic() + rule.ttl,
+            now,
+            now + rule.ttl,
             span,
+            tuple(keys or ()),
             [*common, (b"content-length", str(len(body)).encode())],
             common,
         )
+
+    def age(self, now: float) -> tuple[bytes, bytes]:
+        """The `Age` header of a hit: whole seconds since the page was stored."""
+        return (b"age", str(int(now - self.stored)).encode())
 
 
 def listing_page_changed(span: ListingSpan, change: ListingChange) -> bool:
@@ -160,6 +227,7 @@ class PageCache:
         self._synced_at = 0.0
         self.entries: dict[str, Entry] = {}
         self.by_listing: dict[str, set[str]] = {}
+        self.by_key: dict[str, set[str]] = {}
         self.bytes = 0
         self._seq = db.last_purge_seq() if db else 0
         self._data_version = db.data_version() if db else 0
@@ -189,6 +257,8 @@ class PageCache:
         self.bytes += len(entry.body)
         if entry.span is not None:
             self.by_listing.setdefault(entry.span.listing, set()).add(path)
+        for key in entry.keys:
+            self.by_key.setdefault(key, set()).add(path)
 
     def _drop(self, path: str) -> bool:
         entry = self.entries.pop(path, None)
@@ -199,21 +269,36 @@ class PageCache:
             paths = self.by_listing.get(entry.span.listing)
             if paths is not None:
                 paths.discard(path)
+        for key in entry.keys:
+            keyed = self.by_key.get(key)
+            if keyed is not None:
+                keyed.discard(path)
+                if not keyed:
+                    del self.by_key[key]
         return True
 
     def purge_paths(self, paths: list[str] | set[str]) -> list[str]:
         """Forget exactly these paths; the ones that were cached here."""
         return [p for p in paths if self._drop(p)]
 
+    def purge_keys(self, keys: list[str] | set[str]) -> list[str]:
+        """Forget every page carrying one of these cache keys; the paths that were cached here."""
+        paths = {p for key in keys for p in self.by_key.get(key, ())}
+        return self.purge_paths(sorted(paths))
+
     def clear(self) -> None:
         """Forget everything."""
         self.entries.clear()
         self.by_listing.clear()
+        self.by_key.clear()
         self.bytes = 0
 
     def apply(self, changes: Changes) -> list[str]:
-        """Purge what a write changed: the post's page and the listing pages whose rows changed."""
+        """Purge what a write changed: the post's page, every page showing the post (by its
+        key: listings and other posts' Similar Posts), and the listing pages whose rows moved.
+        """
         purged = self.purge_paths(changes.paths)
+        purged.extend(self.purge_keys(changes.keys))
         for listing, change in changes.listings.items():
             for path in list(self.by_listing.get(listing, ())):
                 entry = self.entries[path]
@@ -273,12 +358,19 @@ def _etag_matches(if_none_match: bytes | None, etag: bytes) -> bool:
 
 
 class CacheMiddleware:
-    """ASGI middleware: cache rules, page cache, ETag/304, X-Cache, access log."""
+    """ASGI middleware: cache rules, page cache, ETag/304, cache keys, X-Cache, access log."""
 
-    def __init__(self, app: ASGIApp, cache: PageCache, log: AccessLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        cache: PageCache,
+        log: AccessLog,
+        key_header_names: tuple[str, ...] = KEY_HEADERS_DEFAULT,
+    ) -> None:
         self.app = app
         self.cache = cache
         self.log = log
+        self.key_header_names = key_header_names
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -292,32 +384,43 @@ class CacheMiddleware:
             send = _without_body(send)
         rule = rule_for(path)
         has_session, if_none_match = _request_headers(scope)
-        reason = bypass_reason(rule, method, scope.get("query_string", b""), has_session)
+        query = cache_query(scope.get("query_string", b""))
+        reason = bypass_reason(rule, method, query, has_session)
         if reason is None:
             entry = self.cache.get(path)
             if entry is not None:
+                age = entry.age(time.monotonic())
                 if _etag_matches(if_none_match, entry.etag):
                     await send(
                         {
                             "type": "http.response.start",
                             "status": 304,
-                            "headers": entry.not_modified_headers,
+                            "headers": [*entry.not_modified_headers, age],
                         }
                     )
                     await send({"type": "http.response.body", "body": b""})
                     status, size = 304, 0
                 else:
                     await send(
-                        {"type": "http.response.start", "status": 200, "headers": entry.hit_headers}
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [*entry.hit_headers, age],
+                        }
                     )
                     await send({"type": "http.response.body", "body": entry.body})
                     status, size = 200, len(entry.body)
                 self.log.write(method, path, status, _ms(started), "HIT", rule.name, size)
                 return
         outcome = "BYPASS" if reason is not None else "MISS"
+        # A 404 is kept briefly by a shared cache when the same request would be cacheable.
+        not_found_ok = (rule.ttl > 0 or rule is NO_RULE) and (
+            bypass_reason(Rule(rule.name, rule.pattern, NOT_FOUND_TTL), method, query, has_session)
+            is None
+        )
         try:
             status, size = await self._forward(
-                scope, receive, send, rule, reason, outcome, if_none_match
+                scope, receive, send, rule, reason, outcome, if_none_match, not_found_ok
             )
         except Exception:
             self.log.write(method, path, 500, _ms(started), outcome, rule.name, 0)
@@ -333,6 +436,7 @@ class CacheMiddleware:
         reason: str | None,
         outcome: str,
         if_none_match: bytes | None,
+        not_found_ok: bool,
     ) -> tuple[int, int]:
         """Call the app; add the cache headers; buffer a GET 200 to give it an ETag (and store it)."""
         state = scope.setdefault("state", {})
@@ -341,21 +445,32 @@ class CacheMiddleware:
         chunks: list[bytes] = []
         sent = {"status": 0, "size": 0, "buffered": False}
         x_cache = f"{outcome}; rule={rule.name}".encode()
+        names = self.key_header_names
 
         async def capture(message: Message) -> None:
             if message["type"] == "http.response.start":
-                sent["status"] = message["status"]
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-cache"]
+                status = sent["status"] = message["status"]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-cache", b"x-origin-cache")
+                ]
                 if not any(k.lower() == b"cache-control" for k, _ in headers):
-                    # an error or redirect must not be kept by a shared cache in front of us:
-                    # our purge could not reach it once the post exists or the error is gone
-                    ok = message["status"] == 200
-                    headers.append(
-                        (b"cache-control", cache_control(rule, reason if ok else "status"))
-                    )
-                if rule.ttl > 0:
-                    headers.append((b"vary", b"Cookie"))  # the same URL differs logged in
+                    if status == 200:
+                        headers.append((b"cache-control", cache_control(rule, reason)))
+                        if reason is None:
+                            headers.extend(key_headers(state.get("keys") or [], names))
+                    elif status == 404 and not_found_ok:
+                        headers.append((b"cache-control", NOT_FOUND_CACHE_CONTROL))
+                        headers.extend(key_headers([NOT_FOUND], names))
+                    else:
+                        # another error or a redirect must not be kept by a shared cache in
+                        # front of us: our purge could not reach it once the error is gone
+                        headers.append((b"cache-control", cache_control(rule, "status")))
+                # No `Vary: Cookie`: a page with a session is `private, no-store`, so the only
+                # pages a shared cache stores are the anonymous ones, whatever the cookies.
                 headers.append((b"x-cache", x_cache))
+                headers.append((b"x-origin-cache", x_cache))
                 message["headers"] = headers
                 sent["buffered"] = is_get and message["status"] == 200
                 if sent["buffered"]:
@@ -398,9 +513,16 @@ class CacheMiddleware:
             content_type = next(
                 (v for k, v in headers if k.lower() == b"content-type"), b"text/html"
             )
-            self.cache.put(
-                scope["path"], Entry.build(rule, content_type, body, etag, state.get("span"))
+            entry = Entry.build(
+                rule,
+                content_type,
+                body,
+                etag,
+                state.get("span"),
+                state.get("keys"),
+                self.key_header_names,
             )
+            self.cache.put(scope["path"], entry)
         headers.append((b"etag", etag))
         if _etag_matches(if_none_match, etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})

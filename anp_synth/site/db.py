@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from anp_synth.contract import UpsertOutcome
+from anp_synth.edge.keys import post_key
 from anp_synth.jsonl import content_hash
 from anp_synth.site.terms import fts_query, post_terms, search_text
 
@@ -170,10 +171,11 @@ class PurgeEvents(NamedTuple):
 
 
 class SimilarPost(NamedTuple):
-    """A link in a post page's "Similar Posts"."""
+    """A link in a post page's "Similar Posts" (the source id names its cache key)."""
 
     slug: str
     title: str
+    source_id: str
 
 
 class SessionUser(NamedTuple):
@@ -248,10 +250,15 @@ class ListingChange:
 
 @dataclass
 class Changes:
-    """Everything one transaction changed that a page cache must forget."""
+    """Everything one transaction changed that a page cache must forget.
+
+    `keys`: cache keys (anp_synth.edge.keys) whose pages go, wherever they are: the key of
+    every post written, so the listing pages and Similar Posts boxes showing it go too.
+    """
 
     paths: set[str] = field(default_factory=set)
     listings: dict[str, ListingChange] = field(default_factory=dict)
+    keys: set[str] = field(default_factory=set)
 
     def listing(self, name: str) -> ListingChange:
         """The change record of one listing (`home`, `stack:SLUG`, `tag:SLUG`)."""
@@ -261,7 +268,7 @@ class Changes:
         return change
 
     def __bool__(self) -> bool:
-        return bool(self.paths or self.listings)
+        return bool(self.paths or self.listings or self.keys)
 
     def to_bytes(self) -> bytes:
         """Serialised for the purge log."""
@@ -269,6 +276,7 @@ class Changes:
             {
                 "paths": sorted(self.paths),
                 "listings": {k: v.to_json() for k, v in self.listings.items()},
+                "keys": sorted(self.keys),
             }
         )
 
@@ -279,6 +287,7 @@ class Changes:
         return cls(
             set(raw["paths"]),
             {k: ListingChange.from_json(v) for k, v in raw["listings"].items()},
+            set(raw.get("keys", ())),  # events logged before keys existed have none
         )
 
 
@@ -611,6 +620,7 @@ class Database:
         slugs[slug] = source_id
         existing[source_id] = _Row(post_id, source_id, slug, published, digest, body)
         changes.paths.add(post_path(slug))
+        changes.keys.add(post_key(source_id))
         return Written(result, source_id, post_id, slug, digest, previous)
 
     @staticmethod
@@ -693,7 +703,7 @@ class Database:
             self._unindex(post_id, old)
             self._terms.flush(conn)
             conn.execute("DELETE FROM posts WHERE id = ?", (post_id,))
-            changes = Changes({post_path(old["slug"])})
+            changes = Changes({post_path(old["slug"])}, keys={post_key(source_id)})
             for listing in _listings_of(old):
                 changes.listing(listing).shift((old["published_at"], post_id), insert=False)
             self._log_changes(changes, now)
@@ -711,12 +721,12 @@ class Database:
         )
         self.conn.execute("DELETE FROM purge_log WHERE created < ?", (now - PURGE_LOG_KEEP_S,))
 
-    def log_purge_paths(self, paths: Sequence[str]) -> None:
-        """Record an explicit purge of exact paths, for every worker."""
+    def log_purge(self, paths: Sequence[str], keys: Sequence[str] = ()) -> None:
+        """Record an explicit purge of exact paths and cache keys, for every worker."""
         now = int(time.time())
         self.conn.execute(
             "INSERT INTO purge_log (created, event) VALUES (?, ?)",
-            (now, Changes(set(paths)).to_bytes()),
+            (now, Changes(set(paths), keys=set(keys)).to_bytes()),
         )
 
     def data_version(self) -> int:
@@ -844,35 +854,39 @@ class Database:
         post = item.post
         out: list[SimilarPost] = []
         seen = {item.id}
-        for post_id, slug, title in self.conn.execute(
-            "SELECT p.id, p.slug, p.title FROM post_similar s"
+        for post_id, slug, title, source_id in self.conn.execute(
+            "SELECT p.id, p.slug, p.title, p.source_id FROM post_similar s"
             " JOIN posts p ON p.source_id = s.similar_source_id"
             " WHERE s.post_id = ? ORDER BY s.pos LIMIT ?",
             (item.id, limit),
         ):
             if post_id not in seen:
                 seen.add(post_id)
-                out.append(SimilarPost(slug, title))
+                out.append(SimilarPost(slug, title, source_id))
         if len(out) >= limit:
             return out[:limit]
         for kind, term_slug, _ in post_terms(post):
             if kind == "stack":
                 sql = (
-                    "SELECT p.id, p.slug, p.title FROM listing_rows t JOIN posts p ON p.id = t.post_id"
+                    "SELECT p.id, p.slug, p.title, p.source_id"
+                    " FROM listing_rows t JOIN posts p ON p.id = t.post_id"
                     " WHERE t.kind = 'stack' AND t.slug = ?"
                     " ORDER BY t.published DESC, t.post_id DESC LIMIT ?"
                 )
             elif kind == "tool":
                 sql = (
-                    "SELECT p.id, p.slug, p.title FROM post_tools t JOIN posts p ON p.id = t.post_id"
+                    "SELECT p.id, p.slug, p.title, p.source_id"
+                    " FROM post_tools t JOIN posts p ON p.id = t.post_id"
                     " WHERE t.slug = ? ORDER BY t.post_id DESC LIMIT ?"
                 )
             else:
                 continue
-            for post_id, slug, title in self.conn.execute(sql, (term_slug, limit + len(seen))):
+            for post_id, slug, title, source_id in self.conn.execute(
+                sql, (term_slug, limit + len(seen))
+            ):
                 if post_id not in seen:
                     seen.add(post_id)
-                    out.append(SimilarPost(slug, title))
+                    out.append(SimilarPost(slug, title, source_id))
                     if len(out) >= limit:
                         return out
         return out

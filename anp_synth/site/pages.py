@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, quote
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from anp_synth.edge.keys import listing_page_keys, post_page_keys
 from anp_synth.site.auth import SESSION_TTL_S, check_password, new_session_id, session_hash
 from anp_synth.site.cache import SESSION_COOKIE, ListingSpan
 from anp_synth.site.render import render
@@ -39,6 +40,7 @@ def _listing(request: Request, name: str, base: str, page: int, heading: str) ->
         result.items[-1].key if result.items else None,
         result.peek,
     )
+    request.state.keys = listing_page_keys(name, page, [i.post["source_id"] for i in result.items])
     title = result.title or heading
     return render(
         request,
@@ -94,9 +96,11 @@ async def post_page(request: Request, slug: str) -> HTMLResponse:
     item = db.by_slug(slug)
     if item is None:
         raise HTTPException(404, "no such post")
-    return render(
-        request, "post.html", post=item.post, similar=db.similar(item), meta_labels=META_LABELS
+    similar = db.similar(item)
+    request.state.keys = post_page_keys(
+        item.post["source_id"], item.post["similar"], [s.source_id for s in similar]
     )
+    return render(request, "post.html", post=item.post, similar=similar, meta_labels=META_LABELS)
 
 
 @router.get("/search", response_class=HTMLResponse)

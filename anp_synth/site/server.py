@@ -29,6 +29,7 @@ def serve(
     users_file: str | None,
     token_file: str | None,
     access_log: bool = True,
+    key_headers: str | None = None,
 ) -> None:
     """Serve the site until interrupted."""
     import uvicorn
@@ -37,6 +38,12 @@ def serve(
         raise UsageError("port", f"expected 1-65535, got {port}")
     if workers < 1:
         raise UsageError("workers", f"expected at least 1, got {workers}")
+    if key_headers is not None:
+        try:
+            site_app.parse_key_headers(key_headers)
+        except ValueError as exc:
+            raise UsageError("key_headers", str(exc)) from None
+        os.environ[site_app.ENV_KEY_HEADERS] = key_headers
     if users_file and not Path(users_file).is_file():
         raise UsageError("users", f"no such file: {users_file}")
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)

@@ -98,6 +98,7 @@ def _not_allowed(name: str) -> bool:
         "options",
         "importer",
         "loadtest",
+        "buildtest",
     ],
 )
 def test_a_command_module_imports_only_stdlib_typer_and_errors_at_top(name: str) -> None:
@@ -109,6 +110,7 @@ def test_a_command_module_imports_only_stdlib_typer_and_errors_at_top(name: str)
 def test_every_command_module_is_checked() -> None:
     assert {p.stem for p in CLI.glob("*.py")} == {
         "__init__",
+        "buildtest",
         "generate",
         "importer",
         "loadtest",
@@ -146,7 +148,17 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("generate", "show", "import", "rollback", "loadtest", "site", "wordpress"):
+    commands = (
+        "generate",
+        "show",
+        "import",
+        "rollback",
+        "loadtest",
+        "site",
+        "wordpress",
+        "buildtest",
+    )
+    for command in commands:
         assert f"\n  {command} " in out, command
 
 

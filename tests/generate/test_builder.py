@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-from anp_synth.generate.builder import MAX_SEED, PROFILES, PostBuilder, build_post
+from anp_synth.generate.builder import MAX_SEED, PostBuilder, build_post
+from anp_synth.generate.profile import BUILTIN as PROFILES
 from anp_synth.generate.vocab import supported_locales, vocabulary
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post

@@ -65,6 +65,22 @@ def test_import_writes_log_and_quarantine_beside_the_ledger_and_never_the_token(
     assert site.token not in res.stdout + res.stderr
 
 
+def test_an_impossible_date_is_quarantined_naming_the_field_not_retried(tmp_path, site) -> None:
+    bad = post(400_012)
+    bad["published_at"] = "2025-13-01T00:00:00Z"
+    path = write_jsonl(tmp_path / "p.jsonl", [post(400_011), bad, post(400_013)])
+    ledger = tmp_path / "l.sqlite"
+    res = anp("import", str(path), "--target", site.url, "--ledger", str(ledger), token=site.token)
+    assert res.returncode == 3, res.stderr
+    assert "gave up" not in res.stdout + res.stderr
+    runs = tmp_path / "l.sqlite.runs"
+    q = [orjson.loads(x) for x in (runs / "run-1.quarantine.jsonl").read_bytes().splitlines()]
+    assert [(r["line"], r["kind"], r["source_id"]) for r in q] == [(2, "input", "alphanode-400012")]
+    assert "published_at" in q[0]["reason"]
+    log = (runs / "run-1.log.jsonl").read_bytes()
+    assert b'"status":500' not in log
+
+
 def test_token_file_dry_run_and_an_update_then_verify(tmp_path, site) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(site.token)

@@ -16,7 +16,14 @@ from anp_synth.sinks.base import Sink
 from anp_synth.sinks.memory import reset_store
 from anp_synth.sinks.registry import create_sink
 
-SINK_FIXTURES = ["memory_sink", "anp_sink", "wordpress_sink"]
+SINK_FIXTURES = [
+    "memory_sink",
+    "anp_sink",
+    "wordpress_sink",
+    "hugo_sink",
+    "jekyll_sink",
+    "eleventy_sink",
+]
 
 _names = itertools.count()
 
@@ -63,6 +70,29 @@ def wordpress_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
     )
     yield sink
     sink.close()
+
+
+def _static_sink(generator: str, root: Path) -> Sink:
+    """A static sink on a fresh site laid out by `site init` (the real skeleton)."""
+    from anp_synth.sinks.static.skeleton import init_site
+
+    init_site(generator, root)
+    return create_sink(generator, str(root))
+
+
+@pytest.fixture
+def hugo_sink(tmp_path: Path) -> Sink:
+    return _static_sink("hugo", tmp_path / "site")
+
+
+@pytest.fixture
+def jekyll_sink(tmp_path: Path) -> Sink:
+    return _static_sink("jekyll", tmp_path / "site")
+
+
+@pytest.fixture
+def eleventy_sink(tmp_path: Path) -> Sink:
+    return _static_sink("eleventy", tmp_path / "site")
 
 
 def _all(sink: Sink):  # type: ignore[no-untyped-def]

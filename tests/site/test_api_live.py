@@ -89,6 +89,36 @@ def test_bulk_with_one_bad_item_fails_only_that_item(api: httpx.Client) -> None:
     assert again["counts"]["unchanged"] == 10
 
 
+@pytest.mark.parametrize(
+    "published_at",
+    [
+        "2025-13-01T00:00:00Z",
+        "0000-01-01T00:00:00Z",
+        "2025-02-30T00:00:00Z",
+        "2025-01-01T25:00:00Z",
+    ],
+)
+def test_an_impossible_date_is_a_422_naming_the_field(api: httpx.Client, published_at: str) -> None:
+    post = make_post(425000, published_at=published_at)
+    response = put(api, post)
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "published_at"
+    assert response.json()["error"].startswith("published_at: ")
+    assert api.get("/api/posts/alphanode-425000").status_code == 404
+
+
+def test_bulk_with_one_impossible_date_fails_only_that_item(api: httpx.Client) -> None:
+    posts = [make_post(seed) for seed in range(425100, 425104)]
+    bad = make_post(425104, published_at="2025-13-01T00:00:00Z")
+    response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": [*posts, bad]}))
+    assert response.status_code == 200, response.text
+    results = response.json()["items"]
+    assert [r["result"] for r in results] == ["created"] * 4 + ["error"]
+    assert results[4]["status"] == 422 and results[4]["field"] == "published_at"
+    for post in posts:
+        assert api.get(f"/api/posts/{post['source_id']}").status_code == 200
+
+
 def test_bulk_over_the_limit_is_refused(api: httpx.Client) -> None:
     posts = [make_post(430000)] * (MAX_BULK_POSTS + 1)
     response = api.post("/api/posts/bulk", content=orjson.dumps({"posts": posts}))

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from anp_synth.site.cache import RULES, ListingSpan, bypass_reason, listing_page_changed, rule_for
+from anp_synth.edge.keys import MAX_KEYS
+from anp_synth.site.app import SiteConfig, create_app
+from anp_synth.site.cache import (
+    NOT_FOUND_TTL,
+    RULES,
+    ListingSpan,
+    bypass_reason,
+    cache_query,
+    listing_page_changed,
+    rule_for,
+)
 from anp_synth.site.db import ListingChange
 from anp_synth.site.pages import PER_PAGE
 from anp_synth.site.terms import slugify
@@ -147,20 +158,182 @@ def test_a_session_cookie_written_with_spaces_still_bypasses_the_cache(
     assert user.display_name not in anonymous.text
 
 
-def test_errors_are_not_kept_by_shared_caches_and_pages_vary_by_cookie(
+def test_errors_other_than_404_are_not_kept_and_pages_do_not_vary_by_cookie(
     app_client: TestClient,
 ) -> None:
-    missing = app_client.get("/posts/not-imported-yet-000001")
-    assert missing.status_code == 404
-    assert missing.headers["cache-control"] == "no-store"
+    bad_page = app_client.get("/page/0")  # a 404 too: kept briefly
+    assert bad_page.status_code == 404
+    login_redirect = app_client.post("/logout", follow_redirects=False)
+    assert login_redirect.status_code == 303
+    assert login_redirect.headers["cache-control"] == "no-store"
     post = make_post(700_004)
     app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
     path = f"/posts/{post['slug']}"
     for expected in ("MISS; rule=post", "HIT; rule=post"):
         page = app_client.get(path)
         assert page.headers["x-cache"] == expected
-        assert page.headers["vary"] == "Cookie"
+        # Only what changes the body: a page with a session is private, so nothing varies.
+        assert "vary" not in page.headers
         assert "s-maxage=" in page.headers["cache-control"]
+
+
+def test_a_404_is_cacheable_briefly_with_the_404_key_but_not_by_the_site(
+    app_client: TestClient,
+) -> None:
+    for _ in range(2):
+        missing = app_client.get("/posts/not-imported-yet-000001")
+        assert missing.status_code == 404
+        assert missing.headers["cache-control"] == f"public, max-age=0, s-maxage={NOT_FOUND_TTL}"
+        assert missing.headers["surrogate-key"] == "404"
+        assert missing.headers["x-cache"] == "MISS; rule=post"  # never stored here
+    assert (
+        app_client.get("/nothing-here")
+        .headers["cache-control"]
+        .endswith(f"s-maxage={NOT_FOUND_TTL}")
+    )
+    member = app_client.get("/posts/not-imported-yet-000001", headers={"Cookie": "anp_session=x"})
+    assert member.headers["cache-control"] == "no-store"
+    assert "surrogate-key" not in member.headers
+    api = app_client.get("/api/posts/alphanode-999999")
+    assert api.status_code == 404 and api.headers["cache-control"] == "no-store"
+
+
+def test_the_origin_verdict_survives_a_proxy_and_hits_carry_age(app_client: TestClient) -> None:
+    post = make_post(700_005)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    path = f"/posts/{post['slug']}"
+    first = app_client.get(path)
+    assert first.headers["x-origin-cache"] == "MISS; rule=post"
+    assert "age" not in first.headers
+    hit = app_client.get(path)
+    assert hit.headers["x-origin-cache"] == "HIT; rule=post"
+    assert hit.headers["age"].isdigit() and int(hit.headers["age"]) <= 300
+    revalidated = app_client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304 and revalidated.headers["age"].isdigit()
+
+
+def test_tracking_parameters_are_ignored_by_the_cache_rules(app_client: TestClient) -> None:
+    post = make_post(700_006)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    path = f"/posts/{post['slug']}"
+    assert x_cache(app_client, path + "?utm_source=news&fbclid=abc") == "MISS; rule=post"
+    assert x_cache(app_client, path) == "HIT; rule=post"
+    assert x_cache(app_client, path + "?gclid=1&utm_campaign=x&_ga=2") == "HIT; rule=post"
+    assert x_cache(app_client, path + "?utm_source=a&preview=1") == "BYPASS; rule=post"
+    assert cache_query(b"utm_medium=x&page=2&mc_cid=1") == b"page=2"
+    assert cache_query(b"utmost=1") == b"utmost=1"  # only `utm_*`, not every "utm"
+
+
+def _keys(response) -> list[str]:
+    keys = response.headers["surrogate-key"].split(" ")
+    assert response.headers["xkey"].split(" ") == keys  # one list, in every key header
+    return keys
+
+
+def test_every_cacheable_page_carries_the_keys_of_what_it_shows(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, PER_PAGE + 5)
+    newest = posts[0]
+    home = app_client.get("/")
+    keys = _keys(home)
+    assert keys[:2] == ["home", "home/page/1"]
+    assert set(keys[2:]) == {f"post-{p['source_id']}" for p in posts[:PER_PAGE]}
+    page2 = app_client.get("/page/2")
+    assert _keys(page2)[:2] == ["home", "home/page/2"]
+    assert f"post-{posts[PER_PAGE]['source_id']}" in _keys(page2)
+    tag = slugify(newest["tags"][0])
+    tag_keys = _keys(app_client.get(f"/tag/{tag}"))
+    assert tag_keys[:2] == [f"tag-{tag}", f"tag-{tag}/page/1"]
+    assert f"post-{newest['source_id']}" in tag_keys
+    stack = slugify(newest["meta"]["stack"][0])
+    assert _keys(app_client.get(f"/stack/{stack}"))[0] == f"stack-{stack}"
+    post_page = app_client.get(f"/posts/{newest['slug']}")
+    post_keys = _keys(post_page)
+    assert post_keys[0] == f"post-{newest['source_id']}"
+    for declared in newest["similar"]:  # shown or not yet imported: both change the box
+        assert f"post-{declared}" in post_keys
+    shown = re.findall(r'<section class="similar">.*?</section>', post_page.text, re.S)[0]
+    for slug in re.findall(r'href="/posts/([^"]+)"', shown):
+        shown_post = next(p for p in posts if p["slug"] == slug)
+        assert f"post-{shown_post['source_id']}" in post_keys
+    again = app_client.get(f"/posts/{newest['slug']}")
+    assert again.headers["x-cache"].startswith("HIT")
+    assert _keys(again) == post_keys
+    assert "surrogate-key" not in app_client.get("/search?q=x").headers
+
+
+def test_the_key_headers_are_configurable(tmp_path: Path, token: str) -> None:
+    config = SiteConfig(
+        str(tmp_path / "site.db"), token, USERS, access_log=False, key_headers=("Cache-Tag",)
+    )
+    with TestClient(create_app(config)) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        post = make_post(700_007)
+        client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+        page = client.get("/")
+        assert "surrogate-key" not in page.headers and "xkey" not in page.headers
+        assert page.headers["cache-tag"] == f"home,home/page/1,post-{post['source_id']}"
+
+
+def test_a_full_listing_page_stays_within_the_cdn_key_limits(app_client: TestClient) -> None:
+    _seed_site(app_client, PER_PAGE + 1)
+    header = app_client.get("/").headers["surrogate-key"]
+    keys = header.split(" ")
+    assert len(keys) <= MAX_KEYS <= 50  # CloudFront's 50 tags, Akamai's 128
+    assert len(header.encode()) < 16 * 1024 and max(map(len, keys)) <= 128
+
+
+def test_a_write_purges_other_posts_whose_similar_posts_show_it(app_client: TestClient) -> None:
+    shown = make_post(700_020)
+    # A post on another stack with other tools, whose box cannot fill up with `shown`.
+    meta = {**make_post(700_021)["meta"], "stack": ["zz"], "tools": ["zz-tool"]}
+    other = make_post(700_021, similar=[], meta=meta)
+    showing = make_post(700_022, similar=[shown["source_id"]])
+    app_client.post("/api/posts/bulk", content=orjson.dumps([shown, other, showing]))
+    showing_path, other_path = f"/posts/{showing['slug']}", f"/posts/{other['slug']}"
+    assert shown["title"] in app_client.get(showing_path).text
+    assert f"post-{shown['source_id']}" not in _keys(app_client.get(other_path))
+    renamed = {**shown, "title": "a brand new title for the similar post"}
+    app_client.put(f"/api/posts/{shown['source_id']}", content=orjson.dumps(renamed))
+    page = app_client.get(showing_path)
+    assert page.headers["x-cache"].startswith("MISS")
+    assert renamed["title"] in page.text
+    assert x_cache(app_client, other_path).startswith("HIT")
+    # Deleting it empties the box at once too.
+    x_cache(app_client, showing_path)
+    app_client.delete(f"/api/posts/{shown['source_id']}")
+    page = app_client.get(showing_path)
+    assert page.headers["x-cache"].startswith("MISS") and renamed["title"] not in page.text
+
+
+def test_a_created_post_reaches_the_boxes_that_declared_it(app_client: TestClient) -> None:
+    later = make_post(700_030)
+    waiting = make_post(700_031, similar=[later["source_id"]])
+    app_client.put(f"/api/posts/{waiting['source_id']}", content=orjson.dumps(waiting))
+    path = f"/posts/{waiting['slug']}"
+    assert later["title"] not in app_client.get(path).text
+    app_client.put(f"/api/posts/{later['source_id']}", content=orjson.dumps(later))
+    page = app_client.get(path)
+    assert page.headers["x-cache"].startswith("MISS") and later["title"] in page.text
+
+
+def test_purge_api_takes_keys(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, 3)
+    paths = [f"/posts/{p['slug']}" for p in posts]
+    for path in [*paths, "/"]:
+        x_cache(app_client, path)
+    key = f"post-{posts[0]['source_id']}"
+    answer = app_client.post("/api/purge", content=orjson.dumps({"keys": [key]}))
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["keys"] == [key] and body["purged"] == []
+    assert paths[0] in body["purged_by_key"] and "/" in body["purged_by_key"]
+    assert x_cache(app_client, paths[0]).startswith("MISS")
+    assert x_cache(app_client, "/").startswith("MISS")
+    others = [x_cache(app_client, p).split(";")[0] for p in paths[1:]]
+    expected = ["MISS" if posts[0]["source_id"] in p["similar"] else "HIT" for p in posts[1:]]
+    assert others == expected
+    bad = app_client.post("/api/purge", content=orjson.dumps({"keys": ["two words"]}))
+    assert bad.status_code == 422 and bad.json()["field"] == "keys[0]"
 
 
 def test_purge_api_purges_exactly_the_routes_named(app_client: TestClient) -> None:

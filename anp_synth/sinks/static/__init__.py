@@ -1,0 +1,1 @@
+"""Static-site sinks: posts as Markdown files for Hugo, Jekyll and Eleventy, and their site skeletons."""

@@ -1,0 +1,219 @@
+"""The sink core every static-site generator shares: one Markdown file per post in a folder.
+
+A generator's module says where a post's file goes, what its URL is and which front matter
+keys it adds; this class does the rest, the same for all three: posts are found by the
+`source_id` of their front matter (so a lost ledger loses nothing), a file whose bytes would
+not change is not touched (mtime and bytes stay, so the generator's incremental build stays
+incremental), each write is atomic (a temporary file beside it, then a rename: a kill -9
+never leaves a half file the generator would read), and a path outside the folder is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, NamedTuple
+
+from pydantic import ValidationError
+
+from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
+from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, UsageError
+from anp_synth.jsonl import content_hash
+from anp_synth.post import Post, first_error, is_source_id
+from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+from anp_synth.sinks.static.markdown import document, read_post, source_id_of
+
+TMP_SUFFIX = ".anp-tmp"  # a dot name with this suffix: no generator reads it
+
+
+class Held(NamedTuple):
+    """One post's file as the folder holds it."""
+
+    path: Path
+    hash: str
+    url: str
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class StaticSink:
+    """The import contract over a folder of Markdown files (subclassed per generator)."""
+
+    name: ClassVar[str] = "static"
+    max_batch = MAX_BULK_POSTS
+    # Files in the folder whose presence says "this is the site's root": then the posts go
+    # to `posts_dir` under it; otherwise the target is taken as the posts folder itself.
+    site_markers: ClassVar[tuple[str, ...]] = ()
+    posts_dir: ClassVar[str] = "posts"
+
+    def __init__(self, target: str, token: str | None = None, **_options: Any) -> None:
+        root = Path(target)
+        if not root.is_dir():
+            raise UsageError("target", f"{target}: not a directory (run `site init` to make one)")
+        self.root = root
+        is_site = any((root / m).exists() for m in self.site_markers)
+        self.folder = (root / self.posts_dir) if is_site else root
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._folder_real = self.folder.resolve()
+        self._lock = threading.Lock()
+        self._index: dict[str, Held] | None = None  # built on first use
+
+    # What a generator says ------------------------------------------------------------
+
+    def filename(self, post: dict[str, Any]) -> str:
+        """The post's file name in the folder."""
+        return f"{post['slug']}.md"
+
+    def url(self, post: dict[str, Any]) -> str:
+        """The post's page on the built site."""
+        return f"/posts/{post['slug']}/"
+
+    def front_matter(self, post: dict[str, Any]) -> dict[str, Any]:
+        """Front matter keys this generator adds (layout, liquid switches…)."""
+        return {}
+
+    # The contract -----------------------------------------------------------------------
+
+    def render(self, post: dict[str, Any]) -> bytes:
+        """The file's bytes for a post."""
+        return document(post, content_hash(post), self.front_matter(post))
+
+    def path_for(self, post: dict[str, Any]) -> Path:
+        """Where a post's file goes; a name that would leave the folder is refused."""
+        name = self.filename(post)
+        path = self.folder / name
+        if (
+            "/" in name
+            or "\\" in name
+            or name.startswith(".")
+            or (path.resolve().parent != self._folder_real)
+        ):
+            raise TerminalSinkError(
+                f"422 slug: {post.get('slug')!r} would write outside {self.folder}", status=422
+            )
+        return path
+
+    def _scan(self) -> dict[str, Held]:
+        if self._index is not None:
+            return self._index
+        index: dict[str, Held] = {}
+        for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
+            if entry.name.endswith(TMP_SUFFIX) and entry.name.startswith("."):
+                Path(entry.path).unlink(missing_ok=True)  # left by a killed run: never read
+                continue
+            if not entry.name.endswith(".md") or not entry.is_file():
+                continue
+            data = Path(entry.path).read_bytes()
+            sid = source_id_of(data)
+            if sid is None or sid in index:
+                continue
+            post = read_post(data)
+            if post is not None:
+                index[sid] = Held(Path(entry.path), content_hash(post), self.url(post))
+        self._index = index
+        return index
+
+    def _read(self, held: Held) -> dict[str, Any]:
+        try:
+            post = read_post(held.path.read_bytes())
+        except OSError as exc:
+            raise TransientSinkError(f"{held.path}: {exc.strerror}") from None
+        if post is None:
+            raise TerminalSinkError(f"{held.path}: not a post file written by anp-synth")
+        return post
+
+    def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
+        """Create or update one post's file; a file with the same bytes is not written."""
+        try:
+            Post.model_validate(post)
+        except ValidationError as exc:
+            raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
+        sid = post["source_id"]
+        path = self.path_for(post)
+        data = self.render(post)
+        h = content_hash(post)
+        url = self.url(post)
+        with self._lock:
+            index = self._scan()
+            old = index.get(sid)
+            previous: dict[str, Any] | None = None
+            if old is not None:
+                try:
+                    same = old.path == path and path.read_bytes() == data
+                except OSError:
+                    same = False
+                if same:
+                    return UpsertResult(sid, UpsertOutcome.UNCHANGED, sid, url, h)
+                previous = self._read(old)
+            try:
+                write_atomic(path, data)
+                if old is not None and old.path != path:
+                    old.path.unlink(missing_ok=True)  # the slug (or date) moved the file
+            except OSError as exc:
+                raise TransientSinkError(f"{path}: {exc.strerror}") from None
+            index[sid] = Held(path, h, url)
+        if previous is None:
+            return UpsertResult(sid, UpsertOutcome.CREATED, sid, url, h)
+        return UpsertResult(sid, UpsertOutcome.UPDATED, sid, url, h, previous=previous)
+
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Upsert a batch; a bad post fails only itself."""
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
+        out: list[UpsertResult | SinkError] = []
+        for post, key in zip(posts, idempotency_keys, strict=True):
+            try:
+                out.append(self.upsert(post, idempotency_key=key))
+            except SinkError as exc:
+                out.append(exc)
+        return out
+
+    def get(self, source_id: str) -> RemotePost | None:
+        """One post read back from its file, or None."""
+        with self._lock:
+            held = self._scan().get(source_id)
+        if held is None:
+            return None
+        post = self._read(held)
+        return RemotePost(source_id, source_id, self.url(post), content_hash(post), post)
+
+    def list(self, after: str | None = None, limit: int = LIST_LIMIT) -> Page:
+        """Keyset page of the folder's posts, ordered by source id."""
+        with self._lock:
+            index = self._scan()
+            ids = sorted(s for s in index if after is None or s > after)[:limit]
+            held = [(s, index[s]) for s in ids]
+        items = [RemotePost(s, s, h.url, h.hash) for s, h in held]
+        return Page(items, ids[-1] if len(ids) == limit else None)
+
+    def delete(self, source_id: str) -> bool:
+        """Delete a post's file; False when there is none."""
+        if not is_source_id(source_id):
+            raise TerminalSinkError(f"404 not a source id: {source_id!r}", status=404)
+        with self._lock:
+            held = self._scan().pop(source_id, None)
+            if held is None:
+                return False
+            held.path.unlink(missing_ok=True)
+            return True
+
+    def purge(self, paths: Sequence[str]) -> None:
+        """Nothing to purge: a static site has no cache of its own (the next build is it)."""
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,193 @@
+"""A post as a Markdown file: YAML front matter that carries the post, and a Markdown body.
+
+The front matter is YAML whose values are JSON (YAML reads JSON flow values), one key a
+line: first the keys a generator reads (title, date, slug, tags, categories, summary,
+description), then every field of the post, so the file alone gives the post back exactly
+(`previous` for a rollback, `get` for verify) without a YAML parser. The body is what a
+reader sees, every piece of text escaped so that neither Markdown, raw HTML nor a template
+language (Liquid, Hugo shortcodes) in a post can act on the site.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+# The post's own fields, in the order they are written (and the model's order).
+POST_KEYS = (
+    "source_id",
+    "seed",
+    "locale",
+    "title",
+    "slug",
+    "author",
+    "published_at",
+    "lead",
+    "image",
+    "sections",
+    "code",
+    "checklist",
+    "tags",
+    "meta",
+    "similar",
+)
+# A post field whose name a generator or its plugins read with another meaning is written
+# under another key: `image` is the image's URL for feeds and themes (jekyll-feed, Hugo's
+# templates), so the post's image object (url, caption, source) is `figure`.
+RENAMED = {"image": "figure"}
+_FRONT = {RENAMED.get(k, k): k for k in POST_KEYS}  # front matter key → post field
+FENCE = "---\n"
+
+# YAML refuses some characters JSON leaves raw (DEL, C1 controls, BOM, non-characters).
+_YAML_UNSAFE = re.compile("[\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]")
+
+# Text in the body: entities for what HTML or a template would read (`<`, `>`, `&`, `{`,
+# `}`: Liquid and Hugo shortcodes open with braces), backslashes for Markdown's marks.
+_TEXT = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "{": "&#123;",
+        "}": "&#125;",
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "#": "\\#",
+        "|": "\\|",
+        "~": "\\~",
+        "$": "\\$",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+_LINE_START = re.compile(r"^(\s*)([-+=:>]|\d+[.)])")  # would open a list, heading or quote
+_LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
+
+
+def json_value(value: Any) -> str:
+    """A value as one line of JSON that YAML also reads."""
+    text = orjson.dumps(value).decode()
+    if _YAML_UNSAFE.search(text):
+        text = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text
+
+
+def text(value: str) -> str:
+    """Plain text as one Markdown paragraph that renders as exactly that text."""
+    out = value.translate(_TEXT)
+    return _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", out, count=1)
+
+
+def _url(url: str) -> str:
+    # Percent-encode what would end or break a Markdown link destination.
+    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
+
+
+def _code(code: dict[str, Any]) -> str:
+    source: str = code["source"]
+    longest = max((len(m) for m in re.findall(r"`+", source)), default=0)
+    fence = "`" * max(3, longest + 1)
+    language = _LANGUAGE.sub("", code["language"])
+    if not source.endswith("\n"):
+        source += "\n"
+    return f"{fence}{language}\n{source}{fence}"
+
+
+def _list(items: Iterable[str]) -> str:
+    return "\n".join(f"- {text(item)}" for item in items)
+
+
+def body(post: dict[str, Any]) -> str:
+    """The post as a reader sees it, laid out like the seed article: lead, figure, the
+    sections, the code block after the first section, the checklist in the second."""
+    image = post["image"]
+    caption = f"{image['caption']}. image source: {image['source']}"
+    parts = [
+        text(post["lead"]),
+        f"![{text(image['caption'])}]({_url(image['url'])})\n*{text(caption)}*",
+    ]
+    sections = post["sections"]
+    for index, section in enumerate(sections):
+        parts.append(f"## {text(section['heading'])}")
+        parts.extend(text(p) for p in section["paragraphs"])
+        if index == 0:
+            parts.append(_code(post["code"]))
+        if index == 1 or (index == len(sections) - 1 and len(sections) < 2):
+            parts.append(_list(post["checklist"]))
+    if not sections:
+        parts.extend([_code(post["code"]), _list(post["checklist"])])
+    return "\n\n".join(parts) + "\n"
+
+
+def categories_of(post: dict[str, Any]) -> list[str]:
+    """One category per stack named in the meta box, first mention first, no repeats."""
+    return list(dict.fromkeys(s.strip() for s in post["meta"]["stack"] if s.strip()))
+
+
+def document(post: dict[str, Any], content_hash: str, extra: dict[str, Any]) -> bytes:
+    """The whole file: front matter (generator keys, `extra`, the post) and the body."""
+    meta = post["meta"]
+    head: dict[str, Any] = {
+        "title": post["title"],
+        "date": post["published_at"],
+        "slug": post["slug"],
+        "tags": post["tags"],
+        "categories": categories_of(post),
+        "summary": meta["summary"],
+        "description": meta["brief"],
+        "image": post["image"]["url"],
+        **extra,
+        "source_hash": content_hash,
+    }
+    lines = [FENCE]
+    lines.extend(f"{k}: {json_value(v)}\n" for k, v in head.items() if k not in _FRONT)
+    lines.extend(f"{key}: {json_value(post[k])}\n" for key, k in _FRONT.items())
+    lines.append(FENCE)
+    lines.append("\n")
+    lines.append(body(post))
+    return "".join(lines).encode()
+
+
+def read_post(data: bytes) -> dict[str, Any] | None:
+    """The post a file written by `document` carries, or None when the file is not one."""
+    if not data.startswith(FENCE.encode()):
+        return None
+    end = data.find(b"\n---\n", 3)
+    if end < 0:
+        return None
+    post: dict[str, Any] = {}
+    for line in data[4 : end + 1].splitlines():
+        key, sep, value = line.partition(b": ")
+        name = _FRONT.get(key.decode("utf-8", "replace"))
+        if sep and name is not None:
+            try:
+                post[name] = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                return None
+    if len(post) != len(POST_KEYS):
+        return None
+    return post
+
+
+def source_id_of(data: bytes) -> str | None:
+    """The `source_id` of a file's front matter, read without parsing the rest."""
+    if not data.startswith(FENCE.encode()):
+        return None
+    at = data.find(b"\nsource_id: ", 3)
+    end = data.find(b"\n---\n", 3)
+    if at < 0 or (0 <= end < at):
+        return None
+    line_end = data.find(b"\n", at + 1)
+    try:
+        value = orjson.loads(data[at + 12 : line_end])
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, str) else None

@@ -1,0 +1,59 @@
+"""Measuring one build: the whole process tree's memory and CPU, failures, timeouts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+from anp_synth.buildtest.measure import run_build, split_command
+from anp_synth.errors import UsageError
+
+# A parent that starts a child holding ~120 MB and burning CPU, then waits for it.
+TREE = (
+    "import subprocess, sys\n"
+    "code = 'b = bytearray(120 * 2**20)\\nfor i in range(0, len(b), 4096): b[i] = 1\\n"
+    "import time\\nt = time.process_time()\\nwhile time.process_time() - t < 0.4: pass\\n"
+    "time.sleep(0.3)'\n"
+    "subprocess.run([sys.executable, '-c', code], check=True)\n"
+)
+
+
+def test_the_tree_is_measured_not_only_the_parent(tmp_path: Path) -> None:
+    m = run_build([sys.executable, "-c", TREE], tmp_path)
+    assert m.peak_rss_mb >= 120  # the child's memory counts
+    assert m.cpu_s >= 0.35  # and its CPU time
+    assert m.wall_s >= 0.7
+
+
+def test_a_failing_build_shows_its_last_lines(tmp_path: Path) -> None:
+    script = tmp_path / "build.py"
+    script.write_text("import sys\nfor i in range(9): print('line', i)\nsys.exit(4)")
+    with pytest.raises(UsageError) as info:
+        run_build([sys.executable, str(script)], tmp_path)
+    msg = str(info.value)
+    assert msg.startswith("build: ") and "exited 4" in msg
+    assert "line 8" in msg and "line 4" in msg and "line 3" not in msg and "\n" not in msg
+
+
+def test_a_missing_program_and_a_bad_command_line(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="^build: no-such-generator-x: "):
+        run_build(["no-such-generator-x"], tmp_path)
+    with pytest.raises(UsageError, match="^build: .*quotation"):
+        split_command('hugo "--minify')
+
+
+def test_a_build_past_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    code = (
+        "import subprocess, sys, time\n"
+        "c = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pidfile)!r}, 'w').write(str(c.pid))\n"
+        "time.sleep(60)\n"
+    )
+    with pytest.raises(UsageError, match="ran past 1 s"):
+        run_build([sys.executable, "-c", code], tmp_path, timeout=1.0)
+    child = int(pidfile.read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
