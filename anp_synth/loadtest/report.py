@@ -225,8 +225,7 @@ def render(
         parts.append(
             fig.to_html(full_html=False, include_plotlyjs=(i == 0), config={"displaylogo": False})  # type: ignore[attr-defined]
         )
-    failed = not result.passed
-    verdict = "failed" if failed else "passed"
+    verdict = "interrupted" if result.interrupted else "passed" if result.passed else "failed"
     agg = result.routes[-1]
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in result.notes)
     breaches = "".join(
@@ -238,7 +237,7 @@ def render(
 <title>anp-synth load test: {verdict}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
-h1.passed {{ color: #2a7d2a; }} h1.failed {{ color: #b22222; }}
+h1.passed {{ color: #2a7d2a; }} h1.failed, h1.interrupted {{ color: #b22222; }}
 table {{ border-collapse: collapse; margin: 1em 0; }}
 td, th {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }}
 td:first-child, th:first-child {{ text-align: left; font-family: monospace; }}

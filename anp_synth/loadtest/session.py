@@ -20,7 +20,7 @@ from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
-from anp_synth.loadtest.runner import LocustResult, log_tail, run_locust
+from anp_synth.loadtest.runner import CpuReport, LocustResult, log_tail, run_locust
 from anp_synth.loadtest.settings import Settings
 from anp_synth.loadtest.stats import (
     AGGREGATE,
@@ -50,6 +50,7 @@ class LoadTestResult:
     notes: list[str] = field(default_factory=list)
     workers: list[channel.WorkerTally] | None = None  # None: a single process
     report: Path | None = None  # our HTML report (report.FILE in --out)
+    interrupted: bool = False  # Ctrl-C or SIGTERM: the figures up to then
 
     @property
     def lost_workers(self) -> list[channel.WorkerTally]:
@@ -151,7 +152,11 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
     check_reachable(settings.target)
-    result = run_locust(replace(settings, manifest=manifest), progress)
+    try:
+        result = run_locust(replace(settings, manifest=manifest), progress)
+    except KeyboardInterrupt:
+        keep_partial(settings, thresholds, policy, old)  # Locust was stopped: its samples are in
+        raise
     if result.returncode != 0:
         raise AnpError(
             f"locust exited with {result.returncode} (log: {result.log}):\n{log_tail(result.log)}"
@@ -216,6 +221,42 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     return judged
 
 
+def keep_partial(
+    settings: Settings,
+    thresholds: Thresholds,
+    policy: thresholds_mod.BaselinePolicy,
+    old: dict[str, list[float]] | None,
+) -> None:
+    """An interrupted run: summary.json and the HTML report of the samples recorded so far."""
+    samples = read_samples(settings.out)
+    if not samples:
+        return
+    out = settings.out
+    rows = summarize(samples)
+    checks = thresholds_mod.checks(thresholds, rows)
+    idle = CpuReport(per_process={}, host_mean=0.0, samples=0, limit=settings.cpu_limit)
+    locust = LocustResult(
+        -1, idle, out / "report.html", out / "locust", out / "locust.json", out / "locust.log",
+        min(s.start for s in samples), 0.0,
+    )  # fmt: skip
+    partial = LoadTestResult(
+        routes=rows,
+        breaches=[c.breach for c in checks if not c.passed],
+        checks=checks,
+        comparisons=baseline_mod.compare(old, latencies_by_route(samples), policy) if old else [],
+        locust=locust,
+        summary_path=out / "summary.json",
+        late=sum(s.late for s in samples),
+        duration_s=rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0,
+        notes=["interrupted: these figures cover the run up to the interruption only"],
+        workers=channel.read(out),
+        report=out / report.FILE,
+        interrupted=True,
+    )
+    write_summary(partial, settings, policy)
+    report.write(out / report.FILE, partial, samples, thresholds, old)
+
+
 def write_summary(
     result: LoadTestResult, settings: Settings, policy: thresholds_mod.BaselinePolicy
 ) -> None:
@@ -258,6 +299,7 @@ def write_summary(
         "cpu": result.locust.cpu.as_dict(),
         "locust_exit_code": result.locust.returncode,
         "trusted": result.trusted,
+        "interrupted": result.interrupted,
         "passed": result.passed,
         "notes": result.notes,
         "reports": {

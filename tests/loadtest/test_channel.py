@@ -8,11 +8,14 @@ account for every sample. A worker that dies mid-run is reported.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -171,3 +174,35 @@ def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
     xml = JUnitXml.fromfile(str(out / "junit.xml"))
     failed = [case.name for suite in xml for case in suite if case.result]
     assert failed == ["every worker reported to the end"]
+
+
+def test_an_interrupted_run_keeps_its_partial_report(target: str, tmp_path: Path) -> None:
+    out = tmp_path / "cut"
+    out.mkdir()
+    manifest = tmp_path / "targets.json"
+    manifest.write_text(json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}))
+    proc = subprocess.Popen(
+        [*CLI, "--target", target, "--manifest", str(manifest), "--locustfile", str(LOCUSTFILE),
+         "--users", "1", "--duration", "2m", "--cpu-limit", "100", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(9)  # the replay takes about 5 s, then the user idles
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["interrupted"] and not doc["passed"]
+    # every sample recorded before the interruption: as many as Locust itself counted
+    requests = doc["aggregate"]["requests"]
+    assert 0 < requests <= COUNT
+    with (out / "locust_stats.csv").open() as fh:
+        rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
+    assert rows["Aggregated"] == requests
+    assert "Load test interrupted" in (out / "anp-report.html").read_text()
