@@ -206,3 +206,55 @@ def test_an_interrupted_run_keeps_its_partial_report(target: str, tmp_path: Path
         rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
     assert rows["Aggregated"] == requests
     assert "Load test interrupted" in (out / "anp-report.html").read_text()
+
+
+def test_plain_locust_master_and_workers_use_the_channel_too(tmp_path: Path) -> None:
+    """`locust -f … --master` with --anp-data/--anp-out, workers with no data and no --anp-*."""
+    from anp_synth.site.launcher import free_port
+
+    out = tmp_path / "master"
+    out.mkdir()
+    manifest = tmp_path / "targets.json"
+    manifest.write_text(json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}))
+    port = str(free_port())
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANP_LOADTEST_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the replay's samples module
+    workers = [
+        subprocess.Popen(
+            [*locust, "--worker", "--master-port", port],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        master = subprocess.run(
+            [*locust, "--master", "--headless", "--expect-workers", "2", "--master-bind-port",
+             port, "--expect-workers-max-wait", "60", "--exit-code-on-error", "0", "-u", "2", "-r", "2", "-t", "8s", "--host", "http://127.0.0.1:9",
+             "--anp-data", str(manifest), "--anp-out", str(out), "--csv", str(out / "locust")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )  # fmt: skip
+        for worker in workers:
+            worker.wait(timeout=30)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    assert master.returncode == 0, master.stderr
+    tally = json.loads((out / "channel.json").read_text())
+    assert tally["samples"] == COUNT and len(tally["workers"]) == 2
+    assert all(w["final"] and w["sent"] == w["samples"] for w in tally["workers"])
+    lines = sum(1 for f in out.glob("samples-w*.tsv") for _ in f.open(encoding="utf-8"))
+    assert lines == COUNT
+    assert not list(tmp_path.glob("samples-*.tsv"))  # the workers wrote nothing of their own
+    with (out / "locust_stats.csv").open() as fh:
+        rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
+    assert rows["Aggregated"] == COUNT  # Locust's own final statistics arrived as well
