@@ -98,6 +98,7 @@ def _not_allowed(name: str) -> bool:
         "options",
         "importer",
         "loadtest",
+        "varnish",
         "profile",
         "buildtest",
     ],
@@ -119,6 +120,7 @@ def test_every_command_module_is_checked() -> None:
         "profile",
         "progress",
         "site",
+        "varnish",
         "wordpress",
     }
 
@@ -158,6 +160,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         "rollback",
         "loadtest",
         "site",
+        "varnish",
         "wordpress",
         "buildtest",
     )
