@@ -28,8 +28,8 @@ from anp_synth.site.assets import router as assets_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
-from anp_synth.site.openapi import openapi_document
 from anp_synth.site.feeds import router as feeds_router
+from anp_synth.site.openapi import openapi_document
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
 from anp_synth.site.state import Site, site_of
