@@ -226,6 +226,12 @@ def loadtest_cmd(
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Write a Markdown summary for a pull-request comment."
     ),
+    edge: bool | None = typer.Option(
+        None,
+        "--edge/--no-edge",
+        help="TARGET is a Varnish edge in front of the site: expect the edge's verdict "
+        "(X-Cache with X-Varnish and Age), HITs after the first request, no cache keys.",
+    ),
 ) -> None:
     """Run the Locust scenarios headless against TARGET and judge the result.
 
