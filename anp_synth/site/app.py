@@ -10,21 +10,26 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from anp_synth.edge.keys import KEY_HEADERS_DEFAULT
 from anp_synth.errors import ApiError
 from anp_synth.post import FieldError, field_errors
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
-from anp_synth.site.api import error_body, json_response
+from anp_synth.site.api import MAX_REPORTED_ERRORS, error_body, json_response
 from anp_synth.site.api import router as api_router
+from anp_synth.site.assets import router as assets_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
+from anp_synth.site.feeds import router as feeds_router
+from anp_synth.site.openapi import openapi_document
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
 from anp_synth.site.state import Site, site_of
@@ -35,6 +40,7 @@ ENV_USERS = "ANP_SITE_USERS"
 ENV_TOKEN_FILE = "ANP_SITE_TOKEN_FILE"
 ENV_ACCESS_LOG = "ANP_SITE_ACCESS_LOG"
 ENV_KEY_HEADERS = "ANP_SITE_KEY_HEADERS"  # comma-separated header names for the cache keys
+ENV_BEHIND_HTTPS = "ANP_SITE_BEHIND_HTTPS"  # "1": readers come over https (session cookie Secure)
 
 
 def parse_key_headers(value: str) -> tuple[str, ...]:
@@ -64,6 +70,7 @@ class SiteConfig:
     access_log: bool = True
     log_fd: int | None = None
     key_headers: tuple[str, ...] = KEY_HEADERS_DEFAULT
+    behind_https: bool = False
 
     @classmethod
     def load(
@@ -91,6 +98,35 @@ class SiteApp(FastAPI):
     async def _inner(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        """The import API's document (anp_synth.site.openapi), built once."""
+        if not self.openapi_schema:
+            self.openapi_schema = openapi_document(self)
+        return self.openapi_schema
+
+
+def is_api_path(path: str) -> bool:
+    """Paths that answer JSON, errors included; every other path is a page and answers HTML."""
+    return path.startswith("/api/") or path in ("/health", "/openapi.json")
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at this path (the `Allow` of a 405), HEAD with GET.
+
+    Asked method by method through `matches`, so routers that FastAPI nests are asked too.
+    """
+    methods = {
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+    }
+    if "GET" in methods:  # the cache layer answers HEAD as a GET without the body
+        methods.add("HEAD")
+    return sorted(methods)
+
 
 def create_app(config: SiteConfig) -> SiteApp:
     """Build the site: pages, import API, health, cache layer and access log."""
@@ -104,7 +140,7 @@ def create_app(config: SiteConfig) -> SiteApp:
     )
     db = Database(config.db_path)
     cache = PageCache(db)
-    app.state.site = Site(db, cache, config.token, config.users)
+    app.state.site = Site(db, cache, config.token, config.users, config.behind_https)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -113,7 +149,9 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = field_errors(exc) or [FieldError("(request)", "invalid")]
+        if not is_api_path(request.url.path):  # `/page/abc`: no such page, not a JSON 422
+            return render_error(request, 404, "no such page")
+        errors = field_errors(exc, MAX_REPORTED_ERRORS) or [FieldError("(request)", "invalid")]
         body = {
             "error": str(errors[0]),
             "field": errors[0].field,
@@ -123,9 +161,14 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return json_response({"error": str(exc.detail)}, exc.status_code)
-        return render_error(request, exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app.router.routes, request.scope))
+        if is_api_path(request.url.path):
+            return json_response({"error": str(exc.detail)}, exc.status_code, headers)
+        response = render_error(request, exc.status_code, str(exc.detail))
+        response.headers.update(headers)
+        return response
 
     @app.get("/health", summary="Up, database reachable, post count, version")
     async def health(request: Request) -> Response:
@@ -147,6 +190,8 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(assets_router)
+    app.include_router(feeds_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
     app.state.access_log = log
     app.cache_layer = CacheMiddleware(app._inner, cache, log, config.key_headers)
@@ -190,6 +235,7 @@ def app_from_env() -> SiteApp:
         os.environ.get(ENV_USERS) or None,
         os.environ.get(ENV_ACCESS_LOG, "1") == "1",
     )
+    config.behind_https = os.environ.get(ENV_BEHIND_HTTPS, "0") == "1"
     if ENV_KEY_HEADERS in os.environ:
         config.key_headers = parse_key_headers(os.environ[ENV_KEY_HEADERS])
     return create_app(config)

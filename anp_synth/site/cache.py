@@ -49,6 +49,9 @@ RULES: tuple[Rule, ...] = (
     Rule("login", re.compile(r"^/(?:login|logout)$"), 0),
     Rule("api", re.compile(r"^/api/"), 0),
     Rule("health", re.compile(r"^/health$"), 0),
+    Rule("asset", re.compile(r"^/(?:favicon\.ico|robots\.txt)$"), 3600),
+    Rule("feed", re.compile(r"^/feed\.xml$"), 60),
+    Rule("sitemap", re.compile(r"^/sitemap(?:-\d+)?\.xml$"), 300),
 )
 NO_RULE = Rule("none", re.compile(""), 0)
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})

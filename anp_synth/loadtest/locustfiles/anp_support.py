@@ -25,7 +25,7 @@ from locust import FastHttpUser, between, constant, events
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
-from anp_synth.loadtest.locustfiles import anp_channel
+from anp_synth.loadtest.locustfiles import anp_channel, anp_progress
 from anp_synth.loadtest.settings import Settings, Think
 
 # The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
@@ -80,6 +80,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "page_size": (
         "--anp-page-size",
         "Posts per listing page on the target, when the manifest does not say.",
+    ),
+    "edge": (
+        "--anp-edge",
+        "1: the target is a Varnish edge; hold it to the edge's verdict (X-Varnish, Age).",
     ),
 }
 
@@ -208,6 +212,7 @@ class Data:
 DATA: Data | None = None
 RULES: list[CacheRule] = []
 HIT_TRIES = 1
+EDGE = False  # --edge: the target is a Varnish edge (edge_problem)
 ACCOUNTS: list[dict[str, str]] = []
 PACER: Pacer | None = None
 
@@ -253,6 +258,8 @@ def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings 
     else:
         rules = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
     _apply(settings, doc, rules, classes)
+    if opts.anp_settings and not anp_channel.is_worker(runner):
+        anp_progress.start(environment, str(settings.out))  # `anp-synth loadtest` shows it
     if anp_channel.is_master(runner):
         shared = {
             "settings": settings.for_workers(),
@@ -283,7 +290,7 @@ def _apply(
     rules: list[CacheRule],
     classes: dict[str, type[FastHttpUser]],
 ) -> None:
-    global DATA, PACER, HIT_TRIES
+    global DATA, PACER, HIT_TRIES, EDGE
     DATA = Data(doc, settings.page_size, settings.similar)
     ACCOUNTS.clear()
     if settings.accounts is not None:
@@ -298,6 +305,7 @@ def _apply(
     PACER = Pacer(settings.arrival_rate_per_process) if settings.arrival_rate > 0 else None
     RULES[:] = rules
     HIT_TRIES = settings.hit_tries
+    EDGE = settings.edge
 
 
 # ---------------------------------------------------------------- open model
@@ -406,8 +414,41 @@ events.quitting.add_listener(RECORDER.last)
 # ---------------------------------------------------------------- checks
 
 
+# The headers an edge keeps for itself: a client must never see the cache keys.
+_KEY_HEADERS = ("xkey", "Surrogate-Key", "Cache-Tag")
+
+
+def edge_problem(resp: Any) -> str | None:
+    """What is wrong with an answer from a Varnish edge (--edge), beyond the site's rules.
+
+    The edge's own verdict must be the one in X-Cache: Varnish's X-Varnish holds two
+    transaction ids on a hit and one otherwise, so an X-Cache that disagrees with it was
+    stored and replayed (the origin's, or another proxy's). Every answer carries Age, and
+    no cache key reaches the client.
+    """
+    via = resp.headers.get("X-Varnish")
+    if not via:
+        return "no X-Varnish header: the target is not a Varnish edge (--edge)"
+    if resp.headers.get("Age") is None:
+        return "the edge's answer has no Age header"
+    for name in _KEY_HEADERS:
+        if resp.headers.get(name):
+            return f"the edge let the cache keys reach the client ({name})"
+    verdict = (resp.headers.get("X-Cache") or "").partition(";")[0]
+    edge_hit = len(via.split()) == 2
+    if verdict == "HIT" and not edge_hit:
+        return f"X-Cache says HIT but X-Varnish {via!r} is not a hit: a replayed verdict"
+    if verdict != "HIT" and edge_hit:
+        return f"X-Varnish {via!r} is a hit but X-Cache says {verdict or 'nothing'}"
+    return None
+
+
 def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
+    if EDGE:
+        problem = edge_problem(resp)
+        if problem is not None:
+            return problem
     value = resp.headers.get("X-Cache")
     if not value and DATA is not None and DATA.site == "wordpress":
         # Core WordPress has no page cache and names no rules: nothing to hold it to, except
