@@ -189,7 +189,18 @@ def test_an_interrupted_run_keeps_its_partial_report(target: str, tmp_path: Path
         text=True,
     )  # fmt: skip
     try:
-        time.sleep(9)  # the replay takes about 5 s, then the user idles
+        # The replay takes about 5 s on an idle machine, then the user idles: interrupt once
+        # progress.json (written every 2 s) shows all of it, or after 60 s at most.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            progress = out / "progress.json"
+            try:
+                if json.loads(progress.read_text()).get("requests", 0) >= COUNT:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        time.sleep(1)
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         _, err = proc.communicate(timeout=60)
     finally:
