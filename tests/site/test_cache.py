@@ -575,3 +575,22 @@ def test_search_says_no_results_and_a_blank_query_asks_for_words(app_client: Tes
     assert "No results" in nothing.text and "No posts yet" not in nothing.text
     blank = app_client.get("/search", params={"q": "   "})
     assert "Type words to search" in blank.text and "No results" not in blank.text
+
+
+def test_post_images_are_placeholders_served_by_the_site_for_a_year(
+    app_client: TestClient,
+) -> None:
+    post = make_post(700_050)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    page = app_client.get(f"/posts/{post['slug']}").text
+    stem = post["image"]["url"].rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    assert f'src="/media/{stem}.svg"' in page and f'src="{post["image"]["url"]}"' not in page
+    first = app_client.get(f"/media/{stem}.svg")
+    assert first.status_code == 200 and first.headers["content-type"] == "image/svg+xml"
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert first.content.startswith(b"<svg") and stem.encode() in first.content
+    again = app_client.get(f"/media/{stem}.svg")
+    assert again.content == first.content  # deterministic
+    assert app_client.get("/media/other-name.svg").content != first.content
+    assert app_client.get("/media/..%2Fetc.svg").status_code == 404
+    assert app_client.get(f"/media/{stem}.png").status_code == 404
