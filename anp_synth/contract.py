@@ -13,6 +13,7 @@ MAX_POST_BYTES = 2 * 1024 * 1024  # the body of one PUT /api/posts/{source_id} (
 MAX_BULK_BYTES = 64 * 1024 * 1024  # the body of one bulk request
 LIST_LIMIT = 500  # posts per page of GET /api/posts when the client does not say
 MAX_LIST_LIMIT = 1000  # the largest page GET /api/posts gives
+MAX_IDEMPOTENCY_KEY = 200  # characters of an Idempotency-Key header
 
 POSTS_PATH = "/api/posts"
 BULK_PATH = "/api/posts/bulk"

@@ -13,18 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
-SOURCE_ID_RE = r"^alphanode-\d{6}$"
+# ASCII digits only ([0-9], not \d): Python's and the schema validators' \d take any script's.
+SOURCE_ID_RE = r"^alphanode-[0-9]{6}$"
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 HASH_RE = r"^[0-9a-f]{24}$"
-REFERENCE_RE = r"^anp-ref-\d{6}-\d{4}$"
+REFERENCE_RE = r"^anp-ref-[0-9]{6}-[0-9]{4}$"
+# The largest integer a post holds: I-JSON's interoperable range (RFC 7493), which every JSON
+# parser, SQLite and the site's orjson read exactly.
+MAX_INT = 2**53 - 1
 
 Difficulty = Literal["beginner", "intermediate", "advanced", "expert"]
 
-TIMESTAMP_RE = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$"
-DATE_RE = r"^\d{4}-\d{2}-\d{2}$"
+TIMESTAMP_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 # The same dates as one regular expression, for the JSON Schema (a client that generates or
 # checks posts from the schema alone then agrees with the model): years 0001-9999, each
@@ -67,6 +71,17 @@ def _real_timestamp(value: str) -> str:
     return value
 
 
+def _whole_number(value: Any) -> Any:
+    """JSON Schema's integer: `1.0` is the integer 1 (strict mode still refuses "1" and true)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The model is strict (a string is never read as a number, nor a number as a string); an
+# integer may be written as `1.0`, which JSON Schema counts as an integer too.
+Integer = Annotated[int, BeforeValidator(_whole_number)]
+
 # Dates are strings in the post (the generator's exact bytes), checked as dates here so that
 # generate, the importer and the site refuse the same impossible ones.
 Timestamp = Annotated[
@@ -82,7 +97,7 @@ Date = Annotated[
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Image(_Strict):
@@ -109,10 +124,10 @@ class Outline(_Strict):
 
 
 class Score(_Strict):
-    quality: int = Field(ge=0, le=100)
-    freshness: int = Field(ge=0, le=100)
-    depth: int = Field(ge=0, le=100)
-    clarity: int = Field(ge=0, le=100)
+    quality: Integer = Field(ge=0, le=100)
+    freshness: Integer = Field(ge=0, le=100)
+    depth: Integer = Field(ge=0, le=100)
+    clarity: Integer = Field(ge=0, le=100)
 
 
 class Revision(_Strict):
@@ -122,10 +137,10 @@ class Revision(_Strict):
 
 
 class Flags(_Strict):
-    ai_generated_style: int = Field(ge=0, le=1)
-    has_images: int = Field(ge=0, le=1)
-    image_heavy: int = Field(ge=0, le=1)
-    needs_human_review: int = Field(ge=0, le=1)
+    ai_generated_style: Integer = Field(ge=0, le=1)
+    has_images: Integer = Field(ge=0, le=1)
+    image_heavy: Integer = Field(ge=0, le=1)
+    needs_human_review: Integer = Field(ge=0, le=1)
 
 
 class Entity(_Strict):
@@ -136,9 +151,9 @@ class Entity(_Strict):
 class Payload(_Strict):
     source_id: str = Field(pattern=SOURCE_ID_RE)
     generator: str
-    paragraphs: int = Field(ge=0)
+    paragraphs: Integer = Field(ge=0, le=MAX_INT)
     scenario: str
-    seed: int = Field(ge=0, le=999_999)
+    seed: Integer = Field(ge=0, le=999_999)
 
 
 class Meta(_Strict):
@@ -152,8 +167,8 @@ class Meta(_Strict):
     tools: list[str]
     code_language: str
     difficulty: Difficulty
-    reading_time: int = Field(ge=1)
-    view_count: int = Field(ge=0)
+    reading_time: Integer = Field(ge=1, le=MAX_INT)
+    view_count: Integer = Field(ge=0, le=MAX_INT)
     score: Score
     revision: Revision
     reference: str = Field(pattern=REFERENCE_RE)
@@ -170,7 +185,7 @@ class Post(_Strict):
     """One synthetic article; `source_id` (derived from the seed) is its identity."""
 
     source_id: str = Field(pattern=SOURCE_ID_RE)
-    seed: int = Field(ge=0, le=999_999)
+    seed: Integer = Field(ge=0, le=999_999)
     locale: str
     title: str = Field(min_length=1, max_length=1000)
     slug: str = Field(pattern=SLUG_RE, max_length=200)

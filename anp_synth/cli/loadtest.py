@@ -270,7 +270,7 @@ def loadtest_cmd(
         f"{settings.generators} load-generator process(es) → {target}",
         markup=False,
     )
-    result = run(settings)
+    result = run(settings, progress=sys.stderr)
     print_result(console, settings.arrival_rate, result)
     if save_baseline:
         console.print(f"baseline saved to {save_baseline}", markup=False)
@@ -317,7 +317,8 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(
-        f"reports: {result.locust.html} (HTML), {result.summary_path} (JSON), "
+        f"reports: {result.report} (ours, HTML), {result.locust.html} (Locust's), "
+        f"{result.summary_path} (JSON), "
         f"{result.locust.csv_prefix}_stats.csv (CSV)",
         markup=False,
     )

@@ -36,7 +36,8 @@ SEPARATORS = {"cache-tag": ",", "edge-cache-tag": ","}
 MAX_KEYS = 50
 # What a key may hold: safe in every key header and in a VCL string. A declared similar id
 # outside it names no post that can exist (source ids are narrower), so it is left out.
-_SAFE_KEY = re.compile(r"[A-Za-z0-9._~:/@+-]{1,1024}")
+SAFE_KEY_PATTERN = r"[A-Za-z0-9._~:/@+-]{1,1024}"  # also the OpenAPI pattern of a key
+_SAFE_KEY = re.compile(SAFE_KEY_PATTERN)
 
 
 def post_key(source_id: str) -> str:

@@ -11,24 +11,44 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 
 from anp_synth import contract
 from anp_synth.contract import (
     LIST_LIMIT,
     MAX_BULK_BYTES,
     MAX_BULK_POSTS,
+    MAX_IDEMPOTENCY_KEY,
     MAX_LIST_LIMIT,
     MAX_POST_BYTES,
     UpsertOutcome,
 )
 from anp_synth.edge.keys import is_safe_key
 from anp_synth.errors import ApiError
-from anp_synth.post import Post, field_errors, is_source_id
+from anp_synth.post import SOURCE_ID_RE, Post, field_errors, is_source_id
 from anp_synth.site.db import Refused, Remembered, Written
 from anp_synth.site.state import Site, site_of
 
+MAX_ROUTE = 2048  # characters of one route to purge
 MAX_REPORTED_ERRORS = 20  # a 422 lists this many of a post's errors, not all of a broken one
 router = APIRouter()
+
+
+class SourceIdConvertor(Convertor[str]):
+    """A path segment that is a source id: `/api/posts/bulk` is not a post, so a PUT there is
+    a 405 of the bulk route, and `/api/posts/xyz` is a 404, before any handler runs."""
+
+    regex = SOURCE_ID_RE.strip("^$")
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("source_id", SourceIdConvertor())
+ITEM_ROUTE = contract.post_path("{source_id:source_id}")
 
 
 @contextlib.contextmanager
@@ -74,6 +94,14 @@ def validate_post(obj: Any) -> dict[str, Any]:
         err.errors = [{"field": e.field, "message": e.message} for e in errors]
         raise err from None
     return obj
+
+
+def envelope(body: dict[str, Any], key: str) -> Any:
+    """The one member of a request object: another key is refused (422), not silently ignored."""
+    for other in body:
+        if other != key:
+            raise ApiError(422, f"{other}: unknown key (expected only {key!r})", other)
+    return body.get(key)
 
 
 def require_token(request: Request) -> None:
@@ -124,6 +152,16 @@ def written_json(request: Request, item: Written) -> dict[str, Any]:
     return out
 
 
+def idempotency_key(request: Request) -> str | None:
+    """The request's Idempotency-Key, or None; an empty or overlong one is refused (422)."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY:
+        raise ApiError(
+            422, f"Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} characters", "Idempotency-Key"
+        )
+    return key
+
+
 def _fingerprint(request: Request, body: bytes) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(request.method.encode() + b" " + request.url.path.encode() + b"\n")
@@ -146,15 +184,13 @@ def _replay(site: Site, key: str | None, fingerprint: str) -> Response | None:
     )
 
 
-@router.put(
-    contract.post_path("{source_id}"), status_code=201, summary="Upsert one post by source id"
-)
+@router.put(ITEM_ROUTE, status_code=201, summary="Upsert one post by source id")
 async def put_post(source_id: str, request: Request) -> Response:
     """Create (201) or update (200 updated / 200 unchanged) one post."""
     require_token(request)
     site = site_of(request)
     body = await read_body(request, MAX_POST_BYTES)
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     fingerprint = _fingerprint(request, body)
     replay = _replay(site, key, fingerprint)
     if replay is not None:
@@ -194,7 +230,7 @@ async def bulk_posts(request: Request) -> Response:
     require_token(request)
     site = site_of(request)
     body = await read_body(request, MAX_BULK_BYTES)
-    key = request.headers.get("idempotency-key")
+    key = idempotency_key(request)
     fingerprint = _fingerprint(request, body)
     replay = _replay(site, key, fingerprint)
     if replay is not None:
@@ -207,7 +243,7 @@ def _bulk_write(
     request: Request, site: Site, body: bytes, key: str | None, fingerprint: str
 ) -> Response:
     raw = parse_json(body)
-    items = raw.get("posts") if isinstance(raw, dict) else raw
+    items = envelope(raw, "posts") if isinstance(raw, dict) else raw
     if not isinstance(items, list):
         raise ApiError(422, 'posts: expected {"posts": [...]} or a JSON array', "posts")
     if len(items) > MAX_BULK_POSTS:
@@ -258,7 +294,7 @@ def _bulk_write(
     return Response(answer(results), 200, media_type="application/json")
 
 
-@router.get(contract.post_path("{source_id}"), summary="One post with its id, url and content hash")
+@router.get(ITEM_ROUTE, summary="One post with its id, url and content hash")
 async def get_post(source_id: str, request: Request) -> Response:
     """The stored post, or 404."""
     found = site_of(request).db.get(source_id)
@@ -290,7 +326,7 @@ async def list_posts(
     return json_response({"items": items, "next": page.next})
 
 
-@router.delete(contract.post_path("{source_id}"), status_code=204, summary="Delete one post")
+@router.delete(ITEM_ROUTE, status_code=204, summary="Delete one post")
 async def delete_post(source_id: str, request: Request) -> Response:
     """204 when deleted, 404 when absent."""
     require_token(request)
@@ -312,17 +348,21 @@ async def purge(request: Request) -> Response:
     require_token(request)
     site = site_of(request)
     raw = parse_json(await read_body(request, MAX_POST_BYTES))
-    if isinstance(raw, dict):
-        routes = raw.get("routes", raw.get("paths", [] if "keys" in raw else None))
-        keys = raw.get("keys", [])
-    else:
-        routes, keys = raw, []
+    if not isinstance(raw, dict) or not raw:
+        raise ApiError(422, 'routes: expected {"routes": ["/path", ...], "keys": [...]}', "routes")
+    for other in raw:
+        if other not in ("routes", "keys"):
+            raise ApiError(422, f"{other}: unknown key (expected 'routes' and/or 'keys')", other)
+    routes = raw.get("routes", [])
+    keys = raw.get("keys", [])
     if not isinstance(routes, list):
         raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
     for index, route in enumerate(routes):
-        if not isinstance(route, str) or not route.startswith("/"):
+        if not isinstance(route, str) or not route.startswith("/") or len(route) > MAX_ROUTE:
             raise ApiError(
-                422, f"routes[{index}]: expected a path starting with /", f"routes[{index}]"
+                422,
+                f"routes[{index}]: expected a path starting with / (at most {MAX_ROUTE} characters)",
+                f"routes[{index}]",
             )
     if not isinstance(keys, list):
         raise ApiError(422, 'keys: expected {"keys": ["post-...", ...]}', "keys")

@@ -10,17 +10,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from anp_synth.edge.keys import KEY_HEADERS_DEFAULT
 from anp_synth.errors import ApiError
 from anp_synth.post import FieldError, field_errors
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
-from anp_synth.site.api import error_body, json_response
+from anp_synth.site.api import MAX_REPORTED_ERRORS, error_body, json_response
 from anp_synth.site.api import router as api_router
 from anp_synth.site.assets import router as assets_router
 from anp_synth.site.auth import User, load_token, load_users
@@ -28,6 +30,7 @@ from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Sen
 from anp_synth.site.db import Database
 from anp_synth.site.feeds import router as feeds_router
 from anp_synth.site.media import router as media_router
+from anp_synth.site.openapi import openapi_document
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
 from anp_synth.site.state import Site, site_of
@@ -96,6 +99,35 @@ class SiteApp(FastAPI):
     async def _inner(self, scope: Scope, receive: Receive, send: Send) -> None:
         await super().__call__(scope, receive, send)
 
+    def openapi(self) -> dict[str, Any]:
+        """The import API's document (anp_synth.site.openapi), built once."""
+        if not self.openapi_schema:
+            self.openapi_schema = openapi_document(self)
+        return self.openapi_schema
+
+
+def is_api_path(path: str) -> bool:
+    """Paths that answer JSON, errors included; every other path is a page and answers HTML."""
+    return path.startswith("/api/") or path in ("/health", "/openapi.json")
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(routes: list[BaseRoute], scope: Scope) -> list[str]:
+    """Every method some route serves at this path (the `Allow` of a 405), HEAD with GET.
+
+    Asked method by method through `matches`, so routers that FastAPI nests are asked too.
+    """
+    methods = {
+        method
+        for method in _METHODS
+        if any(r.matches({**scope, "method": method})[0] is Match.FULL for r in routes)
+    }
+    if "GET" in methods:  # the cache layer answers HEAD as a GET without the body
+        methods.add("HEAD")
+    return sorted(methods)
+
 
 def create_app(config: SiteConfig) -> SiteApp:
     """Build the site: pages, import API, health, cache layer and access log."""
@@ -118,7 +150,9 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        errors = field_errors(exc) or [FieldError("(request)", "invalid")]
+        if not is_api_path(request.url.path):  # `/page/abc`: no such page, not a JSON 422
+            return render_error(request, 404, "no such page")
+        errors = field_errors(exc, MAX_REPORTED_ERRORS) or [FieldError("(request)", "invalid")]
         body = {
             "error": str(errors[0]),
             "field": errors[0].field,
@@ -128,9 +162,14 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if request.url.path.startswith("/api/"):
-            return json_response({"error": str(exc.detail)}, exc.status_code)
-        return render_error(request, exc.status_code, str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(app.router.routes, request.scope))
+        if is_api_path(request.url.path):
+            return json_response({"error": str(exc.detail)}, exc.status_code, headers)
+        response = render_error(request, exc.status_code, str(exc.detail))
+        response.headers.update(headers)
+        return response
 
     @app.get("/health", summary="Up, database reachable, post count, version")
     async def health(request: Request) -> Response:

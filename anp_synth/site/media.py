@@ -1,8 +1,10 @@
-"""Placeholder images: the posts' image URLs point at hosts that do not exist, so the site
-serves a deterministic SVG for each under its own `/media/` route, cached for a year.
+"""Placeholder images: the site serves a deterministic SVG for every post image under its
+own `/media/` route, cached for a year. The generator's image URLs are such paths
+(`/media/<id>.jpg|jpeg|png|webp`); an older post's URL on a host that does not exist is
+rewritten to one (`media_url`, a template filter):
 
     https://upload.wikimedia.org/wikipedia/commons/1584864322605-42a51a032205.png
-        → /media/1584864322605-42a51a032205.svg     (`media_url`, a template filter)
+        → /media/1584864322605-42a51a032205.svg
 
 The same name always gives the same bytes (colour from a blake2b of the name), so the
 placeholder is `immutable`: a browser or an edge never asks again.
@@ -21,6 +23,7 @@ from fastapi.responses import Response
 router = APIRouter(include_in_schema=False)
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,119}")
+EXTENSIONS = ("svg", "jpg", "jpeg", "png", "webp")  # all answered with the SVG placeholder
 WIDTH, HEIGHT = 1200, 630  # the Open Graph image size
 
 
@@ -29,10 +32,14 @@ def media_url(url: Any) -> str:
     if not isinstance(url, str):
         return "#"
     try:
-        name = urlsplit(url.strip()).path.rsplit("/", 1)[-1]
+        parts = urlsplit(url.strip())
     except ValueError:
         return "#"
-    stem = name.rsplit(".", 1)[0] if "." in name else name
+    name = parts.path.rsplit("/", 1)[-1]
+    stem, _, ext = name.rpartition(".")
+    if not parts.netloc and parts.path == f"/media/{name}" and ext in EXTENSIONS:
+        return parts.path if _NAME.fullmatch(stem) else "#"  # already the site's own
+    stem = stem or name
     return f"/media/{stem}.svg" if _NAME.fullmatch(stem) else "#"
 
 
@@ -54,8 +61,8 @@ def placeholder_svg(stem: str) -> bytes:
 
 @router.get("/media/{name}")
 async def media(name: str) -> Response:
-    """The placeholder image `name` (`<stem>.svg`)."""
+    """The placeholder image `name` (`<stem>.svg`, `.jpg`, …: always the SVG)."""
     stem, dot, ext = name.rpartition(".")
-    if not dot or ext != "svg" or not _NAME.fullmatch(stem):
+    if not dot or ext not in EXTENSIONS or not _NAME.fullmatch(stem):
         raise HTTPException(404, "no such image")
     return Response(placeholder_svg(stem), media_type="image/svg+xml")

@@ -20,29 +20,56 @@ from anp_synth.site.terms import slugify
 # Bidi overrides and isolates can make escaped text read as something else
 # (a "trojan source" title); the site drops them from every rendered value.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# Code points HTML forbids in text (NUL and the other C0 controls but tab, LF, FF and CR; DEL
+# and C1; the noncharacters): a page with one is invalid, and NUL ends strings in some readers.
+# Each is shown as U+FFFD, so a reader sees that something was there.
+_FORBIDDEN = re.compile(
+    "[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
+_LANG = re.compile(r"^[A-Za-z]{2,8}$")
 _SAFE_SCHEMES = ("http", "https")
+
+
+def clean_text(value: str) -> str:
+    """Text as the site renders it: no bidi controls, forbidden code points as U+FFFD."""
+    return _FORBIDDEN.sub("\ufffd", _BIDI.sub("", value))
 
 
 def _finalize(value: Any) -> Any:
     if isinstance(value, Markup):  # already-rendered HTML (a macro's output): its values were
         return value  # finalized one by one
     if isinstance(value, str):
-        return _BIDI.sub("", value)
+        return clean_text(value)
     return value
 
 
 def safe_url(url: Any) -> str:
-    """The URL if it is plain http(s), else `#`: no javascript:, data: or vbscript: links."""
+    """The URL if it is plain http(s) or a path on this site, else `#`: no javascript:,
+    data: or vbscript: links, no protocol-relative `//host` (the generated posts' images
+    are paths such as `/media/<id>.jpg`)."""
     if not isinstance(url, str):
         return "#"
     cleaned = _BIDI.sub("", url).strip()
     try:
-        scheme = urlsplit(cleaned).scheme.lower()
+        parts = urlsplit(cleaned)
     except ValueError:
         return "#"
-    if scheme not in _SAFE_SCHEMES or any(ord(c) < 32 for c in cleaned):
+    local = not parts.scheme and not parts.netloc and cleaned.startswith("/")
+    if not local and parts.scheme.lower() not in _SAFE_SCHEMES:
+        return "#"
+    if "\\" in cleaned or cleaned.startswith("//") or any(ord(c) < 32 for c in cleaned):
         return "#"
     return cleaned
+
+
+def lang(locale: Any) -> str:
+    """The HTML `lang` of a post's locale: `ja_JP` → `ja`; "" (unknown) when it is no language."""
+    if not isinstance(locale, str):
+        return ""
+    language = locale.replace("-", "_").split("_", 1)[0]
+    return language.lower() if _LANG.match(language) else ""
 
 
 def label(key: str) -> str:
@@ -59,6 +86,7 @@ env = Environment(
 )
 env.filters["safe_url"] = safe_url
 env.filters["label"] = label
+env.filters["lang"] = lang
 env.filters["slugify"] = slugify
 env.filters["media_url"] = media_url
 env.tests["mapping"] = lambda v: isinstance(v, dict)

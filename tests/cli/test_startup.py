@@ -99,6 +99,7 @@ def _not_allowed(name: str) -> bool:
         "importer",
         "loadtest",
         "varnish",
+        "profile",
         "buildtest",
     ],
 )
@@ -116,6 +117,7 @@ def test_every_command_module_is_checked() -> None:
         "importer",
         "loadtest",
         "options",
+        "profile",
         "progress",
         "site",
         "varnish",
@@ -153,6 +155,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     commands = (
         "generate",
         "show",
+        "profile",
         "import",
         "rollback",
         "loadtest",

@@ -97,7 +97,7 @@ def poison(post: dict[str, Any], payload: str) -> tuple[dict[str, Any], int]:
 
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "a", "strong", "form",
-    "input", "button", "span", "main", "article", "h1", "h2", "p", "time", "small",
+    "input", "button", "span", "div", "main", "article", "h1", "h2", "p", "time", "small",
     "figure", "img", "figcaption", "section", "pre", "code", "ul", "li", "aside",
     "table", "tr", "th", "td", "nav", "label",
 }  # fmt: skip

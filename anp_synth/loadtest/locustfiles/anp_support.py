@@ -25,7 +25,7 @@ from locust import FastHttpUser, between, constant, events
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
-from anp_synth.loadtest.locustfiles import anp_channel
+from anp_synth.loadtest.locustfiles import anp_channel, anp_progress
 from anp_synth.loadtest.settings import Settings, Think
 
 # The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
@@ -258,6 +258,8 @@ def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings 
     else:
         rules = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
     _apply(settings, doc, rules, classes)
+    if opts.anp_settings and not anp_channel.is_worker(runner):
+        anp_progress.start(environment, str(settings.out))  # `anp-synth loadtest` shows it
     if anp_channel.is_master(runner):
         shared = {
             "settings": settings.for_workers(),
