@@ -19,7 +19,8 @@ import httpx
 import orjson
 import pytest
 
-from anp_synth.generate.builder import PROFILES, PostBuilder
+from anp_synth.generate.builder import PostBuilder
+from anp_synth.generate.profile import BUILTIN as PROFILES
 from anp_synth.generate.vocab import supported_locales
 from anp_synth.site.launcher import SiteProcess
 from anp_synth.site.terms import slugify
