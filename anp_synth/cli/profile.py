@@ -32,10 +32,9 @@ def stats_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the shape as JSON."),
 ) -> None:
     """Print the measured shape of a dataset: the quantities a profile sets."""
-    from anp_synth.generate.samples import read_sample
-    from anp_synth.generate.shape import measure, table_rows
+    from anp_synth.generate.shape import shape_of, table_rows
 
-    shape = measure(read_sample(posts))
+    shape = shape_of(posts)
     if as_json:
         import orjson
 
@@ -64,15 +63,14 @@ def fit_cmd(
 ) -> None:
     """Write a profile whose generated posts reproduce the sample's shape."""
     from anp_synth.generate.fit import fit
-    from anp_synth.generate.samples import read_sample
-    from anp_synth.generate.shape import measure
+    from anp_synth.generate.shape import shape_of
 
     target = Path(output)
     if target.suffix != ".toml":
         raise UsageError("output", f"expected a .toml file, got {output!r}")
     if not target.parent.is_dir():
         raise UsageError("output", f"directory {str(target.parent)!r} does not exist")
-    shape = measure(read_sample(sample))
+    shape = shape_of(sample)
     text = fit(shape, name or _name_of(target), sample)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

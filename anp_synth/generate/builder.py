@@ -46,6 +46,9 @@ _VIEW_FRACTION_BITS = 12
 PROSE_VARIANTS = 4096
 VARIANTS = 1024
 STACK_VARIANTS = 512
+# Up to this many distinct tags, a stack's variants reach every tag (512 variants of a few
+# tags each, over 1..14 stacks); beyond it a post draws its own tags.
+VARIANT_TAGS = 128
 
 
 V = TypeVar("V")
@@ -235,6 +238,7 @@ class PostBuilder:
         self._tags = tag_pool(spec.distinct_tags)
         self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
         self._stack_tags: dict[tuple[str, bool], tuple[list[str], list[int]]] = {}
+        self._tags_per_post = not spec.stack_tags and len(self._tags) > VARIANT_TAGS
         shared_areas = set(self.vocab.raw["shared_tool_areas"])
         shared = {t for st in self.vocab.stacks if st["area"] in shared_areas for t in st["tools"]}
         self._shared_tools = [t for t in self.vocab.all_tools if t in shared or t == "docker"]
@@ -407,7 +411,7 @@ class PostBuilder:
             similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
         else:
             similar = self._similar(text, seed)
-        if not self.spec.stack_tags:
+        if self._tags_per_post:
             # drawn per post, not per stack variant: a few thousand variants could not
             # reach every tag of a large vocabulary; the stack's own tags rank first
             names, weights = self._tags_of(stack, own_only=False)
@@ -594,12 +598,15 @@ class PostBuilder:
                     if tool not in tools:
                         tools.append(tool)
         tags: list[str] = []
-        if volume.stack_tags:  # otherwise a post draws its own tags (see build)
+        if volume.stack_tags:
             tags = [stack["family"], stack["area"]]
             names, weights = self._tags_of(stack, own_only=True)
             for tag in d.distinct_weighted(names, weights, volume.tags.draw(d)):
                 if tag not in tags:
                     tags.append(tag)
+        elif not self._tags_per_post:
+            names, weights = self._tags_of(stack, own_only=False)
+            tags = d.distinct_weighted(names, weights, volume.tags.draw(d))
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
 

@@ -217,6 +217,13 @@ def measure(posts: Iterable[SamplePost]) -> Shape:
     )
 
 
+def shape_of(sample: str) -> Shape:
+    """The measured shape of posts.jsonl, a WXR export or a folder of Markdown."""
+    from anp_synth.generate.samples import read_sample
+
+    return measure(read_sample(sample))
+
+
 def table_rows(shape: Shape) -> list[tuple[str, str]]:
     """The shape as (quantity, value) rows for a terminal table."""
 
