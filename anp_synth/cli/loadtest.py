@@ -226,6 +226,12 @@ def loadtest_cmd(
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Write a Markdown summary for a pull-request comment."
     ),
+    assets: bool | None = typer.Option(
+        None,
+        "--assets/--no-assets",
+        help="Readers fetch each page's images, stylesheets and scripts as a browser with a "
+        "cache would: first visit cold, then from cache or conditional.",
+    ),
     edge: bool | None = typer.Option(
         None,
         "--edge/--no-edge",

@@ -29,6 +29,7 @@ from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
 from anp_synth.site.feeds import router as feeds_router
+from anp_synth.site.media import router as media_router
 from anp_synth.site.openapi import openapi_document
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
@@ -192,6 +193,7 @@ def create_app(config: SiteConfig) -> SiteApp:
     app.include_router(pages_router)
     app.include_router(assets_router)
     app.include_router(feeds_router)
+    app.include_router(media_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
     app.state.access_log = log
     app.cache_layer = CacheMiddleware(app._inner, cache, log, config.key_headers)

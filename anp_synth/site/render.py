@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
+from anp_synth.site.media import media_url
 from anp_synth.site.state import site_of
 from anp_synth.site.terms import slugify
 
@@ -87,6 +88,7 @@ env.filters["safe_url"] = safe_url
 env.filters["label"] = label
 env.filters["lang"] = lang
 env.filters["slugify"] = slugify
+env.filters["media_url"] = media_url
 env.tests["mapping"] = lambda v: isinstance(v, dict)
 env.tests["list"] = lambda v: isinstance(v, list)
 

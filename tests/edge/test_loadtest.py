@@ -86,3 +86,27 @@ def test_the_edge_setting_reads_from_text_and_refuses_nonsense() -> None:
     with pytest.raises(UsageError) as info:
         Settings.from_values({"edge": "maybe"})
     assert info.value.option == "edge"
+
+
+def test_assets_are_fetched_like_a_browser_with_a_cache(tmp_path: Path) -> None:
+    with SiteProcess(tmp_path / "site.db") as site:
+        ledger = import_posts(site, tmp_path, count=8)  # few posts: readers come back to them
+        done = subprocess.run(
+            [*CLI, "loadtest", "--target", site.url, "--ledger", str(ledger)]
+            + ["--out", str(tmp_path / "out"), "--assets", "--similar", "0"]
+            + ["--weights", "reader=1,browser=0,member=0,inspector=0"]
+            + ["--users", "4", "--spawn-rate", "4", "--think", "0.05,0.1", "--duration", "5s"],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    routes = _routes(tmp_path / "out")
+    reads = routes["/posts/[slug]"]["requests"]
+    images = routes["[asset] /media/…"]
+    icon = routes["[asset] /favicon.ico"]
+    assert images["failures"] == 0 and icon["failures"] == 0
+    # An image is immutable: fetched once per user and post at most, then from the cache.
+    assert 0 < images["requests"] <= 4 * 8 < reads
+    # The icon must be revalidated (max-age=0): a conditional request with every page.
+    assert icon["requests"] == reads

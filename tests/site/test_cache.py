@@ -22,6 +22,7 @@ from anp_synth.site.cache import (
     rule_for,
 )
 from anp_synth.site.db import ListingChange
+from anp_synth.site.media import media_url
 from anp_synth.site.pages import PER_PAGE
 from anp_synth.site.terms import slugify
 from tests.site.conftest import USERS, make_post
@@ -575,3 +576,27 @@ def test_search_says_no_results_and_a_blank_query_asks_for_words(app_client: Tes
     assert "No results" in nothing.text and "No posts yet" not in nothing.text
     blank = app_client.get("/search", params={"q": "   "})
     assert "Type words to search" in blank.text and "No results" not in blank.text
+
+
+def test_post_images_are_placeholders_served_by_the_site_for_a_year(
+    app_client: TestClient,
+) -> None:
+    post = make_post(700_050)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    page = app_client.get(f"/posts/{post['slug']}").text
+    src = media_url(post["image"]["url"])
+    assert src.startswith("/media/") and f'src="{src}"' in page
+    # an image on a host that does not exist is shown as the site's placeholder
+    old = "https://upload.wikimedia.org/wikipedia/commons/1584864322605-42a51a032205.png"
+    assert media_url(old) == "/media/1584864322605-42a51a032205.svg"
+    assert media_url("javascript:alert(1)") == "#"
+    stem = src.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    first = app_client.get(src)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/svg+xml"
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert first.content.startswith(b"<svg") and stem.encode() in first.content
+    again = app_client.get(f"/media/{stem}.svg")  # any extension: the same placeholder
+    assert again.content == first.content  # deterministic
+    assert app_client.get("/media/other-name.svg").content != first.content
+    assert app_client.get("/media/..%2Fetc.svg").status_code == 404
+    assert app_client.get(f"/media/{stem}.exe").status_code == 404

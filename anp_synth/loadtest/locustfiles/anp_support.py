@@ -81,6 +81,10 @@ OPTIONS: dict[str, tuple[str, str]] = {
         "--anp-page-size",
         "Posts per listing page on the target, when the manifest does not say.",
     ),
+    "assets": (
+        "--anp-assets",
+        "1: readers fetch each page's images, stylesheets and scripts, with a browser's cache.",
+    ),
     "edge": (
         "--anp-edge",
         "1: the target is a Varnish edge; hold it to the edge's verdict (X-Varnish, Age).",
@@ -213,6 +217,13 @@ DATA: Data | None = None
 RULES: list[CacheRule] = []
 HIT_TRIES = 1
 EDGE = False  # --edge: the target is a Varnish edge (edge_problem)
+ASSETS = False  # --assets: readers fetch each page's assets (AnpUser.fetch_assets)
+# What a page links to that a browser fetches: images, stylesheets, scripts, the icon.
+_ASSET = re.compile(
+    r'<(?:img|script)\b[^>]*\bsrc="(/[^"/][^"]*)"'
+    r'|<link\b[^>]*\brel="(?:stylesheet|icon)"[^>]*\bhref="(/[^"/][^"]*)"'
+)
+_ASSET_ROUTE = re.compile(r"^(/[^/]+/)[^?]*")
 ACCOUNTS: list[dict[str, str]] = []
 PACER: Pacer | None = None
 
@@ -290,7 +301,7 @@ def _apply(
     rules: list[CacheRule],
     classes: dict[str, type[FastHttpUser]],
 ) -> None:
-    global DATA, PACER, HIT_TRIES, EDGE
+    global DATA, PACER, HIT_TRIES, EDGE, ASSETS
     DATA = Data(doc, settings.page_size, settings.similar)
     ACCOUNTS.clear()
     if settings.accounts is not None:
@@ -306,6 +317,7 @@ def _apply(
     RULES[:] = rules
     HIT_TRIES = settings.hit_tries
     EDGE = settings.edge
+    ASSETS = settings.assets
 
 
 # ---------------------------------------------------------------- open model
@@ -502,8 +514,36 @@ class AnpUser(FastHttpUser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # this user's browser cache: URL → (ETag, fresh until, in time.monotonic())
+        self.asset_cache: dict[str, tuple[str | None, float]] = {}
         if DATA is None:  # a worker whose master's settings are still on their way
             anp_channel.wait_ready()
+
+    def fetch_assets(self, resp: Any) -> None:
+        """Fetch what the page links to (same site only) as a browser with a cache would.
+
+        First visit: a plain GET. Later: nothing while the asset is fresh (`max-age`, e.g. an
+        `immutable` image), else a conditional GET with its ETag (a 304 is a success). Named
+        `[asset] /media/…`, `[asset] /static/…`, `[asset] /favicon.ico`.
+        """
+        urls = {a or b for a, b in _ASSET.findall(resp.text or "")} | {"/favicon.ico"}
+        now = time.monotonic()
+        for url in sorted(urls):
+            etag, fresh_until = self.asset_cache.get(url, (None, 0.0))
+            if fresh_until > now:
+                continue  # from the browser's cache: no request
+            route = _ASSET_ROUTE.match(url)
+            name = "[asset] " + (route.group(1) + "…" if route and url.count("/") > 1 else url)
+            headers = {"If-None-Match": etag} if etag else None
+            with self.client.get(url, name=name, headers=headers, catch_response=True) as got:
+                if got.status_code not in (200, 304):
+                    got.failure(f"HTTP {got.status_code} for an asset of the page")
+                    continue
+                got.success()
+                cc = (got.headers.get("Cache-Control") or "").lower()
+                ages = [int(a) for a in re.findall(r"(?<!s-)max-age=(\d+)", cc)]
+                keep = ages[0] if ages and "no-store" not in cc else 0
+                self.asset_cache[url] = (got.headers.get("ETag") or etag, now + keep)
 
     def fetch(
         self,
