@@ -20,6 +20,11 @@ _EXPORTS: dict[str, str] = {
     "generate_posts": "anp_synth.generate.dataset:generate",
     "GenerateSpec": "anp_synth.generate.dataset:Spec",
     "GenerateResult": "anp_synth.generate.dataset:Result",
+    # profiles: read one (a name or a file), measure a sample's shape, fit a profile to it
+    "Profile": "anp_synth.generate.profile:Profile",
+    "load_profile": "anp_synth.generate.profile:resolve",
+    "shape_of": "anp_synth.generate.shape:shape_of",
+    "fit_profile": "anp_synth.generate.fit:fit",
     # import, rollback, verify
     "Importer": "anp_synth.importer.run:Importer",
     "ImportOptions": "anp_synth.importer.options:Options",

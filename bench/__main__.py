@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-SUITES = ("startup", "generate", "site", "importer", "loadtest", "wordpress")
+SUITES = ("startup", "generate", "site", "importer", "loadtest", "wordpress", "static")
 
 
 def main() -> int:

@@ -118,6 +118,9 @@ def test_the_wheel_holds_every_file_of_the_package(installed: Installed) -> None
         "anp_synth/generate/data/*.json",
         "anp_synth/site/templates/*.html",
         "anp_synth/sinks/wordpress/plugin/*.php",
+        "anp_synth/sinks/static/skeletons/hugo/layouts/_default/*.html",
+        "anp_synth/sinks/static/skeletons/jekyll/_plugins/*.rb",
+        "anp_synth/sinks/static/skeletons/eleventy/posts/*.js",
     ):
         assert any(Path(name).match(pattern) for name in in_wheel), pattern
 
@@ -210,6 +213,12 @@ def test_the_pipeline_runs_from_an_empty_directory(installed: Installed) -> None
     installed.run("generate", "--count", "50", "-o", "posts.jsonl")
     assert (home / "posts.jsonl").read_bytes().count(b"\n") == 50
     assert "<?php" in installed.run("wordpress", "mu-plugin")
+    installed.run("site", "init", "hugo", "static-site")  # the skeleton is package data
+    installed.run(
+        "import", "posts.jsonl", "--sink", "hugo", "--target", "static-site",
+        "--ledger", "static.sqlite", "--quiet",
+    )  # fmt: skip
+    assert len(list((home / "static-site/content/posts").glob("*-*.md"))) == 50
     with _site(installed, "site.db") as url:
         token = (home / "site.db.token").read_text().strip()
         installed.run(

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from anp_synth.buildtest.fit import PowerLaw, Spread, fit_power_law
-from anp_synth.buildtest.measure import Measurement, run_build
+from anp_synth.buildtest.measure import Measurement, run_build, sigterm_as_interrupt
 from anp_synth.buildtest.verdict import KINDS
 from anp_synth.errors import PartialFailure, UsageError
 
@@ -232,7 +232,7 @@ def run(settings: Settings, *, say: Callable[[str], None] = lambda line: None) -
             f"{kind:<11} {posts:>8,} posts  {m.wall_s:8.2f} s wall  {m.cpu_s:8.2f} s cpu  {m.peak_rss_mb:8.0f} MB"
         )
 
-    with Ledger(settings.ledger or out / "ledger.sqlite") as led:
+    with sigterm_as_interrupt(), Ledger(settings.ledger or out / "ledger.sqlite") as led:
         done = 0
         for n in settings.counts:
             path = out / f"posts-{done + 1}-{n}.jsonl"

@@ -15,7 +15,16 @@ import threading
 import typer
 
 from anp_synth import __version__
-from anp_synth.cli import buildtest, generate, importer, loadtest, site, wordpress
+from anp_synth.cli import (
+    buildtest,
+    generate,
+    importer,
+    loadtest,
+    profile,
+    site,
+    varnish,
+    wordpress,
+)
 from anp_synth.errors import AnpError, ExitCode, UsageError, option_flag
 
 try:  # typer >= 0.2x ships its own copy of click; older ones use click itself
@@ -60,7 +69,7 @@ def _root(
     _state["debug"] = debug
 
 
-for _module in (generate, loadtest, importer, site, wordpress, buildtest):
+for _module in (generate, profile, loadtest, importer, site, varnish, wordpress, buildtest):
     _module.register(app)
 
 

@@ -77,7 +77,7 @@ def buildtest_cmd(
 
         table = Table(title=f"build test: {sink}, {build}")
         for h in report.HEADERS:
-            table.add_column(h, justify="right")
+            table.add_column(h, justify="right", no_wrap=h == "build")
         for row in report.table_rows(result):
             table.add_row(*row)
         console = Console(highlight=False)

@@ -110,6 +110,18 @@ def _count_lines(path: str) -> int | None:
     return n
 
 
+PURGE_HELP = (
+    "Purge an edge by cache key after each confirmed batch: KIND=URL, e.g. "
+    "varnish=http://127.0.0.1:6081 (repeatable)."
+)
+
+
+def _open_purgers(specs: list[str] | None) -> list[Any]:
+    from anp_synth.edge.purge import parse_purge
+
+    return [parse_purge(spec) for spec in specs or []]
+
+
 def _summary_table(s: Summary) -> Table:
     from rich.table import Table
 
@@ -127,6 +139,9 @@ def _summary_table(s: Summary) -> Table:
     t.add_row("unchanged", f"{s.unchanged:,}")
     t.add_row("failed", f"{s.failed:,}")
     t.add_row("quarantined", f"{s.quarantined:,}")
+    if s.purged_keys or s.purge_failed:
+        t.add_row("keys purged at the edge", f"{s.purged_keys:,}")
+        t.add_row("edge purges failed", f"{len(s.purge_failed):,}")
     if s.filtered:
         t.add_row("not in --only", f"{s.filtered:,}")
     t.add_row("elapsed", f"{s.elapsed:.2f}s")
@@ -156,6 +171,7 @@ def import_cmd(
         300.0, "--max-pause", help="Give up when the target fails this long (seconds)."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
+    purge: list[str] | None = typer.Option(None, "--purge", help=PURGE_HELP),
 ) -> None:
     """Import posts idempotently into a target; a rerun skips what is already there."""
     from anp_synth.cli.progress import progress_bar
@@ -191,6 +207,9 @@ def import_cmd(
         "only": sorted(only_ids) if only_ids else None,
         "retry_quarantine": retry_quarantine,
     }
+    purgers = _open_purgers(purge)
+    if purge:
+        args["purge"] = [p.name for p in purgers]
     the_sink = open_sink(sink, target, token_file, concurrency, timeout)
     _quiet_retries()
     try:
@@ -199,10 +218,20 @@ def import_cmd(
         with Ledger(ledger) as led, open_input(path) as stream:
             total = _count_lines(path)
             with progress_bar(total, "importing", quiet=quiet) as advance:
-                imp = Importer(the_sink, led, target, opts, on_progress=advance, on_notice=_notice)
+                imp = Importer(
+                    the_sink,
+                    led,
+                    target,
+                    opts,
+                    on_progress=advance,
+                    purgers=purgers,
+                    on_notice=_notice,
+                )
                 summary = imp.run(stream, file_label, args)
     finally:
         the_sink.close()
+        for purger in purgers:
+            purger.close()
     if not quiet:
         out = _console()
         out.print(_summary_table(summary))
@@ -210,10 +239,15 @@ def import_cmd(
             out.print(f"quarantine: {summary.quarantine_path}", markup=False)
         if summary.log_path:
             out.print(f"run log: {summary.log_path}", markup=False)
+    if summary.purge_failed:
+        err = _console(stderr=True)
+        for reason in summary.purge_failed[:20]:
+            err.print(f"  edge purge failed: {reason}", markup=False)
     if not summary.ok:
         raise PartialFailure(
             f"run {summary.run_id}: {summary.quarantined:,} quarantined, {summary.failed:,} "
-            f"failed (see {summary.quarantine_path})"
+            f"failed, {len(summary.purge_failed):,} edge purges failed "
+            f"(see {summary.quarantine_path} and {summary.log_path})"
         )
 
 
@@ -335,6 +369,7 @@ def rollback_cmd(
     dry_run: bool = typer.Option(False, "--dry-run", help="Show the plan only."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
+    purge: list[str] | None = typer.Option(None, "--purge", help=PURGE_HELP),
 ) -> None:
     """Undo a run: delete what it created, restore what it updated, purge those routes."""
     from anp_synth.importer import rollback as rb
@@ -358,17 +393,21 @@ def rollback_cmd(
             return
         if not yes and not sys.stdin.isatty():
             raise UsageError(None, "rollback: not a terminal; pass --yes to confirm")
+        purgers = _open_purgers(purge)
         the_sink = open_sink(p.run.sink, p.run.target, token_file)
         _quiet_retries()
         try:
             preflight(the_sink)  # before asking: a target that cannot be rolled back fails now
             if not yes:
                 typer.confirm("Proceed?", abort=True)
-            res = rb.apply(p, the_sink, led)
+            res = rb.apply(p, the_sink, led, purgers=purgers)
         finally:
             the_sink.close()
+            for purger in purgers:
+                purger.close()
     out.print(
-        f"deleted {res.deleted:,}, restored {res.restored:,}, purged {res.purged:,} routes",
+        f"deleted {res.deleted:,}, restored {res.restored:,}, purged {res.purged:,} routes"
+        + (f", {res.purged_keys:,} keys at the edge" if purgers else ""),
         markup=False,
     )
     if res.failed or p.unrestorable:

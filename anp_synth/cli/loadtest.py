@@ -226,6 +226,18 @@ def loadtest_cmd(
     markdown: Path | None = typer.Option(
         None, "--markdown", help="Write a Markdown summary for a pull-request comment."
     ),
+    assets: bool | None = typer.Option(
+        None,
+        "--assets/--no-assets",
+        help="Readers fetch each page's images, stylesheets and scripts as a browser with a "
+        "cache would: first visit cold, then from cache or conditional.",
+    ),
+    edge: bool | None = typer.Option(
+        None,
+        "--edge/--no-edge",
+        help="TARGET is a Varnish edge in front of the site: expect the edge's verdict "
+        "(X-Cache with X-Varnish and Age), HITs after the first request, no cache keys.",
+    ),
 ) -> None:
     """Run the Locust scenarios headless against TARGET and judge the result.
 
@@ -264,7 +276,7 @@ def loadtest_cmd(
         f"{settings.generators} load-generator process(es) → {target}",
         markup=False,
     )
-    result = run(settings)
+    result = run(settings, progress=sys.stderr)
     print_result(console, settings.arrival_rate, result)
     if save_baseline:
         console.print(f"baseline saved to {save_baseline}", markup=False)
@@ -311,7 +323,8 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
     for note in result.notes:
         console.print(f"note: {note}", markup=False)
     console.print(
-        f"reports: {result.locust.html} (HTML), {result.summary_path} (JSON), "
+        f"reports: {result.report} (ours, HTML), {result.locust.html} (Locust's), "
+        f"{result.summary_path} (JSON), "
         f"{result.locust.csv_prefix}_stats.csv (CSV)",
         markup=False,
     )

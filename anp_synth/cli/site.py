@@ -34,11 +34,17 @@ def serve_cmd(
         help="Headers carrying each page's cache keys, comma-separated (Cache-Tag: "
         "Cloudflare); empty: none.",
     ),
+    behind_https: bool = typer.Option(
+        False,
+        "--behind-https",
+        help="Readers reach the site over https through a proxy: the session cookie is Secure "
+        "(X-Forwarded-Proto: https from a loopback proxy does the same per request).",
+    ),
 ) -> None:
     """Serve the site: pages, the import API under /api, /health."""
     from anp_synth.site.server import serve
 
-    serve(db, host, port, workers, users, token_file, access_log, key_headers)
+    serve(db, host, port, workers, users, token_file, access_log, key_headers, behind_https)
 
 
 @site_app.command("init")

@@ -10,6 +10,7 @@ its own cache by them; the importer sends the keys of what it changed to the edg
     tag-<slug>
     <listing>/page/<n>        one page of a listing (`home/page/1` is `/`)
     404                       every cacheable "not found" answer
+    feed, sitemap             /feed.xml (which also carries `home`), the sitemap files
 
 Stdlib + anp_synth.site.terms only: the importer imports this without the web stack.
 """
@@ -24,6 +25,8 @@ from anp_synth.site.terms import post_terms
 
 HOME = "home"
 NOT_FOUND = "404"
+FEED = "feed"
+SITEMAP = "sitemap"  # the sitemap lists every post: a create, delete, new slug or date
 LISTED_KINDS = ("stack", "tag")  # tools have no listing page
 # Header name → how it joins keys (Fastly's Surrogate-Key and xkey: spaces; Cache-Tag: commas).
 KEY_HEADERS_DEFAULT = ("Surrogate-Key", "xkey")
@@ -33,7 +36,8 @@ SEPARATORS = {"cache-tag": ",", "edge-cache-tag": ","}
 MAX_KEYS = 50
 # What a key may hold: safe in every key header and in a VCL string. A declared similar id
 # outside it names no post that can exist (source ids are narrower), so it is left out.
-_SAFE_KEY = re.compile(r"[A-Za-z0-9._~:/@+-]{1,1024}")
+SAFE_KEY_PATTERN = r"[A-Za-z0-9._~:/@+-]{1,1024}"  # also the OpenAPI pattern of a key
+_SAFE_KEY = re.compile(SAFE_KEY_PATTERN)
 
 
 def post_key(source_id: str) -> str:
@@ -110,10 +114,11 @@ def change_keys(
     if after is None:  # deleted
         assert before is not None
         keys.extend(listing_key(n) for n in sorted(listings_of(before)))
+        keys.append(SITEMAP)
         return keys
     if before is None:  # created (or the old version is unknown)
         keys.extend(listing_key(n) for n in sorted(listings_of(after)))
-        keys.append(NOT_FOUND)
+        keys += [NOT_FOUND, SITEMAP]
         return keys
     old, new = listings_of(before), listings_of(after)
     moved = before.get("published_at") != after.get("published_at")
@@ -121,4 +126,6 @@ def change_keys(
     keys.extend(listing_key(n) for n in sorted(shifted))
     if before.get("slug") != after.get("slug"):
         keys.append(NOT_FOUND)
+    if moved or before.get("slug") != after.get("slug"):
+        keys.append(SITEMAP)
     return keys

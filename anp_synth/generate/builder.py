@@ -46,6 +46,9 @@ _VIEW_FRACTION_BITS = 12
 PROSE_VARIANTS = 4096
 VARIANTS = 1024
 STACK_VARIANTS = 512
+# Up to this many distinct tags, a stack's variants reach every tag (512 variants of a few
+# tags each, over 1..14 stacks); beyond it a post draws its own tags.
+VARIANT_TAGS = 128
 
 
 V = TypeVar("V")
@@ -211,7 +214,7 @@ class PostBuilder:
         unit = templates["reading_unit"]
         self._unit = unit
         self._rate: int = templates["reading_rate"]
-        self._faker_prose = templates["prose"] == "faker"
+        self._corpus_prose = templates["prose"] == "corpus"
         self._headings = templates["headings"]
         self._title = templates["title"]
         self._caption = templates["caption"]
@@ -234,6 +237,11 @@ class PostBuilder:
         self._author_weights = zipf_weights(len(self._authors), spec.authors_zipf)
         self._tags = tag_pool(spec.distinct_tags)
         self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
+        self._stack_tags: dict[tuple[str, bool], tuple[list[str], list[int]]] = {}
+        self._tags_per_post = not spec.stack_tags and len(self._tags) > VARIANT_TAGS
+        shared_areas = set(self.vocab.raw["shared_tool_areas"])
+        shared = {t for st in self.vocab.stacks if st["area"] in shared_areas for t in st["tools"]}
+        self._shared_tools = [t for t in self.vocab.all_tools if t in shared or t == "docker"]
         self._view_table = view_table(spec.view_median, spec.view_sigma)
         self._difficulties = raw["difficulties"]
         self._revision_status = raw["revision_status"]
@@ -260,7 +268,7 @@ class PostBuilder:
         self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
         self._summary_variants: _Variants[_Filled] | list[_Filled]
         self._brief_variants: _Variants[str] | list[str]
-        if self._faker_prose:
+        if self._corpus_prose:
             run = self._sentence_run
             summary, brief = spec.sentences_summary, spec.sentences_brief
             self._summary_variants = self._variants(
@@ -403,10 +411,11 @@ class PostBuilder:
             similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
         else:
             similar = self._similar(text, seed)
-        if not self.spec.stack_tags:
+        if self._tags_per_post:
             # drawn per post, not per stack variant: a few thousand variants could not
-            # reach every tag of a large vocabulary
-            tags = text.distinct_weighted(self._tags, self._tag_weights, self.spec.tags.draw(text))
+            # reach every tag of a large vocabulary; the stack's own tags rank first
+            names, weights = self._tags_of(stack, own_only=False)
+            tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -531,7 +540,7 @@ class PostBuilder:
         volume = self.spec
         n_prod = volume.production_paragraphs.draw(d)
         n_final = volume.final_paragraphs.draw(d)
-        if self._faker_prose:
+        if self._corpus_prose:
             lead, units = self._sentence_run(d, volume.sentences_lead)
             production = []
             for _ in range(n_prod):
@@ -576,21 +585,49 @@ class PostBuilder:
 
     def _stack_variant(self, d: Draws, stack: dict[str, Any]) -> _StackLists:
         """Tools (the stack's own, then Zipf-popular others) and Zipf tags of one post."""
-        vocab, volume = self.vocab, self.spec
+        volume = self.spec
         tools = d.distinct(stack["tools"], volume.tools.draw(d))
         extra = volume.extra_tools.draw(d)
         if extra:
-            for tool in d.distinct_weighted(vocab.all_tools, vocab.tool_weights, extra):
-                if tool not in tools:
-                    tools.append(tool)
+            # tools every stack uses (containers, monitoring, databases, the shell), never
+            # another language's linter or test runner
+            own = set(stack["tools"])
+            pool = [t for t in self._shared_tools if t not in own]
+            if pool:
+                for tool in d.distinct_weighted(pool, zipf_weights(len(pool), "1"), extra):
+                    if tool not in tools:
+                        tools.append(tool)
         tags: list[str] = []
-        if volume.stack_tags:  # otherwise a post draws its own tags (see build)
+        if volume.stack_tags:
             tags = [stack["family"], stack["area"]]
-            for tag in d.distinct_weighted(self._tags, self._tag_weights, volume.tags.draw(d)):
+            names, weights = self._tags_of(stack, own_only=True)
+            for tag in d.distinct_weighted(names, weights, volume.tags.draw(d)):
                 if tag not in tags:
                     tags.append(tag)
+        elif not self._tags_per_post:
+            names, weights = self._tags_of(stack, own_only=False)
+            tags = d.distinct_weighted(names, weights, volume.tags.draw(d))
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
+
+    def _tags_of(self, stack: dict[str, Any], own_only: bool) -> tuple[list[str], list[int]]:
+        """The tag names a post of `stack` draws from, most popular first, with Zipf weights.
+
+        Own tags are the stack's tools and the tags made from them ("pytest testing");
+        `own_only` keeps just those, otherwise the others follow (every tag reachable).
+        """
+        key = (stack["name"], own_only)
+        cached = self._stack_tags.get(key)
+        if cached is None:
+            own_tools, tools = set(stack["tools"]), frozenset(self.vocab.all_tools)
+            owned = [_tag_tool(t, tools) in own_tools for t in self._tags]
+            own = [t for t, mine in zip(self._tags, owned, strict=True) if mine]
+            rest = [t for t, mine in zip(self._tags, owned, strict=True) if not mine]
+            names = own if own_only else own + rest
+            names = names or self._tags
+            cached = (names, zipf_weights(len(names), self.spec.tags_zipf))
+            self._stack_tags[key] = cached
+        return cached
 
     def _variants(self, kind: str, count: int, make: Callable[[Draws], V]) -> _Variants[V]:
         """`count` variants, each made on first use from its own derived stream."""
@@ -632,9 +669,9 @@ class PostBuilder:
 
     def _sentence_run(self, d: Draws, count: Count) -> tuple[str, int]:
         """`count` sentences from the locale's sentence pool, and their reading units."""
-        below = d.below
         size = len(self._sentences)
-        picked = [below(size) for _ in range(count.draw(d))]
+        # distinct sentences: a paragraph never says the same thing twice
+        picked = d.distinct_indices(size, count.draw(d))
         # joined with "" (chars) or " " (words): the separator adds no reading unit
         units = sum(self._sentence_units[i] for i in picked)
         sentences = self._sentences
@@ -673,6 +710,11 @@ def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], sce
     if filled is None:
         filled = cache[text] = text.format_map(words)
     return filled
+
+
+def _tag_tool(tag: str, tools: frozenset[str]) -> str:
+    """The tool a tag name is made from: itself, or the part before its topic word."""
+    return tag.rsplit(" ", 1)[0] if " " in tag and tag not in tools else tag
 
 
 def _indices(d: Draws, size: int, n: int) -> list[int]:

@@ -58,12 +58,12 @@ def read_sample(path: str | Path) -> Iterator[SamplePost]:
     if p.is_dir():
         return read_markdown(p)
     if not p.is_file():
-        raise UsageError("sample", f"no such file or folder {str(p)!r}")
+        raise UsageError(None, f"no such file or folder {str(p)!r}")
     if p.suffix in (".jsonl", ".ndjson"):
         return read_jsonl(p)
     if p.suffix in (".xml", ".wxr"):
         return read_wxr(p)
-    raise UsageError("sample", f"{str(p)!r}: expected a WXR .xml, a .jsonl or a folder of Markdown")
+    raise UsageError(None, f"{str(p)!r}: expected a WXR .xml, a .jsonl or a folder of Markdown")
 
 
 # -- our posts (JSONL) ---------------------------------------------------------
@@ -221,7 +221,7 @@ def read_markdown(folder: Path) -> Iterator[SamplePost]:
     """Every Markdown file under `folder` (sorted), with YAML (---), TOML (+++) or no front matter."""
     files = sorted(p for p in folder.rglob("*") if p.suffix in MARKDOWN_SUFFIXES and p.is_file())
     if not files:
-        raise UsageError("sample", f"no Markdown files (*.md) under {str(folder)!r}")
+        raise UsageError(None, f"no Markdown files (*.md) under {str(folder)!r}")
     for path in files:
         post = _markdown_post(path)
         if post is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -21,11 +22,21 @@ LISTS = ("checklist", "tools", "notes", "similar")
 ZIPF_RANKS = 100  # the exponent is fitted on the most frequent names only
 
 
-def quantile(sorted_values: list[int], percent: int) -> int:
-    """Nearest-rank quantile of sorted integers (0 for none)."""
-    if not sorted_values:
-        return 0
-    return sorted_values[min(len(sorted_values) - 1, percent * len(sorted_values) // 100)]
+def quantile(sorted_values: list[int], percent: int) -> float:
+    """The quantile of sorted integers read as value + a uniform fraction (0 for none).
+
+    Counts such as tags per post have few values, so a nearest-rank p50 jumps from 2 to
+    3 when the share of posts with at most 2 tags crosses 50%; spreading each value
+    over [v, v+1) makes a quantile move as smoothly as the shares do.
+    """
+    n = len(sorted_values)
+    if not n:
+        return 0.0
+    position = percent * n / 100
+    value = sorted_values[min(n - 1, int(position))]
+    below = bisect_left(sorted_values, value)
+    ties = bisect_right(sorted_values, value) - below
+    return round(value + min(1.0, max(0.0, (position - below) / ties)), 2)
 
 
 def zipf_exponent(counts: Counter[str]) -> float:
@@ -206,14 +217,21 @@ def measure(posts: Iterable[SamplePost]) -> Shape:
     )
 
 
+def shape_of(sample: str) -> Shape:
+    """The measured shape of posts.jsonl, a WXR export or a folder of Markdown."""
+    from anp_synth.generate.samples import read_sample
+
+    return measure(read_sample(sample))
+
+
 def table_rows(shape: Shape) -> list[tuple[str, str]]:
     """The shape as (quantity, value) rows for a terminal table."""
 
     def q(d: Distribution) -> str:
         s = d.summary()
         return (
-            f"p10 {s['p10']:,} · p50 {s['p50']:,} · p90 {s['p90']:,} · "
-            f"mean {s['mean']:,} · max {s['max']:,}"
+            f"p10 {s['p10']:,.1f} · p50 {s['p50']:,.1f} · p90 {s['p90']:,.1f} · "
+            f"mean {s['mean']:,.1f} · max {s['max']:,}"
         )
 
     data = shape.as_json()
@@ -230,7 +248,9 @@ def table_rows(shape: Shape) -> list[tuple[str, str]]:
         ("distinct authors", f"{len(shape.authors):,} (zipf {data['authors_zipf']})"),
     ]
     views = data["views"]
-    rows.append(("views", f"median {views['median']:,} · p90 {views['p90']:,}" if views else "-"))
+    rows.append(
+        ("views", f"median {views['median']:,.0f} · p90 {views['p90']:,.0f}" if views else "-")
+    )
     pub = data["published"]
     rows.append(("published", f"{pub['first']} .. {pub['last']} ({pub['window_days']:,} days)"))
     rows.append(

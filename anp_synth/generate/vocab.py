@@ -1,8 +1,9 @@
 """Word pools: the technical vocabulary and the per-locale text pools, all data files.
 
-The per-locale pools (author names, and sentences for locales whose prose comes
-from Faker) were made by the pinned Faker from a fixed seed and are shipped as
-`data/pools/<locale>.json`, so generating loads no Faker at all;
+The per-locale author names were made by the pinned Faker from a fixed seed and
+are shipped as `data/pools/<locale>.json`, so generating loads no Faker at all;
+the sentences of locales whose prose is a sentence corpus (ja_JP, ru_RU) are
+hand-written, in `data/sentences/<locale>.json`;
 `build_locale_pools` makes them again and a test checks the shipped files equal
 what the pinned Faker makes (`python -m anp_synth.generate.vocab` rewrites them).
 """
@@ -17,7 +18,6 @@ from typing import Any
 
 from anp_synth.generate.draws import zipf_cumulative
 
-SENTENCE_POOL = 2000
 NAME_POOL = 60
 POOL_SEED = 20260101
 
@@ -85,7 +85,7 @@ def tag_pool(n: int) -> list[str]:
 
 @dataclass(frozen=True)
 class LocalePools:
-    """Per-locale templates and Faker-made pools (names, sentences)."""
+    """Per-locale templates, Faker-made author names and the sentence corpus (if any)."""
 
     locale: str
     templates: dict[str, Any]
@@ -109,7 +109,9 @@ def locale_pools(locale: str) -> LocalePools:
         templates=templates,
         authors=shipped["authors"],
         author_weights=zipf_cumulative(len(shipped["authors"])),
-        sentences=shipped["sentences"],
+        sentences=_data(f"sentences/{locale}.json")["sentences"]
+        if templates["prose"] == "corpus"
+        else [],
     )
 
 
@@ -135,16 +137,9 @@ def build_locale_pools(locale: str) -> dict[str, Any]:
     templates = _data("locales.json")[locale]
     fake = Faker(locale)
     fake.seed_instance(POOL_SEED)
+    del templates  # every locale's names come from Faker; prose never does
     authors = [fake.name() for _ in range(NAME_POOL)]
-    sentences: list[str] = []
-    if templates["prose"] == "faker":
-        sentences = [fake.sentence(nb_words=10) for _ in range(SENTENCE_POOL)]
-    return {
-        "faker_version": metadata.version("faker"),
-        "pool_seed": POOL_SEED,
-        "authors": authors,
-        "sentences": sentences,
-    }
+    return {"faker_version": metadata.version("faker"), "pool_seed": POOL_SEED, "authors": authors}
 
 
 def pools_file_bytes(pools: dict[str, Any]) -> bytes:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import stamina
 
+from anp_synth.edge.keys import change_keys
 from anp_synth.errors import (
     LedgerBusyError,
     SinkError,
@@ -26,9 +27,14 @@ from anp_synth.importer.ledger import (
     Run,
     RunState,
 )
-from anp_synth.importer.send import idempotency_key, url_path
+from anp_synth.importer.options import Options
+from anp_synth.importer.runlog import RunLog
+from anp_synth.importer.send import BatchResult, idempotency_key, purge_edges, url_path
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import Sink, UpsertResult
+
+if TYPE_CHECKING:
+    from anp_synth.edge.purge import Purger
 
 T = TypeVar("T")
 
@@ -63,6 +69,7 @@ class RollbackResult:
     restored: int = 0
     failed: list[Failed] = field(default_factory=list)
     purged: int = 0
+    purged_keys: int = 0  # cache keys the edges (purgers) confirmed
 
 
 def plan(ledger: Ledger, run_id: int | None = None, target: str | None = None) -> Plan:
@@ -121,6 +128,7 @@ class _Undone(NamedTuple):
     change: Change
     restored: UpsertResult | None = None
     error: str | None = None
+    keys: tuple[str, ...] = ()  # what an edge must purge for it
     down: bool = False  # failed because the target stopped answering, not because it refused
 
 
@@ -131,13 +139,24 @@ def _retry(fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     raise AssertionError("unreachable: stamina raises when it gives up")
 
 
-def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> RollbackResult:
-    """Carry out a plan against the sink (N requests in flight), then record it in the ledger."""
+def apply(
+    p: Plan,
+    sink: Sink,
+    ledger: Ledger,
+    concurrency: int = 4,
+    purgers: Sequence[Purger] = (),
+) -> RollbackResult:
+    """Carry out a plan against the sink (N requests in flight), then record it in the ledger.
+
+    With `purgers`, the cache keys of every post undone are purged at those edges (retried
+    like a write; a purge that still fails is one of `failed`, as "(purge)").
+    """
     out = RollbackResult()
     target = p.run.target
     deleted: list[str] = []
     restored: list[Restored] = []
     paths: list[str] = []
+    keys: list[str] = []
 
     gone = threading.Event()  # the target stopped answering: stop, do not wait per post
 
@@ -146,11 +165,16 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
             return _Undone(c, error="not tried: the target stopped answering", down=True)
         try:
             if c.action == Action.CREATED:
+                # Its listings are purged at the edge: read them before the post goes.
+                held = _retry(sink.get, c.source_id) if purgers else None
                 _retry(sink.delete, c.source_id)
-                return _Undone(c)
+                before = held.post if held is not None else None
+                return _Undone(c, keys=tuple(change_keys(c.source_id, before, None)))
             assert c.previous is not None
             key = idempotency_key(c.source_id, content_hash(c.previous), f"rollback{p.run.id}")
-            return _Undone(c, restored=_retry(sink.upsert, c.previous, idempotency_key=key))
+            restored = _retry(sink.upsert, c.previous, idempotency_key=key)
+            # The version undone is not kept: purged like a create of the old one (safe side).
+            return _Undone(c, restored, keys=tuple(change_keys(c.source_id, None, c.previous)))
         except TransientSinkError as exc:  # still failing after the retries
             gone.set()
             return _Undone(c, error=str(exc), down=True)
@@ -159,7 +183,8 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
 
     down: list[str] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        for c, res, error, is_down in pool.map(undo, [*p.delete, *p.restore]):
+        for c, res, error, undone_keys, is_down in pool.map(undo, [*p.delete, *p.restore]):
+            keys.extend(undone_keys)
             if is_down:
                 down.append(error or "")
             elif error is not None:
@@ -190,4 +215,11 @@ def apply(p: Plan, sink: Sink, ledger: Ledger, concurrency: int = 4) -> Rollback
             out.failed.append(Failed("(purge)", str(exc)))
     if not out.failed and not p.unrestorable:
         ledger.set_run_state(p.run.id, RunState.ROLLED_BACK)
+    if purgers:
+        # After the state: the posts are undone either way; a purge that failed is reported
+        # (the CLI exits 3), and `anp-synth` cannot redo it by rerunning the rollback.
+        edge = BatchResult()
+        purge_edges(purgers, list(dict.fromkeys(keys)), Options(), RunLog(None), edge)
+        out.purged_keys = edge.purged_keys
+        out.failed.extend(Failed("(purge)", reason) for reason in edge.purge_failed)
     return out

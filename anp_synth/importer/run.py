@@ -13,9 +13,9 @@ upsert keyed by source id with an Idempotency-Key derived from source id + conte
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
@@ -26,6 +26,9 @@ from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_ke
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import iter_lines
 from anp_synth.sinks.base import Sink
+
+if TYPE_CHECKING:
+    from anp_synth.edge.purge import Purger
 
 __all__ = ["CircuitBreaker", "Importer", "Options", "Summary", "idempotency_key"]
 
@@ -44,8 +47,10 @@ class Importer:
         *,
         on_progress: Callable[[int], None] | None = None,
         on_notice: Callable[[str], None] | None = None,
+        purgers: Sequence[Purger] = (),
     ) -> None:
         self.sink, self.ledger, self.target = sink, ledger, target
+        self.purgers = purgers  # edges to purge by key after each confirmed batch
         self.opt = options or Options()
         self.on_progress = on_progress or (lambda n: None)
         # What the user must hear while waiting (a retry, a pause); the CLI writes it to stderr.
@@ -130,7 +135,7 @@ class _Pass:
         self.imp, self.summary, self.run_id = imp, summary, run_id
         self.ledger, self.target = imp.ledger, imp.target
         self.log, self._quarantine = log, quarantine
-        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.notice.retry)
+        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry)
         self.planner = Planner(imp.ledger, imp.target, imp.opt, summary, self.quarantine)
         self.inflight: set[Future[BatchResult]] = set()
         self.fatal: BaseException | None = None
@@ -228,6 +233,8 @@ class _Pass:
             # A request that timed out may still have written them.
             failures = [Failure(g.item.source_id, g.reason) for g in res.gave_up]
             self.ledger.fail(self.target, failures, gave_up=True)
+        self.summary.purged_keys += res.purged_keys
+        self.summary.purge_failed.extend(res.purge_failed)
         for r in res.refused:
             self.quarantine(Quarantined(r.item.line, r.item.source_id, "target", r.reason))
         for g in res.gave_up:

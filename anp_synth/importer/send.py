@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import stamina
 
 from anp_synth.contract import UpsertOutcome
+from anp_synth.edge.keys import change_keys
 from anp_synth.errors import SinkError, TerminalSinkError, TokenRefusedError, TransientSinkError
 from anp_synth.importer.breaker import CircuitBreaker
 from anp_synth.importer.ledger import Known
 from anp_synth.importer.options import Options
 from anp_synth.importer.runlog import RunLog
 from anp_synth.sinks.base import Sink, UpsertResult
+
+if TYPE_CHECKING:
+    from anp_synth.edge.purge import Purger
 
 
 def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:
@@ -85,6 +89,8 @@ class BatchResult:
     done: list[Done] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
     gave_up: list[GaveUp] = field(default_factory=list)
+    purged_keys: int = 0  # keys an edge (--purge) confirmed purging
+    purge_failed: list[str] = field(default_factory=list)  # edge purges that still failed
 
     def __len__(self) -> int:
         return len(self.done) + len(self.refused) + len(self.gave_up)
@@ -127,9 +133,11 @@ class Sender:
         breaker: CircuitBreaker,
         options: Options,
         log: RunLog,
+        purgers: Sequence[Purger] = (),
         on_retry: Callable[[str, int, float], None] | None = None,
     ) -> None:
         self.sink, self.breaker, self.opt, self.log = sink, breaker, options, log
+        self.purgers = purgers
         self.on_retry = on_retry or (lambda error, posts, wait: None)
 
     def send(self, batch: list[Item], run_id: int) -> BatchResult:
@@ -154,6 +162,8 @@ class Sender:
                 reason = f"gave up after {count.total} attempts: {error}"
                 out.gave_up.append(GaveUp(left[0], reason))
         self._purge(out)
+        if self.purgers:
+            purge_edges(self.purgers, edge_keys(out.done), self.opt, self.log, out)
         return out
 
     def _send_group(
@@ -328,6 +338,59 @@ def purge_paths(results: Iterable[UpsertResult]) -> list[str]:
             if isinstance(prev.get("slug"), str) and f"/posts/{prev['slug']}" != path:
                 paths.append(f"/posts/{prev['slug']}")
     return paths
+
+
+def edge_keys(done: Iterable[Done]) -> list[str]:
+    """The cache keys to purge at an edge after these confirmed writes (anp_synth.edge.keys)."""
+    keys: list[str] = []
+    for d in done:
+        if d.result.outcome == UpsertOutcome.CREATED:
+            keys.extend(change_keys(d.item.source_id, None, d.item.post))
+        elif d.result.outcome == UpsertOutcome.UPDATED:
+            # previous None (a target that does not say): purged like a create, the safe side
+            keys.extend(change_keys(d.item.source_id, d.result.previous, d.item.post))
+    return list(dict.fromkeys(keys))
+
+
+def purge_edges(
+    purgers: Sequence[Purger], keys: list[str], opt: Options, log: RunLog, out: BatchResult
+) -> None:
+    """Purge `keys` at every edge, retried like a write; what still fails goes in `out`."""
+    if not keys:
+        return
+    for purger in purgers:
+        t0 = time.perf_counter()
+        try:
+            for attempt in stamina.retry_context(
+                on=TransientSinkError,
+                attempts=opt.max_attempts,
+                timeout=opt.max_retry_time,
+                wait_initial=opt.wait_initial,
+                wait_max=opt.wait_max,
+            ):
+                with attempt:
+                    dropped = purger.purge_keys(keys)
+        except SinkError as exc:
+            out.purge_failed.append(f"{purger.name}: {len(keys)} keys: {exc}")
+            log.write(
+                {
+                    "action": "purge-failed",
+                    "edge": purger.name,
+                    "keys": len(keys),
+                    "error": str(exc)[:300],
+                }
+            )
+            continue
+        out.purged_keys += len(keys)
+        log.write(
+            {
+                "action": "purge",
+                "edge": purger.name,
+                "keys": len(keys),
+                "dropped": dropped,
+                "latency_ms": _ms_since(t0),
+            }
+        )
 
 
 def _ms_since(t0: float) -> float:

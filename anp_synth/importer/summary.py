@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
@@ -24,6 +24,8 @@ class Summary:
     would_update: int = 0
     log_path: str | None = None
     quarantine_path: str | None = None
+    purged_keys: int = 0  # cache keys the edges (--purge) confirmed
+    purge_failed: list[str] = field(default_factory=list)  # edge purges that failed for good
 
     @property
     def rate(self) -> float:
@@ -32,8 +34,8 @@ class Summary:
 
     @property
     def ok(self) -> bool:
-        """True when nothing was quarantined or failed."""
-        return self.failed == 0 and self.quarantined == 0
+        """True when nothing was quarantined or failed, and every edge purge went through."""
+        return self.failed == 0 and self.quarantined == 0 and not self.purge_failed
 
     def counts(self) -> dict[str, int]:
         """The counts stored with the run in the ledger."""

@@ -15,10 +15,12 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 import psutil
 
 from anp_synth.errors import AnpError
+from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
@@ -207,13 +209,16 @@ def environment() -> dict[str, str]:
 
 def clear_samples(out: Path) -> None:
     """Remove samples (and the channel's tally) of an earlier run in the same directory."""
-    for pattern in ("samples-*.tsv", "channel.json", "worker-*.json"):
+    for pattern in ("samples-*.tsv", "channel.json", "worker-*.json", "progress.json"):
         for old in out.glob(pattern):
             old.unlink()
 
 
-def run_locust(settings: Settings) -> LocustResult:
-    """Start Locust on `settings` (its manifest prepared), sample CPU, wait within a deadline."""
+def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResult:
+    """Start Locust on `settings` (its manifest prepared), sample CPU, wait within a deadline.
+
+    With `progress`, a live progress line goes there while the run lasts.
+    """
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     clear_samples(out)
@@ -235,6 +240,10 @@ def run_locust(settings: Settings) -> LocustResult:
             proc.pid, started + warmup, started + warmup + settings.duration, settings.cpu_limit
         )
         monitor.start()
+        live = None
+        if progress is not None and not settings.worker:
+            live = ProgressLine(out, settings.duration, progress)
+            live.start()
         deadline = settings.duration + STOP_TIMEOUT_S + 60.0
         if settings.master or settings.worker:
             deadline += EXPECT_WORKERS_WAIT_S  # the workers connect, or wait for the master
@@ -249,6 +258,8 @@ def run_locust(settings: Settings) -> LocustResult:
             _stop_group(proc)
             raise
         finally:
+            if live is not None:
+                live.stop()
             monitor.stop_event.set()
             monitor.join(timeout=5)
     elapsed = time.time() - started

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules, channel, junit, markdown
+from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
-from anp_synth.loadtest.runner import LocustResult, log_tail, run_locust
+from anp_synth.loadtest.runner import CpuReport, LocustResult, log_tail, run_locust
 from anp_synth.loadtest.settings import Settings
 from anp_synth.loadtest.stats import (
     AGGREGATE,
@@ -48,6 +49,8 @@ class LoadTestResult:
     duration_s: float
     notes: list[str] = field(default_factory=list)
     workers: list[channel.WorkerTally] | None = None  # None: a single process
+    report: Path | None = None  # our HTML report (report.FILE in --out)
+    interrupted: bool = False  # Ctrl-C or SIGTERM: the figures up to then
 
     @property
     def lost_workers(self) -> list[channel.WorkerTally]:
@@ -124,8 +127,11 @@ def run_worker(settings: Settings) -> WorkerResult:
     return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
 
 
-def run(settings: Settings) -> LoadTestResult:
-    """Run the load test and judge it; raises only for errors, not for a failed verdict."""
+def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
+    """Run the load test and judge it; raises only for errors, not for a failed verdict.
+
+    With `progress` (a stream), a live progress line is printed there during the run.
+    """
     if settings.target is None:
         raise UsageError("target", "the load test needs the site's base URL")
     settings.check_files()
@@ -146,7 +152,11 @@ def run(settings: Settings) -> LoadTestResult:
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
     check_reachable(settings.target)
-    result = run_locust(replace(settings, manifest=manifest))
+    try:
+        result = run_locust(replace(settings, manifest=manifest), progress)
+    except KeyboardInterrupt:
+        keep_partial(settings, thresholds, policy, old)  # Locust was stopped: its samples are in
+        raise
     if result.returncode != 0:
         raise AnpError(
             f"locust exited with {result.returncode} (log: {result.log}):\n{log_tail(result.log)}"
@@ -201,12 +211,50 @@ def run(settings: Settings) -> LoadTestResult:
             f"the host's CPU averaged {result.cpu.host_mean:.0f}%: other work competed with the "
             "site and the generator, so latencies may be pessimistic"
         )
+    judged.report = settings.out / report.FILE
     write_summary(judged, settings, policy)
+    report.write(judged.report, judged, samples, thresholds, old)
     if settings.junit is not None:
         junit.write(settings.junit, judged, policy)
     if settings.markdown is not None:
-        markdown.write(settings.markdown, judged, policy, report=str(result.html))
+        markdown.write(settings.markdown, judged, policy, report=str(judged.report))
     return judged
+
+
+def keep_partial(
+    settings: Settings,
+    thresholds: Thresholds,
+    policy: thresholds_mod.BaselinePolicy,
+    old: dict[str, list[float]] | None,
+) -> None:
+    """An interrupted run: summary.json and the HTML report of the samples recorded so far."""
+    samples = read_samples(settings.out)
+    if not samples:
+        return
+    out = settings.out
+    rows = summarize(samples)
+    checks = thresholds_mod.checks(thresholds, rows)
+    idle = CpuReport(per_process={}, host_mean=0.0, samples=0, limit=settings.cpu_limit)
+    locust = LocustResult(
+        -1, idle, out / "report.html", out / "locust", out / "locust.json", out / "locust.log",
+        min(s.start for s in samples), 0.0,
+    )  # fmt: skip
+    partial = LoadTestResult(
+        routes=rows,
+        breaches=[c.breach for c in checks if not c.passed],
+        checks=checks,
+        comparisons=baseline_mod.compare(old, latencies_by_route(samples), policy) if old else [],
+        locust=locust,
+        summary_path=out / "summary.json",
+        late=sum(s.late for s in samples),
+        duration_s=rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0,
+        notes=["interrupted: these figures cover the run up to the interruption only"],
+        workers=channel.read(out),
+        report=out / report.FILE,
+        interrupted=True,
+    )
+    write_summary(partial, settings, policy)
+    report.write(out / report.FILE, partial, samples, thresholds, old)
 
 
 def write_summary(
@@ -251,9 +299,11 @@ def write_summary(
         "cpu": result.locust.cpu.as_dict(),
         "locust_exit_code": result.locust.returncode,
         "trusted": result.trusted,
+        "interrupted": result.interrupted,
         "passed": result.passed,
         "notes": result.notes,
         "reports": {
+            "report": str(result.report) if result.report else None,
             "html": str(result.locust.html),
             "csv": str(result.locust.csv_prefix) + "_stats.csv",
             "json": str(result.locust.json),

@@ -32,6 +32,8 @@ SHARED_WITH_WORKERS = (
     "similar",
     "hit_tries",
     "page_size",
+    "edge",  # the inspector holds an edge to its own verdict
+    "assets",  # readers fetch a page's images, stylesheets and scripts
     "locustfile",  # your own locustfile may have other scenarios
 )
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
@@ -152,10 +154,15 @@ class Settings:
     master_port: int = 5557
     junit: Path | None = None  # JUnit XML: one testcase per threshold and comparison
     markdown: Path | None = None  # a pull-request comment: verdict, breaches, regressions
+    edge: bool = False  # the target is a Varnish edge: hold it to the edge's verdict
+    assets: bool = False  # readers fetch each page's assets as a browser with a cache would
 
     def __post_init__(self) -> None:
         self._check_values()
         self._check_roles()
+        for switch in ("edge", "assets"):
+            if not isinstance(getattr(self, switch), bool):
+                raise UsageError(switch, f"expected true or false, got {getattr(self, switch)!r}")
         if self.target is not None and not _TARGET.match(self.target):
             raise UsageError("target", f"expected http(s)://host[:port], got {self.target!r}")
         if self.locustfile is None:  # your own locustfile may have other scenarios
@@ -325,6 +332,22 @@ def _same(value: object) -> object:
     return value
 
 
+def _flag(option: str) -> Callable[[object], object]:
+    """A switch from text (plain Locust's options): 1/true/yes/on or 0/false/no/off."""
+
+    def parse(value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise UsageError(option, f"expected true or false, got {value!r}")
+
+    return parse
+
+
 # How each field reads from text (plain Locust's options); typed values pass through.
 _PARSE: dict[str, Callable[[object], object]] = {
     "target": _same,
@@ -334,6 +357,8 @@ _PARSE: dict[str, Callable[[object], object]] = {
     "duration": lambda v: parse_duration(v) if isinstance(v, str) else v,
     "think": lambda v: Think.parse(v) if isinstance(v, str) else v,
     "weights": lambda v: parse_weights(v) if isinstance(v, str) else v,
+    "edge": _flag("edge"),
+    "assets": _flag("assets"),
     **{
         name: _number(name, int)
         for name in (

@@ -361,10 +361,12 @@ async def purge(request: Request) -> Response:
     require_token(request)
     site = site_of(request)
     raw = parse_json(await read_body(request, MAX_POST_BYTES))
-    if not isinstance(raw, dict):
-        raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")
-    members(raw, ("routes", "keys"))
-    routes = raw.get("routes", [] if "keys" in raw else None)
+    if not isinstance(raw, dict) or not raw:
+        raise ApiError(422, 'routes: expected {"routes": ["/path", ...], "keys": [...]}', "routes")
+    for other in raw:
+        if other not in ("routes", "keys"):
+            raise ApiError(422, f"{other}: unknown key (expected 'routes' and/or 'keys')", other)
+    routes = raw.get("routes", [])
     keys = raw.get("keys", [])
     if not isinstance(routes, list):
         raise ApiError(422, 'routes: expected {"routes": ["/path", ...]}', "routes")

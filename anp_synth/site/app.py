@@ -24,9 +24,12 @@ from anp_synth.post import FieldError, field_errors
 from anp_synth.site.accesslog import FLUSH_S, AccessLog
 from anp_synth.site.api import MAX_REPORTED_ERRORS, error_body, json_response
 from anp_synth.site.api import router as api_router
+from anp_synth.site.assets import router as assets_router
 from anp_synth.site.auth import User, load_token, load_users
 from anp_synth.site.cache import CacheMiddleware, PageCache, Receive, Scope, Send
 from anp_synth.site.db import Database
+from anp_synth.site.feeds import router as feeds_router
+from anp_synth.site.media import router as media_router
 from anp_synth.site.openapi import openapi_document
 from anp_synth.site.pages import router as pages_router
 from anp_synth.site.render import render_error
@@ -38,6 +41,7 @@ ENV_USERS = "ANP_SITE_USERS"
 ENV_TOKEN_FILE = "ANP_SITE_TOKEN_FILE"
 ENV_ACCESS_LOG = "ANP_SITE_ACCESS_LOG"
 ENV_KEY_HEADERS = "ANP_SITE_KEY_HEADERS"  # comma-separated header names for the cache keys
+ENV_BEHIND_HTTPS = "ANP_SITE_BEHIND_HTTPS"  # "1": readers come over https (session cookie Secure)
 
 
 def parse_key_headers(value: str) -> tuple[str, ...]:
@@ -67,6 +71,7 @@ class SiteConfig:
     access_log: bool = True
     log_fd: int | None = None
     key_headers: tuple[str, ...] = KEY_HEADERS_DEFAULT
+    behind_https: bool = False
 
     @classmethod
     def load(
@@ -136,7 +141,7 @@ def create_app(config: SiteConfig) -> SiteApp:
     )
     db = Database(config.db_path)
     cache = PageCache(db)
-    app.state.site = Site(db, cache, config.token, config.users)
+    app.state.site = Site(db, cache, config.token, config.users, config.behind_https)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> Response:
@@ -186,6 +191,9 @@ def create_app(config: SiteConfig) -> SiteApp:
 
     app.include_router(api_router)
     app.include_router(pages_router)
+    app.include_router(assets_router)
+    app.include_router(feeds_router)
+    app.include_router(media_router)
     log = AccessLog(config.log_fd, enabled=config.access_log)
     app.state.access_log = log
     app.cache_layer = CacheMiddleware(app._inner, cache, log, config.key_headers)
@@ -229,6 +237,7 @@ def app_from_env() -> SiteApp:
         os.environ.get(ENV_USERS) or None,
         os.environ.get(ENV_ACCESS_LOG, "1") == "1",
     )
+    config.behind_https = os.environ.get(ENV_BEHIND_HTTPS, "0") == "1"
     if ENV_KEY_HEADERS in os.environ:
         config.key_headers = parse_key_headers(os.environ[ENV_KEY_HEADERS])
     return create_app(config)

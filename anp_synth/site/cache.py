@@ -37,6 +37,8 @@ class Rule:
     name: str
     pattern: re.Pattern[str]
     ttl: int  # seconds in the shared page cache; 0 = never stored
+    immutable: bool = False  # same URL, same bytes for ever: browsers keep it for the TTL
+    local: bool = True  # kept in the site's own cache too (placeholders are cheaper to redo)
 
 
 # THE cache rules, first match wins. Change them here and in docs/caching.md.
@@ -49,6 +51,11 @@ RULES: tuple[Rule, ...] = (
     Rule("login", re.compile(r"^/(?:login|logout)$"), 0),
     Rule("api", re.compile(r"^/api/"), 0),
     Rule("health", re.compile(r"^/health$"), 0),
+    Rule("asset", re.compile(r"^/(?:favicon\.ico|robots\.txt)$"), 3600),
+    Rule("feed", re.compile(r"^/feed\.xml$"), 60),
+    Rule("sitemap", re.compile(r"^/sitemap(?:-\d+)?\.xml$"), 300),
+    # not in the site's own cache: 100,000 placeholders would push the pages out
+    Rule("media", re.compile(r"^/media/[^/]+$"), 31_536_000, immutable=True, local=False),
 )
 NO_RULE = Rule("none", re.compile(""), 0)
 CACHEABLE_METHODS = frozenset({"GET", "HEAD"})
@@ -118,6 +125,8 @@ def bypass_reason(rule: Rule, method: str, query: bytes, has_session: bool) -> s
 def cache_control(rule: Rule, reason: str | None) -> bytes:
     """The Cache-Control header of a response under a rule and a bypass reason."""
     if reason is None:
+        if rule.immutable:  # a placeholder image: its bytes never change
+            return f"public, max-age={rule.ttl}, immutable".encode()
         # Shared caches keep the page for the rule's TTL; browsers revalidate with the ETag,
         # so a purge reaches them at once.
         return f"public, max-age=0, s-maxage={rule.ttl}, must-revalidate".encode()
@@ -509,7 +518,7 @@ class CacheMiddleware:
         headers = [
             (k, v) for k, v in start["headers"] if k.lower() not in (b"etag", b"content-length")
         ]
-        if reason is None:
+        if reason is None and rule.local:
             content_type = next(
                 (v for k, v in headers if k.lower() == b"content-type"), b"text/html"
             )

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from anp_synth.contract import UpsertOutcome
-from anp_synth.edge.keys import post_key
+from anp_synth.edge.keys import SITEMAP, post_key
 from anp_synth.jsonl import content_hash
 from anp_synth.site.terms import fts_query, post_terms, search_text
 
@@ -602,6 +602,7 @@ class Database:
             result = UpsertOutcome.CREATED
             for listing in _listings_of(post, terms):
                 changes.listing(listing).shift((published, post_id), insert=True)
+            changes.keys.add(SITEMAP)
         else:
             post_id = old.id
             previous = orjson.loads(old.body)
@@ -616,6 +617,8 @@ class Database:
             if old.slug != slug:
                 slugs.pop(old.slug, None)
                 changes.paths.add(post_path(old.slug))
+            if old.slug != slug or old.published_at != published:
+                changes.keys.add(SITEMAP)
         self._index(post_id, post, text, terms)
         slugs[slug] = source_id
         existing[source_id] = _Row(post_id, source_id, slug, published, digest, body)
@@ -703,7 +706,7 @@ class Database:
             self._unindex(post_id, old)
             self._terms.flush(conn)
             conn.execute("DELETE FROM posts WHERE id = ?", (post_id,))
-            changes = Changes({post_path(old["slug"])}, keys={post_key(source_id)})
+            changes = Changes({post_path(old["slug"])}, keys={post_key(source_id), SITEMAP})
             for listing in _listings_of(old):
                 changes.listing(listing).shift((old["published_at"], post_id), insert=False)
             self._log_changes(changes, now)
@@ -800,6 +803,13 @@ class Database:
         return KeysetPage(
             [KeysetRow(r[0], r[1], r[2]) for r in rows], rows[-1][0] if more and rows else None
         )
+
+    def sitemap_rows(self, offset: int, limit: int) -> list[tuple[str, str]]:
+        """(slug, published_at) of `limit` posts from `offset`, in id order (the sitemap)."""
+        rows = self.conn.execute(
+            "SELECT slug, published_at FROM posts ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+        ).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     def listing(self, name: str, page: int, per_page: int) -> ListingPage:
         """One page of a listing (`home`, `stack:SLUG`, `tag:SLUG`), newest first."""

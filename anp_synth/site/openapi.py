@@ -23,6 +23,7 @@ from anp_synth.contract import (
     PURGE_PATH,
     post_path,
 )
+from anp_synth.edge.keys import SAFE_KEY_PATTERN
 from anp_synth.post import HASH_RE, MAX_INT, SOURCE_ID_RE, Post
 from anp_synth.site.api import MAX_REPORTED_ERRORS, MAX_ROUTE
 
@@ -136,7 +137,7 @@ ANSWERS: dict[str, dict[str, Any]] = {
             "purged_by_key": {
                 "type": "array",
                 "items": _STR,
-                "description": "The paths cached here under one of the keys.",
+                "description": "The cached pages the keys named (and now are not).",
             },
         }
     ),
@@ -176,9 +177,7 @@ _JSON_VALUE = {
 }
 
 _ROUTE = {"type": "string", "pattern": "^/", "maxLength": MAX_ROUTE}
-# The keys anp_synth.edge.keys.is_safe_key accepts (tests/site/test_openapi.py holds them equal).
-SAFE_KEY_PATTERN = "^[A-Za-z0-9._~:/@+-]{1,1024}$"
-_CACHE_KEY = {"type": "string", "pattern": SAFE_KEY_PATTERN}
+_KEY = {"type": "string", "pattern": f"^{SAFE_KEY_PATTERN}$"}
 
 BODIES: dict[str, dict[str, Any]] = {
     "JsonValue": _JSON_VALUE,
@@ -186,12 +185,8 @@ BODIES: dict[str, dict[str, Any]] = {
         **_object(
             {},
             {
-                "routes": {"type": "array", "items": _ROUTE, "description": "Paths to purge."},
-                "keys": {
-                    "type": "array",
-                    "items": _CACHE_KEY,
-                    "description": "Cache keys: every page carrying one is purged.",
-                },
+                "routes": {"type": "array", "items": _ROUTE},
+                "keys": {"type": "array", "items": _KEY},
             },
         ),
         "minProperties": 1,

@@ -11,7 +11,7 @@ from anp_synth.edge.keys import listing_page_keys, post_page_keys
 from anp_synth.site.auth import SESSION_TTL_S, check_password, new_session_id, session_hash
 from anp_synth.site.cache import SESSION_COOKIE, ListingSpan
 from anp_synth.site.render import render
-from anp_synth.site.state import site_of
+from anp_synth.site.state import is_https, site_of
 
 PER_PAGE = 20
 MAX_PAGE = 10_000
@@ -28,7 +28,9 @@ def _page_url(base: str, page: int) -> str:
     return f"{base}/page/{page}"
 
 
-def _listing(request: Request, name: str, base: str, page: int, heading: str) -> HTMLResponse:
+def _listing(request: Request, name: str, base: str, page: int, heading: str) -> Response:
+    if page == 1 and request.url.path.endswith("/page/1"):
+        return RedirectResponse(base or "/", 301)  # one URL per page: /page/1 is /
     if page < 1 or page > MAX_PAGE:
         raise HTTPException(404, "no such page")
     result = site_of(request).db.listing(name, page, PER_PAGE)
@@ -54,37 +56,37 @@ def _listing(request: Request, name: str, base: str, page: int, heading: str) ->
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> HTMLResponse:
+async def home(request: Request) -> Response:
     """The latest posts."""
     return _listing(request, "home", "", 1, "Latest posts")
 
 
 @router.get("/page/{page}", response_class=HTMLResponse)
-async def home_page(request: Request, page: int) -> HTMLResponse:
+async def home_page(request: Request, page: int) -> Response:
     """Older posts, page by page."""
     return _listing(request, "home", "", page, "Latest posts")
 
 
 @router.get("/stack/{slug}", response_class=HTMLResponse)
-async def stack(request: Request, slug: str) -> HTMLResponse:
+async def stack(request: Request, slug: str) -> Response:
     """Posts of one stack."""
     return _listing(request, f"stack:{slug}", f"/stack/{slug}", 1, "Stack: {title}")
 
 
 @router.get("/stack/{slug}/page/{page}", response_class=HTMLResponse)
-async def stack_page(request: Request, slug: str, page: int) -> HTMLResponse:
+async def stack_page(request: Request, slug: str, page: int) -> Response:
     """Posts of one stack, page by page."""
     return _listing(request, f"stack:{slug}", f"/stack/{slug}", page, "Stack: {title}")
 
 
 @router.get("/tag/{slug}", response_class=HTMLResponse)
-async def tag(request: Request, slug: str) -> HTMLResponse:
+async def tag(request: Request, slug: str) -> Response:
     """Posts with one tag."""
     return _listing(request, f"tag:{slug}", f"/tag/{slug}", 1, "Tag: {title}")
 
 
 @router.get("/tag/{slug}/page/{page}", response_class=HTMLResponse)
-async def tag_page(request: Request, slug: str, page: int) -> HTMLResponse:
+async def tag_page(request: Request, slug: str, page: int) -> Response:
     """Posts with one tag, page by page."""
     return _listing(request, f"tag:{slug}", f"/tag/{slug}", page, "Tag: {title}")
 
@@ -120,6 +122,7 @@ async def search(
         page=page,
         newer=f"{base}&page={page - 1}" if page > 1 else None,
         older=f"{base}&page={page + 1}" if has_next else None,
+        empty="No results: no post holds every word." if page == 1 else "No more results.",
     )
 
 
@@ -152,7 +155,12 @@ async def login(request: Request) -> Response:
     )
     response = RedirectResponse("/", 303)
     response.set_cookie(
-        SESSION_COOKIE, session_id, max_age=SESSION_TTL_S, httponly=True, samesite="lax"
+        SESSION_COOKIE,
+        session_id,
+        max_age=SESSION_TTL_S,
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
     )
     return response
 
@@ -164,5 +172,5 @@ async def logout(request: Request) -> Response:
     if cookie:
         site_of(request).db.delete_session(session_hash(cookie))
     response = RedirectResponse("/", 303)
-    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(SESSION_COOKIE, secure=is_https(request), httponly=True)
     return response

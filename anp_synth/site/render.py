@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
+from anp_synth.site.media import media_url
 from anp_synth.site.state import site_of
 from anp_synth.site.terms import slugify
 
@@ -45,15 +46,20 @@ def _finalize(value: Any) -> Any:
 
 
 def safe_url(url: Any) -> str:
-    """The URL if it is plain http(s), else `#`: no javascript:, data: or vbscript: links."""
+    """The URL if it is plain http(s) or a path on this site, else `#`: no javascript:,
+    data: or vbscript: links, no protocol-relative `//host` (the generated posts' images
+    are paths such as `/media/<id>.jpg`)."""
     if not isinstance(url, str):
         return "#"
     cleaned = _BIDI.sub("", url).strip()
     try:
-        scheme = urlsplit(cleaned).scheme.lower()
+        parts = urlsplit(cleaned)
     except ValueError:
         return "#"
-    if scheme not in _SAFE_SCHEMES or any(ord(c) < 32 for c in cleaned):
+    local = not parts.scheme and not parts.netloc and cleaned.startswith("/")
+    if not local and parts.scheme.lower() not in _SAFE_SCHEMES:
+        return "#"
+    if "\\" in cleaned or cleaned.startswith("//") or any(ord(c) < 32 for c in cleaned):
         return "#"
     return cleaned
 
@@ -82,6 +88,7 @@ env.filters["safe_url"] = safe_url
 env.filters["label"] = label
 env.filters["lang"] = lang
 env.filters["slugify"] = slugify
+env.filters["media_url"] = media_url
 env.tests["mapping"] = lambda v: isinstance(v, dict)
 env.tests["list"] = lambda v: isinstance(v, list)
 

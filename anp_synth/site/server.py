@@ -30,6 +30,7 @@ def serve(
     token_file: str | None,
     access_log: bool = True,
     key_headers: str | None = None,
+    behind_https: bool = False,
 ) -> None:
     """Serve the site until interrupted."""
     import uvicorn
@@ -44,6 +45,7 @@ def serve(
         except ValueError as exc:
             raise UsageError("key_headers", str(exc)) from None
         os.environ[site_app.ENV_KEY_HEADERS] = key_headers
+    os.environ[site_app.ENV_BEHIND_HTTPS] = "1" if behind_https else "0"
     if users_file and not Path(users_file).is_file():
         raise UsageError("users", f"no such file: {users_file}")
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)

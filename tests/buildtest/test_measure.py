@@ -57,3 +57,34 @@ def test_a_build_past_its_timeout_is_killed_with_its_children(tmp_path: Path) ->
         run_build([sys.executable, "-c", code], tmp_path, timeout=1.0)
     child = int(pidfile.read_text())
     assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def test_sigterm_stops_the_build_test_and_its_build(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    pidfile = tmp_path / "build.pid"
+    script = tmp_path / "build.py"
+    script.write_text(
+        f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\ntime.sleep(60)\n"
+    )
+    runner = (
+        "import sys\nfrom pathlib import Path\n"
+        "from anp_synth.buildtest.measure import run_build, sigterm_as_interrupt\n"
+        "try:\n"
+        "    with sigterm_as_interrupt():\n"
+        f"        run_build([sys.executable, {str(script)!r}], Path({str(tmp_path)!r}))\n"
+        "except KeyboardInterrupt:\n"
+        "    sys.exit(130)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", runner])
+    deadline = time.monotonic() + 30
+    while not pidfile.exists() or not pidfile.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    build = int(pidfile.read_text())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 130
+    time.sleep(0.2)
+    assert not psutil.pid_exists(build) or psutil.Process(build).status() == psutil.STATUS_ZOMBIE

@@ -98,6 +98,8 @@ def _not_allowed(name: str) -> bool:
         "options",
         "importer",
         "loadtest",
+        "varnish",
+        "profile",
         "buildtest",
     ],
 )
@@ -115,8 +117,10 @@ def test_every_command_module_is_checked() -> None:
         "importer",
         "loadtest",
         "options",
+        "profile",
         "progress",
         "site",
+        "varnish",
         "wordpress",
     }
 
@@ -151,10 +155,12 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     commands = (
         "generate",
         "show",
+        "profile",
         "import",
         "rollback",
         "loadtest",
         "site",
+        "varnish",
         "wordpress",
         "buildtest",
     )

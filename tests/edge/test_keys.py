@@ -7,6 +7,7 @@ import sys
 
 from anp_synth.edge.keys import (
     NOT_FOUND,
+    SITEMAP,
     change_keys,
     is_safe_key,
     listing_key,
@@ -54,21 +55,22 @@ def test_create_and_delete_purge_every_listing_of_the_post_and_create_the_404s()
     sid = post["source_id"]
     created = change_keys(sid, None, post)
     assert created[0] == f"post-{sid}" and NOT_FOUND in created
-    assert set(created) - {f"post-{sid}", NOT_FOUND} == _families(post)
+    assert set(created) - {f"post-{sid}", NOT_FOUND, SITEMAP} == _families(post)
+    assert SITEMAP in created
     deleted = change_keys(sid, post, None)
-    assert set(deleted) == {f"post-{sid}"} | _families(post)
+    assert set(deleted) == {f"post-{sid}", SITEMAP} | _families(post)
 
 
 def test_a_new_date_shifts_every_listing_and_a_new_tag_only_the_tags_that_changed() -> None:
     before = make_post(3)
     sid = before["source_id"]
     moved = {**before, "published_at": "2001-01-01T00:00:00Z"}
-    assert set(change_keys(sid, before, moved)) == {f"post-{sid}"} | _families(before)
+    assert set(change_keys(sid, before, moved)) == {f"post-{sid}", SITEMAP} | _families(before)
     retagged = {**before, "tags": [*before["tags"][1:], "brand-new-tag"]}
     expected = {f"post-{sid}", f"tag-{slugify(before['tags'][0])}", "tag-brand-new-tag"}
     assert set(change_keys(sid, before, retagged)) == expected
     renamed = {**before, "slug": "another-slug-000003"}
-    assert set(change_keys(sid, before, renamed)) == {f"post-{sid}", NOT_FOUND}
+    assert set(change_keys(sid, before, renamed)) == {f"post-{sid}", NOT_FOUND, SITEMAP}
 
 
 def test_the_key_scheme_loads_without_the_web_stack() -> None:

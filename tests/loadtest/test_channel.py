@@ -8,11 +8,14 @@ account for every sample. A worker that dies mid-run is reported.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -107,6 +110,8 @@ def single(target: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("one") / "out"
     result = run(target, out, 1)
     assert result.returncode == 0, result.stdout + result.stderr
+    # the live progress line (not a terminal: one line every 5 s of the 8 s run)
+    assert " requests · " in result.stderr and "s left)" in result.stderr, result.stderr
     return out
 
 
@@ -144,7 +149,10 @@ def test_three_workers_give_the_figures_of_one_process(
     assert "Aggregated max_failure_ratio <= 0.5" in names
     assert "every worker reported to the end" in names
     assert sum(suite.failures for suite in xml) == 0
-    assert (out / "comment.md").read_text().startswith("### Load test: ✅ passed")
+    comment = (out / "comment.md").read_text()
+    assert comment.startswith("### Load test: ✅ passed")
+    assert f"Report: [{out / 'anp-report.html'}]" in comment
+    assert "Load test passed" in (out / "anp-report.html").read_text()
 
 
 def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
@@ -166,3 +174,98 @@ def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
     xml = JUnitXml.fromfile(str(out / "junit.xml"))
     failed = [case.name for suite in xml for case in suite if case.result]
     assert failed == ["every worker reported to the end"]
+
+
+def test_an_interrupted_run_keeps_its_partial_report(target: str, tmp_path: Path) -> None:
+    out = tmp_path / "cut"
+    out.mkdir()
+    manifest = tmp_path / "targets.json"
+    manifest.write_text(json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}))
+    proc = subprocess.Popen(
+        [*CLI, "--target", target, "--manifest", str(manifest), "--locustfile", str(LOCUSTFILE),
+         "--users", "1", "--duration", "2m", "--cpu-limit", "100", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        # The replay takes about 5 s on an idle machine, then the user idles: interrupt once
+        # progress.json (written every 2 s) shows all of it, or after 60 s at most.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            progress = out / "progress.json"
+            try:
+                if json.loads(progress.read_text()).get("requests", 0) >= COUNT:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.5)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["interrupted"] and not doc["passed"]
+    # every sample recorded before the interruption: as many as Locust itself counted
+    requests = doc["aggregate"]["requests"]
+    assert 0 < requests <= COUNT
+    with (out / "locust_stats.csv").open() as fh:
+        rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
+    assert rows["Aggregated"] == requests
+    assert "Load test interrupted" in (out / "anp-report.html").read_text()
+
+
+def test_plain_locust_master_and_workers_use_the_channel_too(tmp_path: Path) -> None:
+    """`locust -f … --master` with --anp-data/--anp-out, workers with no data and no --anp-*."""
+    from anp_synth.site.launcher import free_port
+
+    out = tmp_path / "master"
+    out.mkdir()
+    manifest = tmp_path / "targets.json"
+    manifest.write_text(json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}))
+    port = str(free_port())
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--loglevel", "WARNING"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANP_LOADTEST_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the replay's samples module
+    workers = [
+        subprocess.Popen(
+            [*locust, "--worker", "--master-port", port],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        master = subprocess.run(
+            [*locust, "--master", "--headless", "--expect-workers", "2", "--master-bind-port",
+             port, "--expect-workers-max-wait", "60", "--exit-code-on-error", "0", "-u", "2", "-r", "2", "-t", "8s", "--host", "http://127.0.0.1:9",
+             "--anp-data", str(manifest), "--anp-out", str(out), "--csv", str(out / "locust")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )  # fmt: skip
+        for worker in workers:
+            worker.wait(timeout=30)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                os.killpg(worker.pid, signal.SIGKILL)
+                worker.wait()
+    assert master.returncode == 0, master.stderr
+    tally = json.loads((out / "channel.json").read_text())
+    assert tally["samples"] == COUNT and len(tally["workers"]) == 2
+    assert all(w["final"] and w["sent"] == w["samples"] for w in tally["workers"])
+    lines = sum(1 for f in out.glob("samples-w*.tsv") for _ in f.open(encoding="utf-8"))
+    assert lines == COUNT
+    assert not list(tmp_path.glob("samples-*.tsv"))  # the workers wrote nothing of their own
+    with (out / "locust_stats.csv").open() as fh:
+        rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
+    assert rows["Aggregated"] == COUNT  # Locust's own final statistics arrived as well

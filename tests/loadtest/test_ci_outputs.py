@@ -45,9 +45,12 @@ def samples(route: str, n: int, median: float, seed: int) -> list[Sample]:
     ]
 
 
+NOW = samples("/posts/[slug]", 400, 40.0, 1) + samples("/", 400, 10.0, 2)
+OLD = latencies_by_route(samples("/posts/[slug]", 400, 20.0, 3) + samples("/", 400, 10.0, 4))
+
+
 def result(tmp_path: Path, *, cpu_pct: float = 20.0, lost: bool = False) -> LoadTestResult:
-    now = samples("/posts/[slug]", 400, 40.0, 1) + samples("/", 400, 10.0, 2)
-    old = latencies_by_route(samples("/posts/[slug]", 400, 20.0, 3) + samples("/", 400, 10.0, 4))
+    now, old = NOW, OLD
     rows = summarize(now)
     limits = thresholds.parse(RULES)
     checks = thresholds.checks(limits, rows)

@@ -202,3 +202,13 @@ def test_the_cli_lays_out_a_site_and_imports_into_it(
     assert len(err) == 1 and err[0].startswith("error: --target: ") and "hugo sink takes" in err[0]
     assert main(["site", "init", "hugo", str(site)]) == 2
     assert "not an empty folder" in capsys.readouterr().err
+
+
+def test_a_file_deleted_behind_the_sinks_back_is_created_again(tmp_path: Path) -> None:
+    root, sink = _site("hugo", tmp_path)
+    first = sink.upsert(post(70), idempotency_key="k")
+    (sink.folder / f"{post(70)['slug']}.md").unlink()
+    assert sink.get(post(70)["source_id"]) is None
+    again = sink.upsert(post(70), idempotency_key="k2")
+    assert (first.outcome, again.outcome) == ("created", "created")
+    assert read_post((sink.folder / f"{post(70)['slug']}.md").read_bytes()) == post(70)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import orjson
 import pytest
@@ -21,6 +22,7 @@ from anp_synth.site.cache import (
     rule_for,
 )
 from anp_synth.site.db import ListingChange
+from anp_synth.site.media import media_url
 from anp_synth.site.pages import PER_PAGE
 from anp_synth.site.terms import slugify
 from tests.site.conftest import USERS, make_post
@@ -45,7 +47,9 @@ def x_cache(client: TestClient, path: str, **kw) -> str:
         ("/logout", "login"),
         ("/api/posts", "api"),
         ("/health", "health"),
-        ("/favicon.ico", "none"),
+        ("/favicon.ico", "asset"),
+        ("/robots.txt", "asset"),
+        ("/openapi.json", "none"),
     ],
 )
 def test_every_route_has_its_named_rule(path: str, rule: str) -> None:
@@ -466,3 +470,133 @@ def test_listing_page_changed_rules() -> None:
     assert not listing_page_changed(page, outside)
     empty = _span(None, None)
     assert listing_page_changed(empty, older)
+
+
+def test_favicon_and_robots_are_served_and_cached(app_client: TestClient) -> None:
+    icon = app_client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.headers["content-type"] == "image/x-icon"
+    assert icon.content[:4] == b"\x00\x00\x01\x00"  # an ICO with one 16x16 image
+    assert icon.content[6:8] == b"\x10\x10"
+    assert icon.headers["x-cache"] == "MISS; rule=asset"
+    assert app_client.get("/favicon.ico").headers["x-cache"] == "HIT; rule=asset"
+    robots = app_client.get("/robots.txt")
+    assert robots.status_code == 200 and "Disallow: /api/" in robots.text
+    assert robots.headers["content-type"].startswith("text/plain")
+
+
+def test_page_one_redirects_to_the_listing_itself(app_client: TestClient) -> None:
+    post = make_post(700_040)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    tag = slugify(post["tags"][0])
+    for path, where in [("/page/1", "/"), (f"/tag/{tag}/page/1", f"/tag/{tag}")]:
+        moved = app_client.get(path, follow_redirects=False)
+        assert moved.status_code == 301 and moved.headers["location"] == where
+        assert moved.headers["cache-control"] == "no-store"
+
+
+def _login(client: TestClient, **headers: str):
+    user = USERS[0]
+    return client.post(
+        "/login",
+        data={"username": user.username, "password": user.password},
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def test_the_session_cookie_is_secure_over_https_only(tmp_path: Path, token: str) -> None:
+    plain = SiteConfig(str(tmp_path / "a.db"), token, USERS, access_log=False)
+    with TestClient(create_app(plain), base_url="http://testserver") as client:
+        cookie = _login(client).headers["set-cookie"]
+        assert "anp_session=" in cookie and "secure" not in cookie.lower()
+        # A forwarded https from a client that is not a loopback proxy is not believed.
+        forged = _login(client, **{"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+        assert "secure" not in forged.lower()
+    with TestClient(create_app(plain), base_url="https://testserver") as client:
+        assert "secure" in _login(client).headers["set-cookie"].lower()
+    behind = SiteConfig(str(tmp_path / "b.db"), token, USERS, access_log=False, behind_https=True)
+    with TestClient(create_app(behind), base_url="http://testserver") as client:
+        assert "secure" in _login(client).headers["set-cookie"].lower()
+
+
+def test_the_feed_is_the_home_listing_and_is_purged_like_it(app_client: TestClient) -> None:
+    posts = _seed_site(app_client, PER_PAGE + 3)
+    feed = app_client.get("/feed.xml")
+    assert feed.status_code == 200 and feed.headers["content-type"].startswith(
+        "application/atom+xml"
+    )
+    root = ElementTree.fromstring(feed.content)
+    atom = "{http://www.w3.org/2005/Atom}"
+    titles = [e.findtext(f"{atom}title") for e in root.findall(f"{atom}entry")]
+    assert titles == [p["title"] for p in posts[:PER_PAGE]]
+    assert _keys(feed)[:2] == ["feed", "home"]
+    assert app_client.get("/feed.xml").headers["x-cache"] == "HIT; rule=feed"
+    # A post in place on home page 2 leaves the feed alone; a new newest post does not.
+    moved = {**posts[PER_PAGE + 1], "title": "retitled on page two"}
+    app_client.put(f"/api/posts/{moved['source_id']}", content=orjson.dumps(moved))
+    assert app_client.get("/feed.xml").headers["x-cache"] == "HIT; rule=feed"
+    newest = make_post(710_950, published_at="2099-01-01T00:00:00Z")
+    app_client.put(f"/api/posts/{newest['source_id']}", content=orjson.dumps(newest))
+    fresh = app_client.get("/feed.xml")
+    assert fresh.headers["x-cache"] == "MISS; rule=feed" and newest["title"] in fresh.text
+
+
+def test_the_sitemap_lists_every_post_and_is_paginated(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anp_synth.site import feeds
+
+    posts = _seed_site(app_client, 5)
+    monkeypatch.setattr(feeds, "SITEMAP_PAGE", 2)  # the protocol's 50,000, scaled down
+    sm = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+    index = ElementTree.fromstring(app_client.get("/sitemap.xml").content)
+    locs = [e.findtext(f"{sm}loc") for e in index.findall(f"{sm}sitemap")]
+    assert locs == [f"http://testserver/sitemap-{n}.xml" for n in (1, 2, 3)]
+    listed = []
+    for n in (1, 2, 3):
+        page = ElementTree.fromstring(app_client.get(f"/sitemap-{n}.xml").content)
+        listed += [e.findtext(f"{sm}loc") for e in page.findall(f"{sm}url")]
+    assert listed[0] == "http://testserver/"
+    assert sorted(listed[1:]) == sorted(f"http://testserver/posts/{p['slug']}" for p in posts)
+    assert app_client.get("/sitemap-4.xml").status_code == 404
+    assert "Sitemap: http://testserver/sitemap.xml" in app_client.get("/robots.txt").text
+    # A create purges the sitemap (key `sitemap`); an update in place does not.
+    assert app_client.get("/sitemap-3.xml").headers["x-cache"].startswith("HIT")
+    retitled = {**posts[0], "title": "same url, same date"}
+    app_client.put(f"/api/posts/{retitled['source_id']}", content=orjson.dumps(retitled))
+    assert app_client.get("/sitemap-3.xml").headers["x-cache"].startswith("HIT")
+    created = make_post(710_960)
+    app_client.put(f"/api/posts/{created['source_id']}", content=orjson.dumps(created))
+    assert app_client.get("/sitemap-3.xml").headers["x-cache"].startswith("MISS")
+
+
+def test_search_says_no_results_and_a_blank_query_asks_for_words(app_client: TestClient) -> None:
+    _seed_site(app_client, 3)
+    nothing = app_client.get("/search", params={"q": "zzzz-no-such-word"})
+    assert "No results" in nothing.text and "No posts yet" not in nothing.text
+    blank = app_client.get("/search", params={"q": "   "})
+    assert "Type words to search" in blank.text and "No results" not in blank.text
+
+
+def test_post_images_are_placeholders_served_by_the_site_for_a_year(
+    app_client: TestClient,
+) -> None:
+    post = make_post(700_050)
+    app_client.put(f"/api/posts/{post['source_id']}", content=orjson.dumps(post))
+    page = app_client.get(f"/posts/{post['slug']}").text
+    src = media_url(post["image"]["url"])
+    assert src.startswith("/media/") and f'src="{src}"' in page
+    # an image on a host that does not exist is shown as the site's placeholder
+    old = "https://upload.wikimedia.org/wikipedia/commons/1584864322605-42a51a032205.png"
+    assert media_url(old) == "/media/1584864322605-42a51a032205.svg"
+    assert media_url("javascript:alert(1)") == "#"
+    stem = src.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    first = app_client.get(src)
+    assert first.status_code == 200 and first.headers["content-type"] == "image/svg+xml"
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert first.content.startswith(b"<svg") and stem.encode() in first.content
+    again = app_client.get(f"/media/{stem}.svg")  # any extension: the same placeholder
+    assert again.content == first.content  # deterministic
+    assert app_client.get("/media/other-name.svg").content != first.content
+    assert app_client.get("/media/..%2Fetc.svg").status_code == 404
+    assert app_client.get(f"/media/{stem}.exe").status_code == 404

@@ -71,6 +71,7 @@ class WorkerChannel:
         self.seq = 0
         self.sent = 0
         self.last_was_final = False
+        self.pending: list[str] = []  # recorded before SETUP arrived
         self.directory = ""  # where this worker writes its own tally (its --out), if anywhere
         runner.register_message(SETUP, self._setup)
         runner.register_message(STOP, self._stop, concurrent=True)
@@ -86,22 +87,37 @@ class WorkerChannel:
         environment.runner.stop()  # fires test_stop: the recorder sends its last lines
 
     def send(self, lines: list[str], final: bool) -> None:
-        """Send buffered lines (and say whether they are the last of this test)."""
-        if not self.record or (not lines and (not final or self.last_was_final)):
+        """Send buffered lines (and say whether they are the last of this test).
+
+        Lines recorded before the master's SETUP said whether to record are held
+        (a worker with data of its own may start before it arrives), then sent.
+        """
+        if not READY.is_set():
+            self.pending.extend(lines)
             return
-        self.last_was_final = final
-        self.seq += 1
-        self.sent += len(lines)
-        self.runner.send_message(
-            SAMPLES,
-            {
-                "seq": self.seq,
-                "lines": "".join(lines),
-                "count": len(lines),
-                "sent": self.sent,
-                "final": final,
-            },
-        )
+        if not self.record:
+            self.pending.clear()
+            return
+        if self.pending:
+            lines, self.pending = self.pending + lines, []
+        if not lines and (not final or self.last_was_final):
+            return
+        chunks = [lines[i : i + MAX_LINES] for i in range(0, len(lines), MAX_LINES)] or [[]]
+        for n, chunk in enumerate(chunks):
+            last = final and n == len(chunks) - 1
+            self.last_was_final = last
+            self.seq += 1
+            self.sent += len(chunk)
+            self.runner.send_message(
+                SAMPLES,
+                {
+                    "seq": self.seq,
+                    "lines": "".join(chunk),
+                    "count": len(chunk),
+                    "sent": self.sent,
+                    "final": last,
+                },
+            )
 
     def write_tally(self, **_: Any) -> None:
         """This worker's own count of what it sent, in its own --out (read by tests only)."""

@@ -25,7 +25,7 @@ from locust import FastHttpUser, between, constant, events
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
-from anp_synth.loadtest.locustfiles import anp_channel
+from anp_synth.loadtest.locustfiles import anp_channel, anp_progress
 from anp_synth.loadtest.settings import Settings, Think
 
 # The site's cache header: `X-Cache: HIT|MISS|BYPASS; rule=NAME`.
@@ -80,6 +80,14 @@ OPTIONS: dict[str, tuple[str, str]] = {
     "page_size": (
         "--anp-page-size",
         "Posts per listing page on the target, when the manifest does not say.",
+    ),
+    "assets": (
+        "--anp-assets",
+        "1: readers fetch each page's images, stylesheets and scripts, with a browser's cache.",
+    ),
+    "edge": (
+        "--anp-edge",
+        "1: the target is a Varnish edge; hold it to the edge's verdict (X-Varnish, Age).",
     ),
 }
 
@@ -208,6 +216,14 @@ class Data:
 DATA: Data | None = None
 RULES: list[CacheRule] = []
 HIT_TRIES = 1
+EDGE = False  # --edge: the target is a Varnish edge (edge_problem)
+ASSETS = False  # --assets: readers fetch each page's assets (AnpUser.fetch_assets)
+# What a page links to that a browser fetches: images, stylesheets, scripts, the icon.
+_ASSET = re.compile(
+    r'<(?:img|script)\b[^>]*\bsrc="(/[^"/][^"]*)"'
+    r'|<link\b[^>]*\brel="(?:stylesheet|icon)"[^>]*\bhref="(/[^"/][^"]*)"'
+)
+_ASSET_ROUTE = re.compile(r"^(/[^/]+/)[^?]*")
 ACCOUNTS: list[dict[str, str]] = []
 PACER: Pacer | None = None
 
@@ -253,6 +269,8 @@ def setup(environment: Any, classes: dict[str, type[FastHttpUser]]) -> Settings 
     else:
         rules = cache_rules.parse(doc.get("cache_rules", []), str(settings.manifest))
     _apply(settings, doc, rules, classes)
+    if opts.anp_settings and not anp_channel.is_worker(runner):
+        anp_progress.start(environment, str(settings.out))  # `anp-synth loadtest` shows it
     if anp_channel.is_master(runner):
         shared = {
             "settings": settings.for_workers(),
@@ -283,7 +301,7 @@ def _apply(
     rules: list[CacheRule],
     classes: dict[str, type[FastHttpUser]],
 ) -> None:
-    global DATA, PACER, HIT_TRIES
+    global DATA, PACER, HIT_TRIES, EDGE, ASSETS
     DATA = Data(doc, settings.page_size, settings.similar)
     ACCOUNTS.clear()
     if settings.accounts is not None:
@@ -298,6 +316,8 @@ def _apply(
     PACER = Pacer(settings.arrival_rate_per_process) if settings.arrival_rate > 0 else None
     RULES[:] = rules
     HIT_TRIES = settings.hit_tries
+    EDGE = settings.edge
+    ASSETS = settings.assets
 
 
 # ---------------------------------------------------------------- open model
@@ -406,8 +426,41 @@ events.quitting.add_listener(RECORDER.last)
 # ---------------------------------------------------------------- checks
 
 
+# The headers an edge keeps for itself: a client must never see the cache keys.
+_KEY_HEADERS = ("xkey", "Surrogate-Key", "Cache-Tag")
+
+
+def edge_problem(resp: Any) -> str | None:
+    """What is wrong with an answer from a Varnish edge (--edge), beyond the site's rules.
+
+    The edge's own verdict must be the one in X-Cache: Varnish's X-Varnish holds two
+    transaction ids on a hit and one otherwise, so an X-Cache that disagrees with it was
+    stored and replayed (the origin's, or another proxy's). Every answer carries Age, and
+    no cache key reaches the client.
+    """
+    via = resp.headers.get("X-Varnish")
+    if not via:
+        return "no X-Varnish header: the target is not a Varnish edge (--edge)"
+    if resp.headers.get("Age") is None:
+        return "the edge's answer has no Age header"
+    for name in _KEY_HEADERS:
+        if resp.headers.get(name):
+            return f"the edge let the cache keys reach the client ({name})"
+    verdict = (resp.headers.get("X-Cache") or "").partition(";")[0]
+    edge_hit = len(via.split()) == 2
+    if verdict == "HIT" and not edge_hit:
+        return f"X-Cache says HIT but X-Varnish {via!r} is not a hit: a replayed verdict"
+    if verdict != "HIT" and edge_hit:
+        return f"X-Varnish {via!r} is a hit but X-Cache says {verdict or 'nothing'}"
+    return None
+
+
 def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
+    if EDGE:
+        problem = edge_problem(resp)
+        if problem is not None:
+            return problem
     value = resp.headers.get("X-Cache")
     if not value and DATA is not None and DATA.site == "wordpress":
         # Core WordPress has no page cache and names no rules: nothing to hold it to, except
@@ -461,8 +514,36 @@ class AnpUser(FastHttpUser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # this user's browser cache: URL → (ETag, fresh until, in time.monotonic())
+        self.asset_cache: dict[str, tuple[str | None, float]] = {}
         if DATA is None:  # a worker whose master's settings are still on their way
             anp_channel.wait_ready()
+
+    def fetch_assets(self, resp: Any) -> None:
+        """Fetch what the page links to (same site only) as a browser with a cache would.
+
+        First visit: a plain GET. Later: nothing while the asset is fresh (`max-age`, e.g. an
+        `immutable` image), else a conditional GET with its ETag (a 304 is a success). Named
+        `[asset] /media/…`, `[asset] /static/…`, `[asset] /favicon.ico`.
+        """
+        urls = {a or b for a, b in _ASSET.findall(resp.text or "")} | {"/favicon.ico"}
+        now = time.monotonic()
+        for url in sorted(urls):
+            etag, fresh_until = self.asset_cache.get(url, (None, 0.0))
+            if fresh_until > now:
+                continue  # from the browser's cache: no request
+            route = _ASSET_ROUTE.match(url)
+            name = "[asset] " + (route.group(1) + "…" if route and url.count("/") > 1 else url)
+            headers = {"If-None-Match": etag} if etag else None
+            with self.client.get(url, name=name, headers=headers, catch_response=True) as got:
+                if got.status_code not in (200, 304):
+                    got.failure(f"HTTP {got.status_code} for an asset of the page")
+                    continue
+                got.success()
+                cc = (got.headers.get("Cache-Control") or "").lower()
+                ages = [int(a) for a in re.findall(r"(?<!s-)max-age=(\d+)", cc)]
+                keep = ages[0] if ages and "no-store" not in cc else 0
+                self.asset_cache[url] = (got.headers.get("ETag") or etag, now + keep)
 
     def fetch(
         self,

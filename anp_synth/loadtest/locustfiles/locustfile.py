@@ -33,6 +33,8 @@ class Reader(AnpUser):
         assert anp.DATA is not None
         post = anp.DATA.pick_post()
         resp = self.fetch(post["url"], "/posts/[slug]")
+        if resp is not None and anp.ASSETS:
+            self.fetch_assets(resp)
         if resp is not None and random.random() < anp.DATA.similar:
             self.fetch(self.similar_url(resp, post), "/posts/[slug]")
 

@@ -36,17 +36,60 @@ class Held(NamedTuple):
     url: str
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder and a rename."""
+def write_atomic(path: Path, data: bytes, *, new: bool = False) -> None:
+    """Write `data` to `path` so that the name only ever shows a whole file.
+
+    A new file is written unnamed (O_TMPFILE) and linked in when complete: one directory
+    operation, and a killed process leaves nothing. Replacing a file (or a filesystem
+    without O_TMPFILE) goes through a temporary dot file beside it and a rename. `new`: the
+    caller expects no file there (if one is, it is replaced all the same).
+    """
+    if _TMPFILE and new:
+        try:
+            fd = os.open(path.parent, _TMPFILE | os.O_WRONLY, 0o666)
+        except OSError:
+            pass  # not supported here: the rename below
+        else:
+            try:
+                _write_all(fd, data)
+                # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names the unnamed file
+                os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
+                return
+            except FileExistsError:
+                pass  # there is a file after all: replace it below
+            finally:
+                os.close(fd)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        try:
+            _write_all(fd, data)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+_TMPFILE = getattr(os, "O_TMPFILE", 0) if os.path.isdir("/proc/self/fd") else 0
+
+
+_PROC_FDS: dict[int, int] = {}  # pid → an open /proc/self/fd (one per process)
+
+
+def _proc_fds() -> int:
+    pid = os.getpid()
+    fd = _PROC_FDS.get(pid)
+    if fd is None:
+        fd = _PROC_FDS[pid] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+    return fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class StaticSink:
@@ -67,7 +110,6 @@ class StaticSink:
         is_site = any((root / m).exists() for m in self.site_markers)
         self.folder = (root / self.posts_dir) if is_site else root
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._folder_real = self.folder.resolve()
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
 
@@ -87,24 +129,20 @@ class StaticSink:
 
     # The contract -----------------------------------------------------------------------
 
-    def render(self, post: dict[str, Any]) -> bytes:
+    def render(self, post: dict[str, Any], content_hash_: str | None = None) -> bytes:
         """The file's bytes for a post."""
-        return document(post, content_hash(post), self.front_matter(post))
+        h = content_hash(post) if content_hash_ is None else content_hash_
+        return document(post, h, self.front_matter(post))
 
     def path_for(self, post: dict[str, Any]) -> Path:
         """Where a post's file goes; a name that would leave the folder is refused."""
         name = self.filename(post)
-        path = self.folder / name
-        if (
-            "/" in name
-            or "\\" in name
-            or name.startswith(".")
-            or (path.resolve().parent != self._folder_real)
-        ):
+        # A plain name (no separator, not a dot name) cannot leave the folder.
+        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
             raise TerminalSinkError(
                 f"422 slug: {post.get('slug')!r} would write outside {self.folder}", status=422
             )
-        return path
+        return self.folder / name
 
     def _scan(self) -> dict[str, Held]:
         if self._index is not None:
@@ -143,12 +181,14 @@ class StaticSink:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         path = self.path_for(post)
-        data = self.render(post)
         h = content_hash(post)
+        data = self.render(post, h)
         url = self.url(post)
         with self._lock:
             index = self._scan()
             old = index.get(sid)
+            if old is not None and not old.path.exists():
+                old = None  # deleted behind the sink's back: this write creates it again
             previous: dict[str, Any] | None = None
             if old is not None:
                 try:
@@ -159,7 +199,7 @@ class StaticSink:
                     return UpsertResult(sid, UpsertOutcome.UNCHANGED, sid, url, h)
                 previous = self._read(old)
             try:
-                write_atomic(path, data)
+                write_atomic(path, data, new=old is None)
                 if old is not None and old.path != path:
                     old.path.unlink(missing_ok=True)  # the slug (or date) moved the file
             except OSError as exc:
@@ -186,7 +226,11 @@ class StaticSink:
     def get(self, source_id: str) -> RemotePost | None:
         """One post read back from its file, or None."""
         with self._lock:
-            held = self._scan().get(source_id)
+            index = self._scan()
+            held = index.get(source_id)
+            if held is not None and not held.path.exists():
+                del index[source_id]  # deleted behind the sink's back
+                held = None
         if held is None:
             return None
         post = self._read(held)

@@ -68,6 +68,7 @@ _TEXT = str.maketrans(
         "\r": " ",
     }
 )
+_SPECIAL = re.compile("[" + re.escape("".join(chr(c) for c in _TEXT)) + "]")
 _LINE_START = re.compile(r"^(\s*)([-+=:>]|\d+[.)])")  # would open a list, heading or quote
 _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
 
@@ -82,7 +83,7 @@ def json_value(value: Any) -> str:
 
 def text(value: str) -> str:
     """Plain text as one Markdown paragraph that renders as exactly that text."""
-    out = value.translate(_TEXT)
+    out = value.translate(_TEXT) if _SPECIAL.search(value) else value
     return _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", out, count=1)
 
 
