@@ -6,13 +6,14 @@ Errors: a sink raises `TransientSinkError` (retry) or `TerminalSinkError`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from anp_synth.contract import LIST_LIMIT, UpsertOutcome
-from anp_synth.errors import SinkError, TerminalSinkError
+from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +113,23 @@ def iter_all(sink: Sink, page_size: int = LIST_LIMIT) -> Iterator[RemotePost]:
         after = page.next
 
 
+PREFLIGHT_ATTEMPTS = 4  # a 503 or a reset at the first request is not yet a dead target
+PREFLIGHT_WAIT_S = 0.5  # × the attempt number; at most ~3 s in all, whatever Retry-After says
+
+
 def preflight(sink: Sink) -> dict[str, Any]:
     """Before the first write: the sink's own `check()` (TargetSetupError naming the URL and
-    why the target cannot take imports), when it has one; what the target says about itself."""
+    why the target cannot take imports), when it has one; what the target says about itself.
+
+    A transient answer (5xx, 429, a reset) is asked again a few times, within seconds."""
     check = getattr(sink, "check", None)
-    return dict(check()) if callable(check) else {}
+    if not callable(check):
+        return {}
+    for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
+        try:
+            return dict(check())
+        except TransientSinkError:
+            if attempt == PREFLIGHT_ATTEMPTS:
+                raise
+            time.sleep(PREFLIGHT_WAIT_S * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
