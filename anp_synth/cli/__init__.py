@@ -13,6 +13,8 @@ import sys
 import threading
 
 import typer
+from typer._click.exceptions import ClickException as _ClickException
+from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
 
 from anp_synth import __version__
 from anp_synth.cli import (
@@ -26,13 +28,6 @@ from anp_synth.cli import (
     wordpress,
 )
 from anp_synth.errors import AnpError, ExitCode, UsageError, option_flag
-
-try:  # typer >= 0.2x ships its own copy of click; older ones use click itself
-    from typer._click.exceptions import ClickException as _ClickException
-    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
-except ImportError:  # pragma: no cover - depends on the installed typer
-    from click.exceptions import ClickException as _ClickException  # type: ignore[assignment]
-    from click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp  # type: ignore[assignment]
 
 # Plain help: typer's rich help loads rich.markdown, markdown-it and friends, which
 # alone triples the start-up time of `--help` (issue 9). Sub-apps pass the same value.
