@@ -11,7 +11,7 @@ import pytest
 
 from anp_synth.edge.varnish import VarnishProcess, available
 from anp_synth.site.launcher import SiteProcess
-from tests.edge.conftest import _need_varnish
+from tests.edge.conftest import need_varnish
 from tests.loadtest.conftest import CLI, import_posts, write_accounts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -27,7 +27,7 @@ def _routes(out: Path) -> dict[str, dict]:
     not available() and os.environ.get("CI", "").lower() != "true", reason="no varnishd"
 )
 def test_loadtest_through_varnish_with_edge_passes(tmp_path: Path) -> None:
-    _need_varnish()
+    need_varnish()
     accounts = write_accounts(tmp_path / "users.json")
     with SiteProcess(tmp_path / "site.db", users_file=accounts) as site:
         ledger = import_posts(site, tmp_path, count=60)
