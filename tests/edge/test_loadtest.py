@@ -108,5 +108,8 @@ def test_assets_are_fetched_like_a_browser_with_a_cache(tmp_path: Path) -> None:
     assert images["failures"] == 0 and icon["failures"] == 0
     # An image is immutable: fetched once per user and post at most, then from the cache.
     assert 0 < images["requests"] <= 4 * 8 < reads
+    # The theme's stylesheet and script are immutable too: once per user each.
+    static = routes["[asset] /static/…"]
+    assert static["failures"] == 0 and 0 < static["requests"] <= 4 * 2
     # The icon must be revalidated (max-age=0): a conditional request with every page.
     assert icon["requests"] == reads
