@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from anp_synth.post import is_language
+from anp_synth.site.assets import SCRIPT, STYLESHEET
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
 from anp_synth.site.media import media_url
@@ -86,6 +87,8 @@ env.filters["label"] = label
 env.filters["lang"] = lang
 env.filters["slugify"] = slugify
 env.filters["media_url"] = media_url
+env.globals["stylesheet_url"] = STYLESHEET.url
+env.globals["script_url"] = SCRIPT.url
 env.tests["mapping"] = lambda v: isinstance(v, dict)
 env.tests["list"] = lambda v: isinstance(v, list)
 
@@ -100,8 +103,14 @@ def current_user(request: Request) -> str | None:
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template with the logged-in user's name in the page."""
-    html = env.get_template(template).render(user=current_user(request), **context)
+    """Render a template with the logged-in user's name and the page's absolute URL."""
+    base = str(request.base_url).rstrip("/")
+    html = env.get_template(template).render(
+        user=current_user(request),
+        base_url=base,
+        canonical=base + request.url.path,  # one URL per page: queries are not part of it
+        **context,
+    )
     return HTMLResponse(html, status)
 
 
