@@ -28,6 +28,7 @@ SUBMODULES = {
     "post",
     "sinks",
     "site",
+    "target",
 }
 HEAVY = ("pydantic", "httpx", "fastapi", "locust", "gevent", "psutil", "stamina", "faker")
 

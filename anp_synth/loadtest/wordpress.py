@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from anp_synth.errors import AnpError
+from anp_synth.target import identity
 
 SITE = "wordpress"
 PAGE_SIZE = 10  # WordPress's default posts_per_page (Settings → Reading)
@@ -27,13 +28,13 @@ def written_by_wordpress(ledger: str | Path, target: str) -> bool:
     """True when the ledger's runs into `target` used the wordpress sink."""
     from anp_synth.importer.ledger import Ledger
 
-    want = target.rstrip("/")
+    want = identity(target)
     try:
         with Ledger.open_readonly(ledger) as led:
             runs = led.runs(limit=None)
     except AnpError:
         return False
-    return any(r.target.rstrip("/") == want and r.sink == SITE for r in runs)
+    return any(identity(r.target) == want and r.sink == SITE for r in runs)
 
 
 def _terms(client: httpx.Client, target: str, taxonomy: str) -> list[dict[str, Any]]:
