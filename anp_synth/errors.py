@@ -36,7 +36,8 @@ class ExitCode(IntEnum):
     FATAL = 1
     USAGE = 2
     PARTIAL = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it)
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, silent
 
 
 class AnpError(Exception):
