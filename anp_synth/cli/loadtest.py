@@ -341,8 +341,9 @@ def export_targets_cmd(
     from rich.console import Console
 
     from anp_synth.loadtest import manifest as manifest_mod
+    from anp_synth.target import normalise
 
-    doc = manifest_mod.export(ledger, target, output)
+    doc = manifest_mod.export(ledger, normalise(target), output)
     posts = doc["posts"]
     assert isinstance(posts, list)
     Console(stderr=True, highlight=False).print(
