@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
 from anp_synth.errors import PartialFailure
 
 if TYPE_CHECKING:
@@ -24,36 +24,80 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from anp_synth.loadtest.session import LoadTestResult
+    from anp_synth.loadtest.stats import RouteStats
 
 
 def _ms(value: float) -> str:
     return "—" if math.isnan(value) else f"{value:,.1f}"
 
 
-def routes_table(result: LoadTestResult) -> Table:
-    """The per-route table: requests, rps, p50, p95, p99, max, failures."""
+# The per-route figures; a route name is never cut (thresholds files must spell it exactly).
+LATENCY_COLUMNS = ("requests", "p50", "p95", "p99", "max")
+TRAFFIC_COLUMNS = ("rps", "failures", "cache")
+
+
+def _route_cell(table: Table, header: str = "route") -> None:
+    """The route column: whole names on one line, never folded, cut or wrapped."""
+    table.add_column(header, justify="left", no_wrap=True, overflow="ignore")
+
+
+def _route_row(row: RouteStats) -> dict[str, str]:
+    cache = " ".join(f"{k}:{v}" for k, v in sorted(row.cache.items()) if k != "none")
+    return {
+        "requests": f"{row.requests:,}",
+        "rps": f"{row.rps:,.1f}",
+        "p50": _ms(row.p50),
+        "p95": _ms(row.p95),
+        "p99": _ms(row.p99),
+        "max": _ms(row.max),
+        "failures": f"{row.failures:,}" + (f" ({row.failure_ratio:.1%})" if row.failures else ""),
+        "cache": cache,
+    }
+
+
+def _figures_table(result: LoadTestResult, title: str, columns: tuple[str, ...]) -> Table:
+    from rich import box
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Load test: per route (exact percentiles, ms)", title_justify="left")
-    for col in ("route", "requests", "rps", "p50", "p95", "p99", "max", "failures", "cache"):
-        table.add_column(col, justify="left" if col in ("route", "cache") else "right")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    _route_cell(table)
+    for col in columns:
+        # numbers stay whole; the cache outcomes and the failure ratio wrap between words
+        words = col in ("cache", "failures")
+        table.add_column(col, justify="left" if col == "cache" else "right", no_wrap=not words)
     for row in result.routes:
-        cache = " ".join(f"{k}:{v}" for k, v in sorted(row.cache.items()) if k != "none")
-        fails = f"{row.failures:,}" + (f" ({row.failure_ratio:.1%})" if row.failures else "")
+        cells = _route_row(row)
         table.add_row(
             Text(row.route),
-            f"{row.requests:,}",
-            f"{row.rps:,.1f}",
-            _ms(row.p50),
-            _ms(row.p95),
-            _ms(row.p99),
-            _ms(row.max),
-            fails,
-            cache,
+            *(cells[c] for c in columns),
             style="bold" if row.route == "Aggregated" else None,
         )
     return table
+
+
+def routes_tables(result: LoadTestResult, width: int | None = None) -> list[Table]:
+    """The per-route figures: one table, or two (latency, traffic) when one is wider than
+    `width` (an 80-column terminal), so that no route name is ever cut or wrapped."""
+    from rich.console import Console
+
+    title = "Load test: per route (exact percentiles, ms)"
+    whole = _figures_table(result, title, LATENCY_COLUMNS[:1] + TRAFFIC_COLUMNS[:1]
+                           + LATENCY_COLUMNS[1:] + TRAFFIC_COLUMNS[1:])  # fmt: skip
+    if width is None:
+        return [whole]
+    measure = Console(width=10_000).measure(whole)
+    if measure.maximum <= width:
+        return [whole]
+    return [
+        _figures_table(result, title, LATENCY_COLUMNS),
+        _figures_table(result, "Load test: per route, traffic and cache", TRAFFIC_COLUMNS),
+    ]
+
+
+def routes_table(result: LoadTestResult) -> Table:
+    """The per-route table: requests, rps, p50, p95, p99, max, failures, cache."""
+    return routes_tables(result)[0]
 
 
 def breaches_table(result: LoadTestResult) -> Table:
@@ -62,7 +106,8 @@ def breaches_table(result: LoadTestResult) -> Table:
     from rich.text import Text
 
     table = Table(title="Threshold breaches", title_justify="left", style="red")
-    for col in ("route", "metric", "limit", "actual"):
+    _route_cell(table)
+    for col in ("metric", "limit", "actual"):
         table.add_column(col)
     for b in result.breaches:
         table.add_row(Text(b.route), b.metric, b.bound, f"{b.actual:.4g}")
@@ -86,8 +131,9 @@ def baseline_table(result: LoadTestResult) -> Table:
         "Hodges-Lehmann shift, 95% CI, ms; p95 floor)",
         title_justify="left",
     )
-    for col in ("route", "old p95", "new p95", "change", "shift [95% CI]", "p", "p (Holm)"):
-        table.add_column(col, justify="left" if col == "route" else "right")
+    _route_cell(table)
+    for col in ("old p95", "new p95", "change", "shift [95% CI]", "p", "p (Holm)"):
+        table.add_column(col, justify="right")
     table.add_column("verdict")
     for c in result.comparisons:
         style = {"regression": "red", "improvement": "green"}.get(c.verdict)
@@ -116,7 +162,7 @@ def loadtest_cmd(
         None,
         "--ledger",
         envvar=LEDGER_ENV,
-        help=f"Import ledger to take the posts from (default {DEFAULT_LEDGER}).",
+        help=f"{LEDGER_HELP[:-1]}; the posts come from it (default {DEFAULT_LEDGER}).",
     ),
     manifest: Path | None = typer.Option(
         None, "--manifest", help="A targets manifest from export-targets, instead of --ledger."
@@ -296,7 +342,8 @@ def loadtest_cmd(
 
 def print_result(console: Console, arrival_rate: float, result: LoadTestResult) -> None:
     """The tables, the CPU line, the notes and where the reports are."""
-    console.print(routes_table(result))
+    for table in routes_tables(result, console.width):
+        console.print(table)
     if arrival_rate:
         console.print(
             f"open model at {arrival_rate:g} req/s: latency from the intended send time; "
@@ -333,7 +380,7 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
 def export_targets_cmd(
     target: str = typer.Option(..., "--target", help="The target whose confirmed items to export."),
     ledger: Path = typer.Option(
-        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help="Import ledger (SQLite)."
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
     ),
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:

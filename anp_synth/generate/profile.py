@@ -21,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from anp_synth import textfile
 from anp_synth.errors import InputError, UsageError
 
 FORMAT = 1
@@ -498,12 +499,9 @@ def builtin(name: str) -> Profile:
 def load(path: str | Path) -> Profile:
     """A profile file (UTF-8 TOML)."""
     where = str(path)
-    try:
-        text = Path(path).read_text("utf-8")
-    except FileNotFoundError:
-        raise UsageError("profile", f"no such file {where!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(where, None, None, f"cannot read: {exc}") from None
+    if not Path(path).exists():
+        raise UsageError("profile", f"no such file {where!r}")
+    text = textfile.read_text(path)
     return from_text(text, where, where)
 
 

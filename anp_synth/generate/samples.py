@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anp_synth import textfile
 from anp_synth.errors import InputError, UsageError
 
 WXR_NS = {
@@ -230,10 +231,7 @@ def read_markdown(folder: Path) -> Iterator[SamplePost]:
 
 def _markdown_post(path: Path) -> SamplePost | None:
     where = str(path)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(where, None, None, f"cannot read: {exc}") from None
+    text = textfile.read_text(path)
     front, body = _front_matter(text, where)
     if front.get("draft") is True:
         return None

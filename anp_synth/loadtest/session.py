@@ -16,7 +16,7 @@ import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
+from anp_synth.loadtest import cache_rules, channel, junit, markdown, report, routes
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
@@ -153,6 +153,8 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     thresholds = (
         thresholds_mod.load(settings.thresholds) if settings.thresholds else DEFAULT_THRESHOLDS
     )
+    if settings.thresholds is not None:
+        routes.check(thresholds.routes, settings, str(settings.thresholds))
     policy = thresholds.baseline
     if settings.min_effect is not None:
         policy = replace(policy, min_effect=settings.min_effect)
