@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from anp_synth.layout import body_parts
 from anp_synth.post import is_language
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
@@ -84,6 +85,7 @@ env = Environment(
 env.filters["safe_url"] = safe_url
 env.filters["label"] = label
 env.filters["lang"] = lang
+env.filters["body_parts"] = body_parts
 env.filters["slugify"] = slugify
 env.filters["media_url"] = media_url
 env.tests["mapping"] = lambda v: isinstance(v, dict)
