@@ -22,10 +22,10 @@ from anp_synth.generate.profile import (
     render,
 )
 from anp_synth.generate.shape import WEEKDAYS, Shape, quantile, zipf_exponent
+from anp_synth.generate.vocab import NAME_POOL
 
 CALIBRATION_SEEDS = range(500_000, 502_000)
-MAX_STACKS = 14
-MAX_AUTHORS = 60
+MAX_STACKS = 14  # the vocabulary's stacks: each carries its language, tools, snippets and tags
 
 
 def _weighted(histogram: dict[int, int], low: int = 0, high: int = MAX_COUNT) -> str:
@@ -119,7 +119,7 @@ def fit(shape: Shape, name: str, sample: str = "") -> str:
     if shape.authors:
         lines += [
             "[authors]",
-            f"distinct = {min(MAX_AUTHORS, len(shape.authors))}",
+            f"distinct = {min(NAME_POOL, len(shape.authors))}",
             f"zipf = {zipf_exponent(shape.authors)}",
             "",
         ]

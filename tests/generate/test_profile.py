@@ -14,7 +14,7 @@ from anp_synth.generate import profile as profiles
 from anp_synth.generate.builder import DEFAULT_WINDOW_DAYS, PostBuilder, builder_for
 from anp_synth.generate.dataset import Spec, generate
 from anp_synth.generate.profile import BUILTIN, Count, builtin, from_text, load, resolve
-from anp_synth.generate.vocab import vocabulary
+from anp_synth.generate.vocab import locale_pools, vocabulary
 from anp_synth.post import Post
 from tests.generate import golden
 
@@ -72,6 +72,7 @@ def test_builtin_profiles_resolve_to_complete_files_that_read_back_equal() -> No
         ("[tags]\nzipf = -1\n", "'tags.zipf'", "a number 0..4"),
         ("[tags]\nstack_tags = 1\n", "'tags.stack_tags'", "true or false"),
         ("[stacks]\ndistinct = 15\n", "'stacks.distinct'", "must be 1..14"),
+        ("[authors]\ndistinct = 1001\n", "'authors.distinct'", "must be 1..1000"),
         ("[body]\nclos_per_mille = 2\n", "'body.clos_per_mille'", "unknown key"),
         ("[body]\ncloser_per_mille = 1001\n", "'body.closer_per_mille'", "0..1000"),
         ("[published]\nweekdays = { mon = 1, funday = 2 }\n", "'published.weekdays'", "mon..sun"),
@@ -195,6 +196,15 @@ def test_cardinality_and_zipf_of_tags_stacks_and_authors(tmp_path: Path) -> None
     authors = Counter(p["author"] for p in posts).most_common()
     assert len(authors) == 4
     assert 3.4 < authors[0][1] / authors[1][1] < 4.6  # zipf 2: rank 1 is 4x rank 2
+
+
+@pytest.mark.parametrize("locale", ["en_US", "ja_JP", "ru_RU"])
+def test_a_multi_author_site_gets_hundreds_of_distinct_authors(tmp_path: Path, locale: str) -> None:
+    builder = PostBuilder(load(_write(tmp_path, "[authors]\ndistinct = 800\nzipf = 0\n")), locale)
+    authors = Counter(builder.build(seed)["author"] for seed in range(20_000, 32_000))
+    assert 780 < len(authors) <= 800  # 12,000 posts over 800 equally likely names reach nearly all
+    # the first 60 are the built-ins' authors: a profile with fewer keeps its bytes
+    assert set(authors) <= set(locale_pools(locale).authors[:800])
 
 
 def test_view_counts_follow_median_and_sigma(tmp_path: Path) -> None:
