@@ -185,6 +185,15 @@ class _Variants(Generic[V]):
         for index in range(len(self._made)):
             self[index]
 
+    def as_list(self) -> list[V]:
+        """Every variant, made now, as a plain list (indexing a list skips a Python call)."""
+        self.make_all()
+        return self._made  # type: ignore[return-value]  # no None is left
+
+
+def _listed(table: _Variants[V] | list[V]) -> list[V]:
+    return table.as_list() if isinstance(table, _Variants) else table
+
 
 class PostBuilder:
     """Builds posts for one (profile, locale, epoch, window); reuse it across seeds.
@@ -262,12 +271,20 @@ class PostBuilder:
         self._stack_indices = range(len(self._stacks))
         self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
-        self._stack_lists: dict[int, _Variants[_StackLists]] = {}
+        self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
         self._code_reels: dict[tuple[int, int], tuple[str, list[int]]] = {}
-        self._prose_variants = self._variants("prose", PROSE_VARIANTS, self._prose_variant)
-        self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
-        self._image_variants = self._variants("images", VARIANTS, self._image_variant)
-        self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
+        self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
+            "prose", PROSE_VARIANTS, self._prose_variant
+        )
+        self._checklist_variants: _Variants[_Checklist] | list[_Checklist] = self._variants(
+            "checklist", VARIANTS, self._checklist_variant
+        )
+        self._image_variants: _Variants[list[dict[str, str]]] | list[list[dict[str, str]]] = (
+            self._variants("images", VARIANTS, self._image_variant)
+        )
+        self._offset_variants: _Variants[list[int]] | list[list[int]] = self._variants(
+            "similar", VARIANTS, self._offset_variant
+        )
         self._summary_variants: _Variants[_Filled] | list[_Filled]
         self._brief_variants: _Variants[str] | list[str]
         if self._corpus_prose:
@@ -669,21 +686,18 @@ class PostBuilder:
         return _Variants(count, f"variant:{kind}:{self.profile}:{self.locale}", make)
 
     def prepare(self) -> None:
-        """Make every prebuilt variant now (before forking workers, so they share them)."""
-        tables: list[Any] = [
-            self._prose_variants,
-            self._checklist_variants,
-            self._image_variants,
-            self._offset_variants,
-            self._summary_variants,
-            self._brief_variants,
-        ]
-        tables += [self._stack_variants(i) for i in self._stack_indices]
-        for table in tables:
-            if isinstance(table, _Variants):
-                table.make_all()
+        """Make every prebuilt variant now, as plain lists: before forking workers, so they
+        share them, and before a large run, which would make nearly all of them anyway."""
+        self._prose_variants = _listed(self._prose_variants)
+        self._checklist_variants = _listed(self._checklist_variants)
+        self._image_variants = _listed(self._image_variants)
+        self._offset_variants = _listed(self._offset_variants)
+        self._summary_variants = _listed(self._summary_variants)
+        self._brief_variants = _listed(self._brief_variants)
+        for index in self._stack_indices:
+            self._stack_lists[index] = _listed(self._stack_variants(index))
 
-    def _stack_variants(self, stack_index: int) -> _Variants[_StackLists]:
+    def _stack_variants(self, stack_index: int) -> _Variants[_StackLists] | list[_StackLists]:
         lists = self._stack_lists.get(stack_index)
         if lists is None:
             stack = self._stacks[stack_index]
@@ -854,9 +868,12 @@ def builder_for(
     """The builder of a dataset: one PostBuilder, or a MixBuilder when the profile mixes
     locales (and no `locale` is forced) or has a share of heavy posts."""
     spec = resolve(profile)
-    if (spec.locales and not locale) or (spec.heavy and spec.heavy_per_mille):
+    if (len(spec.locales) > 1 and not locale) or (spec.heavy and spec.heavy_per_mille):
         return MixBuilder(spec, locale, epoch, window_days)
-    return PostBuilder(spec, locale or "en_US", epoch, window_days)
+    # a mix of one locale is that locale's builder: the mix stream picks only the builder,
+    # so skipping it gives the same bytes, a stream cheaper per post
+    only = spec.locales[0][0] if spec.locales else "en_US"
+    return PostBuilder(spec, locale or only, epoch, window_days)
 
 
 _local = threading.local()
