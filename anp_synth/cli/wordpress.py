@@ -35,11 +35,12 @@ def check_cmd(
     ),
 ) -> None:
     """Check that the site has the mu-plugin and accepts the application password."""
+    from anp_synth.sinks.base import preflight
     from anp_synth.sinks.wordpress import WordPressSink
 
     sink = WordPressSink.from_env(target)
     try:
-        info = sink.check()
+        info = preflight(sink)
     finally:
         sink.close()
     typer.echo(

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from anp_synth.post import is_language
 from anp_synth.site.assets import SCRIPT, STYLESHEET
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
@@ -29,7 +30,6 @@ _FORBIDDEN = re.compile(
     + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
     + "]"
 )
-_LANG = re.compile(r"^[A-Za-z]{2,8}$")
 _SAFE_SCHEMES = ("http", "https")
 
 
@@ -65,12 +65,9 @@ def safe_url(url: Any) -> str:
     return cleaned
 
 
-def lang(locale: Any) -> str:
-    """The HTML `lang` of a post's locale: `ja_JP` → `ja`; "" (unknown) when it is no language."""
-    if not isinstance(locale, str):
-        return ""
-    language = locale.replace("-", "_").split("_", 1)[0]
-    return language.lower() if _LANG.match(language) else ""
+def lang(language: Any) -> str:
+    """The HTML `lang` of a post: its `language` (BCP 47); "" (unknown) when it is none."""
+    return language if is_language(language) else ""
 
 
 def label(key: str) -> str:

@@ -59,6 +59,7 @@ FIXED = {
     ("slug",),
     ("published_at",),
     ("locale",),
+    ("language",),
     ("meta", "hash"),
     ("meta", "reference"),
     ("meta", "difficulty"),

@@ -182,6 +182,16 @@ def test_a_stale_session_cookie_shows_no_user(app_client: TestClient) -> None:
     assert page.status_code == 200 and "logged in as" not in page.text
 
 
+def test_pages_say_the_posts_language_not_its_locale(app_client: TestClient) -> None:
+    # the page follows the field, even where the locale would say another language
+    post = make_post(3001, locale="ja_JP", language="pt-BR")
+    _put(app_client, post)
+    page = app_client.get(f"/posts/{post['slug']}").text
+    assert '<html lang="pt-BR">' in page
+    home = app_client.get("/").text
+    assert '<article class="teaser" lang="pt-BR">' in home
+
+
 def test_the_theme_one_stylesheet_one_script_a_collapsed_meta_box(app_client: TestClient) -> None:
     post = make_post(2853)
     _put(app_client, post)
