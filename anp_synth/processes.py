@@ -25,6 +25,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    """Stop the process group `process` leads: SIGTERM, then SIGKILL after `timeout` s."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
 class ProcessGroup:
     """Owns one child: `_spawn` starts it, `stop` ends its group; a context manager."""
 
@@ -63,15 +77,8 @@ class ProcessGroup:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the child's process group: SIGTERM, then SIGKILL after `timeout` seconds."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+        if process is not None:
+            stop_group(process, timeout)
         if self._log is not None:
             self._log.close()
             self._log = None

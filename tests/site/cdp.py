@@ -16,13 +16,14 @@ import contextlib
 import json
 import os
 import select
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from anp_synth.processes import stop_group
 
 PAGE_TIMEOUT_S = 30.0
 QUIET_S = 0.5  # after the load event, wait until no request has started or ended this long
@@ -102,16 +103,8 @@ class Browser:
         for fd in (self._write, self._read):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if process is None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
+        if process is not None:
+            stop_group(process)
 
     # -- the protocol ------------------------------------------------------------------------
 
