@@ -71,8 +71,15 @@ class LoadTestResult:
 
     @property
     def passed(self) -> bool:
-        """No breach, no regression, figures trustworthy, every worker's samples in."""
-        return not self.breaches and not self.regressions and self.trusted and not self.lost_workers
+        """Ran to its end with no breach, no regression, trustworthy figures, every worker's
+        samples in (an interrupted run is never a pass: its figures cover part of the test)."""
+        return (
+            not self.interrupted
+            and not self.breaches
+            and not self.regressions
+            and self.trusted
+            and not self.lost_workers
+        )
 
 
 def check_reachable(target: str) -> None:
