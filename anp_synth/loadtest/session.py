@@ -72,7 +72,21 @@ class LoadTestResult:
     @property
     def passed(self) -> bool:
         """No breach, no regression, figures trustworthy, every worker's samples in."""
-        return not self.breaches and not self.regressions and self.trusted and not self.lost_workers
+        return not self.failures
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run failed, one phrase per reason (empty: it passed)."""
+        reasons = []
+        if self.breaches:
+            reasons.append(f"{len(self.breaches)} threshold breach(es)")
+        if self.regressions:
+            reasons.append(f"{len(self.regressions)} regression(s) against the baseline")
+        if not self.trusted:
+            reasons.append("the load generator was CPU-bound: figures cannot be trusted")
+        if self.lost_workers:
+            reasons.append(f"{len(self.lost_workers)} worker(s) lost before the end")
+        return reasons
 
 
 def check_reachable(target: str) -> None:
