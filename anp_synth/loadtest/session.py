@@ -189,10 +189,17 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     if settings.save_baseline is not None:
         baseline_mod.save(settings.save_baseline, settings.target, latencies)
     notes: list[str] = []
-    if settings.accounts is None:
+    static = manifest_mod.load(manifest).get("site") == cache_rules.STATIC
+    if static:
+        notes.append(
+            "static site: no login and no search, so neither the logged-in scenario nor "
+            "searches ran; the inspector held every page to the static rule (no bypass: "
+            "it may be cached, and its ETag answers a conditional GET with 304)"
+        )
+    elif settings.accounts is None:
         notes.append("no --accounts: the logged-in scenario did not run")
     inspected = [s for s in samples if s.route.startswith("[inspect]")]
-    if inspected and all(s.cache == "none" for s in inspected):
+    if not static and inspected and all(s.cache == "none" for s in inspected):
         # Reported, not failed: a site may have no page cache at all (core WordPress).
         notes.append(
             f"cache inspector: the target sent no X-Cache header on any of {len(inspected)} "
