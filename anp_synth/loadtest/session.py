@@ -71,13 +71,16 @@ class LoadTestResult:
 
     @property
     def passed(self) -> bool:
-        """No breach, no regression, figures trustworthy, every worker's samples in."""
+        """Ran to its end with no breach, no regression, trustworthy figures, every worker's
+        samples in (an interrupted run is never a pass: its figures cover part of the test)."""
         return not self.failures
 
     @property
     def failures(self) -> list[str]:
         """Why the run failed, one phrase per reason (empty: it passed)."""
         reasons = []
+        if self.interrupted:
+            reasons.append("interrupted: the figures cover part of the test only")
         if self.breaches:
             reasons.append(f"{len(self.breaches)} threshold breach(es)")
         if self.regressions:
