@@ -52,6 +52,7 @@ import orjson
 import psutil
 
 from anp_synth.edge.varnish import VarnishProcess
+from anp_synth.loadtest.runner import process_tree
 from anp_synth.loadtest.settings import Settings, Think
 from anp_synth.site.launcher import SiteProcess
 
@@ -154,14 +155,6 @@ class PhaseCpu(threading.Thread):
         self.rps = 0.0  # requests/s the target served in the phase
 
     @staticmethod
-    def _tree(pid: int) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
-    @staticmethod
     def _seconds(procs: list[psutil.Process]) -> dict[int, float]:
         found = {}
         for proc in procs:
@@ -173,9 +166,9 @@ class PhaseCpu(threading.Thread):
         return found
 
     def _snapshot(self) -> tuple[dict[str, dict[int, float]], float, float]:
-        parts = {"locust": self._seconds(self._tree(self.locust))}
+        parts = {"locust": self._seconds(process_tree(self.locust))}
         for name, pid in self.others.items():
-            parts[name] = self._seconds(self._tree(pid))
+            parts[name] = self._seconds(process_tree(pid))
         host = psutil.cpu_times()
         busy = sum(host) - host.idle - getattr(host, "iowait", 0.0)
         return parts, busy, time.monotonic()

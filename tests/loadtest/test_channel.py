@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,7 +23,7 @@ import psutil
 import pytest
 from junitparser import JUnitXml
 
-from tests.loadtest.procs import group_running, running
+from tests.loadtest.procs import group_running, running, wait_for_requests
 from tests.loadtest.synthetic_samples import COUNT, SAMPLES
 
 LOCUSTFILE = Path(__file__).with_name("synthetic_locustfile.py")
@@ -205,18 +204,8 @@ def test_an_interrupted_run_keeps_its_partial_report_with_every_request_made(
     )  # fmt: skip
     locust: list[psutil.Process] = []
     try:
-        # Once Locust's progress shows the replay going (or 60 s at most): interrupt.
-        deadline = time.monotonic() + 60
-        seen = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                seen = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                seen = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if seen > 0 and len(locust) >= 1 + (processes if processes > 1 else 0):
-                break
-            time.sleep(0.2)
+        # once Locust's progress shows the replay going (or 60 s at most): interrupt
+        seen, locust = wait_for_requests(proc, out, processes)
         assert 0 < seen < COUNT, seen  # mid-replay
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own

@@ -11,13 +11,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 
 from tests.loadtest.conftest import CLI, SeededSite
-from tests.loadtest.procs import group_running, running
+from tests.loadtest.procs import group_running, running, wait_for_requests
 
 WAIT_S = 60.0  # the most any step below may take (a hang guard)
 
@@ -36,17 +35,7 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     )  # fmt: skip
     locust: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + WAIT_S
-        requests = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                requests = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if requests > 0 and len(locust) >= 3:  # the master and its two workers
-                break
-            time.sleep(0.3)
+        requests, locust = wait_for_requests(proc, out, 2, WAIT_S)
         assert requests > 0 and len(locust) >= 3, (requests, locust)
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
