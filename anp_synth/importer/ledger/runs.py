@@ -106,7 +106,7 @@ class Runs(LedgerFile):
                     (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
                 )
                 run_id = int(cur.lastrowid or 0)
-        self._held = (run_id, pid)
+            self._held = (run_id, pid)  # before the commit: no moment holds it unrecorded
         return self.run(run_id)
 
     def _check_owner(self) -> None:
