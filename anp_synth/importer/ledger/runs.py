@@ -139,6 +139,11 @@ class Runs(LedgerFile):
         self._held = None
 
     @property
+    def held_run(self) -> int | None:
+        """The id of the run this process began and still holds, if any."""
+        return None if self._held is None else self._held[0]
+
+    @property
     def holds_run(self) -> bool:
         """True while this process holds a run it began (and has not finished or lost)."""
         return self._held is not None
