@@ -20,7 +20,7 @@ from anp_synth.loadtest import cache_rules, channel, junit, markdown, report, ro
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
-from anp_synth.loadtest.runner import CpuReport, LocustResult, locust_count, log_tail, run_locust
+from anp_synth.loadtest.runner import CpuReport, LocustResult, locust_count, log_excerpt, run_locust
 from anp_synth.loadtest.settings import Settings
 from anp_synth.loadtest.stats import (
     AGGREGATE,
@@ -123,14 +123,14 @@ def run_worker(settings: Settings) -> WorkerResult:
     result = run_locust(settings)
     if result.returncode != 0:
         raise AnpError(
-            f"locust worker exited with {result.returncode} (log: {result.log}):\n"
-            f"{log_tail(result.log)}"
+            f"locust worker exited with {result.returncode} (log: {result.log}): "
+            f"{log_excerpt(result.log)}"
         )
     tallies = sorted(settings.out.glob("worker-*.json"))
     if not tallies:
         raise AnpError(
             f"the worker never ran a test for the master at {settings.master_host}:"
-            f"{settings.master_port} (log: {result.log}):\n{log_tail(result.log)}"
+            f"{settings.master_port} (log: {result.log}): {log_excerpt(result.log)}"
         )
     doc = orjson.loads(tallies[-1].read_bytes())
     return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
@@ -170,11 +170,11 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
         raise
     if result.returncode != 0:
         raise AnpError(
-            f"locust exited with {result.returncode} (log: {result.log}):\n{log_tail(result.log)}"
+            f"locust exited with {result.returncode} (log: {result.log}): {log_excerpt(result.log)}"
         )
     samples = read_samples(settings.out)
     if not samples:
-        raise AnpError(f"locust made no requests (log: {result.log}):\n{log_tail(result.log)}")
+        raise AnpError(f"locust made no requests (log: {result.log}): {log_excerpt(result.log)}")
     rows = summarize(samples)
     duration = rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0
     checks = thresholds_mod.checks(thresholds, rows)

@@ -174,3 +174,30 @@ def test_a_bad_accounts_file_is_one_line_before_locust(
     assert err[-1].startswith(f"error: {accounts}") and needle in err[-1], err
     assert len(err) <= 2  # the announcement line at most, then the error
     assert not (out / "settings.json").exists()  # refused before Locust was started
+
+
+def test_a_locust_that_fails_is_one_line_not_its_log(tmp_path, capsys) -> None:
+    """Rule 8: the error quotes the log's last line; the log file has the traceback."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    broken = tmp_path / "broken.py"
+    broken.write_text('raise RuntimeError("this locustfile is broken")\n')
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code = main(["loadtest", "--target", url, "--manifest", str(manifest), "--out",
+                     str(tmp_path / "out"), "--locustfile", str(broken), "--duration", "2s"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    log = tmp_path / "out" / "locust.log"
+    assert err[-1] == (
+        f"error: locust exited with 1 (log: {log}): RuntimeError: this locustfile is broken"
+    )
+    assert "Traceback" in log.read_text()  # the whole story stays in the log

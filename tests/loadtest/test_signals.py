@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.loadtest.conftest import CLI, SeededSite
 
@@ -44,10 +45,10 @@ def _safe_pgid(pid: int) -> int | None:
         return None
 
 
-def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
-    seeded_site: SeededSite, tmp_path: Path
-) -> None:
-    out = tmp_path / "cut"
+def _start_and_wait_for_locust(
+    seeded_site: SeededSite, out: Path
+) -> tuple[subprocess.Popen[str], list[psutil.Process]]:
+    """A 3-minute load test with two Locust processes, once it is making requests."""
     proc = subprocess.Popen(
         [*CLI, "loadtest", "--target", seeded_site.url, "--ledger", str(seeded_site.ledger),
          "--duration", "3m", "--processes", "2", "--users", "4", "--spawn-rate", "4",
@@ -57,19 +58,30 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
         text=True,
     )  # fmt: skip
     locust: list[psutil.Process] = []
+    deadline = time.monotonic() + WAIT_S
+    requests = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
+        except (OSError, ValueError):
+            requests = 0
+        locust = psutil.Process(proc.pid).children(recursive=True)
+        if requests > 0 and len(locust) >= 3:  # the master and its two workers
+            break
+        time.sleep(0.3)
+    if not (requests > 0 and len(locust) >= 3):
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"no load test running: {requests} requests, processes {locust}")
+    return proc, locust
+
+
+def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
+    seeded_site: SeededSite, tmp_path: Path
+) -> None:
+    out = tmp_path / "cut"
+    proc, locust = _start_and_wait_for_locust(seeded_site, out)
     try:
-        deadline = time.monotonic() + WAIT_S
-        requests = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                requests = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if requests > 0 and len(locust) >= 3:  # the master and its two workers
-                break
-            time.sleep(0.3)
-        assert requests > 0 and len(locust) >= 3, (requests, locust)
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
         proc.send_signal(signal.SIGTERM)
@@ -89,3 +101,21 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     assert doc["interrupted"] is True and doc["passed"] is False
     assert doc["aggregate"]["requests"] > 0
     assert any(note.startswith("interrupted") for note in doc["notes"])
+
+
+def test_locust_dies_with_a_load_test_killed_outright(
+    seeded_site: SeededSite, tmp_path: Path
+) -> None:
+    """SIGKILL (the OOM killer, `kill -9`) runs no cleanup: Locust must not outlive it."""
+    proc, locust = _start_and_wait_for_locust(seeded_site, tmp_path / "killed")
+    groups = {os.getpgid(p.pid) for p in locust}
+    proc.kill()
+    proc.communicate(timeout=WAIT_S)
+    deadline = time.monotonic() + WAIT_S  # Locust's own shutdown takes a few seconds
+    while time.monotonic() < deadline and any(_alive(p.pid) for p in locust):
+        time.sleep(0.2)
+    survivors = [p.pid for p in locust if _alive(p.pid)]
+    for pid in survivors:  # do not leave them loading the site for 3 minutes
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+    assert [g for g in groups if _group_alive(g)] == []
