@@ -30,6 +30,7 @@ SUBMODULES = {
     "post",
     "sinks",
     "site",
+    "target",
     "textfile",
 }
 HEAVY = ("pydantic", "httpx", "fastapi", "locust", "gevent", "psutil", "stamina", "faker")

@@ -6,7 +6,6 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import typer
 
@@ -59,36 +58,35 @@ def read_token(token_file: str | None) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
-def _check_target(sink: str, target: str) -> None:
-    """A target the sink can address, or a UsageError naming --target."""
+def check_target(sink: str, target: str) -> str:
+    """The target in its one spelling (anp_synth.target), if the sink can address it; else a
+    UsageError naming --target."""
+    from anp_synth.sinks.registry import sink_names
+    from anp_synth.target import MEMORY, is_url, normalise
+
+    if sink not in sink_names():
+        raise UsageError("sink", f"unknown sink {sink!r}; choose from {', '.join(sink_names())}")
+    spelled = normalise(target)
     if sink == "memory":
-        if not target.startswith("memory://"):
+        if not spelled.startswith(MEMORY):
             raise UsageError("target", f"{target!r}: the memory sink takes memory://NAME")
-        return
-    if sink in STATIC_SINKS:
-        if not Path(target).is_dir():
+    elif sink in STATIC_SINKS:
+        if not Path(spelled).is_dir():
             raise UsageError(
                 "target", f"{target!r}: the {sink} sink takes a site's folder (site init makes one)"
             )
-        return
-    try:
-        parts = urlsplit(target)
-        _ = parts.port  # a bad port raises here
-    except ValueError as exc:
-        raise UsageError("target", f"{target!r}: not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    elif not is_url(spelled):
         raise UsageError("target", f"{target!r}: expected http://HOST[:PORT] or https://…")
+    return spelled
 
 
 def open_sink(
     name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
 ) -> Sink:
     """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
-    from anp_synth.sinks.registry import create_sink, sink_names
+    from anp_synth.sinks.registry import create_sink
 
-    if name not in sink_names():
-        raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
-    _check_target(name, target)
+    target = check_target(name, target)
     token = read_token(token_file)
     if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
@@ -193,6 +191,7 @@ def import_cmd(
         only_ids = frozenset(s.strip() for s in only.split(",") if s.strip())
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
+    target = check_target(sink, target)
     file_label = path if path == "-" else str(Path(path).resolve())
     opts = Options(
         concurrency=concurrency,
@@ -348,6 +347,7 @@ def verify_cmd(
 
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
+    target = check_target(sink, target)
     the_sink = open_sink(sink, target, token_file)
     try:
         preflight(the_sink)
@@ -398,7 +398,9 @@ def rollback_cmd(
     from anp_synth.importer import rollback as rb
     from anp_synth.importer.ledger import Ledger
     from anp_synth.sinks.base import preflight
+    from anp_synth.target import normalise
 
+    target = None if target is None else normalise(target)
     out = _console()
     with Ledger.open_readonly(ledger) if dry_run else Ledger.open_existing(ledger) as led:
         p = rb.plan(led, run, target)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import math
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
+from anp_synth.cli import options
 from anp_synth.errors import PartialFailure
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from rich.table import Table
 
     from anp_synth.loadtest.session import LoadTestResult
+    from anp_synth.loadtest.settings import Settings
     from anp_synth.loadtest.stats import RouteStats
 
 
@@ -151,97 +152,73 @@ def baseline_table(result: LoadTestResult) -> Table:
     return table
 
 
+def _setting(flag: str, help_text: str, *aliases: str) -> Any:
+    """An option of the load test: None when left out, so that the Settings default applies."""
+    return typer.Option(None, flag, *aliases, help=help_text)
+
+
 def loadtest_cmd(
     ctx: typer.Context,
-    target: str | None = typer.Option(
-        None,
-        "--target",
-        help="Base URL of the site, e.g. http://127.0.0.1:8000 (a --worker takes the master's).",
+    target: str | None = options.TARGET,
+    ledger: Path | None = options.LEDGER,
+    manifest: Path | None = _setting(
+        "--manifest", "A targets manifest from export-targets, instead of --ledger."
     ),
-    ledger: Path | None = typer.Option(
-        None,
-        "--ledger",
-        envvar=LEDGER_ENV,
-        help=f"{LEDGER_HELP[:-1]}; the posts come from it (default {DEFAULT_LEDGER}).",
+    users: int | None = _setting("--users", "Concurrent simulated users (default 10).", "-u"),
+    spawn_rate: float | None = _setting(
+        "--spawn-rate", "Users started per second (default 10).", "-r"
     ),
-    manifest: Path | None = typer.Option(
-        None, "--manifest", help="A targets manifest from export-targets, instead of --ledger."
+    duration: str | None = _setting("--duration", "Run time: 60s, 2m, 1m30s (default 60).", "-t"),
+    processes: int | None = _setting(
+        "--processes", "Load-generator processes, Locust master + K workers when > 1 (default 1)."
     ),
-    users: int | None = typer.Option(
-        None, "--users", "-u", help="Concurrent simulated users (default 10)."
-    ),
-    spawn_rate: float | None = typer.Option(
-        None, "--spawn-rate", "-r", help="Users started per second (default 10)."
-    ),
-    duration: str | None = typer.Option(
-        None, "--duration", "-t", help="Run time: 60s, 2m, 1m30s (default 60)."
-    ),
-    processes: int | None = typer.Option(
-        None,
-        "--processes",
-        help="Load-generator processes, Locust master + K workers when > 1 (default 1).",
-    ),
-    thresholds: Path | None = typer.Option(None, "--thresholds", help="Thresholds TOML file."),
-    baseline: Path | None = typer.Option(None, "--baseline", help="Compare with this baseline."),
-    save_baseline: Path | None = typer.Option(
-        None, "--save-baseline", help="Store this run as a baseline file."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Directory for reports (default out/loadtest)."
-    ),
-    arrival_rate: float | None = typer.Option(
-        None,
+    thresholds: Path | None = _setting("--thresholds", "Thresholds TOML file."),
+    baseline: Path | None = _setting("--baseline", "Compare with this baseline."),
+    save_baseline: Path | None = _setting("--save-baseline", "Store this run as a baseline file."),
+    out: Path | None = _setting("--out", "Directory for reports (default out/loadtest)."),
+    arrival_rate: float | None = _setting(
         "--arrival-rate",
-        help="Open model: requests/s in total, latency from intended send (default 0: closed).",
+        "Open model: requests/s in total, latency from intended send (default 0: closed).",
     ),
-    accounts: Path | None = typer.Option(
-        None, "--accounts", help="Login users JSON for the logged-in scenario."
-    ),
-    weights: str | None = typer.Option(
-        None,
+    accounts: Path | None = _setting("--accounts", "Login users JSON for the logged-in scenario."),
+    weights: str | None = _setting(
         "--weights",
-        help="Scenario weights; unnamed ones keep theirs (default "
-        "reader=6,browser=3,member=1,inspector=1).",
+        "Scenario weights; unnamed ones keep theirs "
+        "(default reader=6,browser=3,member=1,inspector=1).",
     ),
-    think: str | None = typer.Option(
-        None, "--think", help="Seconds between a user's tasks, MIN,MAX (default 0.5,2)."
+    think: str | None = _setting(
+        "--think", "Seconds between a user's tasks, MIN,MAX (default 0.5,2)."
     ),
-    similar: float | None = typer.Option(
-        None,
-        "--similar",
-        help="Probability that a reader then opens a similar post (default 0.3).",
+    similar: float | None = _setting(
+        "--similar", "Probability that a reader then opens a similar post (default 0.3)."
     ),
-    page_size: int | None = typer.Option(
-        None,
+    page_size: int | None = _setting(
         "--page-size",
-        help="Posts per listing page on the target, unless the manifest says (default 20).",
+        "Posts per listing page on the target, unless the manifest says (default 20).",
     ),
-    cache_rules: Path | None = typer.Option(
-        None,
+    cache_rules: Path | None = _setting(
         "--cache-rules",
-        help='The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; '
+        'The target\'s cache rules, JSON [{"pattern", "rule", "cached"}]; '
         "default: the manifest's (the reference site's).",
     ),
-    hit_tries: int | None = typer.Option(
-        None,
+    hit_tries: int | None = _setting(
         "--hit-tries",
-        help="Requests before a re-requested page must be a HIT, for sites whose "
+        "Requests before a re-requested page must be a HIT, for sites whose "
         "workers each cache (default 1).",
     ),
-    min_effect: float | None = typer.Option(
-        None, "--min-effect", help="Regression floor: relative p95 growth (default 0.20)."
+    min_effect: float | None = _setting(
+        "--min-effect", "Regression floor: relative p95 growth (default 0.20)."
     ),
-    min_effect_ms: float | None = typer.Option(
-        None, "--min-effect-ms", help="Regression floor: absolute p95 growth in ms (default 10)."
+    min_effect_ms: float | None = _setting(
+        "--min-effect-ms", "Regression floor: absolute p95 growth in ms (default 10)."
     ),
-    cpu_limit: float | None = typer.Option(
-        None,
+    cpu_limit: float | None = _setting(
         "--cpu-limit",
-        help="A generator process busier than this % of a core makes the figures "
+        "A generator process busier than this % of a core makes the figures "
         "untrustworthy (default 90).",
     ),
-    locustfile: Path | None = typer.Option(
-        None, "--locustfile", help="Your own locustfile instead of the bundled one."
+    locustfile: Path | None = _setting(
+        "--locustfile", "Your own locustfile instead of the bundled one."
     ),
     master: bool = typer.Option(
         False,
@@ -249,8 +226,8 @@ def loadtest_cmd(
         help="Be the Locust master of --expect-workers workers on other machines; it "
         "receives their exact samples and judges the run.",
     ),
-    expect_workers: int | None = typer.Option(
-        None, "--expect-workers", help="With --master: workers to wait for (default 1)."
+    expect_workers: int | None = _setting(
+        "--expect-workers", "With --master: workers to wait for (default 1)."
     ),
     worker: bool = typer.Option(
         False,
@@ -258,30 +235,27 @@ def loadtest_cmd(
         help="Be a worker of the master at --master-host: it sends the settings and the "
         "data, this process sends every sample back.",
     ),
-    master_host: str | None = typer.Option(
-        None, "--master-host", help="With --worker: the master's host name or address."
+    master_host: str | None = _setting(
+        "--master-host", "With --worker: the master's host name or address."
     ),
-    master_port: int | None = typer.Option(
-        None,
+    master_port: int | None = _setting(
         "--master-port",
-        help="The master's port: --master binds it, --worker connects to it (default 5557).",
+        "The master's port: --master binds it, --worker connects to it (default 5557).",
     ),
-    junit: Path | None = typer.Option(
-        None, "--junit", help="Write JUnit XML: a testcase per threshold and per comparison."
+    junit: Path | None = _setting(
+        "--junit", "Write JUnit XML: a testcase per threshold and per comparison."
     ),
-    markdown: Path | None = typer.Option(
-        None, "--markdown", help="Write a Markdown summary for a pull-request comment."
+    markdown: Path | None = _setting(
+        "--markdown", "Write a Markdown summary for a pull-request comment."
     ),
-    assets: bool | None = typer.Option(
-        None,
+    assets: bool | None = _setting(
         "--assets/--no-assets",
-        help="Readers fetch each page's images, stylesheets and scripts as a browser with a "
+        "Readers fetch each page's images, stylesheets and scripts as a browser with a "
         "cache would: first visit cold, then from cache or conditional.",
     ),
-    edge: bool | None = typer.Option(
-        None,
+    edge: bool | None = _setting(
         "--edge/--no-edge",
-        help="TARGET is a Varnish edge in front of the site: expect the edge's verdict "
+        "TARGET is a Varnish edge in front of the site: expect the edge's verdict "
         "(X-Cache with X-Varnish and Age), HITs after the first request, no cache keys.",
     ),
 ) -> None:
@@ -294,26 +268,18 @@ def loadtest_cmd(
     from rich.console import Console
 
     from anp_synth.errors import UsageError
-    from anp_synth.loadtest.session import run, run_worker
+    from anp_synth.loadtest.session import run
     from anp_synth.loadtest.settings import Settings
 
     values = dict(ctx.params)  # the parameters are named as the Settings fields
     if ledger is None and manifest is None and not worker:
-        values["ledger"] = Path(DEFAULT_LEDGER)
+        values["ledger"] = Path(options.DEFAULT_LEDGER)
     settings = Settings.from_values(values)
     # wide enough for the route names when the output is a pipe or a file
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
     err = Console(stderr=True, highlight=False)
     if settings.worker:
-        err.print(
-            f"load test worker → master {settings.master_host}:{settings.master_port}",
-            markup=False,
-        )
-        done = run_worker(settings)
-        console.print(
-            f"worker done: {done.sent:,} samples sent to the master in {done.messages:,} messages",
-            markup=False,
-        )
+        _work_for_master(settings, console, err)
         return
     if target is None:
         raise UsageError("target", "the load test needs the site's base URL")
@@ -326,18 +292,23 @@ def loadtest_cmd(
     print_result(console, settings.arrival_rate, result)
     if save_baseline:
         console.print(f"baseline saved to {save_baseline}", markup=False)
-    reasons = []
-    if result.breaches:
-        reasons.append(f"{len(result.breaches)} threshold breach(es)")
-    if result.regressions:
-        reasons.append(f"{len(result.regressions)} regression(s) against the baseline")
-    if not result.trusted:
-        reasons.append("the load generator was CPU-bound: figures cannot be trusted")
-    if result.lost_workers:
-        reasons.append(f"{len(result.lost_workers)} worker(s) lost before the end")
-    if reasons:
-        raise PartialFailure("load test failed: " + "; ".join(reasons))
+    if result.failures:
+        raise PartialFailure("load test failed: " + "; ".join(result.failures))
     console.print("load test passed", markup=False)
+
+
+def _work_for_master(settings: Settings, console: Console, err: Console) -> None:
+    """`loadtest --worker`: run for the master, say how many samples went to it."""
+    from anp_synth.loadtest.session import run_worker
+
+    err.print(
+        f"load test worker → master {settings.master_host}:{settings.master_port}", markup=False
+    )
+    done = run_worker(settings)
+    console.print(
+        f"worker done: {done.sent:,} samples sent to the master in {done.messages:,} messages",
+        markup=False,
+    )
 
 
 def print_result(console: Console, arrival_rate: float, result: LoadTestResult) -> None:
@@ -378,18 +349,20 @@ def print_result(console: Console, arrival_rate: float, result: LoadTestResult) 
 
 
 def export_targets_cmd(
-    target: str = typer.Option(..., "--target", help="The target whose confirmed items to export."),
-    ledger: Path = typer.Option(
-        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
-    ),
+    target: str | None = options.TARGET,
+    ledger: Path | None = options.LEDGER,
     output: Path = typer.Option(Path("targets.json"), "--output", "-o", help="Manifest to write."),
 ) -> None:
     """Write the confirmed posts of TARGET in the ledger as a manifest for the locustfiles."""
     from rich.console import Console
 
+    from anp_synth.errors import UsageError
     from anp_synth.loadtest import manifest as manifest_mod
+    from anp_synth.target import normalise
 
-    doc = manifest_mod.export(ledger, target, output)
+    if target is None:
+        raise UsageError("target", "say which target's confirmed posts to export")
+    doc = manifest_mod.export(ledger or Path(options.DEFAULT_LEDGER), normalise(target), output)
     posts = doc["posts"]
     assert isinstance(posts, list)
     Console(stderr=True, highlight=False).print(

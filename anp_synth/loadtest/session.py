@@ -73,13 +73,23 @@ class LoadTestResult:
     def passed(self) -> bool:
         """Ran to its end with no breach, no regression, trustworthy figures, every worker's
         samples in (an interrupted run is never a pass: its figures cover part of the test)."""
-        return (
-            not self.interrupted
-            and not self.breaches
-            and not self.regressions
-            and self.trusted
-            and not self.lost_workers
-        )
+        return not self.failures
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run failed, one phrase per reason (empty: it passed)."""
+        reasons = []
+        if self.interrupted:
+            reasons.append("interrupted: the figures cover part of the test only")
+        if self.breaches:
+            reasons.append(f"{len(self.breaches)} threshold breach(es)")
+        if self.regressions:
+            reasons.append(f"{len(self.regressions)} regression(s) against the baseline")
+        if not self.trusted:
+            reasons.append("the load generator was CPU-bound: figures cannot be trusted")
+        if self.lost_workers:
+            reasons.append(f"{len(self.lost_workers)} worker(s) lost before the end")
+        return reasons
 
 
 def check_reachable(target: str) -> None:
