@@ -7,6 +7,7 @@ in `<out>/summary.json` beside Locust's own HTML and CSV reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -146,10 +147,16 @@ def run_worker(settings: Settings) -> WorkerResult:
     return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
 
 
-def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
+def run(
+    settings: Settings,
+    progress: TextIO | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> LoadTestResult:
     """Run the load test and judge it; raises only for errors, not for a failed verdict.
 
     With `progress` (a stream), a live progress line is printed there during the run.
+    `on_start` is called once every check has passed, just before Locust starts (the CLI
+    announces the run there, so that a refused option is one line alone).
     """
     if settings.target is None:
         raise UsageError("target", "the load test needs the site's base URL")
@@ -173,6 +180,8 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
     check_reachable(settings.target)
+    if on_start is not None:
+        on_start()
     try:
         result = run_locust(replace(settings, manifest=manifest), progress)
     except KeyboardInterrupt:
