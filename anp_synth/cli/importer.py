@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
-from anp_synth.errors import PartialFailure, UsageError
+from anp_synth.errors import PartialFailure, UsageError, excerpt
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from rich.console import Console
@@ -295,28 +295,26 @@ def status_cmd(
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
     """Runs in the ledger, newest first; with --run, that run's items."""
-    from rich.table import Table
-
+    from anp_synth.cli.tables import print_rows
     from anp_synth.importer.ledger import Ledger
 
     out = _console()
     with Ledger.open_readonly(ledger) as led:
         if run is None:
-            t = Table(title=f"runs in {ledger}")
-            for name in ("id", "file", "target", "state", "counts", "started", "finished"):
-                t.add_column(name, overflow="fold")
-            for r in led.runs():
-                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
-                t.add_row(
+            rows = [
+                [
                     str(r.id),
                     Path(r.file).name if r.file != "-" else "-",
                     r.target,
                     _run_state(r),
-                    counts,
+                    ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read"),
                     r.started.replace("T", " ").rstrip("Z"),
                     (r.finished or "").replace("T", " ").rstrip("Z"),
-                )
-            out.print(t)
+                ]
+                for r in led.runs()
+            ]
+            headers = ("id", "file", "target", "state", "counts", "started", "finished")
+            print_rows(out, f"runs in {ledger}", headers, rows)
             return
         r = led.run(run)
         states = led.item_states(r.id)
@@ -325,17 +323,12 @@ def status_cmd(
             + (", ".join(f"{k} {v:,}" for k, v in sorted(states.items())) or "none"),
             markup=False,
         )
-        t = Table()
-        for col in ("source_id", "state", "attempts", "url", "last_error"):
-            t.add_column(col)
-        for i, item in enumerate(led.items(run_id=r.id)):
-            if i >= limit:
-                break
-            t.add_row(
-                item.source_id, item.state, str(item.attempts), item.url or "",
-                (item.last_error or "")[:80],
-            )  # fmt: skip
-        out.print(t)
+        items = [
+            [item.source_id, item.state, str(item.attempts), item.url or "",
+             excerpt(item.last_error or "")]
+            for _, item in zip(range(limit), led.items(run_id=r.id), strict=False)
+        ]  # fmt: skip
+        print_rows(out, None, ("source_id", "state", "attempts", "url", "last_error"), items)
 
 
 def verify_cmd(

@@ -21,7 +21,8 @@ from typing import TextIO
 import orjson
 import psutil
 
-from anp_synth.errors import AnpError
+from anp_synth.children import die_with_parent
+from anp_synth.errors import AnpError, excerpt
 from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
@@ -261,6 +262,8 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # anp-synth killed outright (SIGKILL, OOM): Locust gets SIGTERM, stops its workers
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         monitor = CpuMonitor(
             proc.pid, started + warmup, started + warmup + settings.duration, settings.cpu_limit
@@ -375,6 +378,12 @@ def locust_count(result: LocustResult) -> tuple[int, bool] | None:
     except (OSError, KeyError, ValueError):
         pass
     return None
+
+
+def log_excerpt(path: Path) -> str:
+    """The Locust log's last line, for a one-line error message (the log has the rest)."""
+    lines = [line for line in log_tail(path, 50).splitlines() if line.strip()]
+    return excerpt(lines[-1]) if lines else "(the log is empty)"
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
