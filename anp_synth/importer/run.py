@@ -22,7 +22,7 @@ from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunSta
 from anp_synth.importer.options import Options
 from anp_synth.importer.plan import Planner
 from anp_synth.importer.runlog import Quarantine, Quarantined, RunLog, run_paths
-from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key
+from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key, run_scope
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import iter_lines
 from anp_synth.sinks.base import Sink
@@ -77,6 +77,7 @@ class Importer:
             _Pass(self, summary, None, RunLog(None), Quarantine(None)).run(stream)
             summary.elapsed = time.perf_counter() - started
             return summary
+        ledger_id = self.ledger.ledger_id()  # made before the run: nothing to undo on Ctrl-C
         run = self.ledger.begin_run(
             file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
         )
@@ -88,7 +89,7 @@ class Importer:
         log.write({"run": run.id, "action": "start", "resumed": run.resumed})
         state = RunState.FAILED
         try:
-            _Pass(self, summary, run.id, log, quarantine).run(stream)
+            _Pass(self, summary, run.id, log, quarantine, run_scope(run.id, ledger_id)).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes
             state = RunState.INTERRUPTED
@@ -131,11 +132,14 @@ class _Pass:
         run_id: int | None,
         log: RunLog,
         quarantine: Quarantine,
+        scope: str | None = None,
     ) -> None:
         self.imp, self.summary, self.run_id = imp, summary, run_id
         self.ledger, self.target = imp.ledger, imp.target
         self.log, self._quarantine = log, quarantine
-        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry)
+        self.sender = Sender(
+            imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry, scope=scope
+        )
         self.planner = Planner(imp.ledger, imp.target, imp.opt, summary, self.quarantine)
         self.inflight: set[Future[BatchResult]] = set()
         self.fatal: BaseException | None = None

@@ -212,3 +212,15 @@ def test_a_file_deleted_behind_the_sinks_back_is_created_again(tmp_path: Path) -
     again = sink.upsert(post(70), idempotency_key="k2")
     assert (first.outcome, again.outcome) == ("created", "created")
     assert read_post((sink.folder / f"{post(70)['slug']}.md").read_bytes()) == post(70)
+
+
+def test_hugo_code_escapes_shortcode_delimiters_the_way_hugo_shows_them() -> None:
+    from anp_synth.sinks.static.markdown import hugo_code
+
+    assert hugo_code("plain {{ .Title }} code") == "plain {{ .Title }} code"
+    assert hugo_code('x("{{< a b=1 >}}")') == 'x("{{</* a b=1 */>}}")'
+    assert hugo_code("{{% m %}} {{< n >}}") == "{{%/* m */%}} {{</* n */>}}"
+    # an opener without its closer (or with another opener first) cannot be paired
+    assert hugo_code("{{< a") == "{{\u200b< a"
+    assert hugo_code("{{< a {{< b >}}") == "{{\u200b< a {{</* b */>}}"
+    assert hugo_code("{{% a >}}") == "{{\u200b% a >}}"
