@@ -8,6 +8,8 @@
 #   scripts/wordpress.sh status  say what runs
 #
 # Environment: ANP_WP_PORT (default 8089), ANP_WP_STATE_DIR (default /var/tmp/anp-wordpress),
+# ANP_WP_DB (database and user, default anp_wordpress; another name is another site beside the
+# default one, with its own /etc/wordpress config picked by WORDPRESS_CONFIG),
 # ANP_WP_WORKERS (php -S workers, default 4). Needs root for apt and MariaDB (CI machines are root).
 # No systemd: processes start with setsid and are stopped by their process group. Server output
 # goes to log files in the state dir, never to the caller (a `$(…)` around this would hang).
@@ -18,11 +20,20 @@ STATE=${ANP_WP_STATE_DIR:-/var/tmp/anp-wordpress}
 WORKERS=${ANP_WP_WORKERS:-4}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-PLUGIN_SRC="$REPO/anp_synth/sinks/wordpress/plugin/anp-synth.php"
+PLUGIN_DIR="$REPO/anp_synth/sinks/wordpress/plugin"
+MU_PLUGINS=(anp-synth.php anp-synth-keys.php)  # the import API; the cache keys (issue 14)
 WP_CONTENT=/var/lib/wordpress/wp-content
-CONFIG=/etc/wordpress/config-127.0.0.1.php
-DB_NAME=anp_wordpress
-DB_USER=anp_wordpress
+DB_NAME=${ANP_WP_DB:-anp_wordpress}
+DB_USER=$DB_NAME
+[[ $DB_NAME =~ ^[A-Za-z0-9_]{1,64}$ ]] || { echo "wordpress: error: ANP_WP_DB: letters, digits, _ only" >&2; exit 2; }
+if [ "$DB_NAME" = anp_wordpress ]; then
+  CONFIG=/etc/wordpress/config-127.0.0.1.php  # Debian picks it by Host header
+else
+  # Debian's wp-config.php reads /etc/wordpress/config-$WORDPRESS_CONFIG.php ([A-Za-z0-9-]):
+  # install.php (php-cli) and router.php (php -S) pass it from the environment.
+  export WORDPRESS_CONFIG=${DB_NAME//_/-}
+  CONFIG=/etc/wordpress/config-$WORDPRESS_CONFIG.php
+fi
 PACKAGES=(wordpress wordpress-theme-twentytwentythree php-cli php-mysql php php8.2-cgi
   micro-httpd mariadb-server curl)
 SOCKET=/run/mysqld/mysqld.sock
@@ -171,13 +182,16 @@ PHP
   chmod 0640 "$tmp"
   mv -f "$tmp" "$CONFIG"
   # http://localhost:PORT would otherwise answer 404 "Neither config-localhost.php ...".
-  ln -sf "$CONFIG" /etc/wordpress/config-localhost.php
+  [ -n "${WORDPRESS_CONFIG:-}" ] || ln -sf "$CONFIG" /etc/wordpress/config-localhost.php
 }
 
 install_plugin() {
-  [ -f "$PLUGIN_SRC" ] || die "mu-plugin not found at $PLUGIN_SRC"
+  local name
   install -d "$WP_CONTENT/mu-plugins"
-  install -m 0644 "$PLUGIN_SRC" "$WP_CONTENT/mu-plugins/anp-synth.php"
+  for name in "${MU_PLUGINS[@]}"; do
+    [ -f "$PLUGIN_DIR/$name" ] || die "mu-plugin not found at $PLUGIN_DIR/$name"
+    install -m 0644 "$PLUGIN_DIR/$name" "$WP_CONTENT/mu-plugins/$name"
+  done
 }
 
 http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || true; }

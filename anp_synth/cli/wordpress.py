@@ -14,11 +14,18 @@ wordpress = typer.Typer(
 
 
 @wordpress.command("mu-plugin")
-def mu_plugin_cmd() -> None:
+def mu_plugin_cmd(
+    keys: bool = typer.Option(
+        False,
+        "--keys",
+        help="Print the cache-keys mu-plugin instead (wp-content/mu-plugins/anp-synth-keys.php, "
+        "for Varnish or a CDN in front, purged by `import --purge`).",
+    ),
+) -> None:
     """Print the mu-plugin to copy to wp-content/mu-plugins/anp-synth.php."""
-    from anp_synth.sinks.wordpress import mu_plugin_source  # sinks load only when used
+    from anp_synth.sinks.wordpress import KEYS_MU_PLUGIN, mu_plugin_source  # loaded when used
 
-    sys.stdout.write(mu_plugin_source())
+    sys.stdout.write(mu_plugin_source(KEYS_MU_PLUGIN) if keys else mu_plugin_source())
 
 
 @wordpress.command("check")
@@ -28,11 +35,12 @@ def check_cmd(
     ),
 ) -> None:
     """Check that the site has the mu-plugin and accepts the application password."""
+    from anp_synth.sinks.base import preflight
     from anp_synth.sinks.wordpress import WordPressSink
 
     sink = WordPressSink.from_env(target)
     try:
-        info = sink.check()
+        info = preflight(sink)
     finally:
         sink.close()
     typer.echo(

@@ -12,11 +12,13 @@ upsert keyed by source id with an Idempotency-Key derived from source id + conte
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from anp_synth.errors import RunTakenOverError
 from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
 from anp_synth.importer.options import Options
@@ -82,13 +84,16 @@ class Importer:
             file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
         )
         summary = Summary(run_id=run.id, resumed=run.resumed > 0)
-        log_path, q_path = run_paths(self.ledger.path, run.id)
-        summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
-        log, quarantine = RunLog(log_path), Quarantine(q_path)
-        self.ledger.start_heartbeat(run.id)
-        log.write({"run": run.id, "action": "start", "resumed": run.resumed})
         state = RunState.FAILED
+        # From here on the run is in the ledger as running: whatever stops this process
+        # (an error, Ctrl-C, SIGTERM, even during the set-up below) records how it ended.
+        log, quarantine = RunLog(None), Quarantine(None)
         try:
+            log_path, q_path = run_paths(self.ledger.path, run.id)
+            summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
+            log, quarantine = RunLog(log_path), Quarantine(q_path)
+            self.ledger.start_heartbeat(run.id)
+            log.write({"run": run.id, "action": "start", "resumed": run.resumed})
             _Pass(self, summary, run.id, log, quarantine, run_scope(run.id, ledger_id)).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes
@@ -96,14 +101,27 @@ class Importer:
             raise
         finally:
             summary.elapsed = time.perf_counter() - started
-            self._totals_from_ledger(
-                summary, run.id, finished=state not in (RunState.FAILED, RunState.INTERRUPTED)
-            )
-            log.write({"run": run.id, "action": "finish", "state": state} | summary.counts())
-            log.close()
-            quarantine.close()
-            self.ledger.finish_run(run.id, state, summary.counts())
+            try:
+                self._finish(run.id, state, summary, log)
+            finally:
+                log.close()
+                quarantine.close()
         return summary
+
+    def _finish(self, run_id: int, state: RunState, summary: Summary, log: RunLog) -> None:
+        lost = {"run": run_id, "action": "lost", "pid": os.getpid()}
+        if not self.ledger.holds_run:  # taken over: the run and its counts are the new owner's
+            log.write(lost)
+            return
+        self._totals_from_ledger(
+            summary, run_id, finished=state not in (RunState.FAILED, RunState.INTERRUPTED)
+        )
+        try:
+            self.ledger.finish_run(run_id, state, summary.counts())
+        except RunTakenOverError:  # taken over after the last batch
+            log.write(lost)
+            raise
+        log.write({"run": run_id, "action": "finish", "state": state} | summary.counts())
 
     def _totals_from_ledger(self, summary: Summary, run_id: int, finished: bool) -> None:
         # A resumed run counts what its earlier passes created and updated, too.
@@ -159,11 +177,14 @@ class _Pass:
             while self.inflight:
                 self._collect(block=True)
             self._raise_fatal()
+        except RunTakenOverError:
+            self.ledger.drop_run()  # nothing more of this pass goes into the ledger
+            raise
         finally:
             for fut in self.inflight:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
-            if self.run_id is not None:
+            if self.run_id is not None and self.ledger.holds_run:
                 # Batches still running when the run stopped (fatal error, Ctrl-C) finished
                 # during the shutdown: record what the target confirmed, or those writes
                 # would stay "sent" and out of every rollback.
@@ -173,6 +194,8 @@ class _Pass:
                 self.ledger.save_counts(self.run_id, self.summary.counts())
 
     def _chunk(self, chunk: list[Any], pool: ThreadPoolExecutor) -> None:
+        if self.run_id is not None:
+            self.ledger.check_owner()  # a process paused past STALE_AFTER notices here
         screened = self.planner.screen(chunk)
         self.imp.on_progress(len(chunk) - len(screened.candidates))
         if not screened.candidates:

@@ -1,6 +1,11 @@
 <?php
 // Router for `php -S`: real files are served as they are, /wp-content/ comes from Debian's
 // content directory, everything else goes to WordPress's index.php (pretty permalinks).
+// A site beside the default one (ANP_WP_DB) names its config in WORDPRESS_CONFIG, which
+// Debian's wp-config.php reads from $_SERVER: php -S does not put the environment there.
+if (getenv('WORDPRESS_CONFIG') !== false) {
+    $_SERVER['WORDPRESS_CONFIG'] = getenv('WORDPRESS_CONFIG');
+}
 $path = rawurldecode(parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH) ?? '/');
 if (strpos($path, '..') !== false) {
     http_response_code(400);

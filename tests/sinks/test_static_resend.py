@@ -91,11 +91,12 @@ def test_kill_between_write_and_ledger_then_resume_and_roll_back_deletes_every_f
     assert killed.returncode == -9, killed.stderr
     sink = _sink(generator, root)
     written = _posts(sink)
-    assert len(written) == 8  # two batches on disk, the ledger heard of the first only
+    assert len(written) == 8  # two batches on disk, the ledger has not heard of the second
     marks = {read_mark(sink.folder / name) for name in written}
     assert {m[0] for m in marks if m} == {"created"} and all(m and ".run1" in m[1] for m in marks)
     with Ledger.open_readonly(ledger) as led:
-        assert len(led.changes(1)) == 4
+        # the first batch's answer may or may not be in (confirming runs beside sending)
+        assert len(led.changes(1)) in (0, 4)
     resumed = _cli(*_import(data, root, ledger, generator))
     assert resumed.returncode == 0, resumed.stderr
     assert _posts(sink).keys() >= written.keys() and len(_posts(sink)) == 12

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from locust import FastHttpUser, between, constant, events
 
+from anp_synth import accounts
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
@@ -308,8 +309,7 @@ def _apply(
     DATA = Data(doc, settings.page_size, settings.similar)
     ACCOUNTS.clear()
     if settings.accounts is not None:
-        with open(settings.accounts, "rb") as fh:
-            ACCOUNTS.extend(json.load(fh)["users"])
+        ACCOUNTS.extend(a.as_dict() for a in accounts.read(settings.accounts))
     wait = constant(0) if settings.arrival_rate > 0 else _wait(settings.think)
     for name, cls in classes.items():
         cls.weight = settings.weight(name)

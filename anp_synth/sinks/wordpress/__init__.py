@@ -50,11 +50,15 @@ LIST_FIELDS = "id,link,meta.source_id,meta.anp_hash"
 WRITE_FIELDS = "id,link,status"
 
 
-def mu_plugin_source() -> str:
-    """The PHP source of the mu-plugin a WordPress site needs for this sink."""
+MU_PLUGIN = "anp-synth.php"  # the import API this sink needs
+KEYS_MU_PLUGIN = "anp-synth-keys.php"  # cache keys for an edge in front (docs/caching.md)
+
+
+def mu_plugin_source(name: str = MU_PLUGIN) -> str:
+    """The PHP source of one shipped mu-plugin (by default the one this sink needs)."""
     return (
         resources.files("anp_synth.sinks.wordpress")
-        .joinpath("plugin/anp-synth.php")
+        .joinpath(f"plugin/{name}")
         .read_text(encoding="utf-8")
     )
 
