@@ -23,7 +23,13 @@ from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
 from anp_synth.importer.options import Options
 from anp_synth.importer.plan import Planner
-from anp_synth.importer.runlog import Quarantine, Quarantined, RunLog, run_paths
+from anp_synth.importer.runlog import (
+    Quarantine,
+    Quarantined,
+    RunLog,
+    check_run_folder,
+    run_paths,
+)
 from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key, run_scope
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import iter_lines
@@ -79,16 +85,19 @@ class Importer:
             _Pass(self, summary, None, RunLog(None), Quarantine(None)).run(stream)
             summary.elapsed = time.perf_counter() - started
             return summary
+        check_run_folder(self.ledger.path)  # before the run begins: nothing half-started
+        summary = Summary(run_id=None, resumed=False)
         ledger_id = self.ledger.ledger_id()  # made before the run: nothing to undo on Ctrl-C
-        run = self.ledger.begin_run(
-            file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
-        )
-        summary = Summary(run_id=run.id, resumed=run.resumed > 0)
-        state = RunState.FAILED
-        # From here on the run is in the ledger as running: whatever stops this process
-        # (an error, Ctrl-C, SIGTERM, even during the set-up below) records how it ended.
         log, quarantine = RunLog(None), Quarantine(None)
+        state = RunState.FAILED
+        # Everything after the run's row is committed is inside the try: a Ctrl-C or SIGTERM
+        # that lands while the run is being set up still records it interrupted.
         try:
+            run = self.ledger.begin_run(
+                file_label, self.target, self.sink.name, args or {},
+                stale_after=self.opt.stale_after,
+            )  # fmt: skip
+            summary.run_id, summary.resumed = run.id, run.resumed > 0
             log_path, q_path = run_paths(self.ledger.path, run.id)
             summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
             log, quarantine = RunLog(log_path), Quarantine(q_path)
@@ -101,8 +110,11 @@ class Importer:
             raise
         finally:
             summary.elapsed = time.perf_counter() - started
+            run_id = summary.run_id if summary.run_id is not None else self.ledger.held_run
             try:
-                self._finish(run.id, state, summary, log)
+                if run_id is not None:  # None: no run began (e.g. the ledger is busy)
+                    summary.run_id = run_id
+                    self._finish(run_id, state, summary, log)
             finally:
                 log.close()
                 quarantine.close()

@@ -23,8 +23,10 @@ from tests.importer.posts import post, write_jsonl
 HANG_GUARD_S = 60
 
 
-def anp(*args: str, token: str = "some-token") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANP_TARGET_TOKEN": token}
+def anp(*args: str, token: str | None = "some-token") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANP_TARGET_TOKEN"}
+    if token is not None:
+        env["ANP_TARGET_TOKEN"] = token
     return subprocess.run(
         [sys.executable, "-m", "anp_synth", *args],
         env=env,
@@ -200,3 +202,15 @@ def test_the_real_site_passes_and_a_dry_run_sends_nothing(tmp_path, posts, site)
     dead = f"http://127.0.0.1:{free_port()}"
     dry = anp("import", str(posts), "--target", dead, "--ledger", str(tmp_path / "b"), "--dry-run")
     assert dry.returncode == 0, dry.stderr
+
+
+def test_verify_reads_without_a_token(tmp_path, posts, site) -> None:
+    ledger = str(tmp_path / "l")
+    done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
+               token=site.token)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "posts on target" in res.stdout
+    no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+    assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does

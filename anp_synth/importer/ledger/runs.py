@@ -88,6 +88,7 @@ class Runs(LedgerFile):
         pid = os.getpid() if pid is None else pid
         now = time.time()
         self._held = None
+        target = self._target(target)
         with self._tx():
             resume = self._take_over_running(file, target, pid, now, stale_after)
             if resume is None:
@@ -153,6 +154,11 @@ class Runs(LedgerFile):
         """Forget the run this process held (it was taken over): no more writes for it."""
         self.stop_heartbeat()
         self._held = None
+
+    @property
+    def held_run(self) -> int | None:
+        """The id of the run this process began and still holds, if any."""
+        return None if self._held is None else self._held[0]
 
     @property
     def holds_run(self) -> bool:
@@ -272,6 +278,6 @@ class Runs(LedgerFile):
         params: list[Any] = [RunState.ROLLED_BACK]
         if target is not None:
             sql += " AND r.target = ?"
-            params.append(target)
+            params.append(self._target(target))
         row = self.db.execute(sql + " ORDER BY r.id DESC LIMIT 1", params).fetchone()
         return None if row is None else Run.from_row(row)

@@ -17,6 +17,8 @@ from urllib.parse import quote
 
 import orjson
 
+from anp_synth.layout import body_parts
+
 # The post's own fields, in the order they are written (and the model's order).
 POST_KEYS = (
     "source_id",
@@ -142,25 +144,24 @@ def _list(items: Iterable[str]) -> str:
 
 
 def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
-    """The post as a reader sees it, laid out like the seed article: lead, figure, the
-    sections, the code block after the first section, the checklist in the second.
+    """The post as a reader sees it, laid out like the seed article (anp_synth.layout): lead,
+    figure, the sections with their paragraphs, fenced code blocks and the checklist.
     `code`: how the generator needs a code block's source escaped (Hugo: `hugo_code`)."""
+    blocks: dict[str, Callable[[Any], str]] = {
+        "paragraph": text,
+        "code": lambda block: _code(block, code),
+        "checklist": _list,
+    }
     image = post["image"]
     caption = f"{image['caption']}. image source: {image['source']}"
     parts = [
         text(post["lead"]),
         f"![{text(image['caption'])}]({_url(image['url'])})\n*{text(caption)}*",
     ]
-    sections = post["sections"]
-    for index, section in enumerate(sections):
-        parts.append(f"## {text(section['heading'])}")
-        parts.extend(text(p) for p in section["paragraphs"])
-        if index == 0:
-            parts.append(_code(post["code"], code))
-        if index == 1 or (index == len(sections) - 1 and len(sections) < 2):
-            parts.append(_list(post["checklist"]))
-    if not sections:
-        parts.extend([_code(post["code"], code), _list(post["checklist"])])
+    for part in body_parts(post):
+        if part.heading is not None:
+            parts.append(f"## {text(part.heading)}")
+        parts.extend(blocks[block.kind](block.value) for block in part.blocks)
     return "\n\n".join(parts) + "\n"
 
 
