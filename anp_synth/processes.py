@@ -2,6 +2,9 @@
 stopped by the group's id (SIGTERM, then SIGKILL), so every process it started goes with it.
 
 The site launcher (site/launcher.py) and Varnish (edge/varnish.py) are both one of these.
+Children die with their parent, even when it is killed with SIGKILL: `die_with_parent` is
+the preexec_fn (Linux prctl PR_SET_PDEATHSIG; SIGKILL for a build, SIGTERM for Locust, which
+then stops the workers it forked; elsewhere a no-op).
 """
 
 from __future__ import annotations
@@ -11,11 +14,25 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
 HOST = "127.0.0.1"
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
+    """A preexec_fn: in the child, before exec, ask for `sig` when the parent dies."""
+
+    def preexec() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+
+    return preexec
 
 
 def free_port() -> int:

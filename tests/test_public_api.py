@@ -18,7 +18,6 @@ import anp_synth.errors
 # they are reachable, but not part of __all__.
 SUBMODULES = {
     "accounts",
-    "children",
     "cli",
     "contract",
     "edge",
@@ -28,6 +27,7 @@ SUBMODULES = {
     "jsonl",
     "loadtest",
     "post",
+    "processes",
     "sinks",
     "site",
     "target",

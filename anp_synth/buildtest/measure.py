@@ -23,8 +23,8 @@ from pathlib import Path
 
 import psutil
 
-from anp_synth.children import die_with_parent
 from anp_synth.errors import UsageError
+from anp_synth.processes import die_with_parent
 
 SAMPLE_INTERVAL = 0.02
 TAIL_LINES = 5

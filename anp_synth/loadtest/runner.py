@@ -21,11 +21,11 @@ from typing import TextIO
 import orjson
 import psutil
 
-from anp_synth.children import die_with_parent
 from anp_synth.errors import AnpError, excerpt
 from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
+from anp_synth.processes import die_with_parent
 from anp_synth.site.launcher import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
