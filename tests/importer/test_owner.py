@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from anp_synth.errors import UsageError
 from anp_synth.importer.ledger import ItemState, Ledger, Liveness, RunState
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.base import iter_all
@@ -44,11 +46,37 @@ def _until(what: str, ok, bound: float = WAIT_S) -> None:  # type: ignore[no-unt
         time.sleep(0.1)
 
 
+def _write_lock_free(ledger: Path) -> bool:
+    # Only a probe of SQLite's write lock (no ledger data is read or written): a process
+    # stopped in the middle of a write transaction holds it, and then nobody can take over.
+    db = sqlite3.connect(ledger, timeout=0.2, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()
+
+
+def _pause_between_writes(pid: int, ledger: Path) -> None:
+    """SIGSTOP the import at a moment it holds no write transaction (bounded tries)."""
+    for _ in range(100):
+        os.kill(pid, signal.SIGSTOP)
+        if _write_lock_free(ledger):
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.02)
+    raise AssertionError("the import never left its write transaction")
+
+
 def _confirmed(ledger: Path) -> int:
-    if not ledger.exists():
+    try:
+        with Ledger.open_readonly(ledger) as led:
+            return led.item_states().get(ItemState.CONFIRMED, 0)
+    except UsageError:  # not there yet, or A has created the file but not its tables yet
         return 0
-    with Ledger.open_readonly(ledger) as led:
-        return led.item_states().get(ItemState.CONFIRMED, 0)
 
 
 def _liveness(ledger: Path) -> Liveness:
@@ -65,7 +93,7 @@ def test_a_paused_import_whose_run_was_taken_over_stops_naming_the_new_owner(
     a = _import(path, site, ledger, "--batch-size", "2", "--concurrency", "1")
     try:
         _until("A's first confirmed batch", lambda: _confirmed(ledger) > 0)
-        os.kill(a.pid, signal.SIGSTOP)
+        _pause_between_writes(a.pid, ledger)
         _until("A's heartbeat to go stale", lambda: _liveness(ledger) is Liveness.STALE)
         paused_at = _confirmed(ledger)
         assert paused_at < POSTS
