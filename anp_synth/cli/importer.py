@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
-from anp_synth.errors import PartialFailure, UsageError
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
+from anp_synth.errors import PartialFailure, UsageError, excerpt
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from rich.console import Console
@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from anp_synth.sinks.base import Sink
 
 STATIC_SINKS = ("hugo", "jekyll", "eleventy")  # --target is a folder, no token
-LEDGER_HELP = f"SQLite ledger file (env {LEDGER_ENV})."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
 SINK_HELP = "Sink: anp, memory, wordpress, hugo, jekyll, eleventy."  # static: the registry is imported when a command runs
 
@@ -150,7 +149,8 @@ def _summary_table(s: Summary) -> Table:
     if s.filtered:
         t.add_row("not in --only", f"{s.filtered:,}")
     t.add_row("elapsed", f"{s.elapsed:.2f}s")
-    t.add_row("posts/s", f"{s.rate:,.0f}")
+    if s.rate is not None:  # no rate of nothing
+        t.add_row("posts/s", f"{s.rate:,.0f}")
     return t
 
 
@@ -158,7 +158,9 @@ def import_cmd(
     path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
     target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
     batch_size: int = typer.Option(
         500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
@@ -253,6 +255,21 @@ def import_cmd(
         err = _console(stderr=True)
         for reason in summary.purge_failed[:20]:
             err.print(f"  edge purge failed: {reason}", markup=False)
+    if summary.read == 0:
+        raise PartialFailure(
+            f"{'stdin' if path == '-' else path}: no posts to import (the input is empty)"
+        )
+    unmatched = sorted(only_ids - summary.matched) if only_ids else []
+    if unmatched:
+        listed = ", ".join(unmatched[:10]) + (
+            f" and {len(unmatched) - 10:,} more" if len(unmatched) > 10 else ""
+        )
+        where = "stdin" if path == "-" else path
+        if len(unmatched) == len(only_ids or ()):
+            raise PartialFailure(f"--only: no post in {where} has these ids: {listed}")
+        _notice(
+            f"--only: {len(unmatched):,} of {len(only_ids or ()):,} ids match no post in {where}: {listed}"
+        )
     if not summary.ok:
         raise PartialFailure(
             f"run {summary.run_id}: {summary.quarantined:,} quarantined, {summary.failed:,} "
@@ -271,33 +288,33 @@ def _run_state(run: Run) -> str:
 
 
 def status_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     run: int | None = typer.Option(None, "--run", help="Show the items of this run."),
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
     """Runs in the ledger, newest first; with --run, that run's items."""
-    from rich.table import Table
-
+    from anp_synth.cli.tables import print_rows
     from anp_synth.importer.ledger import Ledger
 
     out = _console()
     with Ledger.open_readonly(ledger) as led:
         if run is None:
-            t = Table(title=f"runs in {ledger}")
-            for name in ("id", "file", "target", "state", "counts", "started", "finished"):
-                t.add_column(name, overflow="fold")
-            for r in led.runs():
-                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
-                t.add_row(
+            rows = [
+                [
                     str(r.id),
                     Path(r.file).name if r.file != "-" else "-",
                     r.target,
                     _run_state(r),
-                    counts,
+                    ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read"),
                     r.started.replace("T", " ").rstrip("Z"),
                     (r.finished or "").replace("T", " ").rstrip("Z"),
-                )
-            out.print(t)
+                ]
+                for r in led.runs()
+            ]
+            headers = ("id", "file", "target", "state", "counts", "started", "finished")
+            print_rows(out, f"runs in {ledger}", headers, rows)
             return
         r = led.run(run)
         states = led.item_states(r.id)
@@ -306,24 +323,21 @@ def status_cmd(
             + (", ".join(f"{k} {v:,}" for k, v in sorted(states.items())) or "none"),
             markup=False,
         )
-        t = Table()
-        for col in ("source_id", "state", "attempts", "url", "last_error"):
-            t.add_column(col)
-        for i, item in enumerate(led.items(run_id=r.id)):
-            if i >= limit:
-                break
-            t.add_row(
-                item.source_id, item.state, str(item.attempts), item.url or "",
-                (item.last_error or "")[:80],
-            )  # fmt: skip
-        out.print(t)
+        items = [
+            [item.source_id, item.state, str(item.attempts), item.url or "",
+             excerpt(item.last_error or "")]
+            for _, item in zip(range(limit), led.items(run_id=r.id), strict=False)
+        ]  # fmt: skip
+        print_rows(out, None, ("source_id", "state", "attempts", "url", "last_error"), items)
 
 
 def verify_cmd(
     path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
     target: str = typer.Option(..., "--target", help="Target URL."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
@@ -375,7 +389,9 @@ def verify_cmd(
 
 
 def rollback_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     target: str | None = typer.Option(None, "--target", help="Only runs into this target."),
     run: int | None = typer.Option(
         None, "--run", help="Run id (default: the newest that changed something)."

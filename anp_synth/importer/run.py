@@ -30,7 +30,7 @@ from anp_synth.importer.runlog import (
     check_run_folder,
     run_paths,
 )
-from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key
+from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key, run_scope
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import iter_lines
 from anp_synth.sinks.base import Sink
@@ -87,6 +87,7 @@ class Importer:
             return summary
         check_run_folder(self.ledger.path)  # before the run begins: nothing half-started
         summary = Summary(run_id=None, resumed=False)
+        ledger_id = self.ledger.ledger_id()  # made before the run: nothing to undo on Ctrl-C
         log, quarantine = RunLog(None), Quarantine(None)
         state = RunState.FAILED
         # Everything after the run's row is committed is inside the try: a Ctrl-C or SIGTERM
@@ -102,7 +103,7 @@ class Importer:
             log, quarantine = RunLog(log_path), Quarantine(q_path)
             self.ledger.start_heartbeat(run.id)
             log.write({"run": run.id, "action": "start", "resumed": run.resumed})
-            _Pass(self, summary, run.id, log, quarantine).run(stream)
+            _Pass(self, summary, run.id, log, quarantine, run_scope(run.id, ledger_id)).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes
             state = RunState.INTERRUPTED
@@ -161,11 +162,14 @@ class _Pass:
         run_id: int | None,
         log: RunLog,
         quarantine: Quarantine,
+        scope: str | None = None,
     ) -> None:
         self.imp, self.summary, self.run_id = imp, summary, run_id
         self.ledger, self.target = imp.ledger, imp.target
         self.log, self._quarantine = log, quarantine
-        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry)
+        self.sender = Sender(
+            imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry, scope=scope
+        )
         self.planner = Planner(imp.ledger, imp.target, imp.opt, summary, self.quarantine)
         self.inflight: set[Future[BatchResult]] = set()
         self.fatal: BaseException | None = None

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from anp_synth import accounts
+from anp_synth import accounts, textfile
 from anp_synth.errors import InputError, UsageError
 from anp_synth.target import is_url, normalise
 
@@ -337,12 +337,7 @@ class Settings:
     def read(cls, path: str | Path) -> Settings:
         """Settings from a document `write` wrote; InputError names the file."""
         p = Path(path)
-        try:
-            doc = json.loads(p.read_bytes())
-        except OSError as exc:
-            raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise InputError(str(p), None, None, f"not JSON: {exc}") from None
+        doc = textfile.read_json(p)
         if not isinstance(doc, dict) or doc.pop("format", None) != FORMAT:
             raise InputError(str(p), None, "format", f"not load-test settings ({FORMAT!r})")
         try:
