@@ -1,9 +1,9 @@
-"""Fixtures shared by the importer's unit tests: a fresh memory target, sink and ledger per
-test, and `imports` (write a JSONL file, import it with fast options)."""
+"""Fixtures shared by the importer's unit tests: a memory sink (on the `target` of
+tests/conftest.py) and a ledger per test, `imports` (write a JSONL file, import it with fast
+options), and reference sites."""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,18 +12,9 @@ import pytest
 
 from anp_synth.importer import Summary
 from anp_synth.importer import ledger as L
-from anp_synth.sinks.memory import MemorySink, reset_store
+from anp_synth.sinks.memory import MemorySink
 from anp_synth.site.launcher import SiteProcess
 from tests.importer.posts import run_import, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target() -> Iterator[str]:
-    name = f"memory://t{next(_names)}"
-    yield name
-    reset_store(name)
 
 
 @pytest.fixture

@@ -13,10 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from anp_synth.errors import UsageError
 from anp_synth.importer.ledger import ItemState, Ledger, Liveness, RunState
@@ -27,14 +24,6 @@ from tests.importer.posts import post, write_jsonl
 
 POSTS = 600
 WAIT_S = 60  # bound of every wait below (a hang guard, not a speed test)
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteProcess]:
-    s = SiteProcess(tmp_path / "site" / "site.db")
-    s.start()
-    yield s
-    s.stop()
 
 
 def _import(path: Path, site: SiteProcess, ledger: Path, *extra: str) -> subprocess.Popen[str]:

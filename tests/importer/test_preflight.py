@@ -189,13 +189,18 @@ def test_the_real_site_passes_and_a_dry_run_sends_nothing(tmp_path, posts, site)
     assert dry.returncode == 0, dry.stderr
 
 
-def test_verify_reads_without_a_token(tmp_path, posts, site) -> None:
-    ledger = str(tmp_path / "l")
-    done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
-               token=site.token)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "posts on target" in res.stdout
-    no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
-    assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does
+def test_verify_reads_without_a_token(tmp_path, posts) -> None:
+    site = SiteProcess(tmp_path / "own" / "site.db")  # its own site: it holds only these posts
+    site.start()
+    try:
+        ledger = str(tmp_path / "l")
+        done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
+                   token=site.token)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "posts on target" in res.stdout
+        no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+        assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does
+    finally:
+        site.stop()
