@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Protocol
 
@@ -57,26 +57,21 @@ def is_language(value: object) -> bool:
     return isinstance(value, str) and _language.match(value) is not None
 
 
-def _real_date(value: str) -> str:
-    """The value if its digits name a day that exists (no month 13, Feb 30 or year 0)."""
-    try:
-        dt.date(int(value[0:4]), int(value[5:7]), int(value[8:10]))
-    except ValueError as exc:
-        raise PydanticCustomError(
-            "date_value", "not a real date ({reason})", {"reason": str(exc)}
-        ) from None
-    return value
-
-
-def _real_timestamp(value: str) -> str:
-    """The value if it names a moment that exists (no hour 25, minute 60 or impossible day)."""
-    _real_date(value)
-    try:
-        dt.time(int(value[11:13]), int(value[14:16]), int(value[17:19]))
-    except ValueError as exc:
-        raise PydanticCustomError(
-            "time_value", "not a real time ({reason})", {"reason": str(exc)}
-        ) from None
+def _real_moment(value: str) -> str:
+    """The value if the day it names exists (no month 13, Feb 30 or year 0) and, in a
+    timestamp, its time too (no hour 25 or minute 60): one rule for dates and timestamps."""
+    parts: list[tuple[str, Callable[..., object], tuple[str, str, str]]] = [
+        ("date", dt.date, (value[0:4], value[5:7], value[8:10]))
+    ]
+    if len(value) > len("YYYY-MM-DD"):  # the pattern already held: a timestamp
+        parts.append(("time", dt.time, (value[11:13], value[14:16], value[17:19])))
+    for kind, make, digits in parts:
+        try:
+            make(*map(int, digits))
+        except ValueError as exc:
+            raise PydanticCustomError(
+                f"{kind}_value", f"not a real {kind} ({{reason}})", {"reason": str(exc)}
+            ) from None
     return value
 
 
@@ -96,12 +91,12 @@ Integer = Annotated[int, BeforeValidator(_whole_number)]
 Timestamp = Annotated[
     str,
     Field(pattern=TIMESTAMP_RE, json_schema_extra={"pattern": EXACT_TIMESTAMP_RE}),
-    AfterValidator(_real_timestamp),
+    AfterValidator(_real_moment),
 ]
 Date = Annotated[
     str,
     Field(pattern=DATE_RE, json_schema_extra={"pattern": EXACT_DATE_RE}),
-    AfterValidator(_real_date),
+    AfterValidator(_real_moment),
 ]
 
 

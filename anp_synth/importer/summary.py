@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The counts a run records in the ledger (runs.counts), in this order: the one list of them.
+COUNTS = ("created", "updated", "unchanged", "failed", "quarantined", "read")
+
 
 @dataclass(slots=True)
 class Summary:
@@ -39,12 +42,5 @@ class Summary:
         return self.failed == 0 and self.quarantined == 0 and not self.purge_failed
 
     def counts(self) -> dict[str, int]:
-        """The counts stored with the run in the ledger."""
-        return {
-            "created": self.created,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "failed": self.failed,
-            "quarantined": self.quarantined,
-            "read": self.read,
-        }
+        """The counts stored with the run in the ledger (`COUNTS`)."""
+        return {name: getattr(self, name) for name in COUNTS}

@@ -4,7 +4,6 @@ writes nothing; verify needs no token; verify --repair touches only the file's p
 from __future__ import annotations
 
 import http.server
-import itertools
 import re
 import threading
 from collections.abc import Iterator
@@ -13,17 +12,8 @@ import pytest
 
 from anp_synth.cli import main
 from anp_synth.importer.ledger import Ledger
-from anp_synth.sinks.memory import reset_store, store_for
+from anp_synth.sinks.memory import store_for
 from tests.importer.posts import post, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target() -> Iterator[str]:
-    name = f"memory://dryrun{next(_names)}"
-    yield name
-    reset_store(name)
 
 
 @pytest.fixture(autouse=True)

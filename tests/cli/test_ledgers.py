@@ -3,23 +3,12 @@ the read commands open it read-only and create nothing."""
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
 
 from anp_synth.cli import main
-from anp_synth.sinks.memory import reset_store
 from tests.importer.posts import post, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target():
-    name = f"memory://ledgers{next(_names)}"
-    yield name
-    reset_store(name)
 
 
 def _commands(posts: Path, ledger: Path, target: str) -> dict[str, list[str]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -134,3 +137,20 @@ def run_import(sink: Any, ledger: Ledger, target: str, path: Path, **opts: Any) 
     """Import the file at `path` with fast_options(**opts); the file's path labels the run."""
     with path.open("rb") as fh:
         return Importer(sink, ledger, target, fast_options(**opts)).run(fh, str(path))
+
+
+def anp_cli(
+    *args: str, token: str | None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run `anp-synth ARGS` in a subprocess with this target token (None: no token at all)."""
+    env = {k: v for k, v in os.environ.items() if k != "ANP_TARGET_TOKEN"}
+    if token is not None:
+        env["ANP_TARGET_TOKEN"] = token
+    return subprocess.run(
+        [sys.executable, "-m", "anp_synth", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
 from anp_synth.cli import main
 from anp_synth.cli.importer import read_token
 from anp_synth.errors import UsageError
 from anp_synth.importer.ledger import Ledger
-from anp_synth.sinks.memory import reset_store, store_for
+from anp_synth.sinks.memory import store_for
 from tests.importer.posts import post, write_jsonl
-
-_names = itertools.count()
-
-
-@pytest.fixture
-def target():
-    name = f"memory://cli{next(_names)}"
-    yield name
-    reset_store(name)
 
 
 def test_import_then_rerun_then_status(tmp_path, target, capsys) -> None:

@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -46,15 +46,6 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, s
             expected[p["source_id"]] = content_hash(p)
             fh.write(dumps_line(p))
     return path, expected
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteProcess]:
-    """A fresh reference site per test, stopped by pid."""
-    s = SiteProcess(tmp_path / "site" / "site.db")
-    s.start()
-    yield s
-    s.stop()
 
 
 def confirmed(ledger: Path) -> int:

@@ -172,3 +172,18 @@ def test_a_schema_1_ledger_is_migrated_and_its_gave_up_posts_are_still_resent(
             "alphanode-000001": ItemState.FAILED,
             "alphanode-000002": ItemState.FAILED,
         }
+
+
+def test_a_ledger_locked_past_the_busy_timeout_is_one_line_not_a_traceback(
+    tmp_path, target
+) -> None:
+    path = tmp_path / "l.sqlite"
+    holder, waiter = Ledger(path), Ledger(path)
+    try:
+        waiter.db.execute("PRAGMA busy_timeout = 50")  # instead of waiting out 30 s
+        locked = pytest.raises(LedgerBusyError, match=r"stayed locked by another process")
+        with holder._tx(), locked:  # another process stopped in the middle of a write
+            waiter.begin_run("f", target, "memory", {})
+        assert waiter.begin_run("f", target, "memory", {}).id == 1  # free again: it goes on
+    finally:
+        holder.close(), waiter.close()

@@ -7,10 +7,8 @@ port waited out --max-pause, 300 s, in silence); the bound is a hang guard, not 
 from __future__ import annotations
 
 import http.server
-import os
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,23 +16,13 @@ from pathlib import Path
 import pytest
 
 from anp_synth.site.launcher import SiteProcess
-from tests.importer.posts import post, write_jsonl
+from tests.importer.posts import anp_cli, post, write_jsonl
 
 HANG_GUARD_S = 60
 
 
 def anp(*args: str, token: str | None = "some-token") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "ANP_TARGET_TOKEN"}
-    if token is not None:
-        env["ANP_TARGET_TOKEN"] = token
-    return subprocess.run(
-        [sys.executable, "-m", "anp_synth", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_S,
-        check=False,
-    )
+    return anp_cli(*args, token=token, timeout=HANG_GUARD_S)
 
 
 def free_port() -> int:
@@ -101,11 +89,8 @@ def unavailable_server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteProcess]:
-    s = SiteProcess(tmp_path_factory.mktemp("preflight") / "site.db")
-    s.start()
-    yield s
-    s.stop()
+def site(module_site: SiteProcess) -> SiteProcess:
+    return module_site  # one site for the module: every test imports posts of its own
 
 
 @pytest.fixture
@@ -207,13 +192,18 @@ def test_the_real_site_passes_and_a_dry_run_sends_nothing(tmp_path, posts, site)
     assert dry.returncode == 0, dry.stderr
 
 
-def test_verify_reads_without_a_token(tmp_path, posts, site) -> None:
-    ledger = str(tmp_path / "l")
-    done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
-               token=site.token)  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
-    assert res.returncode == 0, res.stdout + res.stderr
-    assert "posts on target" in res.stdout
-    no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
-    assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does
+def test_verify_reads_without_a_token(tmp_path, posts) -> None:
+    site = SiteProcess(tmp_path / "own" / "site.db")  # its own site: it holds only these posts
+    site.start()
+    try:
+        ledger = str(tmp_path / "l")
+        done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
+                   token=site.token)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "posts on target" in res.stdout
+        no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+        assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does
+    finally:
+        site.stop()

@@ -21,8 +21,6 @@ from tests.importer.posts import (
     fast_options,
     jsonl_bytes,
     post,
-    run_import,
-    write_jsonl,
 )
 
 
@@ -31,17 +29,13 @@ def snapshot(sink: MemorySink) -> dict[str, tuple[str, str]]:
     return {sid: (rid, h) for sid, (rid, _p, h) in sink.store.posts.items()}
 
 
-def test_rollback_of_an_update_run_restores_the_target_exactly(tmp_path, ledger, target) -> None:
-    sink = MemorySink(target)
-    run_import(
-        sink, ledger, target, write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(200)])
-    )
+def test_rollback_of_an_update_run_restores_the_target_exactly(ledger, sink, imports) -> None:
+    imports(sink, "a.jsonl", [post(s) for s in range(200)])
     before = snapshot(sink)
-    rows = [edited(s) if s < 50 else post(s) for s in range(300)]
-    second = run_import(sink, ledger, target, write_jsonl(tmp_path / "b.jsonl", rows))
+    second = imports(sink, "b.jsonl", [edited(s) if s < 50 else post(s) for s in range(300)])
     assert (second.created, second.updated) == (100, 50)
     # A no-op rerun changes nothing, so the default rollback still picks the second run.
-    run_import(sink, ledger, target, tmp_path / "b.jsonl")
+    imports(sink, "b.jsonl")
     p = rollback.plan(ledger)
     assert p.run.id == second.run_id and (len(p.delete), len(p.restore)) == (100, 50)
     out = rollback.apply(p, sink, ledger)
@@ -49,7 +43,7 @@ def test_rollback_of_an_update_run_restores_the_target_exactly(tmp_path, ledger,
     assert snapshot(sink) == before
     assert ledger.run(second.run_id).state == RunState.ROLLED_BACK
     # The ledger follows: a rerun of the first file is a no-op, of the second redoes the work.
-    again = run_import(sink, ledger, target, tmp_path / "a.jsonl")
+    again = imports(sink, "a.jsonl")
     assert (again.created, again.updated, again.unchanged) == (0, 0, 200)
     # Then the first run is next in line, and rolling it back empties the target.
     first = rollback.plan(ledger)
@@ -58,10 +52,9 @@ def test_rollback_of_an_update_run_restores_the_target_exactly(tmp_path, ledger,
     assert sink.store.posts == {}
 
 
-def test_rollback_refuses_a_run_that_later_runs_changed(tmp_path, ledger, target) -> None:
-    sink = MemorySink(target)
-    run_import(sink, ledger, target, write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(5)]))
-    run_import(sink, ledger, target, write_jsonl(tmp_path / "b.jsonl", [edited(0)]))
+def test_rollback_refuses_a_run_that_later_runs_changed(ledger, sink, imports) -> None:
+    imports(sink, "a.jsonl", [post(s) for s in range(5)])
+    imports(sink, "b.jsonl", [edited(0)])
     with pytest.raises(UsageError, match="later runs 2"):
         rollback.plan(ledger, run_id=1)
 
@@ -143,10 +136,10 @@ class _Down:
         return getattr(self.inner, name)
 
 
-def test_a_target_that_goes_down_during_rollback_is_fatal_once(tmp_path, target, ledger) -> None:
-    sink = MemorySink(target)
-    path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(40)])
-    run_import(sink, ledger, target, path)
+def test_a_target_that_goes_down_during_rollback_is_fatal_once(
+    target, ledger, sink, imports
+) -> None:
+    imports(sink, "p.jsonl", [post(s) for s in range(40)])
     plan = rollback.plan(ledger, None, target)
     down = _Down(sink)
     stamina.set_testing(True, attempts=2)

@@ -27,10 +27,10 @@ from tests.importer.posts import (
 )
 
 
-def test_import_creates_every_post_and_records_them_confirmed(tmp_path, ledger, target) -> None:
-    path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(100, 350)])
-    sink = MemorySink(target)
-    s = run_import(sink, ledger, target, path, batch_size=40, concurrency=3)
+def test_import_creates_every_post_and_records_them_confirmed(
+    ledger, target, sink, imports
+) -> None:
+    s = imports(sink, "p.jsonl", [post(s) for s in range(100, 350)], batch_size=40, concurrency=3)
     assert (s.created, s.updated, s.unchanged, s.quarantined) == (250, 0, 0, 0)
     assert len(sink.store.posts) == 250
     rows = list(ledger.items(target=target))
@@ -157,12 +157,10 @@ def test_a_run_stopped_by_a_fatal_error_is_resumed_and_its_gave_up_posts_resent(
 
 @pytest.mark.parametrize("replay", [True, False])
 def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_replays(
-    tmp_path, ledger, target, replay
+    tmp_path, ledger, target, imports, replay
 ) -> None:
     sink = MemorySink(target, replay=replay)
-    run_import(
-        sink, ledger, target, write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(20)])
-    )
+    imports(sink, "a.jsonl", [post(s) for s in range(20)])
     before = {sid: h for sid, (_r, _p, h) in sink.store.posts.items()}
     second = write_jsonl(tmp_path / "b.jsonl", [edited(s) if s < 5 else post(s) for s in range(20)])
     with pytest.raises(Killed):
@@ -218,26 +216,24 @@ def test_a_run_taken_over_mid_import_stops_at_its_next_batch_and_writes_nothing(
 
 
 def test_a_run_folder_that_cannot_be_made_stops_before_the_run_begins(
-    tmp_path, ledger, target
+    tmp_path, ledger, sink, imports
 ) -> None:
     from anp_synth.errors import UsageError
 
     (tmp_path / "ledger.sqlite.runs").write_text("not a folder")
-    path = write_jsonl(tmp_path / "p.jsonl", [post(1)])
     with pytest.raises(UsageError, match=r"^ledger: .*ledger\.sqlite\.runs: cannot hold"):
-        run_import(MemorySink(target), ledger, target, path)
+        imports(sink, "p.jsonl", [post(1)])
     assert ledger.runs() == [] and list(ledger.items()) == []
 
 
 def test_a_ctrl_c_while_the_run_is_being_set_up_still_records_it_interrupted(
-    tmp_path, ledger, target, monkeypatch
+    ledger, sink, imports, monkeypatch
 ) -> None:
     # the moment between the run's commit and the import proper (a SIGTERM under load)
     def interrupted(run_id: int, every: float = 2.0) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(ledger, "start_heartbeat", interrupted)
-    path = write_jsonl(tmp_path / "p.jsonl", [post(1)])
     with pytest.raises(KeyboardInterrupt):
-        run_import(MemorySink(target), ledger, target, path)
+        imports(sink, "p.jsonl", [post(1)])
     assert ledger.runs()[0].state == RunState.INTERRUPTED and not ledger.holds_run

@@ -5,22 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 
-from anp_synth.site.launcher import SiteProcess
 from tests.importer.posts import edited, post, write_jsonl
-
-
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteProcess]:
-    s = SiteProcess(tmp_path / "site" / "site.db")
-    s.start()
-    yield s
-    s.stop()
 
 
 def anp(

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from anp_synth.importer.ledger import ItemState, Ledger, Planned, RunState, schema
 from anp_synth.site.launcher import SiteProcess
-from tests.importer.posts import post, write_jsonl
+from tests.importer.posts import anp_cli, post, write_jsonl
 
 SITE = "http://127.0.0.1:8000"
 SPELLINGS = ("http://127.0.0.1:8000/", "HTTP://127.0.0.1:8000", "http://127.0.0.1:8000//")
@@ -91,22 +88,12 @@ def test_opening_an_old_ledger_to_write_merges_its_spellings(tmp_path) -> None:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SiteProcess]:
-    s = SiteProcess(tmp_path_factory.mktemp("identity") / "site.db")
-    s.start()
-    yield s
-    s.stop()
+def site(module_site: SiteProcess) -> SiteProcess:
+    return module_site  # one site for the module: every test imports posts of its own
 
 
 def anp(*args: str, token: str = "tok") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "anp_synth", *args],
-        env={**os.environ, "ANP_TARGET_TOKEN": token},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return anp_cli(*args, token=token)
 
 
 def test_every_command_takes_any_spelling_of_the_same_site(tmp_path, site) -> None:

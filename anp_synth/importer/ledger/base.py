@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from anp_synth.errors import LedgerBusyError
 from anp_synth.target import identity
 
 
@@ -37,7 +38,16 @@ class LedgerFile:
     def _tx(self) -> Iterator[None]:
         # The connection is in autocommit mode (so BEGIN IMMEDIATE is ours to issue):
         # group each call's writes in one explicit transaction.
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # the busy timeout ran out
+            if "locked" not in str(exc):
+                raise
+            raise LedgerBusyError(
+                f"ledger {self.path} stayed locked by another process for the whole busy "
+                "timeout (an import paused or hung in the middle of a write?); rerun when it "
+                "has finished or stop it"
+            ) from None
         try:
             self._check_owner()
             yield

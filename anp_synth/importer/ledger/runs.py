@@ -260,6 +260,8 @@ class Runs(LedgerFile):
                 "UPDATE runs SET state = ?, pid = ?, heartbeat = ?, finished = NULL WHERE id = ?",
                 (RunState.RUNNING, pid, beat, run_id),
             )
+        if self._held is not None and self._held[0] == run_id and self._held[1] != pid:
+            self.drop_run()  # now held by `pid`: not this process's any more
 
     def last_changing_run(self, target: str | None = None) -> Run | None:
         """The newest run that created or updated something and was not rolled back."""
