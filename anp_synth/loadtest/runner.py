@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -130,6 +131,13 @@ class CpuMonitor(threading.Thread):
 EXPECT_WORKERS_WAIT_S = 60.0  # a master waits this long for its workers to connect
 
 
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def worker_command(settings: Settings, settings_file: Path) -> list[str]:
     """The locust command line of a worker: it takes the rest from its master."""
     assert settings.master_host is not None
@@ -194,7 +202,11 @@ def command(settings: Settings, settings_file: Path) -> list[str]:
         str(settings_file),
     ]
     if settings.processes > 1:
-        cmd += ["--processes", str(settings.processes)]
+        # Locust's master and its forked workers talk over loopback on a port free now: the
+        # default (5557 on every interface) would clash with any other run on the machine
+        port = str(free_loopback_port())
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
+                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]  # fmt: skip
     if settings.master:
         cmd += [
             "--master",
