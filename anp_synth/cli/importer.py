@@ -81,14 +81,21 @@ def check_target(sink: str, target: str) -> str:
 
 
 def open_sink(
-    name: str, target: str, token_file: str | None, concurrency: int = 4, timeout: float = 10.0
+    name: str,
+    target: str,
+    token_file: str | None,
+    concurrency: int = 4,
+    timeout: float = 10.0,
+    *,
+    writes: bool = True,
 ) -> Sink:
-    """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
+    """Build the sink; the anp sink needs a token to write (wordpress reads ANP_WP_USER /
+    ANP_WP_APP_PASSWORD); reading (`writes=False`: a dry run, verify) needs none."""
     from anp_synth.sinks.registry import create_sink
 
     target = check_target(name, target)
     token = read_token(token_file)
-    if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
+    if token is None and writes and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
             None,
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
@@ -177,6 +184,7 @@ def import_cmd(
     from anp_synth.cli.progress import progress_bar
     from anp_synth.importer import Importer, Options
     from anp_synth.importer.ledger import Ledger
+    from anp_synth.importer.runlog import check_run_folder
     from anp_synth.jsonl import open_input
     from anp_synth.sinks.base import preflight
 
@@ -211,12 +219,15 @@ def import_cmd(
     purgers = _open_purgers(purge)
     if purge:
         args["purge"] = [p.name for p in purgers]
-    the_sink = open_sink(sink, target, token_file, concurrency, timeout)
+    if not dry_run:
+        check_run_folder(ledger)  # before the ledger is opened: nothing written when it fails
+    the_sink = open_sink(sink, target, token_file, concurrency, timeout, writes=not dry_run)
     _quiet_retries()
     try:
         if not dry_run:  # a dry run sends nothing at all
             preflight(the_sink)
-        with Ledger(ledger) as led, open_input(path) as stream:
+        opened = Ledger.for_planning(ledger) if dry_run else Ledger(ledger)
+        with opened as led, open_input(path) as stream:
             total = _count_lines(path)
             with progress_bar(total, "importing", quiet=quiet) as advance:
                 imp = Importer(
@@ -341,7 +352,7 @@ def verify_cmd(
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
     target = check_target(sink, target)
-    the_sink = open_sink(sink, target, token_file)
+    the_sink = open_sink(sink, target, token_file, writes=False)  # it only reads the target
     try:
         preflight(the_sink)
         # Reading needs no write access; only --repair changes the ledger.
@@ -369,7 +380,10 @@ def verify_cmd(
         )
     out.print(t)
     if report.repaired is not None:
-        out.print(f"ledger rebuilt from the target: {report.repaired:,} items", markup=False)
+        out.print(
+            f"ledger rows of the file's posts rebuilt from the target: {report.repaired:,}",
+            markup=False,
+        )
     if not report.ok:
         raise PartialFailure("file, target and ledger disagree (see the table)")
 

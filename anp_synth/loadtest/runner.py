@@ -10,12 +10,11 @@ from __future__ import annotations
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
@@ -27,6 +26,7 @@ from anp_synth.errors import AnpError, excerpt
 from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
+from anp_synth.site.launcher import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
 CPU_INTERVAL_S = 0.5
@@ -35,6 +35,7 @@ STOP_TIMEOUT_S = 5.0
 # workers' last samples (at most STOP_TIMEOUT_S + FINAL_WAIT_S), then writes its reports.
 INTERRUPT_GRACE_S = 2 * STOP_TIMEOUT_S + FINAL_WAIT_S + 10.0
 GROUP_STOP_S = 5.0  # then each signal to what is left of the group waits this long
+LOOPBACK = "127.0.0.1"  # where a --processes master listens for its own workers
 SETTINGS_FILE = "settings.json"  # in --out: the Settings the locustfile reads
 
 
@@ -131,13 +132,6 @@ class CpuMonitor(threading.Thread):
 EXPECT_WORKERS_WAIT_S = 60.0  # a master waits this long for its workers to connect
 
 
-def free_loopback_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def worker_command(settings: Settings, settings_file: Path) -> list[str]:
     """The locust command line of a worker: it takes the rest from its master."""
     assert settings.master_host is not None
@@ -202,11 +196,11 @@ def command(settings: Settings, settings_file: Path) -> list[str]:
         str(settings_file),
     ]
     if settings.processes > 1:
-        # Locust's master and its forked workers talk over loopback on a port free now: the
-        # default (5557 on every interface) would clash with any other run on the machine
-        port = str(free_loopback_port())
-        cmd += ["--processes", str(settings.processes), "--master-bind-host", "127.0.0.1",
-                "--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]  # fmt: skip
+        # the master and its forked workers talk on loopback, on the run's own port
+        # (run_locust picks a free one): two local runs at once do not collide on 5557
+        port = str(settings.master_port)
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", LOOPBACK]
+        cmd += ["--master-bind-port", port, "--master-host", LOOPBACK, "--master-port", port]
     if settings.master:
         cmd += [
             "--master",
@@ -253,6 +247,8 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     clear_samples(out)
+    if settings.processes > 1:
+        settings = replace(settings, master_port=free_port())
     settings_file = settings.write(out / SETTINGS_FILE)
     log = out / "locust.log"
     started = time.time()

@@ -73,6 +73,11 @@ def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path, mon
     cmd = command(settings, tmp_path / "settings.json")
     assert cmd[cmd.index("--exit-code-on-error") + 1] == "0"
     assert cmd[cmd.index("--processes") + 1] == "4"
+    # the master and its forked workers on loopback, on the run's own port
+    assert cmd[cmd.index("--master-bind-host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--master-host") + 1] == "127.0.0.1"
+    port = cmd[cmd.index("--master-bind-port") + 1]
+    assert cmd[cmd.index("--master-port") + 1] == port == str(settings.master_port)
     assert cmd[cmd.index("--host") + 1] == "http://127.0.0.1:9"
     assert cmd[cmd.index("-r") + 1] == "50"  # the open model starts every user at once
     assert cmd[cmd.index("--anp-settings") + 1] == str(tmp_path / "settings.json")
