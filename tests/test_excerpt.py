@@ -3,9 +3,8 @@ short, single-line excerpt without markup or control characters (one rule: error
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import httpx
 import pytest
@@ -14,6 +13,7 @@ from anp_synth.errors import EXCERPT_CHARS, SinkError, excerpt
 from anp_synth.sinks.anp import AnpSink
 from anp_synth.sinks.http import body_excerpt
 from tests.importer.posts import post
+from tests.localhttp import serving
 
 PAGE = (
     "<!DOCTYPE html>\n<html><head><title>502 Bad\n Gateway</title></head>\n<body>\n"
@@ -62,13 +62,8 @@ class _HtmlErrors(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def html_target() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlErrors)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_HtmlErrors) as url:
+        yield url
 
 
 def test_a_target_answering_an_html_page_gives_a_one_line_error(html_target: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import re
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from anp_synth.cli import main
 from anp_synth.importer.ledger import Ledger
 from anp_synth.sinks.memory import store_for
 from tests.importer.posts import post, write_jsonl
+from tests.localhttp import serving
 
 
 @pytest.fixture(autouse=True)
@@ -69,13 +69,8 @@ class _Counting(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def counting_server() -> Iterator[str]:
     _Counting.requests.clear()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Counting) as url:
+        yield url
 
 
 def test_a_dry_run_needs_no_token_sends_nothing_and_writes_no_ledger(

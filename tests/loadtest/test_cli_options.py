@@ -183,22 +183,17 @@ def test_a_bad_accounts_file_is_one_line_before_locust(
 
 def test_a_locust_that_fails_is_one_line_not_its_log(tmp_path, capsys) -> None:
     """Rule 8: the error quotes the log's last line; the log file has the traceback."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.localhttp import serving
 
     manifest = tmp_path / "m.json"
     manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
     broken = tmp_path / "broken.py"
     broken.write_text('raise RuntimeError("this locustfile is broken")\n')
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with serving(BaseHTTPRequestHandler) as url:
         code = main(["loadtest", "--target", url, "--manifest", str(manifest), "--out",
                      str(tmp_path / "out"), "--locustfile", str(broken), "--duration", "2s"])  # fmt: skip
-    finally:
-        server.shutdown()
-        server.server_close()
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
     log = tmp_path / "out" / "locust.log"
