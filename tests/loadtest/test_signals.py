@@ -17,58 +17,31 @@ from pathlib import Path
 import psutil
 
 from tests.loadtest.conftest import CLI, SeededSite
+from tests.loadtest.procs import group_running, running, wait_for_requests
 
 WAIT_S = 60.0  # the most any step below may take (a hang guard)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    # a group of zombies only (an orphan not reaped yet) runs nothing
-    return any(_alive(p.pid) for p in psutil.process_iter() if _safe_pgid(p.pid) == pgid)
-
-
-def _safe_pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
+def _long_run(seeded_site: SeededSite, out: Path, output: int) -> subprocess.Popen[str]:
+    """A 3-minute load test with two Locust processes: it must be stopped, not end."""
+    return subprocess.Popen(
+        [*CLI, "loadtest", "--target", seeded_site.url, "--ledger", str(seeded_site.ledger),
+         "--duration", "3m", "--processes", "2", "--users", "4", "--spawn-rate", "4",
+         "--think", "0.05,0.2", "--cpu-limit", "100", "--out", str(out)],
+        stdout=output,
+        stderr=output,
+        text=True,
+    )  # fmt: skip
 
 
 def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     seeded_site: SeededSite, tmp_path: Path
 ) -> None:
     out = tmp_path / "cut"
-    proc = subprocess.Popen(
-        [*CLI, "loadtest", "--target", seeded_site.url, "--ledger", str(seeded_site.ledger),
-         "--duration", "3m", "--processes", "2", "--users", "4", "--spawn-rate", "4",
-         "--think", "0.05,0.2", "--cpu-limit", "100", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+    proc = _long_run(seeded_site, out, subprocess.PIPE)
     locust: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + WAIT_S
-        requests = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                requests = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if requests > 0 and len(locust) >= 3:  # the master and its two workers
-                break
-            time.sleep(0.3)
+        requests, locust = wait_for_requests(proc, out, 2, WAIT_S)
         assert requests > 0 and len(locust) >= 3, (requests, locust)
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
@@ -82,10 +55,33 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     assert err.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in err
     # Gone at once, not after the 3 minutes of --duration: every pid and the whole group.
-    survivors = [p.pid for p in locust if _alive(p.pid)]
+    survivors = [p.pid for p in locust if running(p.pid)]
     assert survivors == []
-    assert [g for g in groups if _group_alive(g)] == []
+    assert [g for g in groups if group_running(g)] == []
     doc = json.loads((out / "summary.json").read_text())
     assert doc["interrupted"] is True and doc["passed"] is False
     assert doc["aggregate"]["requests"] > 0
     assert any(note.startswith("interrupted") for note in doc["notes"])
+
+
+def test_locust_dies_with_a_load_test_killed_outright(
+    seeded_site: SeededSite, tmp_path: Path
+) -> None:
+    """SIGKILL (the OOM killer, `kill -9`) runs no cleanup: Locust must not outlive it."""
+    out = tmp_path / "killed"
+    proc = _long_run(seeded_site, out, subprocess.DEVNULL)
+    try:
+        requests, locust = wait_for_requests(proc, out, 2, WAIT_S)
+        assert requests > 0 and len(locust) >= 3, (requests, locust)
+        groups = {os.getpgid(p.pid) for p in locust}
+    finally:
+        proc.kill()
+        proc.wait(timeout=WAIT_S)
+    deadline = time.monotonic() + WAIT_S  # Locust's own shutdown takes a few seconds
+    while time.monotonic() < deadline and any(running(p.pid) for p in locust):
+        time.sleep(0.2)
+    survivors = [p.pid for p in locust if running(p.pid)]
+    for pid in survivors:  # never leave them loading the site for 3 minutes
+        os.kill(pid, signal.SIGKILL)
+    assert survivors == []
+    assert [g for g in groups if group_running(g)] == []

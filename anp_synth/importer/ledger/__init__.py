@@ -60,6 +60,7 @@ class Ledger(Runs, Changes):
             self.db = schema.connect(self.path, readonly=readonly)
             if readonly:
                 schema.check(self.db)
+                self._spelling = schema.stored_spellings(self.db)
             else:
                 schema.migrate(self.db)
         except sqlite3.DatabaseError as exc:
@@ -76,6 +77,12 @@ class Ledger(Runs, Changes):
         """Open an existing ledger to change it (rollback, repair); a missing one is refused."""
         cls._require(path)
         return cls(path)
+
+    @classmethod
+    def for_planning(cls, path: str | Path) -> Ledger:
+        """What a dry run plans against, writing nothing: the ledger read-only, or an empty
+        one in memory when there is no ledger file yet."""
+        return cls.open_readonly(path) if Path(path).is_file() else cls(":memory:")
 
     @staticmethod
     def _require(path: str | Path) -> None:
