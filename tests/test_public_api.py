@@ -28,6 +28,7 @@ SUBMODULES = {
     "jsonl",
     "loadtest",
     "post",
+    "processes",
     "sinks",
     "site",
     "target",
