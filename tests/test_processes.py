@@ -30,6 +30,15 @@ def _wait_for(path: Path) -> str:
     raise AssertionError("the child wrote nothing")
 
 
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (exited, not yet reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][:1]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def test_stop_ends_the_child_and_its_children(tmp_path: Path) -> None:
     with _Sleeper(tmp_path / "child.log") as group:
         assert group.process is not None
@@ -37,10 +46,11 @@ def test_stop_ends_the_child_and_its_children(tmp_path: Path) -> None:
         grandchild = int(_wait_for(tmp_path / "child.log"))
         assert os.getpgid(grandchild) == child  # the child leads a group of its own
     assert group.process is None
-    for pid in (child, grandchild):
-        # gone, or a zombie no longer running (reaped by init later)
-        stat = Path(f"/proc/{pid}/stat")
-        assert not stat.exists() or stat.read_text().split(") ")[1].startswith("Z")
+    # The child was waited for; the grandchild got the same SIGTERM and goes a moment later.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(_running(pid) for pid in (child, grandchild)):
+        time.sleep(0.05)
+    assert not _running(child) and not _running(grandchild)
     assert group.log_tail() == str(grandchild)
 
 
