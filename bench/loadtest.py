@@ -54,7 +54,8 @@ import psutil
 from anp_synth.edge.varnish import VarnishProcess
 from anp_synth.loadtest.runner import process_tree
 from anp_synth.loadtest.settings import Settings, Think
-from anp_synth.site.launcher import SiteProcess, free_port
+from anp_synth.processes import free_port
+from anp_synth.site.launcher import SiteProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 10
