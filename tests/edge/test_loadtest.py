@@ -65,7 +65,9 @@ def test_loadtest_through_varnish_with_edge_passes(tmp_path: Path) -> None:
             # The same run straight at the origin with --edge fails: no edge verdict there.
             origin = subprocess.run(
                 [*CLI, "loadtest", "--target", site.url, "--manifest", str(manifest)]
-                + ["--out", str(tmp_path / "origin"), *FAST, "--edge", *generous]
+                # the default thresholds (failures <= 1 %): the generous file names reader routes,
+                # refused when the reader does not run (issue 10, rule 5)
+                + ["--out", str(tmp_path / "origin"), *FAST, "--edge"]
                 + ["--weights", "reader=0,browser=0,member=0,inspector=1"],
                 capture_output=True,
                 text=True,
