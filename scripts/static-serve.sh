@@ -22,15 +22,11 @@ MAX_AGE=${ANP_STATIC_MAX_AGE:-60}
 log() { echo "static-serve: $*" >&2; }
 die() { echo "static-serve: error: $*" >&2; exit 1; }
 
-# alive: true when the recorded pid runs and is still the nginx we started (a recycled pid
-# must never be killed).
-alive() {
-  local pid
-  [ -s "$STATE/nginx.pid" ] || return 1
-  pid=$(cat "$STATE/nginx.pid")
-  [ -d "/proc/$pid" ] || return 1
-  grep -q -- nginx "/proc/$pid/cmdline" 2>/dev/null && grep -q -- "$STATE/nginx.conf" "/proc/$pid/cmdline"
-}
+# shellcheck source=lib/procs.sh
+. "$(dirname "$0")/lib/procs.sh"
+
+# alive: the recorded pid runs and is still the nginx we started, with our config.
+alive() { pid_alive "$STATE/nginx.pid" nginx "$STATE/nginx.conf"; }
 
 cmd_install() {
   command -v nginx >/dev/null 2>&1 && return 0
@@ -52,10 +48,6 @@ cmd_install() {
     && apt-get install -y -qq --no-install-recommends nginx >>"$STATE/apt.log" 2>&1 || ok=1
   [ -z "$policy" ] || rm -f "$policy"
   [ "$ok" = 0 ] || { tail -5 "$STATE/apt.log" >&2; die "apt-get install nginx failed (log: $STATE/apt.log)"; }
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # The config: one server on 127.0.0.1:PORT with DIR as its root, every path nginx writes under
@@ -143,24 +135,11 @@ cmd_up() {
 }
 
 cmd_stop() {
-  local pid i
-  if ! alive; then
-    rm -f "$STATE/nginx.pid" "$STATE/url" "$STATE/root"
-    log "not running"
-    return 0
-  fi
-  pid=$(cat "$STATE/nginx.pid")
+  local pid
   # TERM is nginx's fast shutdown; the group holds the master and its workers
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ]; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$STATE/nginx.pid" "$STATE/url" "$STATE/root"
-  log "stopped (pid $pid)"
+  pid=$(stop_group "$STATE/nginx.pid" nginx "$STATE/nginx.conf")
+  rm -f "$STATE/url" "$STATE/root"
+  if [ -n "$pid" ]; then log "stopped (pid $pid)"; else log "not running"; fi
 }
 
 cmd_status() {

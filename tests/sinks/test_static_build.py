@@ -30,7 +30,7 @@ def _posts() -> list[dict]:  # type: ignore[type-arg]
     posts[0]["title"] = HOSTILE_TITLE
     posts[0]["sections"][0]["paragraphs"][0] = HOSTILE_TEXT
     posts[0]["tags"] = [*posts[0]["tags"], "c++ & <friends>"]
-    posts[1]["code"]["source"] = HOSTILE_CODE
+    posts[1]["code"] = [{"language": "go", "source": HOSTILE_CODE}]
     posts[1]["language"] = "ja"
     return posts
 

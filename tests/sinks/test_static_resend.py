@@ -76,6 +76,12 @@ def _import(data: Path, root: Path, ledger: Path, sink: str) -> list[str]:
             "--batch-size", "4", "--concurrency", "1", "-q"]  # fmt: skip
 
 
+def _new_site(generator: str, tmp_path: Path) -> tuple[Path, Path]:
+    """A site laid out by `site init`, and where its ledger goes."""
+    init_site(generator, tmp_path / "site")
+    return tmp_path / "site", tmp_path / "ledger.sqlite"
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
 
@@ -84,8 +90,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_kill_between_write_and_ledger_then_resume_and_roll_back_deletes_every_file(
     generator: str, tmp_path: Path
 ) -> None:
-    root, ledger = tmp_path / "site", tmp_path / "ledger.sqlite"
-    init_site(generator, root)
+    root, ledger = _new_site(generator, tmp_path)
     data = write_jsonl(tmp_path / "posts.jsonl", [post(s) for s in POSTS])
     killed = _dies(2, *_import(data, root, ledger, generator))
     assert killed.returncode == -9, killed.stderr
@@ -114,8 +119,7 @@ def test_kill_between_write_and_ledger_then_resume_and_roll_back_deletes_every_f
 def test_kill_during_an_update_run_then_rollback_restores_every_file_byte_for_byte(
     generator: str, tmp_path: Path
 ) -> None:
-    root, ledger = tmp_path / "site", tmp_path / "ledger.sqlite"
-    init_site(generator, root)
+    root, ledger = _new_site(generator, tmp_path)
     first = write_jsonl(tmp_path / "v1.jsonl", [post(s) for s in POSTS])
     assert _cli(*_import(first, root, ledger, generator)).returncode == 0
     original = _posts(_sink(generator, root))

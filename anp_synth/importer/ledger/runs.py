@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -112,20 +111,13 @@ class Runs(LedgerFile):
         return self.run(run_id)
 
     def ledger_id(self) -> str:
-        """This ledger's own random id, made on first use (meta `ledger_id`).
+        """This ledger's own random id (meta `ledger_id`, made with the tables).
 
         Run ids count from 1 in every ledger: the id tells this ledger's run 1 from another
         ledger's (a lost ledger made again), e.g. in the Idempotency-Keys of its writes.
         """
-        query = "SELECT value FROM meta WHERE key = 'ledger_id'"
-        row = self.db.execute(query).fetchone()
-        if row is None:
-            with self._tx():
-                self.db.execute(
-                    "INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (secrets.token_hex(4),)
-                )
-            row = self.db.execute(query).fetchone()
-        return str(row[0])
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'ledger_id'").fetchone()
+        return "" if row is None else str(row[0])
 
     def _check_owner(self) -> None:
         # One owner per run: a process paused past STALE_AFTER may find its run resumed by

@@ -9,11 +9,12 @@ Tables
              / tags / stack for the load tests).
     changes  one row per post a run created or updated, with the previous version:
              what `rollback` undoes. The previous version lives only here: one copy.
-    meta     schema_version; ledger_id (random, made on first use: Ledger.ledger_id).
+    meta     schema_version; ledger_id (random, made when the ledger is made or migrated).
 """
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -133,6 +134,8 @@ def migrate(db: sqlite3.Connection) -> None:
                     db.execute(backfill)
         if version(db) < 3:
             _one_spelling_per_target(db)
+        # the ledger's own random id, once (see Ledger.ledger_id)
+        db.execute("INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (secrets.token_hex(4),))
         db.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE"
             " SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ?",
