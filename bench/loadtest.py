@@ -24,7 +24,7 @@ microseconds of CPU (50-90 here, measured by this bench), where the Python site
 renders and answers each request in Python, on the very cores the generators need. Varnish, not nginx, because it
 serves the site's real answer (its headers, ETag and cache verdict) with no copy
 of the page to keep in step; every request is checked to be a hit (X-Cache).
-For each round the load phase (PHASE: after Locust's start-up, before its end) is
+For each round the load phase (PHASE: from just after its first request, before its end) is
 measured from outside: the requests Varnish served in it (varnishstat
 MAIN.client_req) and the CPU each part used (psutil, CPU seconds of each process
 tree over the same window, in cores): the Locust master, each worker, Varnish,
@@ -54,7 +54,8 @@ import psutil
 from anp_synth.edge.varnish import VarnishProcess
 from anp_synth.loadtest.runner import process_tree
 from anp_synth.loadtest.settings import Settings, Think
-from anp_synth.site.launcher import SiteProcess, free_port
+from anp_synth.processes import free_port
+from anp_synth.site.launcher import SiteProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 10
@@ -67,7 +68,11 @@ DIST_USERS = 20
 # the load phase of a distributed round, in seconds from its start (Locust's imports
 # and its users' start take the first ~1.5 s, its report writing follows the run)
 DIST_SECONDS = 10
-PHASE = (2.5, DIST_SECONDS + 0.5)
+# The load phase of a distributed round: from PHASE[0] s after its first request reached the
+# target (the users are running; a master starts its clock only once its workers are in) for
+# PHASE[1] s, well before its end.
+PHASE = (1.5, 6.0)
+FIRST_REQUEST_WAIT_S = 60.0
 
 
 def _pin(core: int) -> None:
@@ -176,10 +181,15 @@ class PhaseCpu(threading.Thread):
         return parts, busy, time.monotonic()
 
     def run(self) -> None:
-        time.sleep(max(0.0, self.started + PHASE[0] - time.monotonic()))
+        before = self.served()
+        while self.served() == before:
+            if time.monotonic() > self.started + FIRST_REQUEST_WAIT_S:
+                return
+            time.sleep(0.1)
+        time.sleep(PHASE[0])
         first, busy0, t0 = self._snapshot()
         n0 = self.served()
-        time.sleep(max(0.0, self.started + PHASE[1] - time.monotonic()))
+        time.sleep(PHASE[1])
         n1 = self.served()
         last, busy1, t1 = self._snapshot()
         wall = t1 - t0
@@ -229,7 +239,7 @@ def distributed(
             phase = PhaseCpu(proc.pid, parts, time.monotonic(), served)
             phase.start()
             runs[name].append(_finish(proc, out, DIST_SECONDS)[0])
-            phase.join(timeout=DIST_SECONDS)
+            phase.join(timeout=FIRST_REQUEST_WAIT_S)
             phases[name].append(phase)
             _all_hits(out)
             if name == "two":
@@ -259,7 +269,8 @@ def distributed(
         f"{'ok' if ok_channel else 'BELOW the goal'}"
     )
     print(
-        f"  the load phase ({PHASE[0]:g}-{PHASE[1]:g} s of each run; median of the rounds; "
+        f"  the load phase ({PHASE[1]:g} s from {PHASE[0]:g} s after a run's first request; "
+        "median of the rounds; "
         f"CPU in cores, {os.cpu_count()} on this host; requests as Varnish counted them):"
     )
     eff: dict[str, float] = {}
@@ -269,7 +280,9 @@ def distributed(
             f"{role} {statistics.median(p.cores.get(role, 0.0) for p in found):.2f}"
             for role in roles
         )
-        eff[name] = statistics.median(p.rps / max(p.cores["generators"], 1e-9) for p in found)
+        eff[name] = statistics.median(
+            p.rps / max(p.cores.get("generators", 0.0), 1e-9) for p in found
+        )
         rps = statistics.median(p.rps for p in found)
         print(f"    {name:<11}: {rps:,.0f} req/s; {eff[name]:,.0f} req per generator CPU-second")
         print(f"    {'':<11}  {line}")

@@ -25,8 +25,7 @@ from anp_synth.errors import AnpError, excerpt
 from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
-from anp_synth.processes import die_with_parent
-from anp_synth.site.launcher import free_port
+from anp_synth.processes import die_with_parent, free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
 CPU_INTERVAL_S = 0.5
@@ -332,6 +331,8 @@ def stop_group(proc: subprocess.Popen[bytes], tree: list[psutil.Process] | None 
 
     `tree` is the child's process tree taken before it was signalled: workers that
     outlive the master (reparented) are still in its group and waited for, by pid.
+    (anp_synth.processes.stop_group, for a server whose leader answers for its group,
+    returns once the leader is gone; a Locust master may go before its workers.)
     """
     procs = tree if tree is not None else process_tree(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
