@@ -40,7 +40,7 @@ test: lint
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-static-tools:  # Hugo, Jekyll (apt) and Eleventy (npm ci in tools/eleventy) for the static sinks
+static-tools:  # Hugo, Jekyll, nginx (apt) and Eleventy (npm ci in tools/eleventy) for the static sinks
 	bash scripts/static-tools.sh
 
 clean:

@@ -58,6 +58,7 @@ _EXPORTS: dict[str, str] = {
     "TargetDownError": "anp_synth.errors:TargetDownError",
     "SiteStartError": "anp_synth.errors:SiteStartError",
     "LedgerBusyError": "anp_synth.errors:LedgerBusyError",
+    "RunTakenOverError": "anp_synth.errors:RunTakenOverError",
     "PartialFailure": "anp_synth.errors:PartialFailure",
     "ApiError": "anp_synth.errors:ApiError",
 }

@@ -12,6 +12,7 @@
     ├── TargetDownError           exit 1  the circuit breaker's pause limit ran out
     ├── SiteStartError            exit 1  the reference site did not come up
     ├── LedgerBusyError           exit 1  another live run holds the ledger
+    │   └── RunTakenOverError     exit 1  this process was paused and another import took its run
     └── PartialFailure            exit 3  finished, with items quarantined or thresholds breached
 
     ApiError                              the reference site's non-2xx answers (an HTTP
@@ -35,7 +36,8 @@ class ExitCode(IntEnum):
     FATAL = 1
     USAGE = 2
     PARTIAL = 3
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports it)
+    BROKEN_PIPE = 141  # the reader of stdout went away (`| head`): 128 + SIGPIPE, silent
 
 
 class AnpError(Exception):
@@ -115,6 +117,18 @@ class SiteStartError(AnpError):
 
 class LedgerBusyError(AnpError):
     """Another live import holds this ledger."""
+
+
+class RunTakenOverError(LedgerBusyError):
+    """Another import took this process's run over (its heartbeat went stale): stop, write nothing."""
+
+    def __init__(self, run_id: int, owner: str) -> None:
+        super().__init__(
+            f"run {run_id} was taken over by {owner} while this import was paused (its "
+            "heartbeat went stale); stopped without writing to the ledger again"
+        )
+        self.run_id = run_id
+        self.owner = owner
 
 
 class PartialFailure(AnpError):

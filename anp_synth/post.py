@@ -21,6 +21,9 @@ SOURCE_ID_RE = r"^alphanode-[0-9]{6}$"
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 HASH_RE = r"^[0-9a-f]{24}$"
 REFERENCE_RE = r"^anp-ref-[0-9]{6}-[0-9]{4}$"
+# A BCP 47 language tag in its canonical case (RFC 5646 §2.1.1): a language, an optional
+# script and an optional region: `en`, `ja`, `pt-BR`, `zh-Hant-TW`, `es-419`.
+LANGUAGE_RE = r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?(?:-(?:[A-Z]{2}|[0-9]{3}))?$"
 # The largest integer a post holds: I-JSON's interoperable range (RFC 7493), which every JSON
 # parser, SQLite and the site's orjson read exactly.
 MAX_INT = 2**53 - 1
@@ -46,6 +49,12 @@ EXACT_DATE_RE = f"^{_DAY}$"
 EXACT_TIMESTAMP_RE = f"^{_DAY}T{_TIME}Z$"
 
 _source_id = re.compile(SOURCE_ID_RE)
+_language = re.compile(LANGUAGE_RE)
+
+
+def is_language(value: object) -> bool:
+    """True when `value` is a language tag a post may carry (see LANGUAGE_RE)."""
+    return isinstance(value, str) and _language.match(value) is not None
 
 
 def _real_date(value: str) -> str:
@@ -187,6 +196,7 @@ class Post(_Strict):
     source_id: str = Field(pattern=SOURCE_ID_RE)
     seed: Integer = Field(ge=0, le=999_999)
     locale: str
+    language: str = Field(pattern=LANGUAGE_RE, max_length=35)  # BCP 47, for `lang`
     title: str = Field(min_length=1, max_length=1000)
     slug: str = Field(pattern=SLUG_RE, max_length=200)
     author: str

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the static-site generators the static sinks are tested against: Hugo and Jekyll
 # (with jekyll-feed) from Debian's packages, Eleventy from the npm registry at the version
-# pinned in tools/eleventy/package-lock.json (with the machine's Node.js). Idempotent.
+# pinned in tools/eleventy/package-lock.json (with the machine's Node.js), and nginx to serve a
+# built site. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -17,6 +18,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# nginx (Debian) serves a built site for the load test (scripts/static-serve.sh; ~10 s).
+bash scripts/static-serve.sh install
 
 if [ -f tools/eleventy/package-lock.json ] && [ ! -x tools/eleventy/node_modules/.bin/eleventy ]; then
   echo "static-tools: npm ci in tools/eleventy" >&2

@@ -27,10 +27,11 @@ CORES=$(nproc 2>/dev/null || echo 2)
 WORKERS=${ANP_WP_WORKERS:-$(( CORES * 2 > 4 ? CORES * 2 : 4 ))}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
-PLUGIN_SRC="$REPO/anp_synth/sinks/wordpress/plugin/anp-synth.php"
+PLUGIN_DIR="$REPO/anp_synth/sinks/wordpress/plugin"
+MU_PLUGINS=(anp-synth.php anp-synth-keys.php)  # the import API; the cache keys (issue 14)
 # One MariaDB database (and user of the same name) per site: several sites can run side by side.
 DB_NAME=${ANP_WP_DB:-anp_wordpress}
-[[ "$DB_NAME" =~ ^[a-z][a-z0-9_]{0,63}$ ]] || { echo "wordpress: error: ANP_WP_DB must be lowercase letters, digits and _ (got '$DB_NAME')" >&2; exit 2; }
+[[ $DB_NAME =~ ^[A-Za-z0-9_]{1,64}$ ]] || { echo "wordpress: error: ANP_WP_DB: letters, digits, _ only" >&2; exit 2; }
 DB_USER=$DB_NAME
 # Each site has its own config and wp-content (its own mu-plugin): Debian's wp-config.php picks
 # /etc/wordpress/config-$WORDPRESS_CONFIG.php when the server sets WORDPRESS_CONFIG (nginx does,
@@ -159,14 +160,16 @@ PHP
 
 # This site's wp-content: its own mu-plugins and uploads, Debian's themes, plugins, languages.
 install_content() {
-  [ -f "$PLUGIN_SRC" ] || die "mu-plugin not found at $PLUGIN_SRC"
+  local d name
   install -d -m 0755 "$WP_CONTENT" "$WP_CONTENT/mu-plugins"
   install -d -m 0755 -o www-data -g www-data "$WP_CONTENT/uploads"
-  local d
   for d in themes plugins languages index.php; do
     [ -e "$SHARED_CONTENT/$d" ] && ln -sfn "$SHARED_CONTENT/$d" "$WP_CONTENT/$d"
   done
-  install -m 0644 "$PLUGIN_SRC" "$WP_CONTENT/mu-plugins/anp-synth.php"
+  for name in "${MU_PLUGINS[@]}"; do
+    [ -f "$PLUGIN_DIR/$name" ] || die "mu-plugin not found at $PLUGIN_DIR/$name"
+    install -m 0644 "$PLUGIN_DIR/$name" "$WP_CONTENT/mu-plugins/$name"
+  done
 }
 
 http_code() { curl -s -o /dev/null -m 5 -w '%{http_code}' "$1" 2>/dev/null || true; }

@@ -107,3 +107,34 @@ def test_the_schema_pattern_accepts_exactly_the_dates_the_model_accepts() -> Non
     for hour in range(0, 30):
         assert (timestamp.match(f"2024-01-01T{hour:02d}:00:00Z") is not None) == (hour < 24)
     assert tried == len(years) * 14 * 33
+
+
+@pytest.mark.parametrize("value", ["en", "ja", "ru", "pt-BR", "zh-Hant-TW", "es-419", "haw"])
+def test_a_bcp47_language_is_accepted(value: str) -> None:
+    post = copy.deepcopy(build_post(1))
+    post["language"] = value
+    assert Post.model_validate(post).language == value
+
+
+@pytest.mark.parametrize("value", ["", "en_US", "EN", "english", "e", "en-us", "ja-", 7, None])
+def test_a_language_that_is_no_bcp47_tag_is_refused_naming_the_field(value: object) -> None:
+    post = copy.deepcopy(build_post(1))
+    post["language"] = value
+    with pytest.raises(ValidationError) as info:
+        Post.model_validate(post)
+    assert first_error(info.value).field == "language"
+
+
+def test_a_post_without_a_language_is_refused() -> None:
+    post = copy.deepcopy(build_post(1))
+    del post["language"]
+    with pytest.raises(ValidationError) as info:
+        Post.model_validate(post)
+    assert first_error(info.value).field == "language"
+
+
+def test_the_schema_carries_the_language_pattern() -> None:
+    schema = post_schema()
+    assert "language" in schema["required"]
+    pattern = re.compile(schema["properties"]["language"]["pattern"])
+    assert pattern.match("ja") and pattern.match("pt-BR") and not pattern.match("ja_JP")

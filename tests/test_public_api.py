@@ -17,6 +17,7 @@ import anp_synth.errors
 # Submodules become attributes of the package when they are imported (by anyone);
 # they are reachable, but not part of __all__.
 SUBMODULES = {
+    "accounts",
     "cli",
     "contract",
     "edge",
@@ -28,6 +29,7 @@ SUBMODULES = {
     "post",
     "sinks",
     "site",
+    "textfile",
 }
 HEAVY = ("pydantic", "httpx", "fastapi", "locust", "gevent", "psutil", "stamina", "faker")
 

@@ -60,9 +60,15 @@ def judge(result: Result, limits: BuildLimits | None, baseline: Path | None) -> 
     v = Verdict()
     policy = (limits or BuildLimits()).baseline
     if limits is not None:
-        medians = {(r.kind, r.posts): r.wall.median for r in result.rows}
-        rss = {(r.kind, r.posts): r.rss.max for r in result.rows}
-        exps = {k: (f.exponent if f else None) for k, f in result.fits().items()}
+        # per kind and volume; with --vary (one volume), the worst of the knob's values
+        medians: dict[tuple[str, int], float] = {}
+        rss: dict[tuple[str, int], float] = {}
+        for r in result.rows:
+            key = (r.kind, r.posts)
+            medians[key] = max(medians.get(key, 0.0), r.wall.median)
+            rss[key] = max(rss.get(key, 0.0), r.rss.max)
+        growth = result.settings.vary is None  # an exponent against posts, not against a knob
+        exps = {k: (f.exponent if f and growth else None) for k, f in result.fits().items()}
         v.breaches = breaches(limits, medians, rss, exps)
     if baseline is not None:
         v.comparisons = compare(saved.load(baseline), result.samples_ms(), policy)

@@ -18,28 +18,33 @@ COLORS = {"cold": "#1f77b4", "warm": "#2ca02c", "incremental": "#d62728"}
 
 
 def table_rows(result: Result) -> list[list[str]]:
-    """The summary table: one row per build kind and volume."""
+    """The summary table: one row per build kind and volume (or knob value)."""
     out = []
     for r in result.rows:
         w, c, m = r.wall, r.cpu, r.rss
         out.append([
-            r.kind, f"{r.posts:,}", f"{w.min:.2f}", f"{w.median:.2f}", f"{w.max:.2f}",
+            r.kind, r.at, f"{w.min:.2f}", f"{w.median:.2f}", f"{w.max:.2f}",
             f"{c.median:.2f}", f"{m.median:.0f}", f"{m.max:.0f}",
         ])  # fmt: skip
     return out
 
 
-HEADERS = ["build", "posts", "wall min s", "wall med s", "wall max s", "cpu med s", "rss med MB",
+HEADERS = ["build", "posts / knob", "wall min s", "wall med s", "wall max s", "cpu med s", "rss med MB",
            "rss max MB"]  # fmt: skip
 
 
 def fit_lines(result: Result) -> list[str]:
-    """One line per build kind: the exponent and seconds per 1,000 posts."""
+    """One line per build kind: the exponent and seconds per 1,000 posts (or per knob)."""
     largest = max(result.settings.counts)
+    axis = result.settings.axis
     lines = []
     for kind, f in result.fits().items():
         if f is None:
-            lines.append(f"{kind}: no fit (one volume)")
+            lines.append(f"{kind}: no fit (one {'volume' if axis == 'posts' else 'value'})")
+        elif axis != "posts":
+            lines.append(
+                f"{kind}: time ∝ {axis}^{f.exponent:.2f} (r² {f.r2:.3f}) at {largest:,} posts"
+            )
         else:
             lines.append(
                 f"{kind}: time ∝ posts^{f.exponent:.2f} (r² {f.r2:.3f}); "
@@ -48,13 +53,28 @@ def fit_lines(result: Result) -> list[str]:
     return lines
 
 
+def steps_text(result: Result) -> str:
+    """What was measured: `Posts 1,000, 5,000`, or `tags 100, 1,000 at 5,000 posts`."""
+    s = result.settings
+    if s.vary is None:
+        return f"Posts {', '.join(f'{n:,}' for n in s.counts)}"
+    values = ", ".join(f"{v:,}" for v in s.vary.values)
+    return f"{xlabel(result)} {values} at {s.counts[0]:,} posts"
+
+
+def xlabel(result: Result) -> str:
+    """The x axis: posts, or the knob in the profile's words (`tags.distinct`)."""
+    vary = result.settings.vary
+    return "posts" if vary is None else f"{vary.knob} ({vary.key})"
+
+
 def markdown(result: Result, verdict_lines: list[str]) -> str:
     """buildtest.md."""
     s = result.settings
     lines = [
         f"# Build test: {s.sink}, `{' '.join(s.build)}`",
         "",
-        f"Posts {', '.join(f'{n:,}' for n in s.counts)} (profile {s.profile}, seeds from "
+        f"{steps_text(result)} (profile {s.profile}, seeds from "
         f"{s.seed}), each build repeated {s.repeat}×. Total {result.total_s:.1f} s, of which "
         f"anp-synth (generate, import, clean) {result.own_s:.1f} s = {result.own_share:.1%}.",
         "",
@@ -62,11 +82,11 @@ def markdown(result: Result, verdict_lines: list[str]) -> str:
         "|" + "---|" * len(HEADERS),
         *("| " + " | ".join(row) + " |" for row in table_rows(result)),
         "",
-        "Growth (power-law fit of the median wall time):",
+        f"Growth with {s.axis} (power-law fit of the median wall time):",
         "",
         *(f"- {line}" for line in fit_lines(result)),
         "",
-        "![build time and peak memory against posts](buildtest.png)",
+        f"![build time and peak memory against {s.axis}](buildtest.png)",
     ]
     if verdict_lines:
         lines += ["", "Verdict:", "", *(f"- {v}" for v in verdict_lines)]
@@ -83,13 +103,13 @@ def chart(result: Result) -> tuple[bytes, bytes]:
 
     matplotlib.rcParams["svg.hashsalt"] = "anp-synth"  # stable ids in the SVG
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
-    counts = result.settings.counts
-    log = len(counts) > 1 and max(counts) / min(counts) >= 10
+    steps = result.settings.steps
+    log = len(steps) > 1 and min(steps) > 0 and max(steps) / min(steps) >= 10
     for kind in KINDS:
         rows = [r for r in result.rows if r.kind == kind]
         if not rows:
             continue
-        xs = [r.posts for r in rows]
+        xs = [r.x for r in rows]
         med = [r.wall.median for r in rows]
         err = [[m - r.wall.min for m, r in zip(med, rows, strict=True)],
                [r.wall.max - m for m, r in zip(med, rows, strict=True)]]  # fmt: skip
@@ -99,7 +119,7 @@ def chart(result: Result) -> tuple[bytes, bytes]:
         (ax_t, "build wall time (s), median and min–max"),
         (ax_m, "peak RSS of the build (MB)"),
     ):
-        ax.set_xlabel("posts")
+        ax.set_xlabel(xlabel(result))
         ax.set_ylabel(ylabel)
         if log:
             ax.set_xscale("log")
@@ -135,10 +155,11 @@ def html_report(
         "<style>body{font-family:sans-serif;max-width:70em;margin:2em auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}</style>"
         f"</head><body><h1>Build test: {esc(s.sink)}, <code>{esc(' '.join(s.build))}</code></h1>"
-        f"<p>Posts {esc(', '.join(f'{n:,}' for n in s.counts))}, profile {esc(s.profile)}, "
+        f"<p>{esc(steps_text(result))}, profile {esc(s.profile)}, "
         f"{s.repeat}× each build. anp-synth's own share of the {result.total_s:.1f} s: "
         f"{result.own_share:.1%}.</p>"
-        f"<figure>{svg_text}<figcaption>build time and peak memory against posts</figcaption></figure>"
+        f"<figure>{svg_text}<figcaption>build time and peak memory against "
+        f"{esc(s.axis)}</figcaption></figure>"
         f"<table><tr>{head}</tr>{body}</table><h2>Growth</h2><ul>{items}</ul>"
         + (f"<h2>Verdict</h2><ul>{verdict}</ul>" if verdict else "")
         + f'<p>The same chart as PNG:</p><img alt="build time chart" src="data:image/png;base64,'

@@ -1,5 +1,7 @@
 """The build test: for each volume, import the posts (adding to the earlier ones) through the
-importer, then time cold, warm and incremental builds, each `repeat` times."""
+importer, then time cold, warm and incremental builds, each `repeat` times. With `vary`, the
+volume is one and each value of one profile knob is a step instead (the posts rewritten in
+place: the same source ids with that knob changed)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import orjson
 
 from anp_synth.buildtest.fit import PowerLaw, Spread, fit_power_law
 from anp_synth.buildtest.measure import Measurement, run_build, sigterm_as_interrupt
+from anp_synth.buildtest.vary import Vary
 from anp_synth.buildtest.verdict import KINDS
 from anp_synth.errors import PartialFailure, UsageError
 
@@ -42,6 +45,17 @@ class Settings:
     out: Path = Path("buildtest")
     ledger: Path | None = None  # default: OUT/ledger.sqlite
     timeout: float = 3600.0
+    vary: Vary | None = None  # one knob's values at the one volume of `counts`
+
+    @property
+    def axis(self) -> str:
+        """What the x axis counts: posts, or the varied knob."""
+        return self.vary.knob if self.vary is not None else "posts"
+
+    @property
+    def steps(self) -> list[int]:
+        """The x axis's values: the volumes, or the knob's values."""
+        return self.vary.values if self.vary is not None else self.counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +65,24 @@ class Row:
     kind: str
     posts: int
     builds: list[Measurement]
+    value: int | None = None  # the varied knob's value (--vary), else None
+    knob: str | None = None  # the varied knob's name (--vary)
+
+    @property
+    def x(self) -> int:
+        """Where the row sits on the x axis: its knob's value, else its posts."""
+        return self.posts if self.value is None else self.value
+
+    @property
+    def label(self) -> str:
+        """`cold@5000`, or `cold@tags=100` for a varied knob (baselines, limits)."""
+        return f"{self.kind}@{self.posts}" if self.value is None else f"{self.kind}@{self.at}"
+
+    @property
+    def at(self) -> str:
+        """The step as the table says it: `5,000`, or `tags=100`."""
+        axis = self.knob or "posts"
+        return f"{self.posts:,}" if self.value is None else f"{axis}={self.value}"
 
     @property
     def wall(self) -> Spread:
@@ -76,11 +108,11 @@ class Result:
     imported: dict[int, dict[str, int]] = field(default_factory=dict)
 
     def fits(self) -> dict[str, PowerLaw | None]:
-        """The power-law fit of each build kind's median wall time against posts."""
+        """The power-law fit of each build kind's median wall time against posts (or the knob)."""
         out: dict[str, PowerLaw | None] = {}
         for kind in KINDS:
             rows = [r for r in self.rows if r.kind == kind]
-            out[kind] = fit_power_law([r.posts for r in rows], [r.wall.median for r in rows])
+            out[kind] = fit_power_law([r.x for r in rows], [r.wall.median for r in rows])
         return out
 
     @property
@@ -89,8 +121,8 @@ class Result:
         return self.own_s / self.total_s if self.total_s > 0 else 0.0
 
     def samples_ms(self) -> dict[str, list[float]]:
-        """Each KIND@POSTS's wall times in milliseconds (what a baseline keeps)."""
-        return {f"{r.kind}@{r.posts}": [b.wall_s * 1000 for b in r.builds] for r in self.rows}
+        """Each KIND@POSTS's (KIND@KNOB=V's) wall times in milliseconds (a baseline keeps them)."""
+        return {r.label: [b.wall_s * 1000 for b in r.builds] for r in self.rows}
 
     def as_dict(self) -> dict[str, Any]:
         """buildtest.json."""
@@ -102,6 +134,7 @@ class Result:
             "target": str(s.target),
             "build": s.build,
             "counts": s.counts,
+            "vary": None if s.vary is None else {"knob": s.vary.knob, "values": s.vary.values},
             "repeat": s.repeat,
             "profile": s.profile,
             "seed": s.seed,
@@ -113,6 +146,7 @@ class Result:
                 {
                     "kind": r.kind,
                     "posts": r.posts,
+                    **({} if r.value is None else {r.knob or "value": r.value}),
                     "wall_s": _spread(r.wall),
                     "cpu_s": _spread(r.cpu),
                     "peak_rss_mb": _spread(r.rss),
@@ -134,7 +168,9 @@ class Result:
                     "exponent": round(f.exponent, 4),
                     "a": f.a,
                     "r2": round(f.r2, 4),
-                    "seconds_per_1000_posts": round(f.per_1000(largest), 4),
+                    "seconds_per_1000_posts": None
+                    if s.vary is not None
+                    else round(f.per_1000(largest), 4),
                 }
                 for kind, f in self.fits().items()
             },
@@ -177,6 +213,8 @@ def check(settings: Settings) -> None:
         )
     if settings.repeat < 1:
         raise UsageError("repeat", f"expected >= 1, got {settings.repeat}")
+    if settings.vary is not None and len(settings.counts) != 1:
+        raise UsageError("counts", "with --vary, one volume of posts (e.g. --counts 5000)")
     if settings.seed < 0 or settings.seed + max(settings.counts) > 1_000_000:
         raise UsageError(
             "seed",
@@ -223,36 +261,45 @@ def run(settings: Settings, *, say: Callable[[str], None] = lambda line: None) -
             "unchanged": summary.unchanged,
         }
 
-    def build(kind: str, posts: int, into: list[Measurement]) -> None:
+    def build(kind: str, at: str, into: list[Measurement]) -> None:
         nonlocal in_builds
         m = run_build(settings.build, settings.target, timeout=settings.timeout)
         in_builds += m.wall_s
         into.append(m)
         say(
-            f"{kind:<11} {posts:>8,} posts  {m.wall_s:8.2f} s wall  {m.cpu_s:8.2f} s cpu  {m.peak_rss_mb:8.0f} MB"
+            f"{kind:<11} {at:>14}  {m.wall_s:8.2f} s wall  {m.cpu_s:8.2f} s cpu  {m.peak_rss_mb:8.0f} MB"
         )
 
     with sigterm_as_interrupt(), Ledger(settings.ledger or out / "ledger.sqlite") as led:
         done = 0
-        for n in settings.counts:
-            path = out / f"posts-{done + 1}-{n}.jsonl"
-            generate(Spec(settings.seed + done, n - done, settings.profile), str(path))
-            result.imported[n] = import_file(path)
+        vary = settings.vary
+        for step in settings.steps:
+            if vary is None:  # a volume: the posts it adds to the earlier ones
+                n, value, knob = step, None, None
+                path = out / f"posts-{done + 1}-{n}.jsonl"
+                generate(Spec(settings.seed + done, n - done, settings.profile), str(path))
+                done = n
+            else:  # a knob's value: the same posts, made again with it (each file rewritten)
+                n, value, knob = settings.counts[0], step, vary.knob
+                path = out / f"posts-{vary.knob}-{step}.jsonl"
+                profile = vary.profile(settings.profile, step)
+                generate(Spec(settings.seed, n, profile), str(path))
+            result.imported[step] = import_file(path)
             last = orjson.loads(path.read_bytes().splitlines()[-1])
-            done = n
+            at = Row("", n, [], value, knob).at
             builds: dict[str, list[Measurement]] = {k: [] for k in KINDS}
             for r in range(settings.repeat):
                 _clean(settings)
-                build("cold", n, builds["cold"])
-                build("warm", n, builds["warm"])
-                last["title"] = f"{last['title'].split(' · edit ')[0]} · edit {n}.{r + 1}"
+                build("cold", at, builds["cold"])
+                build("warm", at, builds["warm"])
+                last["title"] = f"{last['title'].split(' · edit ')[0]} · edit {step}.{r + 1}"
                 edit = out / "edit.jsonl"
                 edit.write_bytes(orjson.dumps(last) + b"\n")
                 changed = import_file(edit)
                 if changed["updated"] != 1:
                     raise UsageError(None, f"the edited post was not rewritten ({changed})")
-                build("incremental", n, builds["incremental"])
-            result.rows.extend(Row(k, n, builds[k]) for k in KINDS)
+                build("incremental", at, builds["incremental"])
+            result.rows.extend(Row(k, n, builds[k], value, knob) for k in KINDS)
     result.total_s = time.perf_counter() - t_start
     result.own_s = result.total_s - in_builds
     return result

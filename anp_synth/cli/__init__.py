@@ -8,11 +8,17 @@ runs, so `anp-synth --help` and `--version` start in about the time of `import t
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import typer
+from typer._click.core import Context as _ClickContext
 from typer._click.exceptions import ClickException as _ClickException
 from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
 
@@ -33,7 +39,40 @@ from anp_synth.errors import AnpError, ExitCode, UsageError, option_flag
 # alone triples the start-up time of `--help` (issue 9). Sub-apps pass the same value.
 MARKUP = None
 
+
+@contextlib.contextmanager
+def _pipe_closed_is_exit() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            raise
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+    except SystemExit as exc:
+        # rich's Console.on_broken_pipe exits 1 from inside its `except BrokenPipeError`
+        if not isinstance(exc.__context__, BrokenPipeError):
+            raise
+        raise typer.Exit(int(ExitCode.BROKEN_PIPE)) from None
+
+
+class _Root(typer.core.TyperGroup):
+    """The root group: a closed stdout (`| head`) ends any command as ExitCode.BROKEN_PIPE.
+
+    typer would turn it into exit 1 itself, indistinguishable from a fatal error. Help is
+    printed while the context is made, a command's output while it is invoked: both covered.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> _ClickContext:
+        with _pipe_closed_is_exit():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: _ClickContext) -> Any:
+        with _pipe_closed_is_exit():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=_Root,
     name="anp-synth",
     help="Generate synthetic posts, import them idempotently, load-test the site.",
     no_args_is_help=True,
@@ -76,8 +115,30 @@ def describe(exc: AnpError) -> str:
 
 
 def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    try:
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
+    except OSError:  # stderr itself closed (`2>&1 | head`): nothing left to tell
+        pass
+
+
+def _flush_stdout() -> bool:
+    """Flush what the command printed; False when the reader of stdout has gone."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    else:
+        return True
+    # Python flushes stdout again at exit and would print "Exception ignored …": point the
+    # descriptor at /dev/null first, as the Python documentation advises for SIGPIPE.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real descriptor (a test's captured stdout)
+        pass
+    return False
 
 
 def _traceback() -> None:
@@ -97,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
-        return _main(argv)
+        code = _main(argv)
+        if not _flush_stdout():
+            return int(ExitCode.BROKEN_PIPE)  # quietly: the reader chose to stop reading
+        return code
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -111,7 +175,7 @@ def _main(argv: list[str] | None) -> int:
         # typer returns an Exit's code instead of raising it here (Ctrl-C is Exit(130))
         code = app(args=args, standalone_mode=False)
         if isinstance(code, int) and not isinstance(code, bool) and code:
-            if code == 130:
+            if code == ExitCode.INTERRUPTED:
                 _say("interrupted")
             return code
     except AnpError as exc:
@@ -136,8 +200,6 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         _say("interrupted")
         return 130
-    except BrokenPipeError:
-        return int(ExitCode.OK)
     return int(ExitCode.OK)
 
 

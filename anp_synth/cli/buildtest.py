@@ -16,7 +16,17 @@ def buildtest_cmd(
     build: str = typer.Option(
         ..., "--build", help='The build command, run in the site: "hugo --minify".'
     ),
-    counts: str = typer.Option("1000,5000,20000", "--counts", help="Volumes of posts, increasing."),
+    counts: str | None = typer.Option(
+        None,
+        "--counts",
+        help="Volumes of posts, increasing (default 1000,5000,20000; with --vary one, default 1000).",
+    ),
+    vary: str | None = typer.Option(
+        None,
+        "--vary",
+        help="One profile knob's values at one volume instead: tags=100,1000,5000 (distinct "
+        "tags), stacks=N,… (distinct categories), tags_per_post=N,…, paragraphs=N,… (body length).",
+    ),
     repeat: int = typer.Option(3, "--repeat", help="Builds of each kind per volume."),
     profile: str = typer.Option("standard", "--profile", help="Meta volume: light|standard|heavy."),
     seed: int = typer.Option(0, "--seed", help="First seed of the posts."),
@@ -42,6 +52,7 @@ def buildtest_cmd(
     from anp_synth.buildtest.judge import save_baseline as keep
     from anp_synth.buildtest.measure import split_command
     from anp_synth.buildtest.run import Settings, parse_counts, run
+    from anp_synth.buildtest.vary import parse_vary
     from anp_synth.buildtest.verdict import load
 
     limits = load(thresholds) if thresholds else None
@@ -53,13 +64,14 @@ def buildtest_cmd(
         sink=sink,
         target=Path(target),
         build=split_command(build),
-        counts=parse_counts(counts),
+        counts=parse_counts(counts or ("1000" if vary else "1000,5000,20000")),
         repeat=repeat,
         profile=profile,
         seed=seed,
         out=Path(out),
         ledger=Path(ledger) if ledger else None,
         timeout=timeout,
+        vary=parse_vary(vary) if vary else None,
     )
 
     def say(line: str) -> None:

@@ -91,7 +91,12 @@ def show_cmd(
     from anp_synth.generate.dataset import Spec, validate
     from anp_synth.generate.render import render_post
 
-    validate(Spec(seed, 1, profile, locale))
+    try:
+        validate(Spec(seed, 1, profile, locale))
+    except UsageError as exc:
+        if exc.option != "seed":
+            raise
+        raise UsageError(None, f"SEED: {exc.reason}") from None  # an argument here, not --seed
     post = builder_for(profile, locale).build(seed)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(post, option=orjson.OPT_INDENT_2) + b"\n")

@@ -16,11 +16,18 @@ TARGET_HELP = "The site's home URL (default: env ANP_WP_URL)."
 
 
 @wordpress.command("mu-plugin")
-def mu_plugin_cmd() -> None:
+def mu_plugin_cmd(
+    keys: bool = typer.Option(
+        False,
+        "--keys",
+        help="Print the cache-keys mu-plugin instead (wp-content/mu-plugins/anp-synth-keys.php, "
+        "for Varnish or a CDN in front, purged by `import --purge`).",
+    ),
+) -> None:
     """Print the mu-plugin to copy to wp-content/mu-plugins/anp-synth.php."""
-    from anp_synth.sinks.wordpress import mu_plugin_source  # sinks load only when used
+    from anp_synth.sinks.wordpress import KEYS_MU_PLUGIN, mu_plugin_source  # loaded when used
 
-    sys.stdout.write(mu_plugin_source())
+    sys.stdout.write(mu_plugin_source(KEYS_MU_PLUGIN) if keys else mu_plugin_source())
 
 
 @wordpress.command("check")
@@ -29,11 +36,12 @@ def check_cmd(
     wp_mode: str = typer.Option("hooks", "--wp-mode", help="hooks, direct or rest."),
 ) -> None:
     """Check the mu-plugin and the application password; say which route an import takes."""
+    from anp_synth.sinks.base import preflight
     from anp_synth.sinks.wordpress import WordPressSink
 
     sink = WordPressSink.from_env(target, wp_mode=wp_mode)
     try:
-        info = sink.check()
+        info = preflight(sink)
         route = sink.route
     finally:
         sink.close()

@@ -217,6 +217,7 @@ class PostBuilder:
         self._corpus_prose = templates["prose"] == "corpus"
         self._headings = templates["headings"]
         self._title = templates["title"]
+        self._language: str = templates["language"]  # BCP 47, e.g. `ja` for ja_JP
         self._caption = templates["caption"]
         # index i is the day `epoch - i`; published dates use 1..window, reviews 0..published
         ordinal = epoch.toordinal()
@@ -421,6 +422,7 @@ class PostBuilder:
             "source_id": source_id,
             "seed": seed,
             "locale": self.locale,
+            "language": self._language,
             "title": title,
             "slug": f"{topic['slug']}-{seed:06d}",
             "author": author,

@@ -12,11 +12,13 @@ upsert keyed by source id with an Idempotency-Key derived from source id + conte
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from anp_synth.errors import RunTakenOverError
 from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
 from anp_synth.importer.options import Options
@@ -95,14 +97,27 @@ class Importer:
             raise
         finally:
             summary.elapsed = time.perf_counter() - started
-            self._totals_from_ledger(
-                summary, run.id, finished=state not in (RunState.FAILED, RunState.INTERRUPTED)
-            )
-            log.write({"run": run.id, "action": "finish", "state": state} | summary.counts())
-            log.close()
-            quarantine.close()
-            self.ledger.finish_run(run.id, state, summary.counts())
+            try:
+                self._finish(run.id, state, summary, log)
+            finally:
+                log.close()
+                quarantine.close()
         return summary
+
+    def _finish(self, run_id: int, state: RunState, summary: Summary, log: RunLog) -> None:
+        lost = {"run": run_id, "action": "lost", "pid": os.getpid()}
+        if not self.ledger.holds_run:  # taken over: the run and its counts are the new owner's
+            log.write(lost)
+            return
+        self._totals_from_ledger(
+            summary, run_id, finished=state not in (RunState.FAILED, RunState.INTERRUPTED)
+        )
+        try:
+            self.ledger.finish_run(run_id, state, summary.counts())
+        except RunTakenOverError:  # taken over after the last batch
+            log.write(lost)
+            raise
+        log.write({"run": run_id, "action": "finish", "state": state} | summary.counts())
 
     def _totals_from_ledger(self, summary: Summary, run_id: int, finished: bool) -> None:
         # A resumed run counts what its earlier passes created and updated, too.
@@ -155,11 +170,14 @@ class _Pass:
             while self.inflight:
                 self._collect(block=True)
             self._raise_fatal()
+        except RunTakenOverError:
+            self.ledger.drop_run()  # nothing more of this pass goes into the ledger
+            raise
         finally:
             for fut in self.inflight:
                 fut.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
-            if self.run_id is not None:
+            if self.run_id is not None and self.ledger.holds_run:
                 # Batches still running when the run stopped (fatal error, Ctrl-C) finished
                 # during the shutdown: record what the target confirmed, or those writes
                 # would stay "sent" and out of every rollback.
@@ -169,6 +187,8 @@ class _Pass:
                 self.ledger.save_counts(self.run_id, self.summary.counts())
 
     def _chunk(self, chunk: list[Any], pool: ThreadPoolExecutor) -> None:
+        if self.run_id is not None:
+            self.ledger.check_owner()  # a process paused past STALE_AFTER notices here
         screened = self.planner.screen(chunk)
         self.imp.on_progress(len(chunk) - len(screened.candidates))
         if not screened.candidates:

@@ -4,6 +4,11 @@ The reference site's rules live in one place, `anp_synth.site.cache.RULES`;
 `export-targets` writes them into the targets manifest (`cache_rules`), and the
 locustfile reads them from there. Another target gives its own as a JSON file
 (`--cache-rules`): `[{"pattern": "^/blog/[^/]+$", "rule": "post", "cached": true}, …]`.
+
+The kind of site (the manifest's `site`) follows from the sink that wrote it: the reference
+site (`anp`) names its rules in `X-Cache`; WordPress has none; a static site (a folder built
+by Hugo, Jekyll or Eleventy and served by a web server) has no bypass rules at all: every
+page, with a query string or not, may be kept by any cache and revalidated (`static_rules`).
 Stdlib only: the Locust child imports this.
 """
 
@@ -15,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from anp_synth.errors import InputError
+from anp_synth.sinks.static.skeleton import GENERATORS  # the static sinks (light: stdlib only)
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,21 @@ class CacheRule:
     def as_json(self) -> dict[str, object]:
         """The rule as the manifest and a rules file state it."""
         return {"pattern": self.pattern.pattern, "rule": self.rule, "cached": self.cached}
+
+
+# The kinds of site, and the sinks whose targets are of a kind other than the reference site's.
+ANP, WORDPRESS, STATIC = "anp", "wordpress", "static"
+_KIND_OF_SINK = {"wordpress": WORDPRESS, **dict.fromkeys(GENERATORS, STATIC)}
+
+
+def site_kind(sink: str) -> str:
+    """The kind of site a sink writes: `static`, `wordpress` or `anp` (the reference site's)."""
+    return _KIND_OF_SINK.get(sink, ANP)
+
+
+def static_rules() -> list[CacheRule]:
+    """A static site's rules: one, every path may be cached (no bypass for a query string)."""
+    return [CacheRule(re.compile(r"^/"), STATIC, True)]
 
 
 def site_rules() -> list[CacheRule]:

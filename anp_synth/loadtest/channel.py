@@ -17,6 +17,8 @@ from anp_synth.errors import InputError
 
 FILE = "channel.json"  # locustfiles/anp_channel.CHANNEL_FILE
 FORMAT = "anp-synth-channel/1"
+# A stopping master waits at most its stop timeout + this for each live worker's last message.
+FINAL_WAIT_S = 10.0
 
 
 @dataclass(frozen=True)

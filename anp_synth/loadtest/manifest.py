@@ -11,7 +11,9 @@ writes the JSON the locustfiles read:
      "search_terms": ["latency", …],
      "cache_rules": [{"pattern": "^/posts/[^/]+$", "rule": "post", "cached": true}, …]}
 
-`cache_rules` are the reference site's (anp_synth.site.cache); a WordPress target has none.
+`cache_rules` are the reference site's (anp_synth.site.cache); a WordPress target has none; a
+static site's say every path may be cached (anp_synth.loadtest.static). `site` is the kind
+of site when it is not the reference site ("wordpress", "static").
 """
 
 from __future__ import annotations
@@ -170,13 +172,48 @@ def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
     }
 
 
+def imported(ledger: str | Path, target: str) -> tuple[str, str]:
+    """The kind of site under `target` (cache_rules.site_kind) and the ledger target to read.
+
+    The ledger names the target each run wrote into. A static site is written as a folder
+    and load-tested at the URL that serves its build: when no run wrote into `target`
+    itself, the ledger's one static folder is taken (two or more: say which, through a
+    manifest exported with `export-targets --target FOLDER`).
+    """
+    from anp_synth.importer.ledger import Ledger
+
+    want = normalize_target(target)
+    with Ledger.open_readonly(Path(ledger)) as led:
+        runs = led.runs(limit=None)
+    for run in runs:  # newest first
+        if normalize_target(run.target) == want:
+            return cache_rules.site_kind(run.sink), run.target
+    folders = sorted(
+        {run.target for run in runs if cache_rules.site_kind(run.sink) == cache_rules.STATIC}
+    )
+    if len(folders) > 1:
+        raise UsageError(
+            "ledger",
+            f"{ledger} holds several static sites ({', '.join(folders)}): export one with "
+            "`export-targets --target FOLDER --ledger L -o targets.json` and pass --manifest",
+        )
+    if folders:
+        return cache_rules.STATIC, folders[0]
+    return cache_rules.ANP, target
+
+
 def export(ledger: str | Path, target: str, output: str | Path) -> dict[str, object]:
     """Read the ledger, write the manifest to `output` atomically, return it."""
-    doc = build(read_ledger(ledger, target), target)
-    from anp_synth.loadtest import wordpress
+    kind, imported_into = imported(ledger, target)
+    doc = build(read_ledger(ledger, imported_into), target)
+    if kind == cache_rules.WORDPRESS:
+        from anp_synth.loadtest import wordpress
 
-    if wordpress.written_by_wordpress(ledger, target):
         doc = wordpress.adapt(doc, target)  # its own listing URLs, page size and login
+    elif kind == cache_rules.STATIC:
+        from anp_synth.loadtest import static
+
+        doc = static.adapt(doc, target)  # the built site's listing URLs; no bypass rules
     else:
         # the reference site's cache rules, from the site itself: the inspector checks them
         doc["cache_rules"] = [rule.as_json() for rule in cache_rules.site_rules()]

@@ -7,6 +7,7 @@ overstays its deadline is stopped as a group, by the child's pid.
 
 from __future__ import annotations
 
+import csv
 import os
 import signal
 import subprocess
@@ -17,15 +18,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+import orjson
 import psutil
 
 from anp_synth.errors import AnpError
+from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
 CPU_INTERVAL_S = 0.5
 STOP_TIMEOUT_S = 5.0
+# An interruption: Locust stops its users (at most STOP_TIMEOUT_S), its master waits for the
+# workers' last samples (at most STOP_TIMEOUT_S + FINAL_WAIT_S), then writes its reports.
+INTERRUPT_GRACE_S = 2 * STOP_TIMEOUT_S + FINAL_WAIT_S + 10.0
+GROUP_STOP_S = 5.0  # then each signal to what is left of the group waits this long
 SETTINGS_FILE = "settings.json"  # in --out: the Settings the locustfile reads
 
 
@@ -207,9 +214,20 @@ def environment() -> dict[str, str]:
     return env
 
 
+# What a run leaves in --out that an interrupted next run must not read as its own
+EARLIER_RUN = (
+    "samples-*.tsv",
+    "channel.json",
+    "worker-*.json",
+    "progress.json",
+    "locust.json",
+    "locust_stats.csv",
+)
+
+
 def clear_samples(out: Path) -> None:
-    """Remove samples (and the channel's tally) of an earlier run in the same directory."""
-    for pattern in ("samples-*.tsv", "channel.json", "worker-*.json", "progress.json"):
+    """Remove samples, the channel's tally and Locust's counts of an earlier run in `out`."""
+    for pattern in EARLIER_RUN:
         for old in out.glob(pattern):
             old.unlink()
 
@@ -250,12 +268,15 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
         try:
             returncode = proc.wait(timeout=deadline)
         except subprocess.TimeoutExpired:
-            _stop_group(proc)
+            stop_group(proc)
             raise AnpError(
                 f"locust did not finish within {deadline:.0f} s; stopped it (log: {log})"
             ) from None
+        except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into this)
+            interrupt(proc)
+            raise
         except BaseException:
-            _stop_group(proc)
+            stop_group(proc)
             raise
         finally:
             if live is not None:
@@ -275,18 +296,77 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
     )
 
 
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the child and the workers it forked (its own session), by the child's pid."""
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+def interrupt(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a run early and keep what it recorded, within INTERRUPT_GRACE_S.
+
+    Only Locust's master (the child) is signalled first: its own SIGTERM handling stops the
+    users, takes every worker's last samples over the channel and writes the samples, the
+    channel's tally and Locust's reports. Signalling the whole group at once would stop the
+    workers before their last message (their samples lost) and a SIGKILL within the stop
+    timeout would lose the samples a single process holds in memory. Whatever is left after
+    the grace (or at a second Ctrl-C) is stopped as a group.
+    """
+    tree = _tree(proc.pid)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=INTERRUPT_GRACE_S)
+    except (ProcessLookupError, subprocess.TimeoutExpired, KeyboardInterrupt):
+        pass  # gone already; or too slow, or asked twice: stop the group now
+    finally:
+        stop_group(proc, tree)
+
+
+def stop_group(proc: subprocess.Popen[bytes], tree: list[psutil.Process] | None = None) -> None:
+    """Stop the child and the workers it forked (its own session), by the child's pid.
+
+    `tree` is the child's process tree taken before it was signalled: workers that
+    outlive the master (reparented) are still in its group and waited for, by pid.
+    """
+    procs = tree if tree is not None else _tree(proc.pid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
-            return
+            break  # nobody left in the group
         try:
-            proc.wait(timeout=wait)
-            return
+            proc.wait(timeout=GROUP_STOP_S)
         except subprocess.TimeoutExpired:
             continue
+        _, alive = psutil.wait_procs(procs, timeout=GROUP_STOP_S)
+        if not alive:
+            break
+    proc.poll()
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    """A process and its descendants (empty when it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def locust_count(result: LocustResult) -> tuple[int, bool] | None:
+    """The requests Locust itself counted, and whether that is its final count.
+
+    Final: from its JSON report, written when it shut down. Otherwise the last of
+    the CSV stats it rewrites every second while running (a lower bound: it was
+    stopped before its shutdown). None when it wrote neither.
+    """
+    try:
+        entries = orjson.loads(result.json.read_bytes())
+        return sum(int(e["num_requests"]) for e in entries), True
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        pass
+    try:
+        with open(f"{result.csv_prefix}_stats.csv", encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("Name") == "Aggregated":
+                    return int(row["Request Count"]), False
+    except (OSError, KeyError, ValueError):
+        pass
+    return None
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

@@ -20,7 +20,7 @@ from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
-from anp_synth.loadtest.runner import CpuReport, LocustResult, log_tail, run_locust
+from anp_synth.loadtest.runner import CpuReport, LocustResult, locust_count, log_tail, run_locust
 from anp_synth.loadtest.settings import Settings
 from anp_synth.loadtest.stats import (
     AGGREGATE,
@@ -51,6 +51,8 @@ class LoadTestResult:
     workers: list[channel.WorkerTally] | None = None  # None: a single process
     report: Path | None = None  # our HTML report (report.FILE in --out)
     interrupted: bool = False  # Ctrl-C or SIGTERM: the figures up to then
+    # an interrupted run: requests Locust counted that are not in the figures (None: unknown)
+    uncounted: int | None = None
 
     @property
     def lost_workers(self) -> list[channel.WorkerTally]:
@@ -173,10 +175,17 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     if settings.save_baseline is not None:
         baseline_mod.save(settings.save_baseline, settings.target, latencies)
     notes: list[str] = []
-    if settings.accounts is None:
+    static = manifest_mod.load(manifest).get("site") == cache_rules.STATIC
+    if static:
+        notes.append(
+            "static site: no login and no search, so neither the logged-in scenario nor "
+            "searches ran; the inspector held every page to the static rule (no bypass: "
+            "it may be cached, and its ETag answers a conditional GET with 304)"
+        )
+    elif settings.accounts is None:
         notes.append("no --accounts: the logged-in scenario did not run")
     inspected = [s for s in samples if s.route.startswith("[inspect]")]
-    if inspected and all(s.cache == "none" for s in inspected):
+    if not static and inspected and all(s.cache == "none" for s in inspected):
         # Reported, not failed: a site may have no page cache at all (core WordPress).
         notes.append(
             f"cache inspector: the target sent no X-Cache header on any of {len(inspected)} "
@@ -185,9 +194,7 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
         )
     late = sum(s.late for s in samples)
     workers = channel.read(settings.out)
-    for worker in workers or []:
-        if worker.lost:
-            notes.append(worker.describe())
+    notes.extend(worker_notes(workers))
     judged = LoadTestResult(
         routes=rows,
         breaches=breaches,
@@ -227,11 +234,16 @@ def keep_partial(
     policy: thresholds_mod.BaselinePolicy,
     old: dict[str, list[float]] | None,
 ) -> None:
-    """An interrupted run: summary.json and the HTML report of the samples recorded so far."""
+    """An interrupted run: summary.json and the HTML report of the samples recorded so far.
+
+    Every request Locust counted should be among them (the runner lets Locust stop its users
+    and take its workers' last samples); when not, the notes say exactly how many are missing.
+    """
     samples = read_samples(settings.out)
     if not samples:
         return
     out = settings.out
+    workers = channel.read(out)
     rows = summarize(samples)
     checks = thresholds_mod.checks(thresholds, rows)
     idle = CpuReport(per_process={}, host_mean=0.0, samples=0, limit=settings.cpu_limit)
@@ -239,6 +251,11 @@ def keep_partial(
         -1, idle, out / "report.html", out / "locust", out / "locust.json", out / "locust.log",
         min(s.start for s in samples), 0.0,
     )  # fmt: skip
+    notes = ["interrupted: these figures cover the run up to the interruption only"]
+    notes.extend(worker_notes(workers))
+    missing = uncounted(locust, len(samples))
+    if missing is not None:
+        notes.append(missing[1])
     partial = LoadTestResult(
         routes=rows,
         breaches=[c.breach for c in checks if not c.passed],
@@ -248,13 +265,57 @@ def keep_partial(
         summary_path=out / "summary.json",
         late=sum(s.late for s in samples),
         duration_s=rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0,
-        notes=["interrupted: these figures cover the run up to the interruption only"],
-        workers=channel.read(out),
+        notes=notes,
+        workers=workers,
         report=out / report.FILE,
         interrupted=True,
+        uncounted=missing[0] if missing is not None else 0,
     )
     write_summary(partial, settings, policy)
     report.write(out / report.FILE, partial, samples, thresholds, old)
+
+
+def worker_notes(workers: list[channel.WorkerTally] | None) -> list[str]:
+    """One note per worker whose samples did not all reach the master."""
+    notes = []
+    for worker in workers or []:
+        if worker.lost:
+            notes.append(worker.describe())
+        elif worker.sent != worker.samples:
+            notes.append(
+                f"worker {worker.index} ({worker.id}) sent {worker.sent:,} samples, "
+                f"{worker.sent - worker.samples:,} of them never reached the master"
+            )
+    return notes
+
+
+def uncounted(locust: LocustResult, recorded: int) -> tuple[int | None, str] | None:
+    """Requests Locust counted beyond the `recorded` samples, with a note saying so; None: none.
+
+    Locust's master may count fewer than its workers' samples (its workers' last stats
+    reports can come after it stopped listening): only a shortfall of samples is reported.
+    """
+    counted = locust_count(locust)
+    if counted is None:
+        return (
+            None,
+            "Locust wrote no count of its own before it stopped: "
+            f"{recorded:,} requests recorded, how many more it made is unknown",
+        )
+    total, final = counted
+    if total <= recorded:
+        return None
+    if final:
+        return (
+            total - recorded,
+            f"Locust counted {total:,} requests; {total - recorded:,} of them are not in "
+            "these figures (their samples were not written before Locust stopped)",
+        )
+    return (
+        total - recorded,
+        f"Locust was stopped before its final count: at least {total:,} requests, "
+        f"{total - recorded:,} or more of them not in these figures",
+    )
 
 
 def write_summary(
@@ -300,6 +361,7 @@ def write_summary(
         "locust_exit_code": result.locust.returncode,
         "trusted": result.trusted,
         "interrupted": result.interrupted,
+        "uncounted_requests": result.uncounted,
         "passed": result.passed,
         "notes": result.notes,
         "reports": {

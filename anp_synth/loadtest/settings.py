@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from anp_synth import accounts
 from anp_synth.errors import InputError, UsageError
 
 FORMAT = "anp-synth-loadtest-settings/1"
@@ -176,6 +177,13 @@ class Settings:
         for name, weight in self.weights.items():
             if not isinstance(weight, int) or weight < 0:
                 raise UsageError("weights", f"{name}: expected an integer >= 0, got {weight!r}")
+        if self.locustfile is None and not any(self.weight(name) for name in self.scenarios):
+            raise UsageError(
+                "weights",
+                f"every scenario that can run has weight 0 ({weights_text(self.weights)}"
+                + ("" if self.accounts else "; member needs accounts")
+                + "): nothing would be requested",
+            )
 
     def _check_roles(self) -> None:
         for name in ("master", "worker"):
@@ -231,6 +239,11 @@ class Settings:
         if not isinstance(self.think, Think):
             raise UsageError("think", f"expected MIN,MAX seconds, got {self.think!r}")
 
+    @property
+    def scenarios(self) -> tuple[str, ...]:
+        """The bundled scenarios this run can start: member only with accounts to log in."""
+        return tuple(name for name in SCENARIOS if name != "member" or self.accounts is not None)
+
     def weight(self, scenario: str) -> int:
         """The weight of a scenario: as given, else its default (1 for your own scenarios)."""
         return self.weights.get(scenario, DEFAULT_WEIGHTS.get(scenario, 1))
@@ -278,6 +291,8 @@ class Settings:
             path = getattr(self, option)
             if path is not None and not path.is_file():
                 raise UsageError(option, f"no file at {path}")
+        if self.accounts is not None:
+            accounts.read(self.accounts)  # a bad entry: one line here, not a traceback in Locust
         for option in ("save_baseline", "junit", "markdown"):
             # checked before the run, so that a run's figures are not lost at the end
             path = getattr(self, option)

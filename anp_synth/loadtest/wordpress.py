@@ -10,30 +10,16 @@ sink, the manifest takes the stacks (categories) and tags from the site's public
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from anp_synth.errors import AnpError
+from anp_synth.loadtest import cache_rules
 
-SITE = "wordpress"
 PAGE_SIZE = 10  # WordPress's default posts_per_page (Settings → Reading)
 MAX_PAGES = 50  # of 100 terms each: bounds the listing requests
-
-
-def written_by_wordpress(ledger: str | Path, target: str) -> bool:
-    """True when the ledger's runs into `target` used the wordpress sink."""
-    from anp_synth.importer.ledger import Ledger
-
-    want = target.rstrip("/")
-    try:
-        with Ledger.open_readonly(ledger) as led:
-            runs = led.runs(limit=None)
-    except AnpError:
-        return False
-    return any(r.target.rstrip("/") == want and r.sink == SITE for r in runs)
 
 
 def _terms(client: httpx.Client, target: str, taxonomy: str) -> list[dict[str, Any]]:
@@ -87,7 +73,7 @@ def adapt(doc: dict[str, Any], target: str, timeout: float = 10.0) -> dict[str, 
         post_tags = _terms(client, target, "tags")
     return {
         **doc,
-        "site": SITE,
+        "site": cache_rules.WORDPRESS,
         "page_size": PAGE_SIZE,
         "stacks": _listing(categories, stacks),
         "tags": _listing(post_tags, tags),

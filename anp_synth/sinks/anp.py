@@ -8,7 +8,6 @@ of `anp_synth.sinks.http`.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
@@ -23,10 +22,6 @@ from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
 from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
 
 JSON = {"Content-Type": "application/json"}
-# The check before the first write asks again after a 5xx, a reset or a timeout (a flaky
-# moment), never after "connection refused" or a wrong answer: a few seconds at most.
-PROBE_ATTEMPTS = 4
-PROBE_WAIT_S = 0.5
 
 
 def _message(resp: httpx.Response) -> str:
@@ -96,9 +91,10 @@ class AnpSink:
     def check(self) -> dict[str, Any]:
         """Fail fast unless the target is the import API; its /health answer.
 
-        Before the first write: nothing listening, a server that is not the API (a 404 or an
-        HTML page where JSON is expected), a URL with a path where there is no API — each is
-        a TargetSetupError naming the URL and the cause, in seconds, not retried.
+        Nothing listening, a server that is not the API (a 404 or an HTML page where JSON is
+        expected), a URL with a path where there is no API: a TargetSetupError naming the URL
+        and the cause. A 5xx, a reset or a timeout is a TransientSinkError, asked again by the
+        one retry of `sinks.base.preflight`, not here.
         """
         health = self._probe("/health", "status")
         if health.get("status") != "ok":
@@ -111,21 +107,17 @@ class AnpSink:
 
     def _probe(self, path: str, key: str, **kw: Any) -> dict[str, Any]:
         url = self._url(path)
-        for attempt in range(1, PROBE_ATTEMPTS + 1):
-            try:
-                resp = self.client.get(path, **kw)
-            except httpx.ConnectError as exc:
-                cause = "nothing is listening" if "refused" in str(exc).lower() else str(exc)
-                raise TargetSetupError(f"{url}: cannot connect: {cause}") from None
-            except httpx.TransportError as exc:  # a reset or a timeout: maybe a flaky moment
-                failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            else:
-                if not is_transient(resp.status_code):
-                    return self._shape(url, resp, key)
-                failure = f"HTTP {resp.status_code}"
-            if attempt < PROBE_ATTEMPTS:
-                time.sleep(PROBE_WAIT_S * attempt)
-        raise TargetSetupError(f"{url}: {failure}, {PROBE_ATTEMPTS} times in a row")
+        try:
+            resp = self.client.get(path, **kw)
+        except httpx.ConnectError as exc:
+            cause = "nothing is listening" if "refused" in str(exc).lower() else str(exc)
+            raise TargetSetupError(f"{url}: cannot connect: {cause}") from None
+        except httpx.TransportError as exc:  # a reset or a timeout: maybe a flaky moment
+            failure = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise TransientSinkError(f"{url}: {failure}") from None
+        if is_transient(resp.status_code):
+            raise TransientSinkError(f"{url}: HTTP {resp.status_code}", status=resp.status_code)
+        return self._shape(url, resp, key)
 
     @staticmethod
     def _shape(url: str, resp: httpx.Response, key: str) -> dict[str, Any]:

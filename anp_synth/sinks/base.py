@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from anp_synth.contract import LIST_LIMIT, UpsertOutcome
-from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.errors import SinkError, TargetSetupError, TerminalSinkError, TransientSinkError
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,23 +113,34 @@ def iter_all(sink: Sink, page_size: int = LIST_LIMIT) -> Iterator[RemotePost]:
         after = page.next
 
 
-PREFLIGHT_ATTEMPTS = 4  # a 503 or a reset at the first request is not yet a dead target
-PREFLIGHT_WAIT_S = 0.5  # × the attempt number; at most ~3 s in all, whatever Retry-After says
+# The one retry of the check before the first write: a 503 or a reset at the first request
+# is not yet a dead target, but a dead target must fail within seconds. Nothing listening
+# or a wrong answer is never retried (the sink raises TargetSetupError for those).
+PREFLIGHT_ATTEMPTS = 4
+PREFLIGHT_WAIT_S = 0.5  # × the attempt number: 0.5 + 1 + 1.5 = 3 s of waiting in all
+PREFLIGHT_BUDGET_S = 5.0  # no attempt that would end after this long (slow answers included)
 
 
 def preflight(sink: Sink) -> dict[str, Any]:
-    """Before the first write: the sink's own `check()` (TargetSetupError naming the URL and
-    why the target cannot take imports), when it has one; what the target says about itself.
+    """Before the first write: the sink's own `check()`, when it has one; what the target says
+    about itself.
 
-    A transient answer (5xx, 429, a reset) is asked again a few times, within seconds."""
+    A transient answer (5xx, 429, a reset, a timeout) is asked again, at most
+    `PREFLIGHT_ATTEMPTS` times within `PREFLIGHT_BUDGET_S`; then, or on any answer that
+    shows the target cannot take imports, a TargetSetupError naming the URL and the cause."""
     check = getattr(sink, "check", None)
     if not callable(check):
         return {}
+    deadline = time.monotonic() + PREFLIGHT_BUDGET_S
     for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
+        began = time.monotonic()
         try:
             return dict(check())
-        except TransientSinkError:
-            if attempt == PREFLIGHT_ATTEMPTS:
-                raise
-            time.sleep(PREFLIGHT_WAIT_S * attempt)
+        except TransientSinkError as exc:
+            wait = PREFLIGHT_WAIT_S * attempt
+            took = time.monotonic() - began  # the next attempt will likely take as long
+            if attempt == PREFLIGHT_ATTEMPTS or time.monotonic() + wait + took > deadline:
+                tries = f"{attempt} tries" if attempt > 1 else "1 try"
+                raise TargetSetupError(f"{exc} ({tries}, giving up)") from exc
+            time.sleep(wait)
     raise AssertionError("unreachable")  # pragma: no cover

@@ -1,10 +1,14 @@
-"""The site's small fixed files: `/favicon.ico` (a real 16×16 ICO) and `/robots.txt`."""
+"""The site's small fixed files: the theme's stylesheet and script, `/favicon.ico` (a real
+16×16 ICO) and `/robots.txt`."""
 
 from __future__ import annotations
 
+import hashlib
 import struct
+from dataclasses import dataclass
+from importlib import resources
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 router = APIRouter(include_in_schema=False)
@@ -59,6 +63,36 @@ ROBOTS = "User-agent: *\nDisallow: /api/\nDisallow: /login\nDisallow: /logout\nD
 def robots_txt(base: str) -> str:
     """robots.txt with the absolute sitemap URL of the host the crawler used."""
     return ROBOTS + f"Sitemap: {base}/sitemap.xml\n"
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    """A theme file under a URL that names its content: new bytes, new URL (cached for ever)."""
+
+    url: str
+    body: bytes
+    media_type: str
+
+
+def _static(name: str, media_type: str) -> StaticFile:
+    body = resources.files("anp_synth.site").joinpath(f"static/{name}").read_bytes()
+    stem, _, ext = name.rpartition(".")
+    digest = hashlib.blake2b(body, digest_size=6).hexdigest()
+    return StaticFile(f"/static/{stem}.{digest}.{ext}", body, media_type)
+
+
+STYLESHEET = _static("site.css", "text/css; charset=utf-8")
+SCRIPT = _static("site.js", "text/javascript; charset=utf-8")
+STATIC = {f.url: f for f in (STYLESHEET, SCRIPT)}
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    """The theme's stylesheet and script, by their content-named URLs."""
+    found = STATIC.get(f"/static/{name}")
+    if found is None:
+        raise HTTPException(404, "no such file")
+    return Response(found.body, media_type=found.media_type)
 
 
 @router.get("/favicon.ico")

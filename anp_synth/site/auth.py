@@ -11,6 +11,8 @@ from pathlib import Path
 
 import orjson
 
+from anp_synth import accounts
+from anp_synth.accounts import Account as User  # a user who may log in
 from anp_synth.errors import UsageError
 
 TOKEN_ENV = "ANP_SITE_TOKEN"
@@ -84,45 +86,18 @@ def token_ok(authorization: str | None, token: str) -> bool:
     return hmac.compare_digest(value.strip().encode(), token.encode())
 
 
-@dataclass(frozen=True)
-class User:
-    """A user who may log in."""
-
-    username: str
-    password: str
-    display_name: str
-
-
 def load_users(db_path: str | Path, users_file: str | None = None) -> tuple[list[User], Path]:
     """Users from --users PATH, else from `<db>.users.json`, made with random passwords if absent."""
     path = Path(users_file) if users_file else users_path(db_path)
     if not users_file and not path.exists():
         demo = {
             "users": [
-                {"username": name, "password": secrets.token_urlsafe(12), "display_name": display}
+                User(name, secrets.token_urlsafe(12), display).as_dict()
                 for name, display in (("editor", "Edith Editor"), ("reviewer", "Rafael Reviewer"))
             ]
         }
         _write_private(path, orjson.dumps(demo, option=orjson.OPT_INDENT_2) + b"\n")
-    try:
-        raw = orjson.loads(path.read_bytes())
-    except OSError as exc:
-        raise UsageError("users", f"cannot read {path}: {exc.strerror}") from None
-    except orjson.JSONDecodeError as exc:
-        raise UsageError("users", f"{path}: invalid JSON: {exc}") from None
-    entries = raw.get("users") if isinstance(raw, dict) else None
-    if not isinstance(entries, list):
-        raise UsageError("users", f'{path}: expected {{"users": [...]}}')
-    users = []
-    for number, item in enumerate(entries):
-        if not isinstance(item, dict):
-            raise UsageError("users", f"{path}: users[{number}]: expected an object")
-        for key in ("username", "password"):
-            if not isinstance(item.get(key), str) or not item[key]:
-                raise UsageError("users", f"{path}: users[{number}].{key}: expected a string")
-        display = item.get("display_name") or item["username"]
-        users.append(User(item["username"], item["password"], str(display)))
-    return users, path
+    return accounts.read(path), path
 
 
 def check_password(users: list[User], username: str, password: str) -> User | None:

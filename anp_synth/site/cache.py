@@ -52,6 +52,8 @@ RULES: tuple[Rule, ...] = (
     Rule("api", re.compile(r"^/api/"), 0),
     Rule("health", re.compile(r"^/health$"), 0),
     Rule("asset", re.compile(r"^/(?:favicon\.ico|robots\.txt)$"), 3600),
+    # the theme's stylesheet and script: their URLs name their content (site/assets.py)
+    Rule("static", re.compile(r"^/static/[^/]+$"), 31_536_000, immutable=True),
     Rule("feed", re.compile(r"^/feed\.xml$"), 60),
     Rule("sitemap", re.compile(r"^/sitemap(?:-\d+)?\.xml$"), 300),
     # not in the site's own cache: 100,000 placeholders would push the pages out

@@ -11,6 +11,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from anp_synth.post import is_language
+from anp_synth.site.assets import SCRIPT, STYLESHEET
 from anp_synth.site.auth import session_hash
 from anp_synth.site.cache import SESSION_COOKIE
 from anp_synth.site.media import media_url
@@ -28,7 +30,6 @@ _FORBIDDEN = re.compile(
     + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
     + "]"
 )
-_LANG = re.compile(r"^[A-Za-z]{2,8}$")
 _SAFE_SCHEMES = ("http", "https")
 
 
@@ -64,12 +65,9 @@ def safe_url(url: Any) -> str:
     return cleaned
 
 
-def lang(locale: Any) -> str:
-    """The HTML `lang` of a post's locale: `ja_JP` → `ja`; "" (unknown) when it is no language."""
-    if not isinstance(locale, str):
-        return ""
-    language = locale.replace("-", "_").split("_", 1)[0]
-    return language.lower() if _LANG.match(language) else ""
+def lang(language: Any) -> str:
+    """The HTML `lang` of a post: its `language` (BCP 47); "" (unknown) when it is none."""
+    return language if is_language(language) else ""
 
 
 def label(key: str) -> str:
@@ -89,6 +87,8 @@ env.filters["label"] = label
 env.filters["lang"] = lang
 env.filters["slugify"] = slugify
 env.filters["media_url"] = media_url
+env.globals["stylesheet_url"] = STYLESHEET.url
+env.globals["script_url"] = SCRIPT.url
 env.tests["mapping"] = lambda v: isinstance(v, dict)
 env.tests["list"] = lambda v: isinstance(v, list)
 
@@ -103,8 +103,14 @@ def current_user(request: Request) -> str | None:
 
 
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    """Render a template with the logged-in user's name in the page."""
-    html = env.get_template(template).render(user=current_user(request), **context)
+    """Render a template with the logged-in user's name and the page's absolute URL."""
+    base = str(request.base_url).rstrip("/")
+    html = env.get_template(template).render(
+        user=current_user(request),
+        base_url=base,
+        canonical=base + request.url.path,  # one URL per page: queries are not part of it
+        **context,
+    )
     return HTMLResponse(html, status)
 
 

@@ -81,3 +81,76 @@ def test_an_interrupted_run_is_resumed_by_a_rerun_of_its_file(tmp_path: Path) ->
         assert again.id == run.id and again.resumed == 1
         other = led.begin_run("other.jsonl", "memory://t", "memory", {})
         assert other.id != run.id
+
+
+# Rule 2: a reader that goes away (`| head`) ends every command quietly, exit 141.
+BROKEN_PIPE = 141
+
+
+@pytest.fixture(scope="module")
+def small_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("pipe")
+    posts = root / "posts.jsonl"
+    posts.write_bytes(b"".join(dumps_line(post(480_000 + i)) for i in range(30)))
+    ledger = root / "l.sqlite"
+    subprocess.run(
+        [sys.executable, "-m", "anp_synth", "import", str(posts), "--sink", "memory",
+         "--target", "memory://pipe", "--ledger", str(ledger), "-q"],
+        check=True,
+        timeout=WAIT_S,
+    )  # fmt: skip
+    return ledger
+
+
+def _with_closed_stdout(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run with stdout a pipe whose reader is already gone: every write fails with EPIPE."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "anp_synth", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=WAIT_S,
+        )
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["generate", "--count", "50", "-o", "-", "-q"],
+        ["generate", "--count", "50", "-o", "-", "-q", "--workers", "2"],
+        ["show", "2852"],
+        ["show", "2852", "--json"],
+        ["schema"],
+        ["--help"],
+        ["import", "--help"],
+        ["profile", "show", "standard"],
+        ["varnish", "vcl"],
+        ["status"],
+        ["status", "--run", "1"],
+        ["rollback", "--dry-run"],
+    ],
+)
+def test_a_closed_stdout_ends_every_command_quietly(small_ledger: Path, args: list[str]) -> None:
+    if args[0] in ("status", "rollback"):
+        args = [*args, "--ledger", str(small_ledger)]
+    result = _with_closed_stdout(*args)
+    assert result.returncode == BROKEN_PIPE, result.stderr
+    assert result.stderr == b""  # no traceback, no "Exception ignored in: <stdout>"
+
+
+def test_generate_piped_into_head_exits_quietly(tmp_path: Path) -> None:
+    """The real thing: `generate -o - | head -1` in a shell, the first post on the screen."""
+    script = (
+        f"set -o pipefail; {sys.executable} -m anp_synth generate --count 3000 -o - -q "
+        '| head -1; echo "status ${PIPESTATUS[0]}" >&2'
+    )
+    result = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=WAIT_S, cwd=tmp_path
+    )
+    assert result.stdout.startswith('{"source_id":"alphanode-002852"')
+    assert result.stdout.count("\n") == 1
+    assert result.stderr == f"status {BROKEN_PIPE}\n"

@@ -12,7 +12,8 @@ from anp_synth.edge.varnish import VarnishProcess, available
 from anp_synth.site.launcher import SiteProcess
 
 
-def _need_varnish() -> None:
+def need_varnish() -> None:
+    """Skip without Varnish and xkey; fail under CI=true (CI installs them)."""
     if available():
         return
     message = "varnishd with vmod_xkey is not installed: bash scripts/varnish.sh install"
@@ -31,6 +32,6 @@ def site(tmp_path: Path) -> Iterator[SiteProcess]:
 @pytest.fixture()
 def edge(site: SiteProcess, tmp_path: Path) -> Iterator[VarnishProcess]:
     """Varnish with the shipped VCL in front of `site`, on a free loopback port."""
-    _need_varnish()
+    need_varnish()
     with VarnishProcess("127.0.0.1", int(site.port or 0), tmp_path / "varnish") as running:
         yield running

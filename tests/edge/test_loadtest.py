@@ -11,7 +11,7 @@ import pytest
 
 from anp_synth.edge.varnish import VarnishProcess, available
 from anp_synth.site.launcher import SiteProcess
-from tests.edge.conftest import _need_varnish
+from tests.edge.conftest import need_varnish
 from tests.loadtest.conftest import CLI, import_posts, write_accounts
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -27,7 +27,7 @@ def _routes(out: Path) -> dict[str, dict]:
     not available() and os.environ.get("CI", "").lower() != "true", reason="no varnishd"
 )
 def test_loadtest_through_varnish_with_edge_passes(tmp_path: Path) -> None:
-    _need_varnish()
+    need_varnish()
     accounts = write_accounts(tmp_path / "users.json")
     with SiteProcess(tmp_path / "site.db", users_file=accounts) as site:
         ledger = import_posts(site, tmp_path, count=60)
@@ -108,5 +108,8 @@ def test_assets_are_fetched_like_a_browser_with_a_cache(tmp_path: Path) -> None:
     assert images["failures"] == 0 and icon["failures"] == 0
     # An image is immutable: fetched once per user and post at most, then from the cache.
     assert 0 < images["requests"] <= 4 * 8 < reads
+    # The theme's stylesheet and script are immutable too: once per user each.
+    static = routes["[asset] /static/…"]
+    assert static["failures"] == 0 and 0 < static["requests"] <= 4 * 2
     # The icon must be revalidated (max-age=0): a conditional request with every page.
     assert icon["requests"] == reads

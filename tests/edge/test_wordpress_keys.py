@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from anp_synth.cli import main
 from anp_synth.site.terms import slugify
 
 PLUGIN = (
@@ -60,3 +61,10 @@ def test_the_plugin_slugs_term_names_like_the_site() -> None:
 def test_the_plugin_is_valid_php() -> None:
     lint = subprocess.run(["php", "-l", str(PLUGIN)], capture_output=True, text=True, timeout=30)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_cli_prints_the_keys_plugin(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["wordpress", "mu-plugin", "--keys"]) == 0
+    assert capsys.readouterr().out == PLUGIN.read_text(encoding="utf-8")
+    assert main(["wordpress", "mu-plugin"]) == 0
+    assert "Plugin Name: anp-synth cache keys" not in capsys.readouterr().out

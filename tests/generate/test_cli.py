@@ -133,8 +133,8 @@ BAD = [
     (["generate", "--epoch", "yesterday"], "error: --epoch: "),
     (["generate", "--window-days", "0"], "error: --window-days: "),
     (["generate", "--no-such-option"], "error: No such option: --no-such-option"),
-    # SEED is show's argument; the library names the concept "seed" and the CLI spells it
-    (["show", "--", "-4"], "error: --seed: "),
+    # SEED is show's argument, not an option: the line names it as the help does
+    (["show", "--", "-4"], "error: SEED: "),
     (["show", "2852", "--locale", "de_DE"], "error: --locale: "),
 ]
 

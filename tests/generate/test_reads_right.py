@@ -82,7 +82,8 @@ def test_ja_and_ru_prose_is_sentences_of_the_locales_corpus(locale: str, script:
     builder = PostBuilder("heavy", locale)
     for seed in range(100):
         post = builder.build(seed)
-        assert post["locale"] == locale  # what a page's lang attribute comes from
+        assert post["locale"] == locale
+        assert post["language"] == locale[:2]  # BCP 47, what a page's lang attribute says
         for paragraph in [post["lead"], *post["sections"][0]["paragraphs"]]:
             sentences = [s for s in split.split(paragraph) if s]
             assert sentences and all(s in corpus for s in sentences), paragraph

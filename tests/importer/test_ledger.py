@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.errors import LedgerBusyError, RunTakenOverError, UsageError
 from anp_synth.importer.ledger import (
     Failure,
     ItemState,
@@ -73,11 +73,61 @@ def test_the_heartbeat_beats_in_the_background(tmp_path, target) -> None:
         led.close()
 
 
-def test_finish_run_does_not_overwrite_a_rolled_back_run(ledger, target) -> None:
+def test_finish_run_does_not_overwrite_a_run_no_longer_running(ledger, target) -> None:
     run = ledger.begin_run("f.jsonl", target, "memory", {})
     ledger.set_run_state(run.id, RunState.ROLLED_BACK)
-    ledger.finish_run(run.id, RunState.COMPLETED, {"created": 1})
-    assert ledger.run(run.id).state == RunState.ROLLED_BACK
+    with pytest.raises(RunTakenOverError, match="marked it rolled_back"):
+        ledger.finish_run(run.id, RunState.COMPLETED, {"created": 1})
+    assert ledger.run(run.id).state == RunState.ROLLED_BACK and ledger.run(run.id).counts == {}
+    # a run finished by its own process is recorded (and the ledger holds no run after it)
+    other = ledger.begin_run("g.jsonl", target, "memory", {})
+    ledger.finish_run(other.id, RunState.COMPLETED, {"created": 1})
+    assert ledger.run(other.id).counts == {"created": 1} and not ledger.holds_run
+
+
+def test_a_run_taken_over_refuses_every_write_of_its_old_process(tmp_path, target) -> None:
+    db = tmp_path / "l.sqlite"
+    old, new = Ledger(db), Ledger(db)
+    try:
+        run = old.begin_run("f", target, "memory", {}, pid=1)  # pid 1 lives; it stops beating
+        old.mark_running(run.id, pid=1, heartbeat=time.time() - 100)
+        taken = new.begin_run("f", target, "memory", {})
+        assert taken.id == run.id and taken.pid == os.getpid()
+        planned = [Planned("alphanode-000001", 1, "h", b"d", 1, "t", [], [])]
+        writes = [
+            lambda: old.check_owner(),
+            lambda: old.mark_pending(target, run.id, planned, {}),
+            lambda: old.mark_sent(target, ["alphanode-000001"]),
+            lambda: old.save_counts(run.id, {"created": 99}),
+            lambda: old.finish_run(run.id, RunState.FAILED, {"created": 99}),
+        ]
+        for write in writes:
+            with pytest.raises(RunTakenOverError, match=rf"pid {os.getpid()}, as the ledger"):
+                write()
+            old._held = (run.id, 1)  # each write on its own (finish_run forgets the run)
+        now = new.run(run.id)
+        assert (now.state, now.pid, now.counts) == (RunState.RUNNING, os.getpid(), {})
+        assert list(new.items()) == []
+    finally:
+        old.close(), new.close()
+
+
+def test_a_taken_over_run_gets_no_heartbeat_from_its_old_process(tmp_path, target) -> None:
+    db = tmp_path / "l.sqlite"
+    old, new = Ledger(db), Ledger(db)
+    try:
+        run = old.begin_run("f", target, "memory", {}, pid=1)
+        old.start_heartbeat(run.id, every=0.01)  # beats for pid 1 …
+        new.mark_running(run.id, pid=DEAD_PID, heartbeat=0)  # … but the row is another pid's
+        time.sleep(0.2)  # ~20 beats would have landed
+        assert new.run(run.id).heartbeat == 0
+        new.mark_running(run.id, pid=1, heartbeat=0)
+        deadline = time.monotonic() + 5
+        while new.run(run.id).heartbeat == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert new.run(run.id).heartbeat > 0  # its own run again: it beats
+    finally:
+        old.close(), new.close()
 
 
 def test_liveness_tells_alive_crashed_and_stale() -> None:

@@ -61,6 +61,16 @@ class _NotFound(_Html):
         self.send_error(404)
 
 
+class _Unavailable(_Html):
+    """A proxy whose upstream is down: 503 for every GET, counted."""
+
+    requests: list[str] = []
+
+    def do_GET(self) -> None:
+        _Unavailable.requests.append(self.path)
+        self.send_error(503)
+
+
 def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -80,6 +90,12 @@ def html_server() -> Iterator[str]:
 @pytest.fixture
 def not_found_server() -> Iterator[str]:
     yield from _serve(_NotFound)
+
+
+@pytest.fixture
+def unavailable_server() -> Iterator[str]:
+    _Unavailable.requests.clear()
+    yield from _serve(_Unavailable)
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +157,20 @@ def test_an_html_server_is_not_the_import_api(tmp_path, posts, html_server) -> N
     line = _one_line(res)
     assert f"{html_server}/health" in line and "not the anp import API" in line
     assert "text/html, not JSON" in line and "<h1>" not in line
+
+
+def test_a_target_that_stays_503_is_asked_four_times_then_exit_1(
+    tmp_path, posts, unavailable_server
+) -> None:
+    from anp_synth.sinks.base import PREFLIGHT_ATTEMPTS
+
+    ledger = tmp_path / "l"
+    res = anp("import", str(posts), "--target", unavailable_server, "--ledger", str(ledger))
+    assert res.returncode == 1, res.stderr
+    line = _one_line(res)
+    assert f"{unavailable_server}/health: HTTP 503" in line and "giving up" in line
+    assert _Unavailable.requests == ["/health"] * PREFLIGHT_ATTEMPTS  # one loop, not two
+    assert not (tmp_path / "l.runs").exists()
 
 
 def test_a_server_without_the_api_is_not_the_import_api(tmp_path, posts, not_found_server) -> None:

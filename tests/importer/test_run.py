@@ -179,3 +179,39 @@ def test_a_crash_during_an_update_batch_keeps_rollback_exact_when_the_target_rep
         assert {sid: h for sid, (_r, _p, h) in sink.store.posts.items()} == before
     else:  # known to be updated by the run, but the previous version is lost: said so
         assert len(p.restore) + len(p.unrestorable) == 5 and p.unrestorable
+
+
+def test_a_run_taken_over_mid_import_stops_at_its_next_batch_and_writes_nothing(
+    tmp_path, ledger, target
+) -> None:
+    from anp_synth.errors import RunTakenOverError
+    from anp_synth.importer.ledger import Ledger
+
+    path = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(60)])
+    other = Ledger(ledger.path)
+    batches = [0]
+
+    def take_over_after_the_first_batch(n: int) -> None:
+        batches[0] += n == 10
+        if batches[0] == 1 and n == 10:
+            # another import finds the run stale (stale_after 0) and resumes it as pid 1
+            other.begin_run(str(path), target, "memory", {}, stale_after=0, pid=1)
+
+    imp = Importer(
+        MemorySink(target), ledger, target, fast_options(batch_size=10, concurrency=1),
+        on_progress=take_over_after_the_first_batch,
+    )  # fmt: skip
+    try:
+        with path.open("rb") as fh, pytest.raises(RunTakenOverError) as info:
+            imp.run(fh, str(path))
+        assert "run 1 was taken over by another import (pid 1, as the ledger records it" in str(
+            info.value
+        )
+        run = other.run(1)
+        assert (run.state, run.pid, run.counts, run.resumed) == (RunState.RUNNING, 1, {}, 1)
+        assert other.change_counts(1) == {"created": 10}  # the batch it confirmed, no more
+        assert not ledger.holds_run
+        log = (tmp_path / "ledger.sqlite.runs" / "run-1.log.jsonl").read_bytes().splitlines()
+        assert orjson.loads(log[-1])["action"] == "lost"
+    finally:
+        other.close()

@@ -4,7 +4,8 @@ Every process fires its share (sample j goes to generator j mod K) of the same
 SAMPLES through Locust's request event, so the recorder and the sample channel
 see exactly what a real run would give them, and 1 and K generators must give
 the same figures. ANP_TEST_DIE_AFTER=N: generator 1 dies (os._exit) after its
-first N samples, once they have been sent.
+first N samples, once they have been sent. ANP_TEST_PAUSE_S=S: the pause after
+every 400 samples (default 0.3 s), so that a test can interrupt mid-replay.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Synthetic(User):
             generators = int(self.environment.parsed_options.expect_workers)
             index = runner.worker_index
         die_after = int(os.environ.get("ANP_TEST_DIE_AFTER", "0"))
+        pause = float(os.environ.get("ANP_TEST_PAUSE_S", "0.3"))
         fired = 0
         for j, (route, ms, ok, cache) in enumerate(SAMPLES):
             if j % generators != index:
@@ -57,7 +59,7 @@ class Synthetic(User):
             )
             fired += 1
             if fired % 400 == 0:
-                gevent.sleep(0.3)  # let the channel send while the run goes on
+                gevent.sleep(pause)  # let the channel send while the run goes on
             if die_after and index == 1 and fired == die_after:
                 gevent.sleep(anp_channel.SEND_INTERVAL_S * 2.5)  # the ticker sent them
                 os._exit(1)

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import psutil
 import pytest
 from junitparser import JUnitXml
 
@@ -176,46 +177,94 @@ def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
     assert failed == ["every worker reported to the end"]
 
 
-def test_an_interrupted_run_keeps_its_partial_report(target: str, tmp_path: Path) -> None:
+def _running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _group_running(pgid: int) -> list[int]:
+    """The pids of group `pgid` that still run (zombies waiting to be reaped run nothing)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and _running(proc.pid):
+                found.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return found
+
+
+@pytest.mark.parametrize(
+    ("sig", "processes"),
+    [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)],
+    ids=["ctrl-c", "sigterm", "sigterm-2-workers"],
+)
+def test_an_interrupted_run_keeps_its_partial_report_with_every_request_made(
+    target: str, tmp_path: Path, sig: signal.Signals, processes: int
+) -> None:
+    """Interrupted mid-replay: exit 130, the partial report counts every request made, no
+    Locust process is left. The replay pauses 2 s per 400 samples (14 s or more per
+    process, well over Locust's 5 s stop timeout), so the interruption comes in its middle
+    and Locust stops it before the end: fewer than all samples, as many as Locust counted."""
     out = tmp_path / "cut"
     out.mkdir()
     manifest = tmp_path / "targets.json"
     manifest.write_text(json.dumps({"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}))
     proc = subprocess.Popen(
         [*CLI, "--target", target, "--manifest", str(manifest), "--locustfile", str(LOCUSTFILE),
-         "--users", "1", "--duration", "2m", "--cpu-limit", "100", "--out", str(out)],
+         "--users", str(processes), "--spawn-rate", str(processes), "--processes", str(processes),
+         "--duration", "2m", "--cpu-limit", "100", "--out", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "ANP_TEST_PAUSE_S": "2.0"},
     )  # fmt: skip
+    locust: list[psutil.Process] = []
     try:
-        # The replay takes about 5 s on an idle machine, then the user idles: interrupt once
-        # progress.json (written every 2 s) shows all of it, or after 60 s at most.
+        # Once Locust's progress shows the replay going (or 60 s at most): interrupt.
         deadline = time.monotonic() + 60
+        seen = 0
         while time.monotonic() < deadline and proc.poll() is None:
-            progress = out / "progress.json"
             try:
-                if json.loads(progress.read_text()).get("requests", 0) >= COUNT:
-                    break
+                seen = json.loads((out / "progress.json").read_text()).get("requests", 0)
             except (OSError, ValueError):
-                pass
-            time.sleep(0.5)
-        time.sleep(1)
-        proc.send_signal(signal.SIGINT)  # Ctrl-C
-        _, err = proc.communicate(timeout=60)
+                seen = 0
+            locust = psutil.Process(proc.pid).children(recursive=True)
+            if seen > 0 and len(locust) >= 1 + (processes if processes > 1 else 0):
+                break
+            time.sleep(0.2)
+        assert 0 < seen < COUNT, seen  # mid-replay
+        groups = {os.getpgid(p.pid) for p in locust}
+        assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted", err
+    assert "Traceback" not in err
+    assert [p.pid for p in locust if _running(p.pid)] == []
+    assert [g for g in groups if _group_running(g)] == []
     doc = json.loads((out / "summary.json").read_text())
     assert doc["interrupted"] and not doc["passed"]
-    # every sample recorded before the interruption: as many as Locust itself counted
+    # every request made up to the interruption, none lost: as many as Locust itself counted
     requests = doc["aggregate"]["requests"]
-    assert 0 < requests <= COUNT
-    with (out / "locust_stats.csv").open() as fh:
-        rows = {r["Name"]: int(r["Request Count"]) for r in csv.DictReader(fh)}
-    assert rows["Aggregated"] == requests
+    assert seen <= requests < COUNT
+    assert doc["uncounted_requests"] == 0
+    if processes == 1:
+        locust_json = json.loads((out / "locust.json").read_text())
+        assert sum(e["num_requests"] for e in locust_json) == requests
+        assert doc["workers"] is None
+    else:
+        tally = doc["workers"]
+        assert tally["lost"] == 0 and len(tally["each"]) == processes
+        assert sum(w["sent"] for w in tally["each"]) == requests
+        assert all(w["final"] and w["sent"] == w["samples"] for w in tally["each"])
+    assert doc["notes"] == ["interrupted: these figures cover the run up to the interruption only"]
     assert "Load test interrupted" in (out / "anp-report.html").read_text()
 
 

@@ -43,6 +43,9 @@ def test_bad_duration(text: str) -> None:
         (["--hit-tries", "0"], "--hit-tries"),
         (["--page-size", "0"], "--page-size"),
         (["--min-effect-ms", "-1"], "--min-effect-ms"),
+        (["--weights", "reader=0,browser=0,member=0,inspector=0"], "--weights"),
+        (["--weights", "reader=0,browser=0,inspector=0"], "member needs accounts"),
+        (["--accounts", "/nonexistent/users.json"], "--accounts"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], needle: str) -> None:
@@ -142,3 +145,32 @@ def test_unreachable_target_is_fatal_with_one_line(tmp_path, capsys) -> None:
     assert code == 1
     assert f"cannot reach {url}" in err and "Traceback" not in err
     assert not (tmp_path / "report.html").exists()  # Locust never started
+
+
+ACCOUNTS_CASES = [
+    # (file content, what the one line must say: the file, its line, the field)
+    ('{"users": [\n  {"username": "a", "password": "x"},\n  {"username": "b"}\n]}\n',
+     ":3: field 'users[1].password': expected a non-empty string"),
+    ('{"users": [\n  {"username": "a",\n   "password": "x",}\n]}\n', ":3: not JSON: "),
+    ('{"users": []}', ": field 'users': no accounts"),
+    ('{"people": []}', ": field 'users': expected {\"users\""),
+    ('{"users": [\n  "alice"\n]}', ":2: field 'users[0]': expected an object"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("content", "needle"), ACCOUNTS_CASES)
+def test_a_bad_accounts_file_is_one_line_before_locust(
+    tmp_path, capsys, content: str, needle: str
+) -> None:
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    accounts = tmp_path / "users.json"
+    accounts.write_text(content)
+    out = tmp_path / "out"
+    code = main(["loadtest", "--target", "http://127.0.0.1:9", "--manifest", str(manifest),
+                 "--out", str(out), "--accounts", str(accounts)])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith(f"error: {accounts}") and needle in err[-1], err
+    assert len(err) <= 2  # the announcement line at most, then the error
+    assert not (out / "settings.json").exists()  # refused before Locust was started

@@ -37,38 +37,3 @@ def test_a_repeated_bulk_key_gets_the_first_answer(sink: MemorySink) -> None:
 
 def test_its_bulk_limit_is_the_contracts() -> None:
     assert MemorySink(TARGET).max_batch == MAX_BULK_POSTS
-
-
-def test_preflight_asks_again_after_a_transient_answer() -> None:
-    from anp_synth.errors import TransientSinkError
-    from anp_synth.sinks.base import preflight
-
-    class Flaky:
-        calls = 0
-
-        def check(self) -> dict[str, str]:
-            Flaky.calls += 1
-            if Flaky.calls < 3:
-                raise TransientSinkError("HTTP 503 plugin check", 503)
-            return {"version": "1"}
-
-    assert preflight(Flaky()) == {"version": "1"}  # type: ignore[arg-type]
-    assert Flaky.calls == 3
-
-
-def test_preflight_gives_up_on_a_target_that_stays_transient() -> None:
-    import pytest
-
-    from anp_synth.errors import TransientSinkError
-    from anp_synth.sinks.base import PREFLIGHT_ATTEMPTS, preflight
-
-    class Down:
-        calls = 0
-
-        def check(self) -> dict[str, str]:
-            Down.calls += 1
-            raise TransientSinkError("HTTP 503 plugin check", 503)
-
-    with pytest.raises(TransientSinkError):
-        preflight(Down())  # type: ignore[arg-type]
-    assert Down.calls == PREFLIGHT_ATTEMPTS

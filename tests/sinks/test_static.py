@@ -52,6 +52,7 @@ def test_posts_land_where_the_generator_looks(generator: str, tmp_path: Path) ->
     assert f'\ntitle: "{p["title"]}"' in head and f'\nslug: "{p["slug"]}"' in head
     assert '\ncategories: ["python services","backend","python"]' in head
     assert f'\nsource_id: "{p["source_id"]}"' in head
+    assert '\nlang: "en"' in head and '\nlanguage: "en"' in head
     text = data.decode()
     assert f"```{p['code']['language']}\n{p['code']['source']}```" in text
     assert "\n- check pagination on deep pages\n" in text

@@ -23,6 +23,7 @@ def _posts() -> list[dict]:  # type: ignore[type-arg]
     posts[0]["title"] = HOSTILE_TITLE
     posts[0]["sections"][0]["paragraphs"][0] = HOSTILE_TEXT
     posts[0]["tags"] = [*posts[0]["tags"], "c++ & <friends>"]
+    posts[1]["language"] = "ja"
     return posts
 
 
@@ -47,6 +48,8 @@ def test_every_post_has_its_page(built) -> None:  # type: ignore[no-untyped-def]
         assert page.is_file(), page
         html = page.read_text(encoding="utf-8")
         assert p["code"]["language"] in html and p["checklist"][0] in html
+        assert f'<html lang="{p["language"]}">' in html  # the front matter's `lang`
+    assert posts[1]["language"] == "ja" and posts[2]["language"] == "en"
     home = listed(out / "index.html")
     second = listed(out / "page" / "2" / "index.html")
     assert len(home) == 20 and len(second) == 5  # pagination: 20 a page

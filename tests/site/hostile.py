@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
+
+from anp_synth.site.assets import SCRIPT, STYLESHEET
 
 HOSTILE: list[str] = [
     "<script>alert(1)</script>",
@@ -55,6 +59,7 @@ FIXED = {
     ("slug",),
     ("published_at",),
     ("locale",),
+    ("language",),
     ("meta", "hash"),
     ("meta", "reference"),
     ("meta", "difficulty"),
@@ -96,13 +101,48 @@ def poison(post: dict[str, Any], payload: str) -> tuple[dict[str, Any], int]:
 
 
 ALLOWED_TAGS = {
-    "html", "head", "meta", "title", "style", "body", "header", "a", "strong", "form",
-    "input", "button", "span", "div", "main", "article", "h1", "h2", "p", "time", "small",
-    "figure", "img", "figcaption", "section", "pre", "code", "ul", "li", "aside",
-    "table", "tr", "th", "td", "nav", "label",
+    "html", "head", "meta", "title", "link", "script", "body", "header", "footer", "a",
+    "strong", "form", "input", "button", "span", "div", "main", "article", "h1", "h2", "p",
+    "time", "small", "figure", "img", "figcaption", "section", "pre", "code", "ul", "li",
+    "aside", "table", "tr", "th", "td", "nav", "label", "details", "summary",
 }  # fmt: skip
 URL_ATTRS = {"href", "src", "action", "formaction", "data", "poster", "background"}
 BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+Attrs = dict[str, str | None]
+_ABSOLUTE = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d+)?/[^\s\"'<>]*$")
+_OG = re.compile(r"^(og|article):[a-z_]+$")
+_OWN_LINKS = {
+    ("stylesheet", STYLESHEET.url),
+    ("icon", "/favicon.ico"),
+    ("alternate", "/feed.xml"),
+}
+
+
+def _own_meta(a: Attrs) -> bool:
+    if a == {"charset": "utf-8"}:
+        return True
+    if set(a) == {"name", "content"}:
+        return a["name"] in ("viewport", "description")
+    return set(a) == {"property", "content"} and _OG.match(a["property"] or "") is not None
+
+
+def _own_link(a: Attrs) -> bool:
+    if not set(a) <= {"rel", "href", "type", "title"}:
+        return False
+    if a.get("rel") == "canonical":
+        return _ABSOLUTE.match(a.get("href") or "") is not None
+    return (a.get("rel"), a.get("href")) in _OWN_LINKS
+
+
+# THE allow-list: the site's own elements of the kinds that load code or styles or change how
+# the page is read (base.html writes exactly these, in the head); any other element of these
+# kinds, anywhere, or one of these outside the head, is what an injection looks like.
+OWN_ELEMENTS: dict[str, Callable[[Attrs], bool]] = {
+    "script": lambda a: a == {"src": SCRIPT.url, "defer": None},
+    "link": _own_link,
+    "meta": _own_meta,
+}
+HEAD_ONLY = {"title", *OWN_ELEMENTS}
 
 
 class PageAudit(HTMLParser):
@@ -113,14 +153,28 @@ class PageAudit(HTMLParser):
         self.problems: list[str] = []
         self.tags: list[str] = []
         self.text: list[str] = []
+        self.in_head = False
+        self.in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
+        if tag == "head":
+            self.in_head = True
+        elif tag == "body":
+            self.in_head = False
         if tag not in ALLOWED_TAGS:
             self.problems.append(f"tag <{tag}>")
+        own = OWN_ELEMENTS.get(tag)
+        if own is not None and not own(dict(attrs)):
+            self.problems.append(f"<{tag}> that is not the site's own: {attrs!r:.80}")
+        if tag in HEAD_ONLY and not self.in_head:
+            self.problems.append(f"<{tag}> outside the head")
+        self.in_script = tag == "script"
         for name, value in attrs:
             if name.startswith("on"):
                 self.problems.append(f"event handler {name}= on <{tag}>")
+            if name == "style":
+                self.problems.append(f"style= on <{tag}> (the theme is the stylesheet)")
             if name in URL_ATTRS and value is not None:
                 ok = value.startswith(("/", "#", "http://", "https://")) and not value.startswith(
                     "//"
@@ -130,10 +184,18 @@ class PageAudit(HTMLParser):
             if name == "http-equiv":
                 self.problems.append("meta http-equiv")
 
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self.in_head = False
+        self.in_script = False
+
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
+        self.in_script = False
 
     def handle_data(self, data: str) -> None:
+        if self.in_script and data.strip():
+            self.problems.append(f"inline script {data[:60]!r}")
         self.text.append(data)
 
 
@@ -143,10 +205,6 @@ def audit(html: str) -> tuple[list[str], str]:
     parser.feed(html)
     parser.close()
     problems = list(parser.problems)
-    if parser.tags.count("style") != 1:
-        problems.append(f"{parser.tags.count('style')} <style> elements (the page has one)")
-    if parser.tags.count("script"):
-        problems.append("<script>")
     for ch in BIDI:
         if ch in html:
             problems.append(f"bidi control U+{ord(ch):04X} in the page")

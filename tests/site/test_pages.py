@@ -8,6 +8,7 @@ import re
 import orjson
 from fastapi.testclient import TestClient
 
+from anp_synth.site.assets import SCRIPT, STYLESHEET
 from anp_synth.site.media import media_url
 from anp_synth.site.pages import PER_PAGE
 from anp_synth.site.terms import slugify
@@ -179,3 +180,59 @@ def test_login_and_logout(app_client: TestClient) -> None:
 def test_a_stale_session_cookie_shows_no_user(app_client: TestClient) -> None:
     page = app_client.get("/", headers={"Cookie": "anp_session=forged"})
     assert page.status_code == 200 and "logged in as" not in page.text
+
+
+def test_pages_say_the_posts_language_not_its_locale(app_client: TestClient) -> None:
+    # the page follows the field, even where the locale would say another language
+    post = make_post(3001, locale="ja_JP", language="pt-BR")
+    _put(app_client, post)
+    page = app_client.get(f"/posts/{post['slug']}").text
+    assert '<html lang="pt-BR">' in page
+    home = app_client.get("/").text
+    assert '<article class="teaser" lang="pt-BR">' in home
+
+
+def test_the_theme_one_stylesheet_one_script_a_collapsed_meta_box(app_client: TestClient) -> None:
+    post = make_post(2853)
+    _put(app_client, post)
+    page = app_client.get(f"/posts/{post['slug']}").text
+    assert page.count('rel="stylesheet"') == 1 and page.count("<script") == 1
+    assert f'<link rel="stylesheet" href="{STYLESHEET.url}">' in page
+    assert f'<script src="{SCRIPT.url}" defer></script>' in page
+    assert "<style" not in page and "style=" not in page
+    assert '<nav class="site-nav"' in page and '<footer class="site-footer">' in page
+    # The meta box is closed until the reader opens it; Similar Posts sit in the sidebar.
+    assert '<details class="post-meta">\n    <summary>alphanode post meta</summary>' in page
+    assert re.search(r'<aside class="sidebar">\s*<section class="similar">', page)
+    for file in (STYLESHEET, SCRIPT):
+        got = app_client.get(file.url)
+        assert got.status_code == 200 and got.content == file.body
+        assert got.headers["content-type"].startswith(file.media_type.split(";")[0])
+        assert got.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert app_client.get("/static/site.000000000000.css").status_code == 404
+
+
+def _head_value(head: str, attr: str, name: str, value: str = "content") -> str:
+    found = re.search(rf'<(?:meta|link) {attr}="{re.escape(name)}" {value}="([^"]*)">', head)
+    assert found, (attr, name)
+    return html.unescape(found.group(1))
+
+
+def test_description_canonical_and_open_graph(app_client: TestClient) -> None:
+    post = make_post(2854, title='A "quoted" <title> & more')
+    _put(app_client, post)
+    path = f"/posts/{post['slug']}"
+    head = app_client.get(path + "?utm_source=x").text.split("</head>")[0]
+    url = f"http://testserver{path}"
+    assert _head_value(head, "name", "description") == post["meta"]["summary"]
+    assert _head_value(head, "rel", "canonical", "href") == url  # without the query
+    assert _head_value(head, "property", "og:url") == url
+    assert _head_value(head, "property", "og:title") == post["title"]
+    assert _head_value(head, "property", "og:type") == "article"
+    image = f"http://testserver{media_url(post['image']['url'])}"
+    assert _head_value(head, "property", "og:image") == image
+    assert _head_value(head, "property", "article:published_time") == post["published_at"]
+    home = app_client.get("/").text.split("</head>")[0]
+    assert _head_value(home, "property", "og:type") == "website"
+    assert _head_value(home, "rel", "canonical", "href") == "http://testserver/"
+    assert _head_value(home, "name", "description") == "Latest posts on alphanode."

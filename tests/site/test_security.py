@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from anp_synth.post import Post
+from anp_synth.site.assets import SCRIPT
 from anp_synth.site.terms import slugify
 from tests.site.conftest import USERS, make_post
 from tests.site.hostile import BIDI, HOSTILE, audit, poison
@@ -30,13 +31,46 @@ def test_the_corpus_is_big_and_covers_every_kind() -> None:
         assert needle in joined
 
 
-def test_the_audit_catches_live_markup() -> None:
-    # The audit must be able to fail: raw payloads in a page are reported.
-    page = "<html><head><style></style></head><body>{}</body></html>"
-    for payload in ("<script>alert(1)</script>", "<img src=x onerror=alert(1)>",
-                    '<a href="javascript:alert(1)">x</a>', "<svg/onload=alert(1)>", "\u202e"):  # fmt: skip
-        problems, _ = audit(page.format(payload))
-        assert problems, payload
+LIVE_MARKUP = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    '<a href="javascript:alert(1)">x</a>',
+    "<svg/onload=alert(1)>",
+    "\u202e",
+    # Look-alikes of the site's own head elements: each is what an injection would write.
+    '<script src="/static/evil.js" defer></script>',
+    f'<script src="{SCRIPT.url}" defer>alert(1)</script>',
+    f'<script src="{SCRIPT.url}"></script>',
+    '<link rel="stylesheet" href="/static/evil.css">',
+    '<link rel="preload" href="/favicon.ico">',
+    '<link rel="canonical" href="javascript:alert(1)">',
+    '<meta http-equiv="refresh" content="0;url=/x">',
+    '<meta property="og:title" content="x" onload="alert(1)">',
+    '<meta name="referrer" content="unsafe-url">',
+    "<style>body{display:none}</style>",
+    '<p style="background:url(javascript:alert(1))">x</p>',
+    '<base href="/">',
+]
+
+
+def test_the_audit_passes_the_sites_own_markup_and_catches_live_markup(
+    app_client: TestClient,
+) -> None:
+    app_client.put(
+        f"/api/posts/{make_post(FIRST_SEED)['source_id']}",
+        content=orjson.dumps(make_post(FIRST_SEED)),
+    ).raise_for_status()
+    pages = [app_client.get(p).text for p in ("/", f"/posts/{make_post(FIRST_SEED)['slug']}")]
+    for page in pages:  # the theme: stylesheet, script, canonical, Open Graph, description
+        assert not audit(page)[0]
+        assert all(f"<{own}" in page for own in ("script", "link", "meta"))
+    # The audit must be able to fail: the same page with a payload in its body or head.
+    for payload in LIVE_MARKUP:
+        for place in ("<main", "</head>"):
+            problems, _ = audit(pages[1].replace(place, payload + place, 1))
+            assert problems, (payload, place)
+    body_meta = pages[1].replace("<main", '<meta name="description" content="x"><main', 1)
+    assert "outside the head" in " ".join(audit(body_meta)[0])
 
 
 @pytest.fixture()

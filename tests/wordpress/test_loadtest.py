@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from anp_synth.loadtest.wordpress import written_by_wordpress
+from anp_synth.loadtest.manifest import imported as imported_into
 from tests.wordpress.site import WordPress
 from tests.wordpress.test_import import _cli, _import_args
 
@@ -50,7 +50,7 @@ def _routes(summary: dict[str, object]) -> dict[str, dict[str, int]]:
 def test_scenarios_run_against_wordpress(
     wordpress: WordPress, imported: Path, tmp_path: Path
 ) -> None:
-    assert written_by_wordpress(imported, wordpress.url)
+    assert imported_into(imported, wordpress.url)[0] == "wordpress"
     code, summary = _loadtest(wordpress, imported, tmp_path / "out", wordpress.users_file)
     assert code == 0, summary
     manifest = json.loads((tmp_path / "out" / "targets.json").read_text())

@@ -20,12 +20,17 @@ class LedgerFile:
     path: Path
     db: sqlite3.Connection
 
+    def _check_owner(self) -> None:
+        """Inside every write transaction: refuse a write by a process that lost its run
+        (`Runs` implements it; the check and the write are one transaction)."""
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[None]:
         # The connection is in autocommit mode (so BEGIN IMMEDIATE is ours to issue):
         # group each call's writes in one explicit transaction.
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self._check_owner()
             yield
         except BaseException:
             self.db.execute("ROLLBACK")

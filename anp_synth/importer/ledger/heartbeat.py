@@ -62,20 +62,23 @@ def liveness(
 class Heartbeat(threading.Thread):
     """Beats for one run until stopped."""
 
-    def __init__(self, path: Path, run_id: int, every: float = HEARTBEAT_EVERY) -> None:
+    def __init__(self, path: Path, run_id: int, pid: int, every: float = HEARTBEAT_EVERY) -> None:
         super().__init__(name="ledger-heartbeat", daemon=True)
-        self.path, self.run_id, self.every = path, run_id, every
+        self.path, self.run_id, self.pid, self.every = path, run_id, pid, every
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        """Beat every `every` seconds (a busy ledger skips a beat, the next one will do)."""
+        """Beat every `every` seconds (a busy ledger skips a beat, the next one will do).
+
+        Only while the run is still this pid's: a process resumed after another import took
+        its run over must not make the run look alive again."""
         db = schema.connect(self.path)  # its own connection: the owner's is not thread-safe
         try:
             while not self._stop_event.wait(self.every):
                 try:
                     db.execute(
-                        "UPDATE runs SET heartbeat = ? WHERE id = ? AND state = ?",
-                        (time.time(), self.run_id, RunState.RUNNING),
+                        "UPDATE runs SET heartbeat = ? WHERE id = ? AND state = ? AND pid = ?",
+                        (time.time(), self.run_id, RunState.RUNNING, self.pid),
                     )
                 except sqlite3.OperationalError:
                     continue

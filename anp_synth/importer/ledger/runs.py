@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from anp_synth.errors import LedgerBusyError, UsageError
+from anp_synth.errors import LedgerBusyError, RunTakenOverError, UsageError
 from anp_synth.importer.ledger.base import LedgerFile, now_iso
 from anp_synth.importer.ledger.heartbeat import (
     HEARTBEAT_EVERY,
@@ -66,6 +66,7 @@ class Runs(LedgerFile):
     """The runs of the ledger."""
 
     _beat: Heartbeat | None = None
+    _held: tuple[int, int] | None = None  # (run id, pid) of the run this process holds
 
     def begin_run(
         self,
@@ -85,6 +86,7 @@ class Runs(LedgerFile):
         """
         pid = os.getpid() if pid is None else pid
         now = time.time()
+        self._held = None
         with self._tx():
             resume = self._take_over_running(file, target, pid, now, stale_after)
             if resume is None:
@@ -104,7 +106,41 @@ class Runs(LedgerFile):
                     (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
                 )
                 run_id = int(cur.lastrowid or 0)
+        self._held = (run_id, pid)
         return self.run(run_id)
+
+    def _check_owner(self) -> None:
+        # One owner per run: a process paused past STALE_AFTER may find its run resumed by
+        # another import (a new pid in the row) or marked interrupted; from then on every
+        # write it tries is refused, in the same transaction as the write.
+        if self._held is None:
+            return
+        run_id, pid = self._held
+        row = self.db.execute("SELECT pid, state FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is not None and row["pid"] == pid and row["state"] == RunState.RUNNING:
+            return
+        if row is None:
+            owner = "another import (the run is gone from the ledger)"
+        elif row["pid"] != pid:
+            now = "running" if row["state"] == RunState.RUNNING else f"now {row['state']}"
+            owner = f"another import (pid {row['pid']}, as the ledger records it; {now})"
+        else:
+            owner = f"another import, which found it stale and marked it {row['state']}"
+        raise RunTakenOverError(run_id, owner)
+
+    def check_owner(self) -> None:
+        """Raise RunTakenOverError when the run this process began is no longer its own."""
+        self._check_owner()
+
+    def drop_run(self) -> None:
+        """Forget the run this process held (it was taken over): no more writes for it."""
+        self.stop_heartbeat()
+        self._held = None
+
+    @property
+    def holds_run(self) -> bool:
+        """True while this process holds a run it began (and has not finished or lost)."""
+        return self._held is not None
 
     def _take_over_running(
         self, file: str, target: str, pid: int, now: float, stale_after: float
@@ -155,17 +191,21 @@ class Runs(LedgerFile):
     def finish_run(self, run_id: int, state: RunState, counts: dict[str, int]) -> None:
         """Record the end of a run and its final counts.
 
-        Only a run still marked running is updated: a run rolled back (or taken over)
-        meanwhile keeps that state instead of being overwritten to completed.
+        Only a run still marked running is updated. When the run this process began was
+        taken over meanwhile (another pid, or no longer running), nothing is written and
+        RunTakenOverError says who holds it now.
         """
         self.stop_heartbeat()
-        with self._tx():
-            self.db.execute(
-                "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ?"
-                " WHERE id = ? AND state = ?",
-                (state, now_iso(), orjson.dumps(counts).decode(), time.time(), run_id,
-                 RunState.RUNNING),
-            )  # fmt: skip
+        try:
+            with self._tx():
+                self.db.execute(
+                    "UPDATE runs SET state = ?, finished = ?, counts = ?, heartbeat = ?"
+                    " WHERE id = ? AND state = ?",
+                    (state, now_iso(), orjson.dumps(counts).decode(), time.time(), run_id,
+                     RunState.RUNNING),
+                )  # fmt: skip
+        finally:
+            self._held = None
 
     def save_counts(self, run_id: int, counts: dict[str, int]) -> None:
         """Store running counts (so a resumed run carries them on)."""
@@ -183,7 +223,8 @@ class Runs(LedgerFile):
     def start_heartbeat(self, run_id: int, every: float = HEARTBEAT_EVERY) -> None:
         """Beat for this run in a background thread, so a long pause still beats."""
         self.stop_heartbeat()
-        self._beat = Heartbeat(self.path, run_id, every)
+        pid = self._held[1] if self._held is not None and self._held[0] == run_id else os.getpid()
+        self._beat = Heartbeat(self.path, run_id, pid, every)
         self._beat.start()
 
     def stop_heartbeat(self) -> None:

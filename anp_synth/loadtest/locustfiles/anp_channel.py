@@ -38,13 +38,14 @@ import gevent.event
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
 
+from anp_synth.loadtest.channel import FINAL_WAIT_S
+
 HELLO = "anp_hello"
 SETUP = "anp_setup"
 SAMPLES = "anp_samples"
 STOP = "anp_stop"
 MAX_LINES = 2000  # samples per message (about 60 bytes each)
 SEND_INTERVAL_S = 1.0
-FINAL_WAIT_S = 10.0
 SETUP_WAIT_S = 30.0
 CHANNEL_FILE = "channel.json"
 CHANNEL_FORMAT = "anp-synth-channel/1"

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from locust import FastHttpUser, between, constant, events
 
+from anp_synth import accounts
 from anp_synth.errors import UsageError
 from anp_synth.loadtest import cache_rules
 from anp_synth.loadtest.cache_rules import CacheRule
@@ -145,8 +146,11 @@ class Data:
     """The manifest, prepared for cheap picks (cumulative weights, listings)."""
 
     def __init__(self, doc: dict[str, Any], page_size: int, similar: float) -> None:
-        # "anp" (the reference site's URL layout) or "wordpress" (its listings, search, login)
-        self.site: str = doc.get("site") or "anp"
+        # "anp" (the reference site's URL layout), "wordpress" (its listings, search, login)
+        # or "static" (a built static site: listings at the paths it links, no search, no login)
+        self.site: str = doc.get("site") or cache_rules.ANP
+        self.searchable = self.site != cache_rules.STATIC
+        self.logins = self.site != cache_rules.STATIC
         page_size = int(doc.get("page_size") or page_size)  # the manifest knows the target's
         self.posts: list[dict[str, Any]] = doc["posts"]
         self.urls = [p["url"] for p in self.posts]
@@ -186,11 +190,11 @@ class Data:
 
     def home_page(self, page: int) -> str:
         """Page `page` (>= 2) of the home listing."""
-        return f"/page/{page}/" if self.site == "wordpress" else f"/page/{page}"
+        return f"/page/{page}" if self.site == cache_rules.ANP else f"/page/{page}/"
 
     def listing(self, kind: str, slug: str, page: int = 1) -> str:
-        """A stack (WordPress: category) or tag listing, page `page`."""
-        if self.site == "wordpress":
+        """A stack (WordPress, static: category) or tag listing, page `page`."""
+        if self.site != cache_rules.ANP:  # the path the manifest took from the site
             base = self.paths.get((kind, slug)) or (
                 f"/category/{slug}/" if kind == "stack" else f"/tag/{slug}/"
             )
@@ -305,14 +309,13 @@ def _apply(
     DATA = Data(doc, settings.page_size, settings.similar)
     ACCOUNTS.clear()
     if settings.accounts is not None:
-        with open(settings.accounts, "rb") as fh:
-            ACCOUNTS.extend(json.load(fh)["users"])
+        ACCOUNTS.extend(a.as_dict() for a in accounts.read(settings.accounts))
     wait = constant(0) if settings.arrival_rate > 0 else _wait(settings.think)
     for name, cls in classes.items():
         cls.weight = settings.weight(name)
         cls.wait_time = wait
-    if not ACCOUNTS and "member" in classes:
-        classes["member"].weight = 0
+    if (not ACCOUNTS or not DATA.logins) and "member" in classes:
+        classes["member"].weight = 0  # nobody to log in as, or nowhere to log in
     PACER = Pacer(settings.arrival_rate_per_process) if settings.arrival_rate > 0 else None
     RULES[:] = rules
     HIT_TRIES = settings.hit_tries
@@ -455,6 +458,20 @@ def edge_problem(resp: Any) -> str | None:
     return None
 
 
+def static_problem(resp: Any, path: str) -> str | None:
+    """What is wrong with a static site's answer: it has no bypass rules (cache_rules.STATIC),
+    so every page, with a query string or not, may be kept by caches and revalidated."""
+    rule = cache_rules.rule_for(RULES, path) if path else None
+    if rule is not None and not rule.cached:
+        return None  # your own --cache-rules say this path is not kept: nothing to hold it to
+    cc = (resp.headers.get("Cache-Control") or "").lower()
+    if "private" in cc or "no-store" in cc:
+        return f"a static page says Cache-Control {cc!r}: a static site has no bypass rules"
+    if not resp.headers.get("ETag") and not resp.headers.get("Last-Modified"):
+        return "a static page has no ETag or Last-Modified: it cannot be revalidated (304)"
+    return None
+
+
 def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
     """What is wrong with a response's cache headers, by the site's rules (None: nothing)."""
     if EDGE:
@@ -462,7 +479,9 @@ def cache_problem(resp: Any, *, logged_in: bool, path: str = "") -> str | None:
         if problem is not None:
             return problem
     value = resp.headers.get("X-Cache")
-    if not value and DATA is not None and DATA.site == "wordpress":
+    if not value and DATA is not None and DATA.site == cache_rules.STATIC:
+        return static_problem(resp, path)
+    if not value and DATA is not None and DATA.site == cache_rules.WORDPRESS:
         # Core WordPress has no page cache and names no rules: nothing to hold it to, except
         # that a logged-in page must not be kept by shared caches.
         cc = (resp.headers.get("Cache-Control") or "").lower()

@@ -11,6 +11,8 @@ Four scenarios, weighted by the load-test Settings (`anp_synth.loadtest.settings
 - member: logs in once, then browses; nothing may come from the shared cache;
 - inspector: checks Cache-Control / ETag / X-Cache by the site's rules and
   makes conditional GETs that must answer 304.
+A static site (the manifest's site "static") has no search and no login: those requests
+are not made, and the inspector holds every page to "may be cached, can be revalidated".
 `anp-synth loadtest` runs this file headless and judges the results.
 """
 
@@ -63,6 +65,8 @@ class Browser(AnpUser):
     @task(2)
     def search(self) -> None:
         assert anp.DATA is not None
+        if not anp.DATA.searchable:
+            return  # a static site has no search
         if anp.DATA.deep_terms and random.random() < 0.25:
             self.fetch(
                 anp.DATA.search(quote(random.choice(anp.DATA.deep_terms)), 2), "/search?page=[n]"
@@ -165,6 +169,8 @@ class Inspector(AnpUser):
     @task(1)
     def search(self) -> None:
         assert anp.DATA is not None
+        if not anp.DATA.searchable:
+            return
         self.fetch(
             anp.DATA.search(quote(random.choice(anp.DATA.terms))),
             "[inspect] /search",
@@ -187,7 +193,13 @@ class Inspector(AnpUser):
         if first is None:
             return
         if not first.headers.get("X-Cache"):
-            return  # a site without cache rules (WordPress without a page cache): nothing to hit
+            # no cache of its own (a static site, WordPress without a page cache): no HIT to
+            # wait for, but a page that says its ETag must answer a conditional GET with 304
+            etag = first.headers.get("ETag")
+            if etag:
+                headers = {"If-None-Match": etag}
+                self.fetch(path, f"[inspect] {name} (304)", headers=headers, status=304)
+            return
         # the first request may be a MISS; right after it the page must be a HIT (on a
         # site with several workers, each has its own cache: --anp-hit-tries N)
         second = None

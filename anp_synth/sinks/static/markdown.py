@@ -22,6 +22,7 @@ POST_KEYS = (
     "source_id",
     "seed",
     "locale",
+    "language",
     "title",
     "slug",
     "author",
@@ -145,6 +146,8 @@ def document(post: dict[str, Any], content_hash: str, extra: dict[str, Any]) -> 
         "summary": meta["summary"],
         "description": meta["brief"],
         "image": post["image"]["url"],
+        # the page's language (BCP 47): Jekyll's and Eleventy's `lang`, the skeletons' <html lang>
+        "lang": post["language"],
         **extra,
         "source_hash": content_hash,
     }

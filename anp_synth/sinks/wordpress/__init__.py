@@ -60,11 +60,15 @@ SETUP_ATTEMPTS = 6  # the plugin and credentials check: 0.5+1+2+4+8 s of waits a
 _OUTCOMES = frozenset(o.value for o in UpsertOutcome)
 
 
-def mu_plugin_source() -> str:
-    """The PHP source of the mu-plugin a WordPress site needs for this sink."""
+MU_PLUGIN = "anp-synth.php"  # the import API this sink needs
+KEYS_MU_PLUGIN = "anp-synth-keys.php"  # cache keys for an edge in front (docs/caching.md)
+
+
+def mu_plugin_source(name: str = MU_PLUGIN) -> str:
+    """The PHP source of one shipped mu-plugin (by default the one this sink needs)."""
     return (
         resources.files("anp_synth.sinks.wordpress")
-        .joinpath("plugin/anp-synth.php")
+        .joinpath(f"plugin/{name}")
         .read_text(encoding="utf-8")
     )
 

@@ -1,0 +1,91 @@
+"""Rule 2 for the load test: SIGTERM (CI cancelling, `timeout`, `kill`) is Ctrl-C.
+
+A real short run against the real reference site, with two Locust processes, gets a real
+SIGTERM mid-run: it exits 130 with "interrupted", keeps the figures recorded so far marked
+interrupted, and no process of Locust's group survives it (checked by pid and group id).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.loadtest.conftest import CLI, SeededSite
+
+WAIT_S = 60.0  # the most any step below may take (a hang guard)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # a group of zombies only (an orphan not reaped yet) runs nothing
+    return any(_alive(p.pid) for p in psutil.process_iter() if _safe_pgid(p.pid) == pgid)
+
+
+def _safe_pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except ProcessLookupError:
+        return None
+
+
+def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
+    seeded_site: SeededSite, tmp_path: Path
+) -> None:
+    out = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [*CLI, "loadtest", "--target", seeded_site.url, "--ledger", str(seeded_site.ledger),
+         "--duration", "3m", "--processes", "2", "--users", "4", "--spawn-rate", "4",
+         "--think", "0.05,0.2", "--cpu-limit", "100", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    locust: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + WAIT_S
+        requests = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
+            except (OSError, ValueError):
+                requests = 0
+            locust = psutil.Process(proc.pid).children(recursive=True)
+            if requests > 0 and len(locust) >= 3:  # the master and its two workers
+                break
+            time.sleep(0.3)
+        assert requests > 0 and len(locust) >= 3, (requests, locust)
+        groups = {os.getpgid(p.pid) for p in locust}
+        assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=WAIT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "interrupted"
+    assert "Traceback" not in err
+    # Gone at once, not after the 3 minutes of --duration: every pid and the whole group.
+    survivors = [p.pid for p in locust if _alive(p.pid)]
+    assert survivors == []
+    assert [g for g in groups if _group_alive(g)] == []
+    doc = json.loads((out / "summary.json").read_text())
+    assert doc["interrupted"] is True and doc["passed"] is False
+    assert doc["aggregate"]["requests"] > 0
+    assert any(note.startswith("interrupted") for note in doc["notes"])
