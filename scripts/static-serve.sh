@@ -22,15 +22,13 @@ MAX_AGE=${ANP_STATIC_MAX_AGE:-60}
 log() { echo "static-serve: $*" >&2; }
 die() { echo "static-serve: error: $*" >&2; exit 1; }
 
-# alive: true when the recorded pid runs and is still the nginx we started (a recycled pid
-# must never be killed).
-alive() {
-  local pid
-  [ -s "$STATE/nginx.pid" ] || return 1
-  pid=$(cat "$STATE/nginx.pid")
-  [ -d "/proc/$pid" ] || return 1
-  grep -q -- nginx "/proc/$pid/cmdline" 2>/dev/null && grep -q -- "$STATE/nginx.conf" "/proc/$pid/cmdline"
-}
+# alive, stop_group (shared with scripts/wordpress.sh and scripts/varnish.sh)
+# shellcheck source=lib/procs.sh
+. "$(cd "$(dirname "$0")" && pwd)/lib/procs.sh"
+
+# nginx_alive: the recorded pid runs and is the nginx we started with this state dir's config
+# (a recycled pid must never be killed).
+nginx_alive() { alive "$STATE/nginx.pid" "$STATE/nginx.conf"; }
 
 cmd_install() {
   command -v nginx >/dev/null 2>&1 && return 0
@@ -110,7 +108,7 @@ cmd_up() {
   [ -d "$1" ] || die "$1: not a directory"
   dir=$(cd "$1" && pwd)
   [ -f "$dir/index.html" ] || die "$dir: no index.html, not a built site (build it first: hugo → public/, jekyll/eleventy → _site/)"
-  if alive; then
+  if nginx_alive; then
     if [ "$(cat "$STATE/root")" = "$dir" ]; then
       log "already running: $(cat "$STATE/url") serving $dir"
       cat "$STATE/url"
@@ -135,7 +133,7 @@ cmd_up() {
       cat "$STATE/url"
       return 0
     fi
-    alive || { tail -5 "$STATE/error.log" "$STATE/nginx.log" >&2 2>/dev/null; rm -f "$STATE/nginx.pid"; die "nginx exited (log: $STATE/error.log)"; }
+    nginx_alive || { tail -5 "$STATE/error.log" "$STATE/nginx.log" >&2 2>/dev/null; rm -f "$STATE/nginx.pid"; die "nginx exited (log: $STATE/error.log)"; }
     sleep 0.1
   done
   cmd_stop
@@ -143,28 +141,21 @@ cmd_up() {
 }
 
 cmd_stop() {
-  local pid i
-  if ! alive; then
+  local pid
+  if ! nginx_alive; then
     rm -f "$STATE/nginx.pid" "$STATE/url" "$STATE/root"
     log "not running"
     return 0
   fi
   pid=$(cat "$STATE/nginx.pid")
   # TERM is nginx's fast shutdown; the group holds the master and its workers
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ]; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$STATE/nginx.pid" "$STATE/url" "$STATE/root"
+  stop_group "$STATE/nginx.pid" "$STATE/nginx.conf"
+  rm -f "$STATE/url" "$STATE/root"
   log "stopped (pid $pid)"
 }
 
 cmd_status() {
-  if alive; then
+  if nginx_alive; then
     echo "static-serve: running, pid $(cat "$STATE/nginx.pid"), $(cat "$STATE/url") serving $(cat "$STATE/root")"
   else
     echo "static-serve: not running"

@@ -425,6 +425,20 @@ function anp_synth_in($values, $format = '%s') {
     return $wpdb->prepare(implode(',', array_fill(0, count($values), $format)), array_values($values));
 }
 
+/**
+ * One VALUES tuple: ints as ints, everything else quoted and escaped as $wpdb->prepare's %s does
+ * (mysqli_real_escape_string through $wpdb->_real_escape). prepare() parses its format string on
+ * every call: for the ~5,000 meta rows of a call of 200 posts that was most of the write's time.
+ */
+function anp_synth_tuple($values) {
+    global $wpdb;
+    $out = array();
+    foreach ($values as $v) {
+        $out[] = is_int($v) ? (string) $v : "'" . $wpdb->_real_escape((string) $v) . "'";
+    }
+    return '(' . implode(',', $out) . ')';
+}
+
 /** The posts holding each source id, lowest id first: source_id => [row, …]. One query. */
 function anp_synth_holders($sids) {
     global $wpdb;
@@ -577,7 +591,7 @@ function anp_synth_write_meta($meta_by_post, $updated_ids) {
     $rows = array();
     foreach ($meta_by_post as $post_id => $meta) {
         foreach ($meta as $key => $value) {
-            $rows[] = $wpdb->prepare('(%d, %s, %s)', $post_id, $key, (string) $value);
+            $rows[] = anp_synth_tuple(array((int) $post_id, (string) $key, (string) $value));
         }
     }
     foreach (array_chunk($rows, 2000) as $chunk) {
@@ -893,7 +907,7 @@ function anp_synth_write_terms($rels, $old_status, $hooks) {
     foreach ($rels as $id => $by_tax) {
         foreach ($by_tax as $tax => $pairs) {
             foreach ($pairs as $tt) {
-                $values[] = $wpdb->prepare('(%d,%d,0)', $id, $tt);
+                $values[] = anp_synth_tuple(array((int) $id, (int) $tt, 0));
                 $GLOBALS['anp_synth_delta'][(int) $tt] = ($GLOBALS['anp_synth_delta'][(int) $tt] ?? 0) + 1;
             }
         }
@@ -1042,16 +1056,15 @@ function anp_synth_write_direct($plan) {
             $title = wp_kses($title, 'title_save_pre');
             $excerpt = wp_kses($excerpt, 'excerpt_save_pre');
         }
-        $row = array($author, get_date_from_gmt($gmt), $gmt, $content, $title, $excerpt, 'publish',
+        $row = array((int) $author, get_date_from_gmt($gmt), $gmt, $content, $title, $excerpt, 'publish',
             'closed', 'closed', '', $slug, '', '', $now, $now_gmt, '', 0, '', 0, 'post', '', 0);
         if ($held) {
             $updates[$index] = $own;
             $old_status[$own] = $held['status'];
-            $rows['u'][] = $wpdb->prepare('(%d,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%d,%s,%s,%d)',
-                array_merge(array($own), $row));
+            $rows['u'][] = anp_synth_tuple(array_merge(array($own), $row));
         } else {
             $creates[] = $index;
-            $rows['c'][] = $wpdb->prepare('(%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%d,%s,%d,%s,%s,%d)', $row);
+            $rows['c'][] = anp_synth_tuple($row);
         }
     }
     $cols = 'post_author,post_date,post_date_gmt,post_content,post_title,post_excerpt,post_status,'
