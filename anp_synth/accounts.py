@@ -77,12 +77,7 @@ def _entry_lines(text: str) -> list[int]:
 
 def parse(text: str, path: str) -> list[Account]:
     """The accounts in `text` (the file `path`); InputError names the line and the field."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            path, exc.lineno, None, f"not JSON: {exc.msg} (column {exc.colno})"
-        ) from None
+    doc = textfile.parse_json(text, path)
     entries = doc.get("users") if isinstance(doc, dict) else None
     if not isinstance(entries, list):
         raise InputError(path, None, "users", f"expected {SHAPE}")

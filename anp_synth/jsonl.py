@@ -11,6 +11,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from anp_synth import textfile
 from anp_synth.contract import MAX_POST_BYTES
 from anp_synth.errors import InputError
 
@@ -92,25 +93,35 @@ def parse_line(line: Line) -> Line:
     try:
         return Line(line.number, line.raw, orjson.loads(line.raw))
     except orjson.JSONDecodeError as exc:
-        return Line(line.number, line.raw, error=f"invalid JSON: {exc}")
+        # bytes that are not UTF-8 are said as such, where they are (orjson says "line 1")
+        problem = textfile.utf8_problem(line.raw, line.number)
+        return Line(line.number, line.raw, error=problem or f"invalid JSON: {exc}")
 
 
 def open_input(path: str) -> BinaryIO:
-    """Open a JSONL path for reading; `-` is standard input."""
-    if path == "-":
-        return sys.stdin.buffer
-    return Path(path).open("rb")
+    """Open a JSONL path for reading; `-` is standard input.
+
+    A UTF-16 or UTF-32 input is refused before a line is read (InputError naming it); a
+    UTF-8 byte-order mark is skipped (JSON allows one).
+    """
+    stream: BinaryIO = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115 - the caller closes it
+    peek = getattr(stream, "peek", None)
+    head = peek(64)[:64] if peek is not None else b""
+    wide = textfile.wide_encoding(head)
+    if wide is not None:
+        if path != "-":
+            stream.close()
+        where = "stdin" if path == "-" else path
+        raise InputError(where, None, None, f"the input is {wide}; {textfile.SAVE_AS}")
+    if head.startswith(textfile.UTF8_BOM):
+        stream.read(len(textfile.UTF8_BOM))
+    return stream
 
 
 def read_document(path: str | Path, fmt: str, what: str) -> dict[str, Any]:
     """A whole JSON file whose `format` field is `fmt`; InputError names the file and field."""
     p = Path(path)
-    try:
-        doc = orjson.loads(p.read_bytes())
-    except OSError as exc:
-        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-    except orjson.JSONDecodeError as exc:
-        raise InputError(str(p), None, None, f"not JSON: {exc}") from None
+    doc = textfile.read_json(p)
     if not isinstance(doc, dict) or doc.get("format") != fmt:
         raise InputError(str(p), None, "format", f"not {what} (expected {fmt!r})")
     return doc

@@ -204,7 +204,7 @@ class Post(_Strict):
     lead: str
     image: Image
     sections: list[Section]
-    code: Code
+    code: list[Code]  # in reading order; anp_synth.layout says where each block goes
     checklist: list[str]
     tags: list[str]
     meta: Meta

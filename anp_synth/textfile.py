@@ -9,7 +9,9 @@ it), or invalid UTF-8 — each is one InputError naming the file, in the user's 
 from __future__ import annotations
 
 import codecs
+import json
 from pathlib import Path
+from typing import Any
 
 from anp_synth.errors import InputError
 
@@ -51,7 +53,7 @@ def decode(data: bytes, path: str) -> str:
     """The text of a whole file's bytes; InputError when it is not UTF-8 (a UTF-8 BOM is skipped)."""
     wide = wide_encoding(data)
     if wide is not None:
-        raise InputError(path, None, None, f"the file is {wide}; {SAVE_AS}")
+        raise InputError(path, None, None, f"the input is {wide}; {SAVE_AS}")
     if data.startswith(UTF8_BOM):
         data = data[len(UTF8_BOM) :]
     problem = utf8_problem(data)
@@ -76,3 +78,18 @@ def read_bytes(path: str | Path) -> bytes:
 def read_text(path: str | Path) -> str:
     """A whole UTF-8 text file; every way it can be wrong is one InputError naming it."""
     return decode(read_bytes(path), str(path))
+
+
+def parse_json(text: str, path: str) -> Any:
+    """The JSON document in `text`; InputError names the file, the line and the column."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            path, exc.lineno, None, f"not JSON: {exc.msg} (column {exc.colno})"
+        ) from None
+
+
+def read_json(path: str | Path) -> Any:
+    """A whole JSON file, read as `read_text` reads it."""
+    return parse_json(read_text(path), str(path))

@@ -87,7 +87,7 @@ class NaiveFaker:
                 {"heading": fake.sentence(nb_words=2), "paragraphs": []},
                 {"heading": fake.sentence(nb_words=2), "paragraphs": [paragraph()]},
             ],
-            "code": {"language": fake.word(), "source": fake.text(max_nb_chars=160)},
+            "code": [{"language": fake.word(), "source": fake.text(max_nb_chars=160)}],
             "checklist": checklist,
             "tags": fake.words(nb=4),
             "meta": {

@@ -8,6 +8,8 @@ Goals (issue 3), measured in one run:
      has p95 <= 25 ms below saturation (one connection, paced to about half
      the throughput measured at saturation just before);
   3. bulk upsert >= 5,000 posts/s (100,000 posts in batches of 500).
+Also printed: the cached page from a second server on the same database with no cache-key
+headers (`--key-headers ''`), in the same alternating rounds: what the keys cost (issue 14).
 
 Pinning: the server (and the baseline server) run on core 0 (sched_setaffinity),
 the load generator (wrk, from Debian's package) and this process on core 1,
@@ -287,13 +289,25 @@ def main() -> int:
 
             cached: list[float] = []
             ceiling: list[float] = []
-            with ConstantServer() as constant:
+            keyless: list[float] = []  # the same page and database, no key headers (issue 14)
+            bare = SiteProcess(
+                root / "site.db",
+                log_path=root / "bare.log",
+                startup_timeout=60,
+                extra_args=["--key-headers", ""],
+            )
+            with ConstantServer() as constant, bare:
+                pin_group(bare.pid, SERVER_CPU)
+                bare_url = f"{bare.url}/posts/{slugs[0]}"
+                httpx.get(bare_url)  # warm
+                assert "xkey" not in httpx.get(bare_url).headers
                 for _ in range(ROUNDS):
                     ceiling.append(run_wrk(wrk, constant.url, plain, CONNECTIONS)["rps"])
                     stats = run_wrk(wrk, post_url, plain, CONNECTIONS)
                     if stats["errors"]:
                         print(f"  warning: errors in the cached run: {stats}")
                     cached.append(stats["rps"])
+                    keyless.append(run_wrk(wrk, bare_url, plain, CONNECTIONS)["rps"])
             still = httpx.get(post_url).headers["x-cache"]
             if not still.startswith("HIT"):
                 print(f"  warning: after the cached runs the page answers {still}")
@@ -301,6 +315,10 @@ def main() -> int:
             print(
                 f"  cached post page: {max(cached):,.0f} req/s; constant 20 KB: "
                 f"{max(ceiling):,.0f} req/s; ratio {ratio:.2f} (goal >= {GOAL_CACHED_RATIO})"
+            )
+            print(
+                f"  cached post page without key headers (--key-headers ''): "
+                f"{max(keyless):,.0f} req/s; with them / without {max(cached) / max(keyless):.2f}"
             )
 
             half = POSTS // 2

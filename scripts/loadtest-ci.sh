@@ -41,6 +41,9 @@ ANP_TARGET_TOKEN=$ANP_SITE_TOKEN anp-synth import "$OUT/posts.jsonl" --target "$
 args=(--target "$URL" --ledger "$OUT/ledger.sqlite" --duration "$DURATION"
   --out "$OUT/loadtest" --junit "$OUT/junit.xml" --markdown "$OUT/comment.md"
   --save-baseline "$OUT/baseline.json")
+# the site wrote its demo users beside its database: the member scenario logs in as them
+# (fixtures/loadtest-thresholds.toml holds a logged-in route to a threshold)
+if [ -f "$OUT/site.db.users.json" ]; then args+=(--accounts "$OUT/site.db.users.json"); fi
 if [ -f "$BASELINE" ]; then args+=(--baseline "$BASELINE"); fi
 if [ -n "$THRESHOLDS" ]; then args+=(--thresholds "$THRESHOLDS"); fi
 # shellcheck disable=SC2086 # ANP_CI_ARGS: further options, word-split on purpose

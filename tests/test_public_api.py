@@ -29,6 +29,7 @@ SUBMODULES = {
     "post",
     "sinks",
     "site",
+    "target",
     "textfile",
 }
 HEAVY = ("pydantic", "httpx", "fastapi", "locust", "gevent", "psutil", "stamina", "faker")

@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from anp_synth.processes import stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -197,14 +198,7 @@ def _site(installed: Installed, db: str, timeout: float = 60) -> Iterator[str]:
                 time.sleep(0.2)
             yield url
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(15)
+            stop_group(process, 15)
 
 
 def test_the_pipeline_runs_from_an_empty_directory(installed: Installed) -> None:

@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anp_synth import textfile
 from anp_synth.errors import InputError
 from anp_synth.loadtest.baseline import mann_whitney
 from anp_synth.loadtest.thresholds import BASELINE_KEYS, BaselinePolicy, Breach
@@ -101,11 +102,7 @@ def parse(text: str, path: str = "<thresholds>") -> BuildLimits:
 
 def load(path: str | Path) -> BuildLimits:
     """A thresholds file."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(path), None, None, f"cannot read: {exc.strerror or exc}") from None
-    return parse(text, str(path))
+    return parse(textfile.read_text(path), str(path))
 
 
 @dataclass(frozen=True, slots=True)

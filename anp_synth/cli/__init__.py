@@ -21,6 +21,7 @@ import typer
 from typer._click.core import Context as _ClickContext
 from typer._click.exceptions import ClickException as _ClickException
 from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
+from typer._click.exceptions import NoSuchOption as _NoSuchOption
 
 from anp_synth import __version__
 from anp_synth.cli import (
@@ -167,6 +168,16 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _command(args: list[str]) -> str:
+    """The command (and sub-command) words of a command line, e.g. "site serve"."""
+    words = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        words.append(arg)
+    return " ".join(words[:2]) or "COMMAND"
+
+
 def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     _state["debug"] = False  # main() may run many times in one process (tests)
@@ -191,9 +202,15 @@ def _main(argv: list[str] | None) -> int:
     except _NoArgsIsHelp as exc:
         _say(exc.format_message())
         return int(ExitCode.USAGE)
+    except _NoSuchOption as exc:
+        if exc.option_name == "--debug":  # `anp-synth generate --debug`: say where it goes
+            _say(f"error: --debug goes before the command: anp-synth --debug {_command(args)} …")
+        else:
+            _say("error: " + " ".join(exc.format_message().split()))
+        return int(ExitCode.USAGE)
     except _ClickException as exc:
         # one line naming the option, like our own errors (click's usage block is noise here)
-        if _state["debug"] or debug:
+        if _state["debug"]:
             _traceback()
         _say("error: " + " ".join(exc.format_message().split()))
         return int(ExitCode.USAGE)

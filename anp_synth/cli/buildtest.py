@@ -33,8 +33,8 @@ def buildtest_cmd(
     out: str = typer.Option(
         "buildtest", "--out", help="Folder for buildtest.json, .md, .png, .svg, .html."
     ),
-    ledger: str | None = typer.Option(
-        None, "--ledger", help="Ledger file (default OUT/ledger.sqlite)."
+    ledger: Path | None = typer.Option(
+        None, "--ledger", help="The import ledger, a SQLite file (default OUT/ledger.sqlite)."
     ),
     thresholds: str | None = typer.Option(
         None, "--thresholds", help="TOML limits (max_seconds, max_rss_mb, max_growth_exponent)."

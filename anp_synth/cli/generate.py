@@ -80,7 +80,9 @@ def schema_cmd() -> None:
 def show_cmd(
     seed: int = typer.Argument(..., help="The post's seed."),
     profile: str = typer.Option("standard", "--profile", help="A built-in name or FILE.toml."),
-    locale: str | None = typer.Option(None, "--locale"),
+    locale: str | None = typer.Option(
+        None, "--locale", help="en_US, ja_JP or ru_RU (default: the profile's mix, else en_US)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the post's JSON instead."),
 ) -> None:
     """Print one post as a reader would see it."""

@@ -6,11 +6,10 @@ import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import typer
 
-from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV
+from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
 from anp_synth.errors import PartialFailure, UsageError
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
@@ -22,7 +21,6 @@ if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from anp_synth.sinks.base import Sink
 
 STATIC_SINKS = ("hugo", "jekyll", "eleventy")  # --target is a folder, no token
-LEDGER_HELP = f"SQLite ledger file (env {LEDGER_ENV})."
 TOKEN_ENV = "ANP_TARGET_TOKEN"
 SINK_HELP = "Sink: anp, memory, wordpress, hugo, jekyll, eleventy."  # static: the registry is imported when a command runs
 
@@ -60,25 +58,26 @@ def read_token(token_file: str | None) -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
-def _check_target(sink: str, target: str) -> None:
-    """A target the sink can address, or a UsageError naming --target."""
+def check_target(sink: str, target: str) -> str:
+    """The target in its one spelling (anp_synth.target), if the sink can address it; else a
+    UsageError naming --target."""
+    from anp_synth.sinks.registry import sink_names
+    from anp_synth.target import MEMORY, is_url, normalise
+
+    if sink not in sink_names():
+        raise UsageError("sink", f"unknown sink {sink!r}; choose from {', '.join(sink_names())}")
+    spelled = normalise(target)
     if sink == "memory":
-        if not target.startswith("memory://"):
+        if not spelled.startswith(MEMORY):
             raise UsageError("target", f"{target!r}: the memory sink takes memory://NAME")
-        return
-    if sink in STATIC_SINKS:
-        if not Path(target).is_dir():
+    elif sink in STATIC_SINKS:
+        if not Path(spelled).is_dir():
             raise UsageError(
                 "target", f"{target!r}: the {sink} sink takes a site's folder (site init makes one)"
             )
-        return
-    try:
-        parts = urlsplit(target)
-        _ = parts.port  # a bad port raises here
-    except ValueError as exc:
-        raise UsageError("target", f"{target!r}: not a URL ({exc})") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    elif not is_url(spelled):
         raise UsageError("target", f"{target!r}: expected http://HOST[:PORT] or https://…")
+    return spelled
 
 
 def open_sink(
@@ -90,11 +89,9 @@ def open_sink(
     wp_mode: str | None = None,
 ) -> Sink:
     """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
-    from anp_synth.sinks.registry import create_sink, sink_names
+    from anp_synth.sinks.registry import create_sink
 
-    if name not in sink_names():
-        raise UsageError("sink", f"unknown sink {name!r}; choose from {', '.join(sink_names())}")
-    _check_target(name, target)
+    target = check_target(name, target)
     token = read_token(token_file)
     if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
@@ -155,7 +152,8 @@ def _summary_table(s: Summary) -> Table:
     if s.filtered:
         t.add_row("not in --only", f"{s.filtered:,}")
     t.add_row("elapsed", f"{s.elapsed:.2f}s")
-    t.add_row("posts/s", f"{s.rate:,.0f}")
+    if s.rate is not None:  # no rate of nothing
+        t.add_row("posts/s", f"{s.rate:,.0f}")
     return t
 
 
@@ -163,7 +161,9 @@ def import_cmd(
     path: str = typer.Argument(..., help="Generated JSONL file, or - for stdin."),
     target: str = typer.Option(..., "--target", help="Target URL (e.g. http://127.0.0.1:8000)."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", help="Requests in flight."),
     batch_size: int = typer.Option(
         500, "--batch-size", "-b", help="Posts per bulk request (capped by the sink)."
@@ -207,6 +207,7 @@ def import_cmd(
         only_ids = frozenset(s.strip() for s in only.split(",") if s.strip())
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
+    target = check_target(sink, target)
     file_label = path if path == "-" else str(Path(path).resolve())
     opts = Options(
         concurrency=concurrency,
@@ -263,6 +264,21 @@ def import_cmd(
         err = _console(stderr=True)
         for reason in summary.purge_failed[:20]:
             err.print(f"  edge purge failed: {reason}", markup=False)
+    if summary.read == 0:
+        raise PartialFailure(
+            f"{'stdin' if path == '-' else path}: no posts to import (the input is empty)"
+        )
+    unmatched = sorted(only_ids - summary.matched) if only_ids else []
+    if unmatched:
+        listed = ", ".join(unmatched[:10]) + (
+            f" and {len(unmatched) - 10:,} more" if len(unmatched) > 10 else ""
+        )
+        where = "stdin" if path == "-" else path
+        if len(unmatched) == len(only_ids or ()):
+            raise PartialFailure(f"--only: no post in {where} has these ids: {listed}")
+        _notice(
+            f"--only: {len(unmatched):,} of {len(only_ids or ()):,} ids match no post in {where}: {listed}"
+        )
     if not summary.ok:
         raise PartialFailure(
             f"run {summary.run_id}: {summary.quarantined:,} quarantined, {summary.failed:,} "
@@ -281,7 +297,9 @@ def _run_state(run: Run) -> str:
 
 
 def status_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     run: int | None = typer.Option(None, "--run", help="Show the items of this run."),
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
@@ -333,7 +351,9 @@ def verify_cmd(
     path: str = typer.Argument(..., help="The JSONL file that was imported, or -."),
     target: str = typer.Option(..., "--target", help="Target URL."),
     sink: str = typer.Option("anp", "--sink", help=SINK_HELP),
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     repair: bool = typer.Option(False, "--repair", help="Rebuild the ledger from the target."),
     token_file: str | None = typer.Option(None, "--token-file", help="File holding the token."),
 ) -> None:
@@ -347,6 +367,7 @@ def verify_cmd(
 
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
+    target = check_target(sink, target)
     the_sink = open_sink(sink, target, token_file)
     try:
         preflight(the_sink)
@@ -381,7 +402,9 @@ def verify_cmd(
 
 
 def rollback_cmd(
-    ledger: str = typer.Option(DEFAULT_LEDGER, "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP),
+    ledger: Path = typer.Option(
+        Path(DEFAULT_LEDGER), "--ledger", envvar=LEDGER_ENV, help=LEDGER_HELP
+    ),
     target: str | None = typer.Option(None, "--target", help="Only runs into this target."),
     run: int | None = typer.Option(
         None, "--run", help="Run id (default: the newest that changed something)."
@@ -395,7 +418,9 @@ def rollback_cmd(
     from anp_synth.importer import rollback as rb
     from anp_synth.importer.ledger import Ledger
     from anp_synth.sinks.base import preflight
+    from anp_synth.target import normalise
 
+    target = None if target is None else normalise(target)
     out = _console()
     with Ledger.open_readonly(ledger) if dry_run else Ledger.open_existing(ledger) as led:
         p = rb.plan(led, run, target)

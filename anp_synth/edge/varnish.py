@@ -11,20 +11,16 @@ then SIGKILL); scripts/varnish.sh does the same from a shell. Needs Debian's `va
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import os
 import shutil
-import signal
 import socket
-import subprocess
 import time
 from importlib import resources
 from pathlib import Path
-from types import TracebackType
-from typing import IO
+from typing import Self
 
 from anp_synth.errors import SiteStartError, UsageError
+from anp_synth.processes import ProcessGroup, free_port
 
 HOST = "127.0.0.1"
 VARNISHD = "varnishd"
@@ -64,13 +60,6 @@ def render_vcl(backend: str, purgers: list[str] | None = None) -> str:
     )
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def available() -> bool:
     """True when varnishd and vmod_xkey are installed."""
     if shutil.which(VARNISHD) is None:
@@ -86,7 +75,7 @@ def _xkey_paths() -> list[str]:
     ]
 
 
-class VarnishProcess:
+class VarnishProcess(ProcessGroup):
     """`varnishd -F` on a free 127.0.0.1 port in front of one backend."""
 
     def __init__(
@@ -100,21 +89,15 @@ class VarnishProcess:
     ) -> None:
         self.backend = f"{backend_host}:{backend_port}"
         self.workdir = Path(workdir)
+        super().__init__(self.workdir / "varnishd.log")  # varnishd's own output
         self.port = port
         self.storage = storage
         self.startup_timeout = startup_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
         """Base URL of the edge, without a trailing slash."""
         return f"http://{HOST}:{self.port}"
-
-    @property
-    def log_path(self) -> Path:
-        """Where varnishd's own output goes."""
-        return self.workdir / "varnishd.log"
 
     def command(self) -> list[str]:
         """The varnishd command line."""
@@ -140,7 +123,7 @@ class VarnishProcess:
             "default_grace=0",  # a purged or expired page is never served stale
         ]
 
-    def start(self) -> VarnishProcess:
+    def start(self) -> Self:
         """Write the VCL, start varnishd, wait until it answers; SiteStartError on failure."""
         if self.process is not None:
             return self
@@ -151,14 +134,7 @@ class VarnishProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         (self.workdir / "anp.vcl").write_text(render_vcl(self.backend), encoding="utf-8")
         self.port = self.port or free_port()
-        self._log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.command(),
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._spawn(self.command())
         try:
             self._wait_listening()
         except SiteStartError:
@@ -171,45 +147,10 @@ class VarnishProcess:
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SiteStartError(f"varnishd exited: {self.log_tail()}")
+                raise SiteStartError(f"varnishd exited: {self.log_tail(8)}")
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.settimeout(0.5)
                 if sock.connect_ex((HOST, int(self.port or 0))) == 0:
                     return
             time.sleep(0.1)
         raise SiteStartError(f"varnishd not listening after {self.startup_timeout:.0f}s")
-
-    def log_tail(self, lines: int = 8) -> str:
-        """The last lines of varnishd's output."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return " | ".join(text.strip().splitlines()[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop varnishd's process group: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> VarnishProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

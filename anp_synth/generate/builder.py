@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from anp_synth.generate.draws import Draws
-from anp_synth.generate.profile import Count, Profile, resolve, zipf_weights
+from anp_synth.generate.profile import MAX_CODE_LINES, Count, Profile, resolve, zipf_weights
 from anp_synth.generate.vocab import (
     LocalePools,
     Vocabulary,
@@ -185,6 +185,15 @@ class _Variants(Generic[V]):
         for index in range(len(self._made)):
             self[index]
 
+    def as_list(self) -> list[V]:
+        """Every variant, made now, as a plain list (indexing a list skips a Python call)."""
+        self.make_all()
+        return self._made  # type: ignore[return-value]  # no None is left
+
+
+def _listed(table: _Variants[V] | list[V]) -> list[V]:
+    return table.as_list() if isinstance(table, _Variants) else table
+
 
 class PostBuilder:
     """Builds posts for one (profile, locale, epoch, window); reuse it across seeds.
@@ -262,11 +271,20 @@ class PostBuilder:
         self._stack_indices = range(len(self._stacks))
         self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
-        self._stack_lists: dict[int, _Variants[_StackLists]] = {}
-        self._prose_variants = self._variants("prose", PROSE_VARIANTS, self._prose_variant)
-        self._checklist_variants = self._variants("checklist", VARIANTS, self._checklist_variant)
-        self._image_variants = self._variants("images", VARIANTS, self._image_variant)
-        self._offset_variants = self._variants("similar", VARIANTS, self._offset_variant)
+        self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
+        self._code_reels: dict[tuple[int, int], tuple[str, list[int]]] = {}
+        self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
+            "prose", PROSE_VARIANTS, self._prose_variant
+        )
+        self._checklist_variants: _Variants[_Checklist] | list[_Checklist] = self._variants(
+            "checklist", VARIANTS, self._checklist_variant
+        )
+        self._image_variants: _Variants[list[dict[str, str]]] | list[list[dict[str, str]]] = (
+            self._variants("images", VARIANTS, self._image_variant)
+        )
+        self._offset_variants: _Variants[list[int]] | list[list[int]] = self._variants(
+            "similar", VARIANTS, self._offset_variant
+        )
         self._summary_variants: _Variants[_Filled] | list[_Filled]
         self._brief_variants: _Variants[str] | list[str]
         if self._corpus_prose:
@@ -346,8 +364,6 @@ class PostBuilder:
         reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
         author = core.pick_weighted(self._authors, self._author_weights)
         action = self._actions[action_index]
-        snippets = stack["snippets"]
-        code_source = snippets[snippet_digit % len(snippets)]
         image_id = f"{1500000000000 + below(99_999_999_999):013d}-{below(1 << 48):012x}"
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
@@ -417,6 +433,7 @@ class PostBuilder:
             # reach every tag of a large vocabulary; the stack's own tags rank first
             names, weights = self._tags_of(stack, own_only=False)
             tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
+        code = self._code(text, stack_index, snippet_digit)
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -434,7 +451,7 @@ class PostBuilder:
                 {"heading": self._headings["checklist"], "paragraphs": []},
                 {"heading": self._headings["final"], "paragraphs": final},
             ],
-            "code": {"language": stack["language"], "source": code_source},
+            "code": code,
             "checklist": checklist,
             "tags": tags,
             "meta": {
@@ -485,6 +502,39 @@ class PostBuilder:
         return post
 
     # -- pieces ------------------------------------------------------------
+
+    def _code(self, text: Draws, stack_index: int, first: int) -> list[dict[str, str]]:
+        """The post's code blocks: block k starts at the stack's snippet first + k (the
+        core stream's pick); a length of 0 lines is that whole snippet, n lines are n
+        lines of the stack's snippets read on from there (a blank line between two)."""
+        spec = self.spec
+        stack = self._stacks[stack_index]
+        snippets: list[str] = stack["snippets"]
+        language: str = stack["language"]
+        out = []
+        for k in range(spec.code_blocks.draw(text)):
+            index = (first + k) % len(snippets)
+            lines = spec.code_lines.draw(text)
+            if lines:
+                reel, ends = self._code_reel(stack_index, index)
+                out.append({"language": language, "source": reel[: ends[lines - 1]]})
+            else:
+                out.append({"language": language, "source": snippets[index]})
+        return out
+
+    def _code_reel(self, stack_index: int, index: int) -> tuple[str, list[int]]:
+        """The stack's snippets from snippet `index` on, round and round, as one text of
+        MAX_CODE_LINES lines, and where each line ends: a block of n lines is a prefix."""
+        key = (stack_index, index)
+        cached = self._code_reels.get(key)
+        if cached is None:
+            snippets: list[str] = self._stacks[stack_index]["snippets"]
+            reel: list[str] = []
+            for snippet in snippets[index:] + snippets[:index]:
+                reel += [*snippet.rstrip("\n").split("\n"), ""]
+            lines = [reel[i % len(reel)] + "\n" for i in range(MAX_CODE_LINES)]
+            cached = self._code_reels[key] = ("".join(lines), list(accumulate(map(len, lines))))
+        return cached
 
     def _topic(self, stack_index: int, problem_index: int) -> dict[str, Any]:
         """Strings that depend only on (stack, problem), made on first use."""
@@ -636,21 +686,18 @@ class PostBuilder:
         return _Variants(count, f"variant:{kind}:{self.profile}:{self.locale}", make)
 
     def prepare(self) -> None:
-        """Make every prebuilt variant now (before forking workers, so they share them)."""
-        tables: list[Any] = [
-            self._prose_variants,
-            self._checklist_variants,
-            self._image_variants,
-            self._offset_variants,
-            self._summary_variants,
-            self._brief_variants,
-        ]
-        tables += [self._stack_variants(i) for i in self._stack_indices]
-        for table in tables:
-            if isinstance(table, _Variants):
-                table.make_all()
+        """Make every prebuilt variant now, as plain lists: before forking workers, so they
+        share them, and before a large run, which would make nearly all of them anyway."""
+        self._prose_variants = _listed(self._prose_variants)
+        self._checklist_variants = _listed(self._checklist_variants)
+        self._image_variants = _listed(self._image_variants)
+        self._offset_variants = _listed(self._offset_variants)
+        self._summary_variants = _listed(self._summary_variants)
+        self._brief_variants = _listed(self._brief_variants)
+        for index in self._stack_indices:
+            self._stack_lists[index] = _listed(self._stack_variants(index))
 
-    def _stack_variants(self, stack_index: int) -> _Variants[_StackLists]:
+    def _stack_variants(self, stack_index: int) -> _Variants[_StackLists] | list[_StackLists]:
         lists = self._stack_lists.get(stack_index)
         if lists is None:
             stack = self._stacks[stack_index]
@@ -821,9 +868,12 @@ def builder_for(
     """The builder of a dataset: one PostBuilder, or a MixBuilder when the profile mixes
     locales (and no `locale` is forced) or has a share of heavy posts."""
     spec = resolve(profile)
-    if (spec.locales and not locale) or (spec.heavy and spec.heavy_per_mille):
+    if (len(spec.locales) > 1 and not locale) or (spec.heavy and spec.heavy_per_mille):
         return MixBuilder(spec, locale, epoch, window_days)
-    return PostBuilder(spec, locale or "en_US", epoch, window_days)
+    # a mix of one locale is that locale's builder: the mix stream picks only the builder,
+    # so skipping it gives the same bytes, a stream cheaper per post
+    only = spec.locales[0][0] if spec.locales else "en_US"
+    return PostBuilder(spec, locale or only, epoch, window_days)
 
 
 _local = threading.local()

@@ -13,19 +13,26 @@ import datetime as dt
 import math
 from collections import Counter
 
-from anp_synth.generate.profile import MAX_COUNT, Profile, from_text, render
+from anp_synth.generate.profile import (
+    MAX_CODE_BLOCKS,
+    MAX_CODE_LINES,
+    MAX_COUNT,
+    Profile,
+    from_text,
+    render,
+)
 from anp_synth.generate.shape import WEEKDAYS, Shape, quantile, zipf_exponent
+from anp_synth.generate.vocab import NAME_POOL
 
 CALIBRATION_SEEDS = range(500_000, 502_000)
-MAX_STACKS = 14
-MAX_AUTHORS = 60
+MAX_STACKS = 14  # the vocabulary's stacks: each carries its language, tools, snippets and tags
 
 
-def _weighted(histogram: dict[int, int], low: int = 0) -> str:
+def _weighted(histogram: dict[int, int], low: int = 0, high: int = MAX_COUNT) -> str:
     table: Counter[int] = Counter()
     for value, n in histogram.items():
         if n:
-            table[min(MAX_COUNT, max(low, value))] += n
+            table[min(high, max(low, value))] += n
     if len(table) == 1:
         return str(next(iter(table)))
     values = sorted(table)
@@ -62,6 +69,18 @@ def _body(shape: Shape, mix: str) -> list[str]:
     return [f"production_paragraphs = {_weighted(counts)}", f"final_paragraphs = {final}"]
 
 
+def _code(shape: Shape) -> list[str]:
+    """Code blocks per post and lines per block, as measured (capped to what a profile takes)."""
+    blocks = _weighted(shape.code_blocks.histogram, high=MAX_CODE_BLOCKS)
+    lines = _weighted(shape.code_lines.histogram, low=1, high=MAX_CODE_LINES)
+    return [
+        "[code]",
+        f"per_post = {blocks}",
+        f"lines = {lines if shape.code_lines.values else 0}",
+        "",
+    ]
+
+
 def fit(shape: Shape, name: str, sample: str = "") -> str:
     """A complete profile file (TOML text) fitted to `shape`."""
     if shape.posts == 0:
@@ -74,6 +93,7 @@ def fit(shape: Shape, name: str, sample: str = "") -> str:
         mix = f"[mix]\nlocales = {{ {weights} }}\n"
     lines = [f'name = "{name}"', "", "[body]", *_body(shape, mix), ""]
     lines += ["[images]", f"per_post = {_weighted(shape.images.histogram, low=1)}", ""]
+    lines += _code(shape)
     if shape.lists:
         lines.append("[meta]")
         lines += [f"{k} = {_weighted(d.histogram)}" for k, d in shape.lists.items()]
@@ -99,7 +119,7 @@ def fit(shape: Shape, name: str, sample: str = "") -> str:
     if shape.authors:
         lines += [
             "[authors]",
-            f"distinct = {min(MAX_AUTHORS, len(shape.authors))}",
+            f"distinct = {min(NAME_POOL, len(shape.authors))}",
             f"zipf = {zipf_exponent(shape.authors)}",
             "",
         ]

@@ -21,6 +21,7 @@ from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
+from anp_synth import textfile
 from anp_synth.errors import InputError, UsageError
 
 FORMAT = 1
@@ -28,6 +29,11 @@ BUILTIN = ("light", "standard", "heavy")
 DEFAULT = "standard"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_COUNT = 1000  # the longest list a count may ask for
+# Code blocks: at most this many a post, of at most this many lines (the snippets' lines are
+# at most 95 characters, so a block stays within the model's 20,000 characters and a post with
+# every block at its longest within the import contract's 2 MiB).
+MAX_CODE_BLOCKS = 32
+MAX_CODE_LINES = 200
 MAX_DISTINCT = 100_000
 ZIPF_SCALE = 1 << 24
 
@@ -58,7 +64,13 @@ class Count:
         return self.lo + digit
 
     def draw(self, draws: Any) -> int:
-        """One count from `draws` (an anp_synth.generate.draws.Draws)."""
+        """One count from `draws` (an anp_synth.generate.draws.Draws).
+
+        A fixed count takes no draw: `below(1)` leaves a stream as it is, so skipping it
+        gives the same bytes, a call cheaper. (A one-value weighted count still draws.)
+        """
+        if self.lo == self.hi and not self.values:
+            return self.lo
         return self.value_of(draws.below(self.span))
 
     def to_toml(self) -> str:
@@ -114,6 +126,8 @@ class Profile:
     sentences_summary: Count
     sentences_brief: Count
     images: Count
+    code_blocks: Count
+    code_lines: Count  # lines of each block; 0: one whole snippet of the stack, as written
     checklist: Count
     tools: Count
     extra_tools: Count
@@ -166,6 +180,7 @@ _KEYS: dict[str, dict[str, str]] = {
         "brief": "count1",
     },
     "images": {"per_post": "count1"},
+    "code": {"per_post": "code_blocks", "lines": "code_lines"},
     "meta": {
         "checklist": "count",
         "tools": "count",
@@ -191,6 +206,8 @@ _KEYS: dict[str, dict[str, str]] = {
 _ALLOWED = {
     "count": "an integer 0..1000, [lo, hi] or { values = [...], weights = [...] }",
     "count1": "an integer 1..1000, [lo, hi] or { values = [...], weights = [...] }",
+    "code_blocks": f"an integer 0..{MAX_CODE_BLOCKS}, [lo, hi] or {{ values = [...], weights = [...] }}",
+    "code_lines": f"an integer 0..{MAX_CODE_LINES} (0: a whole snippet), [lo, hi] or {{ values = [...], weights = [...] }}",
     "per_mille": "an integer 0..1000",
     "bool": "true or false",
     "distinct": f"an integer 1..{MAX_DISTINCT}",
@@ -218,13 +235,13 @@ def _int(value: Any) -> int:
     return value
 
 
-def _count(value: Any, low: int) -> Count:
+def _count(value: Any, low: int, high: int = MAX_COUNT) -> Count:
     if isinstance(value, list):
         if len(value) != 2:
             raise _Bad(f"a range is [lo, hi], got {value!r}")
         lo, hi = _int(value[0]), _int(value[1])
-        if not low <= lo <= hi <= MAX_COUNT:
-            raise _Bad(f"need {low} <= lo <= hi <= {MAX_COUNT}, got {value!r}")
+        if not low <= lo <= hi <= high:
+            raise _Bad(f"need {low} <= lo <= hi <= {high}, got {value!r}")
         return Count(lo, hi)
     if isinstance(value, dict):
         if set(value) != {"values", "weights"}:
@@ -237,14 +254,14 @@ def _count(value: Any, low: int) -> Count:
         table: dict[int, int] = {}
         for v, w in zip(values, weights, strict=True):
             v, w = _int(v), _int(w)
-            if not low <= v <= MAX_COUNT or w < 0 or v in table:
-                raise _Bad(f"values distinct in {low}..{MAX_COUNT}, weights >= 0; got {v} → {w}")
+            if not low <= v <= high or w < 0 or v in table:
+                raise _Bad(f"values distinct in {low}..{high}, weights >= 0; got {v} → {w}")
             table[v] = w
         if not any(table.values()):
             raise _Bad("the weights are all 0")
         return Count.weighted(table)
     n = _int(value)
-    if not low <= n <= MAX_COUNT:
+    if not low <= n <= high:
         raise _Bad(f"got {n}")
     return Count(n, n)
 
@@ -271,6 +288,10 @@ def _check(kind: str, value: Any) -> Any:
     """The value of a key of `kind`, checked (raises _Bad)."""
     if kind in ("count", "count1"):
         return _count(value, 0 if kind == "count" else 1)
+    if kind == "code_blocks":
+        return _count(value, 0, MAX_CODE_BLOCKS)
+    if kind == "code_lines":
+        return _count(value, 0, MAX_CODE_LINES)
     if kind == "per_mille":
         n = _int(value)
         if not 0 <= n <= 1000:
@@ -398,6 +419,8 @@ def _build(values: dict[str, dict[str, Any]], source: str, path: str | None) -> 
         sentences_summary=s["summary"],
         sentences_brief=s["brief"],
         images=values["images"]["per_post"],
+        code_blocks=values["code"]["per_post"],
+        code_lines=values["code"]["lines"],
         checklist=m["checklist"],
         tools=m["tools"],
         extra_tools=m["extra_tools"],
@@ -498,12 +521,9 @@ def builtin(name: str) -> Profile:
 def load(path: str | Path) -> Profile:
     """A profile file (UTF-8 TOML)."""
     where = str(path)
-    try:
-        text = Path(path).read_text("utf-8")
-    except FileNotFoundError:
-        raise UsageError("profile", f"no such file {where!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(where, None, None, f"cannot read: {exc}") from None
+    if not Path(path).exists():
+        raise UsageError("profile", f"no such file {where!r}")
+    text = textfile.read_text(path)
     return from_text(text, where, where)
 
 
@@ -546,6 +566,10 @@ def render(profile: Profile, comment: str = "") -> str:
         "",
         "[images]",
         f"per_post = {p.images.to_toml()}",
+        "",
+        "[code]",
+        f"per_post = {p.code_blocks.to_toml()}",
+        f"lines = {p.code_lines.to_toml()}",
         "",
         "[meta]",
         f"checklist = {p.checklist.to_toml()}",

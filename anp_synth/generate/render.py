@@ -11,6 +11,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from anp_synth.layout import body_parts
+
 
 def _bullets(items: list[str]) -> Text:
     return Text("\n".join(f"  • {item}" for item in items))
@@ -69,17 +71,18 @@ def render_post(post: dict[str, Any], console: Console) -> None:
     console.print(
         Text(f"\n[image] {image['caption']}. image source: {image['source']}", style="italic")
     )
-    sections = post["sections"]
-    for section in sections:
-        console.print(Text(f"\n{section['heading']}", style="bold underline"))
-        for paragraph in section["paragraphs"]:
-            console.print(Text(paragraph))
-            console.print()
-        if section is sections[0]:
-            code = post["code"]
-            console.print(Syntax(code["source"], code["language"], theme="ansi_dark"))
-        if section is sections[1]:
-            console.print(_bullets(post["checklist"]))
+    for part in body_parts(post):
+        if part.heading is not None:
+            console.print(Text(f"\n{part.heading}", style="bold underline"))
+        for block in part.blocks:
+            if block.kind == "paragraph":
+                console.print(Text(block.value))
+                console.print()
+            elif block.kind == "code":
+                code = block.value
+                console.print(Syntax(code["source"], code["language"], theme="ansi_dark"))
+            else:
+                console.print(_bullets(block.value))
     console.print(Panel(_meta_table(post["meta"]), title=escape("alphanode post meta")))
     console.print(Text("Similar Posts", style="bold"))
     console.print(Group(*(Text(f"  • {s}") for s in post["similar"])))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from anp_synth import textfile
 from anp_synth.errors import InputError, UsageError
 
 WXR_NS = {
@@ -29,6 +30,7 @@ _SPACE = re.compile(r"\s+")
 _HTML_DROP = re.compile(
     r"<(pre|figure|h[1-6]|ul|ol|table|script|style)\b.*?</\1\s*>|<!--.*?-->", re.S | re.I
 )
+_HTML_PRE = re.compile(r"<pre\b[^>]*>(.*?)</pre\s*>", re.S | re.I)
 _HTML_PARAGRAPH = re.compile(r"</p\s*>|\n\s*\n", re.I)
 _MD_FENCE = re.compile(r"^(```|~~~).*?^\1[^\n]*$", re.S | re.M)
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)|\{\{<\s*(figure|img)\b[^>]*>\}\}")
@@ -48,6 +50,7 @@ class SamplePost:
     views: int | None = None
     images: int = 0
     code_blocks: int = 0
+    code_lines: list[int] = field(default_factory=list)  # lines of each code block
     locale: str | None = None
     lists: dict[str, int] = field(default_factory=dict)  # meta-box list lengths (our posts)
 
@@ -82,7 +85,8 @@ def of_post(post: dict[str, Any]) -> SamplePost:
         published=post["published_at"].removesuffix("Z"),
         views=meta["view_count"],
         images=len(meta["image_sources"]),
-        code_blocks=1 if post.get("code") else 0,
+        code_blocks=len(post["code"]),
+        code_lines=[len(c["source"].splitlines()) for c in post["code"]],
         locale=post["locale"],
         lists={
             "checklist": len(post["checklist"]),
@@ -112,10 +116,13 @@ def read_jsonl(path: Path) -> Iterator[SamplePost]:
 # -- WordPress export (WXR) ----------------------------------------------------
 
 
-def _html_shape(content: str) -> tuple[int, int, int, int]:
-    """(prose characters, paragraphs, images, code blocks) of a post's HTML."""
+def _html_shape(content: str) -> tuple[int, int, int, list[int]]:
+    """(prose characters, paragraphs, images, lines of each code block) of a post's HTML."""
     images = len(re.findall(r"<img\b", content, re.I))
-    code = len(re.findall(r"<pre\b", content, re.I))
+    code = [
+        len(html.unescape(_TAG.sub("", inner)).strip("\n").splitlines())
+        for inner in _HTML_PRE.findall(content)
+    ]
     prose = _HTML_DROP.sub("\n\n", content)
     chars = paragraphs = 0
     for block in _HTML_PARAGRAPH.split(prose):
@@ -198,7 +205,8 @@ def _wxr_post(item: Any, wp: str, content_tag: str, creator_tag: str) -> SampleP
         published=_iso(date),
         views=views,
         images=images,
-        code_blocks=code,
+        code_blocks=len(code),
+        code_lines=code,
     )
 
 
@@ -230,15 +238,12 @@ def read_markdown(folder: Path) -> Iterator[SamplePost]:
 
 def _markdown_post(path: Path) -> SamplePost | None:
     where = str(path)
-    try:
-        text = path.read_text("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(where, None, None, f"cannot read: {exc}") from None
+    text = textfile.read_text(path)
     front, body = _front_matter(text, where)
     if front.get("draft") is True:
         return None
     images = len(_MD_IMAGE.findall(body))
-    code = len(_MD_FENCE.findall(body))
+    code = [m.group(0).count("\n") - 1 for m in _MD_FENCE.finditer(body)]
     prose = _MD_IMAGE.sub("", _MD_FENCE.sub("", body))
     chars = paragraphs = 0
     for block in re.split(r"\n\s*\n", prose):
@@ -263,7 +268,8 @@ def _markdown_post(path: Path) -> SamplePost | None:
         published=_iso(front.get("date", "")),
         views=front.get("views") if isinstance(front.get("views"), int) else None,
         images=images,
-        code_blocks=code,
+        code_blocks=len(code),
+        code_lines=code,
         locale=None,
     )
 

@@ -92,6 +92,7 @@ class Shape:
     paragraphs: Distribution
     images: Distribution
     code_blocks: Distribution
+    code_lines: Distribution  # per code block, not per post
     tags_per_post: Distribution
     categories_per_post: Distribution
     tags: Counter[str]
@@ -126,6 +127,7 @@ class Shape:
             "paragraphs": self.paragraphs.summary(),
             "images_per_post": self.images.summary(),
             "code_blocks_per_post": self.code_blocks.summary(),
+            "code_lines_per_block": self.code_lines.summary(),
             "tags_per_post": self.tags_per_post.summary(),
             "tags_per_post_histogram": {str(k): v for k, v in self.tags_per_post.histogram.items()},
             "distinct_tags": len(self.tags),
@@ -159,6 +161,7 @@ def measure(posts: Iterable[SamplePost]) -> Shape:
     """Measure posts in one pass."""
     body, paragraphs, images, code = Distribution(), Distribution(), Distribution(), Distribution()
     tags_per_post, categories_per_post, views = Distribution(), Distribution(), Distribution()
+    code_lines = Distribution()
     tags: Counter[str] = Counter()
     categories: Counter[str] = Counter()
     authors: Counter[str] = Counter()
@@ -173,6 +176,8 @@ def measure(posts: Iterable[SamplePost]) -> Shape:
         paragraphs.add(post.paragraphs)
         images.add(post.images)
         code.add(post.code_blocks)
+        for lines in post.code_lines:
+            code_lines.add(lines)
         tags_per_post.add(len(post.tags))
         categories_per_post.add(len(post.categories))
         tags.update(post.tags)
@@ -202,6 +207,7 @@ def measure(posts: Iterable[SamplePost]) -> Shape:
         paragraphs=paragraphs.done(),
         images=images.done(),
         code_blocks=code.done(),
+        code_lines=code_lines.done(),
         tags_per_post=tags_per_post.done(),
         categories_per_post=categories_per_post.done(),
         tags=tags,
@@ -241,6 +247,7 @@ def table_rows(shape: Shape) -> list[tuple[str, str]]:
         ("paragraphs", q(shape.paragraphs)),
         ("images per post", q(shape.images)),
         ("code blocks per post", q(shape.code_blocks)),
+        ("code lines per block", q(shape.code_lines)),
         ("tags per post", q(shape.tags_per_post)),
         ("distinct tags", f"{len(shape.tags):,} (zipf {data['tags_zipf']})"),
         ("categories per post", q(shape.categories_per_post)),

@@ -18,7 +18,9 @@ from typing import Any
 
 from anp_synth.generate.draws import zipf_cumulative
 
-NAME_POOL = 60
+# Author names per locale: a profile's `authors.distinct` takes the first n (60 in the built-ins),
+# so a fitted multi-author site gets its own count; distinct names, in Faker's order.
+NAME_POOL = 1000
 POOL_SEED = 20260101
 
 
@@ -138,7 +140,13 @@ def build_locale_pools(locale: str) -> dict[str, Any]:
     fake = Faker(locale)
     fake.seed_instance(POOL_SEED)
     del templates  # every locale's names come from Faker; prose never does
-    authors = [fake.name() for _ in range(NAME_POOL)]
+    authors: list[str] = []
+    for _ in range(20 * NAME_POOL):  # bounded: Faker repeats a name now and then
+        name = fake.name()
+        if name not in authors:
+            authors.append(name)
+            if len(authors) == NAME_POOL:
+                break
     return {"faker_version": metadata.version("faker"), "pool_seed": POOL_SEED, "authors": authors}
 
 

@@ -136,8 +136,13 @@ class Planner:
         if self.seen.first_time(sid, ln, self.quarantine):
             if self.opt.only is None or sid in self.opt.only:
                 self.summary.unchanged += 1
+                self._matched(sid)
             else:
                 self.summary.filtered += 1
+
+    def _matched(self, sid: str) -> None:
+        if self.opt.only is not None:
+            self.summary.matched.add(sid)
 
     def _candidate(self, ln: Line, digest: bytes) -> Candidate | None:
         """The candidate of a parsed line, or None (quarantined, repeated or not among the only ids)."""
@@ -162,6 +167,7 @@ class Planner:
         if self.opt.only is not None and sid not in self.opt.only:
             self.summary.filtered += 1
             return None
+        self._matched(sid)
         assert isinstance(value, dict)
         return Candidate(ln.number, sid, value, ln.raw, digest)
 

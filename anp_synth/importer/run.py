@@ -83,13 +83,16 @@ class Importer:
             file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
         )
         summary = Summary(run_id=run.id, resumed=run.resumed > 0)
-        log_path, q_path = run_paths(self.ledger.path, run.id)
-        summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
-        log, quarantine = RunLog(log_path), Quarantine(q_path)
-        self.ledger.start_heartbeat(run.id)
-        log.write({"run": run.id, "action": "start", "resumed": run.resumed})
         state = RunState.FAILED
+        # From here on the run is in the ledger as running: whatever stops this process
+        # (an error, Ctrl-C, SIGTERM, even during the set-up below) records how it ended.
+        log, quarantine = RunLog(None), Quarantine(None)
         try:
+            log_path, q_path = run_paths(self.ledger.path, run.id)
+            summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
+            log, quarantine = RunLog(log_path), Quarantine(q_path)
+            self.ledger.start_heartbeat(run.id)
+            log.write({"run": run.id, "action": "start", "resumed": run.resumed})
             _Pass(self, summary, run.id, log, quarantine).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes

@@ -26,11 +26,12 @@ class Summary:
     quarantine_path: str | None = None
     purged_keys: int = 0  # cache keys the edges (--purge) confirmed
     purge_failed: list[str] = field(default_factory=list)  # edge purges that failed for good
+    matched: set[str] = field(default_factory=set)  # the --only ids found in the file
 
     @property
-    def rate(self) -> float:
-        """Posts handled per second (read, skipped or written)."""
-        return self.read / self.elapsed if self.elapsed > 0 else 0.0
+    def rate(self) -> float | None:
+        """Posts handled per second (read, skipped or written); None with no post or no time."""
+        return self.read / self.elapsed if self.read and self.elapsed > 0 else None
 
     @property
     def ok(self) -> bool:

@@ -14,11 +14,11 @@ Stdlib only: the Locust child imports this.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from anp_synth import textfile
 from anp_synth.errors import InputError
 from anp_synth.sinks.static.skeleton import GENERATORS  # the static sinks (light: stdlib only)
 
@@ -83,13 +83,7 @@ def parse(doc: object, where: str) -> list[CacheRule]:
 
 def read(path: str | Path) -> list[CacheRule]:
     """Rules from a JSON file."""
-    try:
-        doc = json.loads(Path(path).read_bytes())
-    except OSError as exc:
-        raise InputError(str(path), None, None, f"cannot read: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise InputError(str(path), None, None, f"not JSON: {exc}") from None
-    return parse(doc, str(path))
+    return parse(textfile.read_json(path), str(path))
 
 
 def rule_for(rules: list[CacheRule], path: str) -> CacheRule | None:

@@ -30,6 +30,7 @@ import orjson
 from anp_synth.errors import InputError, UsageError
 from anp_synth.jsonl import read_document
 from anp_synth.loadtest import cache_rules
+from anp_synth.target import identity
 
 FORMAT = "anp-synth-targets/1"
 MAX_SEARCH_TERMS = 200
@@ -90,11 +91,6 @@ def slugify(name: str) -> str:
     return "t-" + hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
 
 
-def normalize_target(url: str) -> str:
-    """A target URL without a trailing slash, as the ledger compares them."""
-    return url.rstrip("/")
-
-
 def url_path(url: str) -> str:
     """The path (and query) of a post URL, whether the ledger stored it absolute or not."""
     parts = urlsplit(url)
@@ -107,31 +103,29 @@ def read_ledger(ledger: str | Path, target: str) -> list[dict[str, object]]:
     from anp_synth.importer.ledger import ItemState, Ledger
 
     path = Path(ledger)
-    want = normalize_target(target)
+    want = identity(target)
     latest: dict[str, dict[str, object]] = {}
     with Ledger.open_readonly(path) as led:
         targets = led.targets()
-        for row_target in targets:
-            if normalize_target(row_target) != want:
-                continue
-            for item in led.items(target=row_target, state=ItemState.CONFIRMED):
-                if not item.url:
-                    raise InputError(
-                        str(path),
-                        None,
-                        f"items[{item.source_id}].url",
-                        "confirmed item without url",
-                    )
-                latest[item.source_id] = {
-                    "source_id": item.source_id,
-                    "url": url_path(item.url),
-                    "view_count": max(item.view_count or 0, 0),
-                    "title": item.title or "",
-                    "tags": item.tags or [],
-                    "stacks": item.stack or [],
-                }
+        # the ledger matches every spelling of the target (anp_synth.target)
+        for item in led.items(target=want, state=ItemState.CONFIRMED):
+            if not item.url:
+                raise InputError(
+                    str(path),
+                    None,
+                    f"items[{item.source_id}].url",
+                    "confirmed item without url",
+                )
+            latest[item.source_id] = {
+                "source_id": item.source_id,
+                "url": url_path(item.url),
+                "view_count": max(item.view_count or 0, 0),
+                "title": item.title or "",
+                "tags": item.tags or [],
+                "stacks": item.stack or [],
+            }
     if not latest:
-        others = sorted(t for t in targets if normalize_target(t) != want)
+        others = sorted(t for t in targets if identity(t) != want)
         hint = f"; it has targets {', '.join(others)}" if others else ""
         raise UsageError("ledger", f"{path} has no confirmed items for target {want}{hint}")
     return [latest[k] for k in sorted(latest)]
@@ -164,7 +158,7 @@ def build(posts: list[dict[str, object]], target: str) -> dict[str, object]:
     }
     return {
         "format": FORMAT,
-        "target": normalize_target(target),
+        "target": identity(target),
         "posts": posts,
         "stacks": listings["stacks"],
         "tags": listings["tags"],
@@ -182,11 +176,11 @@ def imported(ledger: str | Path, target: str) -> tuple[str, str]:
     """
     from anp_synth.importer.ledger import Ledger
 
-    want = normalize_target(target)
+    want = identity(target)
     with Ledger.open_readonly(Path(ledger)) as led:
         runs = led.runs(limit=None)
     for run in runs:  # newest first
-        if normalize_target(run.target) == want:
+        if identity(run.target) == want:
             return cache_rules.site_kind(run.sink), run.target
     folders = sorted(
         {run.target for run in runs if cache_rules.site_kind(run.sink) == cache_rules.STATIC}

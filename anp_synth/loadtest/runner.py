@@ -306,7 +306,7 @@ def interrupt(proc: subprocess.Popen[bytes]) -> None:
     timeout would lose the samples a single process holds in memory. Whatever is left after
     the grace (or at a second Ctrl-C) is stopped as a group.
     """
-    tree = _tree(proc.pid)
+    tree = process_tree(proc.pid)
     try:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(timeout=INTERRUPT_GRACE_S)
@@ -322,7 +322,7 @@ def stop_group(proc: subprocess.Popen[bytes], tree: list[psutil.Process] | None 
     `tree` is the child's process tree taken before it was signalled: workers that
     outlive the master (reparented) are still in its group and waited for, by pid.
     """
-    procs = tree if tree is not None else _tree(proc.pid)
+    procs = tree if tree is not None else process_tree(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -338,7 +338,7 @@ def stop_group(proc: subprocess.Popen[bytes], tree: list[psutil.Process] | None 
     proc.poll()
 
 
-def _tree(pid: int) -> list[psutil.Process]:
+def process_tree(pid: int) -> list[psutil.Process]:
     """A process and its descendants (empty when it is gone)."""
     try:
         root = psutil.Process(pid)

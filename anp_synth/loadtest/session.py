@@ -16,7 +16,7 @@ import orjson
 
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.loadtest import baseline as baseline_mod
-from anp_synth.loadtest import cache_rules, channel, junit, markdown, report
+from anp_synth.loadtest import cache_rules, channel, junit, markdown, report, routes
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
@@ -71,8 +71,25 @@ class LoadTestResult:
 
     @property
     def passed(self) -> bool:
-        """No breach, no regression, figures trustworthy, every worker's samples in."""
-        return not self.breaches and not self.regressions and self.trusted and not self.lost_workers
+        """Ran to its end with no breach, no regression, trustworthy figures, every worker's
+        samples in (an interrupted run is never a pass: its figures cover part of the test)."""
+        return not self.failures
+
+    @property
+    def failures(self) -> list[str]:
+        """Why the run failed, one phrase per reason (empty: it passed)."""
+        reasons = []
+        if self.interrupted:
+            reasons.append("interrupted: the figures cover part of the test only")
+        if self.breaches:
+            reasons.append(f"{len(self.breaches)} threshold breach(es)")
+        if self.regressions:
+            reasons.append(f"{len(self.regressions)} regression(s) against the baseline")
+        if not self.trusted:
+            reasons.append("the load generator was CPU-bound: figures cannot be trusted")
+        if self.lost_workers:
+            reasons.append(f"{len(self.lost_workers)} worker(s) lost before the end")
+        return reasons
 
 
 def check_reachable(target: str) -> None:
@@ -146,6 +163,8 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     thresholds = (
         thresholds_mod.load(settings.thresholds) if settings.thresholds else DEFAULT_THRESHOLDS
     )
+    if settings.thresholds is not None:
+        routes.check(thresholds.routes, settings, str(settings.thresholds))
     policy = thresholds.baseline
     if settings.min_effect is not None:
         policy = replace(policy, min_effect=settings.min_effect)

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from anp_synth import accounts
+from anp_synth import accounts, textfile
 from anp_synth.errors import InputError, UsageError
+from anp_synth.target import is_url, normalise
 
 FORMAT = "anp-synth-loadtest-settings/1"
 SCENARIOS = ("reader", "browser", "member", "inspector")  # locustfiles/locustfile.py
@@ -38,7 +39,6 @@ SHARED_WITH_WORKERS = (
     "locustfile",  # your own locustfile may have other scenarios
 )
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s?)?$")
-_TARGET = re.compile(r"^https?://[^/\s]+")
 
 
 def parse_duration(text: str) -> float:
@@ -119,6 +119,14 @@ def _path(option: str) -> Callable[[object], object]:
     return parse
 
 
+def _url_target(value: str) -> str:
+    # the one spelling every command and the ledger use (anp_synth.target); a site is a URL
+    spelled = normalise(value)
+    if not is_url(spelled):
+        raise UsageError("target", f"expected http(s)://host[:port], got {value!r}")
+    return spelled
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything one load test was asked to do; checked when it is made."""
@@ -164,8 +172,8 @@ class Settings:
         for switch in ("edge", "assets"):
             if not isinstance(getattr(self, switch), bool):
                 raise UsageError(switch, f"expected true or false, got {getattr(self, switch)!r}")
-        if self.target is not None and not _TARGET.match(self.target):
-            raise UsageError("target", f"expected http(s)://host[:port], got {self.target!r}")
+        if self.target is not None:
+            object.__setattr__(self, "target", _url_target(self.target))
         if self.locustfile is None:  # your own locustfile may have other scenarios
             unknown = sorted(set(self.weights) - set(SCENARIOS))
             if unknown:
@@ -329,12 +337,7 @@ class Settings:
     def read(cls, path: str | Path) -> Settings:
         """Settings from a document `write` wrote; InputError names the file."""
         p = Path(path)
-        try:
-            doc = json.loads(p.read_bytes())
-        except OSError as exc:
-            raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-        except ValueError as exc:
-            raise InputError(str(p), None, None, f"not JSON: {exc}") from None
+        doc = textfile.read_json(p)
         if not isinstance(doc, dict) or doc.pop("format", None) != FORMAT:
             raise InputError(str(p), None, "format", f"not load-test settings ({FORMAT!r})")
         try:

@@ -25,6 +25,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anp_synth import textfile
 from anp_synth.errors import InputError
 from anp_synth.loadtest.stats import AGGREGATE, RouteStats
 
@@ -148,12 +149,7 @@ def parse(text: str, path: str = "<thresholds>") -> Thresholds:
 
 def load(path: str | Path) -> Thresholds:
     """Thresholds from a TOML file."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(str(p), None, None, f"cannot read: {exc.strerror or exc}") from None
-    return parse(text, str(p))
+    return parse(textfile.read_text(path), str(path))
 
 
 @dataclass(frozen=True)

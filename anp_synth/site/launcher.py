@@ -8,33 +8,22 @@ Used by the site's own tests, `make demo`, the importer's and the load tests' fi
 
 from __future__ import annotations
 
-import contextlib
 import os
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import IO
+from typing import Self
 
 import httpx
 
 from anp_synth.errors import SiteStartError
+from anp_synth.processes import ProcessGroup, free_port
 
 HOST = "127.0.0.1"
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class SiteProcess:
+class SiteProcess(ProcessGroup):
     """`anp-synth site serve` in a subprocess of its own process group."""
 
     def __init__(
@@ -50,16 +39,14 @@ class SiteProcess:
         extra_args: list[str] | None = None,
     ) -> None:
         self.db_path = Path(db_path)
+        super().__init__(log_path or f"{self.db_path}.log")
         self.port = port
         self.token = token or secrets.token_urlsafe(32)
         self.users_file = Path(users_file) if users_file else None
         self.extra_env = dict(extra_env or {})
         self.workers = workers
-        self.log_path = Path(log_path) if log_path else Path(f"{self.db_path}.log")
         self.startup_timeout = startup_timeout
         self.extra_args = list(extra_args or [])
-        self.process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -86,7 +73,7 @@ class SiteProcess:
             cmd += ["--users", str(self.users_file)]
         return cmd + self.extra_args
 
-    def start(self) -> SiteProcess:
+    def start(self) -> Self:
         """Start the server and wait for /health; raise SiteStartError on failure."""
         if self.process is not None:
             return self
@@ -95,20 +82,12 @@ class SiteProcess:
         for _attempt in range(3):
             self.port = chosen or free_port()
             env = {**os.environ, **self.extra_env, "ANP_SITE_TOKEN": self.token}
-            self._log = self.log_path.open("ab")
-            self.process = subprocess.Popen(
-                self.command(),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=self._log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            process = self._spawn(self.command(), env)
             try:
                 self._wait_healthy()
                 return self
             except SiteStartError:
-                code = self.process.poll()
+                code = process.poll()
                 self.stop()
                 # Another process may have taken the free port between our check and its bind.
                 if (
@@ -138,38 +117,3 @@ class SiteProcess:
         raise SiteStartError(
             f"site not healthy after {self.startup_timeout:.0f}s: {self.log_tail()}"
         )
-
-    def log_tail(self, lines: int = 5) -> str:
-        """The last lines of the server's log (which never holds the token)."""
-        try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return " | ".join(text.strip().splitlines()[-lines:])
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the server's process group: SIGTERM, then SIGKILL after `timeout` seconds."""
-        process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-
-    def __enter__(self) -> SiteProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()

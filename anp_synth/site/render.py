@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from anp_synth.layout import body_parts
 from anp_synth.post import is_language
 from anp_synth.site.assets import SCRIPT, STYLESHEET
 from anp_synth.site.auth import session_hash
@@ -85,6 +86,7 @@ env = Environment(
 env.filters["safe_url"] = safe_url
 env.filters["label"] = label
 env.filters["lang"] = lang
+env.filters["body_parts"] = body_parts
 env.filters["slugify"] = slugify
 env.filters["media_url"] = media_url
 env.globals["stylesheet_url"] = STYLESHEET.url

@@ -167,3 +167,9 @@ def test_rollback_purges_the_edge_too(
         home = client.get(edge.url + "/")
         assert _verdict(home) == "MISS" and posts[0]["title"] not in home.text
         assert client.get(edge.url + gone).status_code == 404
+
+
+def test_the_readme_shows_the_shipped_vcl() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- vcl:begin -->\n```vcl\n", 1)[1].split("```\n<!-- vcl:end -->")[0]
+    assert shown == vcl_source()

@@ -94,11 +94,13 @@ def test_the_purge_test_through_varnish_in_front_of_wordpress(
             for p in posts
             if p is not target and key not in origin.get(f"/{p['slug']}/").headers["xkey"].split()
         )
+        report = []  # printed at the end (`pytest -s`): the README shows it
         for path in [*watched, unrelated]:
             edge.get(path)
             warm = edge.get(path)
             assert warm.status_code == 200 and _verdict(warm) == "HIT", (path, warm.headers)
             assert "xkey" not in warm.headers and "surrogate-key" not in warm.headers
+            report.append(f"warm  {_verdict(warm):5} age={warm.headers.get('age')}  {path}")
 
         new_title = "Retitled through the importer, purged at the edge"
         _write(data, [{**target, "title": new_title} if p is target else p for p in posts])
@@ -113,7 +115,18 @@ def test_the_purge_test_through_varnish_in_front_of_wordpress(
         paths = [*watched, unrelated]
         with ThreadPoolExecutor(len(paths)) as pool:
             answers = dict(zip(paths, pool.map(fetch, paths), strict=True))
+        answered = time.monotonic()
 
+    for path, (sent, resp) in answers.items():
+        fresh = (
+            "new title" if new_title in resp.text else "unrelated" if path == unrelated else "OLD"
+        )
+        report.append(f"after {_verdict(resp):5} {fresh}  {path}  (sent at +{sent:.3f} s)")
+    slowest = max(at for at, _ in answers.values())
+    report.append(
+        f"{len(answers)} pages asked within {slowest:.3f} s after the import returned, "
+        f"all answered within {answered - returned:.3f} s"
+    )
     for path in watched:
         sent, resp = answers[path]
         assert sent <= STALE_WINDOW_S, (path, sent)
@@ -125,3 +138,5 @@ def test_the_purge_test_through_varnish_in_front_of_wordpress(
     purges = [r for r in records if r.get("action") == "purge"]
     assert purges and purges[-1]["keys"] == 1  # an update in place: the post's key alone
     assert purges[-1]["dropped"] >= len(watched)
+    report.append("run log: " + orjson.dumps({**purges[-1], "edge": "varnish=$EDGE"}).decode())
+    print("\n" + "\n".join(report))

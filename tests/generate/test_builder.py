@@ -140,8 +140,9 @@ def test_variety_of_stacks_problems_scenarios(standard: list[dict[str, Any]]) ->
     # each stack has its own tools and a snippet in its own language
     for stack in vocab.stacks:
         posts = [p for p in standard if p["meta"]["outline"]["stack"] == stack["name"]][:50]
-        assert {p["code"]["language"] for p in posts} == {stack["language"]}
-        assert {p["code"]["source"] for p in posts} <= set(stack["snippets"])
+        assert all(len(p["code"]) == 1 for p in posts)  # the built-ins: one whole snippet
+        assert {c["language"] for p in posts for c in p["code"]} == {stack["language"]}
+        assert {c["source"] for p in posts for c in p["code"]} <= set(stack["snippets"])
         own = [t for p in posts for t in p["meta"]["tools"] if t in stack["tools"]]
         assert len(own) >= 4 * len(posts)
     titles = {p["title"] for p in standard}

@@ -1,7 +1,8 @@
 """`profile show|stats|fit`: a fitted profile reproduces its sample within stated tolerances.
 
 Tolerances (issue 11): quantiles p10..p90 of body length and of tags per post within
-15%, distinct tags within 10%, weekday shares within 5 points.
+15%, distinct tags within 10%, weekday shares within 5 points; code blocks per post and
+lines per code block: p10..p90 within 15% (or 0.25, where a quantile is near 0).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ GENERATED = 5000
 CUSTOM = """name = "custom-site"
 [body]
 production_paragraphs = { values = [2, 6, 12, 30], weights = [3, 3, 2, 2] }
+[code]
+per_post = { values = [0, 1, 3, 8], weights = [2, 4, 3, 1] }
+lines = [3, 60]
 [tags]
 per_post = { values = [0, 1, 2, 3, 8], weights = [1, 5, 3, 2, 1] }
 stack_tags = false
@@ -56,6 +60,11 @@ def _assert_within_tolerances(sample: Shape, made: Shape) -> None:
         for q in QUANTILES:
             key = f"p{q}"
             assert abs(got[key] - want[key]) <= 0.15 * want[key], (name, key, want, got)
+    for name in ("code_blocks", "code_lines"):
+        want, got = getattr(sample, name).summary(), getattr(made, name).summary()
+        for q in QUANTILES:
+            key = f"p{q}"
+            assert abs(got[key] - want[key]) <= max(0.25, 0.15 * want[key]), (name, key, want, got)
     assert abs(len(made.tags) - len(sample.tags)) <= 0.10 * len(sample.tags)
     for day, share in sample.weekday_shares.items():
         assert abs(made.weekday_shares[day] - share) <= 5.0, (day, sample.weekday_shares)

@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from anp_synth.errors import UsageError
+from anp_synth.generate.builder import MixBuilder, PostBuilder, builder_for
 from anp_synth.generate.dataset import (
     Spec,
     generate,
@@ -19,6 +20,7 @@ from anp_synth.generate.dataset import (
     parse_shard,
     shard_range,
 )
+from anp_synth.generate.profile import from_text
 from tests.generate import golden
 
 GOLDEN_SHA = golden.RUN_SHA256.read_text().split()[0]
@@ -145,3 +147,24 @@ def test_a_new_file_never_sits_beside_the_old_files_manifest(
     # the new posts are in place; the manifest that described the old ones is gone
     assert len(out.read_bytes().splitlines()) == 5
     assert not old_manifest.exists()
+
+
+def test_a_large_run_makes_its_variants_up_front_and_gives_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anp_synth.generate import dataset
+
+    monkeypatch.setattr(dataset, "PREPARE_AT", 1000)
+    monkeypatch.setattr(dataset, "_builders", {})
+    result = generate(Spec(2852, 1000), str(tmp_path / "posts.jsonl"))
+    assert result.sha256 == GOLDEN_SHA
+    (builder,) = dataset._builders.values()
+    assert isinstance(builder, PostBuilder) and isinstance(builder._prose_variants, list)
+
+
+def test_a_mix_of_one_locale_is_that_locales_builder_with_the_same_posts() -> None:
+    spec = from_text("[mix]\nlocales = { ja_JP = 3 }\n", "one.toml")
+    builder = builder_for(spec)
+    assert isinstance(builder, PostBuilder) and builder.locale == "ja_JP"
+    mix = MixBuilder(spec, None, None, None)
+    assert all(builder.build(s) == mix.build(s) for s in range(5000, 5100))

@@ -14,6 +14,8 @@ from anp_synth.generate import profile as profiles
 from anp_synth.generate.builder import DEFAULT_WINDOW_DAYS, PostBuilder, builder_for
 from anp_synth.generate.dataset import Spec, generate
 from anp_synth.generate.profile import BUILTIN, Count, builtin, from_text, load, resolve
+from anp_synth.generate.vocab import locale_pools, vocabulary
+from anp_synth.post import Post
 from tests.generate import golden
 
 SAMPLE = range(20_000, 24_000)
@@ -64,9 +66,13 @@ def test_builtin_profiles_resolve_to_complete_files_that_read_back_equal() -> No
         ('[meta]\nchecklist = "five"\n', "'meta.checklist'", "must be an integer 0..1000"),
         ("[meta]\nchecklist = [8, 5]\n", "'meta.checklist'", "need 0 <= lo <= hi <= 1000"),
         ("[images]\nper_post = 0\n", "'images.per_post'", "an integer 1..1000"),
+        ("[code]\nper_post = 33\n", "'code.per_post'", "an integer 0..32"),
+        ("[code]\nlines = [10, 500]\n", "'code.lines'", "need 0 <= lo <= hi <= 200"),
+        ("[code]\nblocks = 2\n", "'code.blocks'", "allowed: per_post, lines"),
         ("[tags]\nzipf = -1\n", "'tags.zipf'", "a number 0..4"),
         ("[tags]\nstack_tags = 1\n", "'tags.stack_tags'", "true or false"),
         ("[stacks]\ndistinct = 15\n", "'stacks.distinct'", "must be 1..14"),
+        ("[authors]\ndistinct = 1001\n", "'authors.distinct'", "must be 1..1000"),
         ("[body]\nclos_per_mille = 2\n", "'body.clos_per_mille'", "unknown key"),
         ("[body]\ncloser_per_mille = 1001\n", "'body.closer_per_mille'", "0..1000"),
         ("[published]\nweekdays = { mon = 1, funday = 2 }\n", "'published.weekdays'", "mon..sun"),
@@ -142,6 +148,37 @@ def test_counts_fixed_ranges_and_weights_shape_the_lists(tmp_path: Path) -> None
     assert {len(p["tags"]) for p in posts} == {3}
 
 
+def test_code_blocks_per_post_and_their_lines(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "[code]\nper_post = { values = [0, 2, 6], weights = [1, 2, 1] }\nlines = [5, 80]\n",
+    )
+    builder = PostBuilder(load(path), "en_US")
+    posts = [builder.build(seed) for seed in SAMPLE]
+    blocks = Counter(len(p["code"]) for p in posts)
+    assert set(blocks) == {0, 2, 6}
+    assert 0.42 < blocks[2] / len(posts) < 0.58  # weight 2 of 4
+    lengths = [len(c["source"].splitlines()) for p in posts for c in p["code"]]
+    assert min(lengths) == 5 and max(lengths) == 80 and 35 < sum(lengths) / len(lengths) < 50
+    for p in posts:
+        Post.model_validate(p)
+        stack = next(s for s in vocabulary().stacks if s["name"] == p["meta"]["outline"]["stack"])
+        for code in p["code"]:
+            assert code["language"] == stack["language"] == p["meta"]["code_language"]
+            # n lines of the stack's own snippets, read on from one (a blank line between two)
+            first = code["source"].split("\n", 1)[0]
+            assert any(s.startswith(first + "\n") for s in stack["snippets"]), first
+            lines = set(code["source"].splitlines())
+            assert lines <= {ln for s in stack["snippets"] for ln in s.splitlines()} | {""}
+    whole = PostBuilder(from_text("[code]\nper_post = 3\nlines = 0\n", "w.toml"), "en_US")
+    for seed in SAMPLE[:200]:
+        post = whole.build(seed)
+        stack_name = post["meta"]["outline"]["stack"]
+        snippets = next(s["snippets"] for s in vocabulary().stacks if s["name"] == stack_name)
+        assert len(post["code"]) == 3 and all(c["source"] in snippets for c in post["code"])
+        assert len({c["source"] for c in post["code"]}) == min(3, len(snippets))
+
+
 def test_cardinality_and_zipf_of_tags_stacks_and_authors(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
@@ -159,6 +196,15 @@ def test_cardinality_and_zipf_of_tags_stacks_and_authors(tmp_path: Path) -> None
     authors = Counter(p["author"] for p in posts).most_common()
     assert len(authors) == 4
     assert 3.4 < authors[0][1] / authors[1][1] < 4.6  # zipf 2: rank 1 is 4x rank 2
+
+
+@pytest.mark.parametrize("locale", ["en_US", "ja_JP", "ru_RU"])
+def test_a_multi_author_site_gets_hundreds_of_distinct_authors(tmp_path: Path, locale: str) -> None:
+    builder = PostBuilder(load(_write(tmp_path, "[authors]\ndistinct = 800\nzipf = 0\n")), locale)
+    authors = Counter(builder.build(seed)["author"] for seed in range(20_000, 32_000))
+    assert 780 < len(authors) <= 800  # 12,000 posts over 800 equally likely names reach nearly all
+    # the first 60 are the built-ins' authors: a profile with fewer keeps its bytes
+    assert set(authors) <= set(locale_pools(locale).authors[:800])
 
 
 def test_view_counts_follow_median_and_sigma(tmp_path: Path) -> None:

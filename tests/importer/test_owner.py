@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,6 +63,36 @@ def _confirmed(ledger: Path) -> int:
         return led.item_states().get(ItemState.CONFIRMED, 0)
 
 
+def _write_lock_free(ledger: Path) -> bool:
+    # The test reaches inside SQLite here (not the Ledger API) on purpose: it asks only
+    # whether another process holds the write lock, which the ledger has no method for.
+    db = sqlite3.connect(ledger, timeout=0.2, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        db.close()
+
+
+def _pause_outside_a_write(proc: subprocess.Popen[str], ledger: Path) -> None:
+    """SIGSTOP `proc` at a moment it holds no ledger transaction.
+
+    A process stopped inside a write transaction blocks every other writer (SQLite's lock),
+    which is not what this test is about; on a busy machine a stop can land there, so the
+    pause is retried, bounded, until the lock is free while the process is stopped.
+    """
+    for _ in range(100):
+        os.kill(proc.pid, signal.SIGSTOP)
+        if _write_lock_free(ledger):
+            return
+        os.kill(proc.pid, signal.SIGCONT)
+        time.sleep(0.05)
+    raise AssertionError("could not pause the import outside a ledger write in 100 tries")
+
+
 def _liveness(ledger: Path) -> Liveness:
     with Ledger.open_readonly(ledger) as led:
         return led.run(1).liveness()
@@ -76,7 +107,7 @@ def test_a_paused_import_whose_run_was_taken_over_stops_naming_the_new_owner(
     a = _import(path, site, ledger, "--batch-size", "2", "--concurrency", "1")
     try:
         _until("A's first confirmed batch", lambda: _confirmed(ledger) > 0)
-        os.kill(a.pid, signal.SIGSTOP)
+        _pause_outside_a_write(a, ledger)
         _until("A's heartbeat to go stale", lambda: _liveness(ledger) is Liveness.STALE)
         paused_at = _confirmed(ledger)
         assert paused_at < POSTS

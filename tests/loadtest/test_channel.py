@@ -15,7 +15,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ import psutil
 import pytest
 from junitparser import JUnitXml
 
+from tests.loadtest.procs import group_running, running, wait_for_requests
 from tests.loadtest.synthetic_samples import COUNT, SAMPLES
 
 LOCUSTFILE = Path(__file__).with_name("synthetic_locustfile.py")
@@ -177,25 +177,6 @@ def test_a_worker_that_dies_is_reported_and_its_sent_samples_counted(
     assert failed == ["every worker reported to the end"]
 
 
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _group_running(pgid: int) -> list[int]:
-    """The pids of group `pgid` that still run (zombies waiting to be reaped run nothing)."""
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and _running(proc.pid):
-                found.append(proc.pid)
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return found
-
-
 @pytest.mark.parametrize(
     ("sig", "processes"),
     [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)],
@@ -223,18 +204,8 @@ def test_an_interrupted_run_keeps_its_partial_report_with_every_request_made(
     )  # fmt: skip
     locust: list[psutil.Process] = []
     try:
-        # Once Locust's progress shows the replay going (or 60 s at most): interrupt.
-        deadline = time.monotonic() + 60
-        seen = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                seen = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                seen = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if seen > 0 and len(locust) >= 1 + (processes if processes > 1 else 0):
-                break
-            time.sleep(0.2)
+        # once Locust's progress shows the replay going (or 60 s at most): interrupt
+        seen, locust = wait_for_requests(proc, out, processes)
         assert 0 < seen < COUNT, seen  # mid-replay
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
@@ -247,8 +218,8 @@ def test_an_interrupted_run_keeps_its_partial_report_with_every_request_made(
     assert proc.returncode == 130, err
     assert err.strip().splitlines()[-1] == "interrupted", err
     assert "Traceback" not in err
-    assert [p.pid for p in locust if _running(p.pid)] == []
-    assert [g for g in groups if _group_running(g)] == []
+    assert [p.pid for p in locust if running(p.pid)] == []
+    assert [g for g in groups if group_running(g)] == []
     doc = json.loads((out / "summary.json").read_text())
     assert doc["interrupted"] and not doc["passed"]
     # every request made up to the interruption, none lost: as many as Locust itself counted

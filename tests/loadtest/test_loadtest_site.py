@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from anp_synth.loadtest import routes
 from tests.loadtest.conftest import CLI, SeededSite
 from tests.loadtest.slow_proxy import SlowProxy
 
@@ -96,6 +97,8 @@ def test_generous_thresholds_pass_and_reports_exist(first_run) -> None:
         ]
     assert locust_total == doc["aggregate"]["requests"]
     assert "/posts/[slug]" in result.stdout and "p95" in result.stdout
+    # every route the real scenarios produced is one a thresholds file may name
+    assert [r["route"] for r in doc["routes"] if routes.scenario_of(r["route"]) is None] == []
 
 
 def test_logged_in_traffic_bypasses_and_anonymous_traffic_hits(first_run) -> None:

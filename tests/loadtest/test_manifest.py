@@ -1,5 +1,6 @@
 import orjson
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from anp_synth.cli import app, main
@@ -79,3 +80,29 @@ def test_missing_or_bad_ledger_is_a_one_line_usage_error(tmp_path, capsys) -> No
     code = main(["export-targets", "--target", TARGET, "--ledger", str(tmp_path / "bad.sqlite")])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and "bad.sqlite" in err
+
+
+def test_export_targets_takes_the_ledger_from_the_env_and_needs_a_target(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    """--target and --ledger are the load test's own options (cli/options.py), shared."""
+    ledger = write_ledger(tmp_path / "l.sqlite", TARGET, items())
+    monkeypatch.setenv("ANP_LEDGER", str(ledger))
+    out = tmp_path / "m.json"
+    assert main(["export-targets", "--target", TARGET, "-o", str(out)]) == 0
+    assert len(orjson.loads(out.read_bytes())["posts"]) == 2
+    capsys.readouterr()
+    assert main(["export-targets", "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --target:"), err
+
+
+def test_loadtest_and_export_targets_describe_target_and_ledger_alike() -> None:
+    def helps(command: str) -> dict[str, str | None]:
+        cmd = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+        return {
+            p.name: getattr(p, "help", None) for p in cmd.params if p.name in ("target", "ledger")
+        }
+
+    assert helps("loadtest") == helps("export-targets")
+    assert "anp-ledger.sqlite" in (helps("loadtest")["ledger"] or "")

@@ -11,37 +11,14 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import psutil
 
 from tests.loadtest.conftest import CLI, SeededSite
+from tests.loadtest.procs import group_running, running, wait_for_requests
 
 WAIT_S = 60.0  # the most any step below may take (a hang guard)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    # a group of zombies only (an orphan not reaped yet) runs nothing
-    return any(_alive(p.pid) for p in psutil.process_iter() if _safe_pgid(p.pid) == pgid)
-
-
-def _safe_pgid(pid: int) -> int | None:
-    try:
-        return os.getpgid(pid)
-    except ProcessLookupError:
-        return None
 
 
 def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
@@ -58,17 +35,7 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     )  # fmt: skip
     locust: list[psutil.Process] = []
     try:
-        deadline = time.monotonic() + WAIT_S
-        requests = 0
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                requests = json.loads((out / "progress.json").read_text()).get("requests", 0)
-            except (OSError, ValueError):
-                requests = 0
-            locust = psutil.Process(proc.pid).children(recursive=True)
-            if requests > 0 and len(locust) >= 3:  # the master and its two workers
-                break
-            time.sleep(0.3)
+        requests, locust = wait_for_requests(proc, out, 2, WAIT_S)
         assert requests > 0 and len(locust) >= 3, (requests, locust)
         groups = {os.getpgid(p.pid) for p in locust}
         assert os.getpgid(proc.pid) not in groups  # Locust runs in a group of its own
@@ -82,9 +49,9 @@ def test_sigterm_stops_locusts_group_and_keeps_the_partial_figures(
     assert err.strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in err
     # Gone at once, not after the 3 minutes of --duration: every pid and the whole group.
-    survivors = [p.pid for p in locust if _alive(p.pid)]
+    survivors = [p.pid for p in locust if running(p.pid)]
     assert survivors == []
-    assert [g for g in groups if _group_alive(g)] == []
+    assert [g for g in groups if group_running(g)] == []
     doc = json.loads((out / "summary.json").read_text())
     assert doc["interrupted"] is True and doc["passed"] is False
     assert doc["aggregate"]["requests"] > 0

@@ -71,5 +71,49 @@ def test_bad_files_name_the_field(text: str, field: str) -> None:
 def test_invalid_toml_and_missing_file(tmp_path) -> None:
     with pytest.raises(InputError, match="invalid TOML"):
         thresholds.parse("[global\n", "t.toml")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="nope.toml: no such file"):
         thresholds.load(tmp_path / "nope.toml")
+
+
+def _refused(tmp_path, capsys, rules: str, *args: str) -> tuple[int, str]:
+    from anp_synth.cli import main
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    file = tmp_path / "t.toml"
+    file.write_text(rules)
+    code = main(["loadtest", "--target", "http://127.0.0.1:9", "--manifest", str(manifest),
+                 "--out", str(tmp_path / "out"), "--thresholds", str(file), *args])  # fmt: skip
+    return code, capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_a_route_no_scenario_makes_is_refused_before_the_run(tmp_path, capsys) -> None:
+    code, line = _refused(tmp_path, capsys, '[routes."/post/[slug]"]\np95_ms = 10\n')
+    assert code == 2
+    assert line.startswith(f"error: {tmp_path / 't.toml'}: field 'routes.\"/post/[slug]\"':")
+    assert "no scenario makes it" in line and "/posts/[slug], /, /page/[n]" in line
+    assert not (tmp_path / "out" / "settings.json").exists()  # Locust never started
+
+
+@pytest.mark.parametrize(
+    ("route", "args", "why"),
+    [
+        ("[member] /posts/[slug]", [], "member scenario, which does not run here (it needs an"),
+        ("/search", ["--weights", "browser=0"], "browser scenario, which does not run here (its"),
+        ("[asset] /media/…", [], "assets scenario, which does not run here (readers fetch no"),
+    ],
+)
+def test_a_route_whose_scenario_does_not_run_is_refused(
+    tmp_path, capsys, route: str, args: list[str], why: str
+) -> None:
+    code, line = _refused(tmp_path, capsys, f'[routes."{route}"]\np95_ms = 10\n', *args)
+    assert code == 2 and why in line, line
+    assert "[member]" not in line.partition("the routes of this run:")[2]  # no accounts here
+
+
+def test_with_your_own_locustfile_route_names_are_yours(tmp_path, capsys) -> None:
+    locustfile = tmp_path / "mine.py"
+    locustfile.write_text("")
+    code, line = _refused(tmp_path, capsys, '[routes."/mine"]\np95_ms = 10\n',
+                          "--locustfile", str(locustfile))  # fmt: skip
+    assert code == 1 and "cannot reach" in line  # past the check, at the (dead) target

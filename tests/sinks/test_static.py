@@ -13,7 +13,7 @@ from anp_synth.importer.ledger import Ledger
 from anp_synth.importer.verify import verify
 from anp_synth.sinks.registry import create_sink
 from anp_synth.sinks.static.files import TMP_SUFFIX, StaticSink
-from anp_synth.sinks.static.markdown import read_post
+from anp_synth.sinks.static.markdown import body, read_post
 from anp_synth.sinks.static.skeleton import init_site
 from tests.importer.posts import edited, post, run_import, write_jsonl
 
@@ -54,7 +54,7 @@ def test_posts_land_where_the_generator_looks(generator: str, tmp_path: Path) ->
     assert f'\nsource_id: "{p["source_id"]}"' in head
     assert '\nlang: "en"' in head and '\nlanguage: "en"' in head
     text = data.decode()
-    assert f"```{p['code']['language']}\n{p['code']['source']}```" in text
+    assert f"```{p['code'][0]['language']}\n{p['code'][0]['source']}```" in text
     assert "\n- check pagination on deep pages\n" in text
     assert (
         f"![reducing build time with python services visual reference 1]({p['image']['url']})"
@@ -213,3 +213,15 @@ def test_a_file_deleted_behind_the_sinks_back_is_created_again(tmp_path: Path) -
     again = sink.upsert(post(70), idempotency_key="k2")
     assert (first.outcome, again.outcome) == ("created", "created")
     assert read_post((sink.folder / f"{post(70)['slug']}.md").read_bytes()) == post(70)
+
+
+def test_every_code_block_is_fenced_with_its_language() -> None:
+    p = post(2852)
+    p["code"] = [
+        {"language": "python", "source": "print('one')\n"},
+        {"language": "c++", "source": "a ``` b\n"},  # a fence inside: the fence grows
+    ]
+    text = body(p)
+    assert "```python\nprint('one')\n```" in text
+    assert "````c++\na ``` b\n````" in text
+    assert text.index("```python") < text.index("````c++") < text.index("## implementation")

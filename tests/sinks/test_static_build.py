@@ -47,7 +47,7 @@ def test_every_post_has_its_page(built) -> None:  # type: ignore[no-untyped-def]
         page = out / "posts" / p["slug"] / "index.html"
         assert page.is_file(), page
         html = page.read_text(encoding="utf-8")
-        assert p["code"]["language"] in html and p["checklist"][0] in html
+        assert p["code"][0]["language"] in html and p["checklist"][0] in html
         assert f'<html lang="{p["language"]}">' in html  # the front matter's `lang`
     assert posts[1]["language"] == "ja" and posts[2]["language"] == "en"
     home = listed(out / "index.html")

@@ -38,7 +38,7 @@ def test_body_has_lead_image_sections_code_and_checklist_in_order() -> None:
         html.index('class="anp-lead"'),
         html.index("<figure"),
         html.index("<h2>production checks</h2>"),
-        html.index(f'<pre class="wp-block-code language-{POST["code"]["language"]}">'),
+        html.index(f'<pre class="wp-block-code language-{POST["code"][0]["language"]}">'),
         html.index("<h2>implementation checklist</h2>"),
         html.index('<ul class="anp-checklist">'),
         html.index("<h2>final notes</h2>"),
@@ -51,7 +51,7 @@ def test_body_has_lead_image_sections_code_and_checklist_in_order() -> None:
 def test_markup_in_the_post_is_text_never_tags() -> None:
     post = copy.deepcopy(POST)
     post["sections"][0]["paragraphs"][0] = "<script>x()</script>"
-    post["code"]["source"] = "a < b && c > d"
+    post["code"][0]["source"] = "a < b && c > d"
     post["checklist"][0] = "<b>bold</b>"
     post["image"]["caption"] = 'say "hi" <i>'
     post["image"]["url"] = 'https://e.example/a.png" onerror="x'
@@ -82,3 +82,23 @@ def test_terms_are_unique_in_first_mention_order() -> None:
     post["meta"]["stack"] = ["rust", "systems", "rust"]
     assert categories_of(post) == ["rust", "systems"]
     assert tags_of(POST) == list(dict.fromkeys(POST["tags"]))
+
+
+def test_every_code_block_is_a_code_block_between_the_last_paragraphs() -> None:
+    post = copy.deepcopy(POST)
+    post["code"] = [
+        {"language": "python", "source": "first()\n"},
+        {"language": "bash", "source": "echo <second> && done\n"},
+    ]
+    html = render_content(post)
+    assert html.count("<!-- wp:code") == 2 == html.count("</code></pre>")
+    last = post["sections"][0]["paragraphs"][-1]
+    order = [
+        html.index('<pre class="wp-block-code language-python"><code>first()'),
+        html.index(f"<p>{last}</p>"),
+        html.index('<pre class="wp-block-code language-bash"><code>echo &lt;second&gt; &amp;&amp;'),
+        html.index("<h2>implementation checklist</h2>"),
+    ]
+    assert order == sorted(order)
+    post["code"] = []
+    assert "wp:code" not in render_content(post)

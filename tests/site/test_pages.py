@@ -36,7 +36,12 @@ def test_post_page_shows_everything_of_the_post_like_the_seed_article(
     page = client.get(f"/posts/{post['slug']}").text
     text = html.unescape(page)
     assert f"<h1>{html.escape(post['title'], quote=False)}</h1>" in page
-    for value in (post["lead"], post["author"], post["image"]["caption"], post["code"]["source"]):
+    for value in (
+        post["lead"],
+        post["author"],
+        post["image"]["caption"],
+        post["code"][0]["source"],
+    ):
         assert value in text
     assert f"image source: {post['image']['source']}" in text
     # the image is the site's own placeholder route
@@ -46,7 +51,7 @@ def test_post_page_shows_everything_of_the_post_like_the_seed_article(
         assert f"<h2>{section['heading']}</h2>" in page
         for paragraph in section["paragraphs"]:
             assert f"<p>{html.escape(paragraph, quote=False)}</p>" in page
-    assert f'<pre><code class="language-{post["code"]["language"]}">' in page
+    assert f'<pre><code class="language-{post["code"][0]["language"]}">' in page
     assert all(f"<li>{item}</li>" in page for item in post["checklist"])
     assert "alphanode post meta" in page and "Similar Posts" in page
     meta = post["meta"]
@@ -236,3 +241,23 @@ def test_description_canonical_and_open_graph(app_client: TestClient) -> None:
     assert _head_value(home, "property", "og:type") == "website"
     assert _head_value(home, "rel", "canonical", "href") == "http://testserver/"
     assert _head_value(home, "name", "description") == "Latest posts on alphanode."
+
+
+def test_a_post_page_shows_every_code_block_in_its_place(app_client: TestClient) -> None:
+    code = [
+        {"language": "python", "source": "first = 1\n"},
+        {"language": "bash", "source": "echo <two>\n"},
+        {"language": "sql", "source": "select 3;\n"},
+    ]
+    post = make_post(3002, code=code)
+    _put(app_client, post)
+    page = app_client.get(f"/posts/{post['slug']}").text
+    blocks = re.findall(r'<pre><code class="language-([a-z]+)">([^<]*)</code></pre>', page)
+    assert blocks == [
+        ("python", "first = 1\n"),
+        ("bash", "echo &lt;two&gt;\n"),
+        ("sql", "select 3;\n"),
+    ]
+    last = html.escape(post["sections"][0]["paragraphs"][-1], quote=False)
+    assert page.index("first = 1") < page.index(f"<p>{last}</p>") < page.index("select 3;")
+    assert page.index("select 3;") < page.index("implementation checklist")

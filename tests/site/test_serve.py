@@ -142,3 +142,67 @@ def test_a_write_on_one_worker_purges_every_workers_cache(tmp_path: Path) -> Non
             assert in_a_row == 30
         log = read_log_when(site, '"path":"/api/posts/alphanode-960000"')
         assert log.count('"method":"PUT"') == 2
+
+
+def _serve_refused(tmp_path: Path, db: Path, *args: str) -> str:
+    """`site serve` that must refuse at once: exit 2, one line, no URL announced, no file."""
+    before = set(tmp_path.rglob("*"))
+    env = {k: v for k, v in os.environ.items() if k != "ANP_SITE_TOKEN"}
+    done = subprocess.run(
+        [*CLI, "site", "serve", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, done.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "http://" not in done.stderr  # the URL is announced only once it can be served
+    assert set(tmp_path.rglob("*")) == before  # no token, no users file, no database
+    return lines[0]
+
+
+def _foreign_sqlite(path: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY)")
+    db.close()
+
+
+@pytest.mark.parametrize(
+    ("make", "name", "needle"),
+    [
+        (lambda p: p.write_bytes(b"not a database, just text\n" * 100), "garbage.db",
+         "not an SQLite database"),
+        (lambda p: p.mkdir(), "adir", "is a directory"),
+        (_foreign_sqlite, "ledger.sqlite", "an SQLite file, but not the site's (tables runs)"),
+    ],
+)  # fmt: skip
+def test_a_db_that_is_not_the_sites_is_refused(
+    tmp_path: Path, make, name: str, needle: str
+) -> None:
+    db = tmp_path / name
+    make(db)
+    line = _serve_refused(tmp_path, db, "--port", str(free_port()))
+    assert line.startswith(f"error: --db: {db}") and needle in line
+
+
+def test_a_db_whose_folder_cannot_be_made_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("a file where a folder should be")
+    line = _serve_refused(tmp_path, tmp_path / "file" / "sub" / "site.db")
+    assert line.startswith("error: --db: cannot create") and "is not a folder" in line
+
+
+def test_a_port_in_use_is_refused_before_the_url_is_announced(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        for workers in ("1", "2"):
+            line = _serve_refused(tmp_path, tmp_path / "s.db", "--port", str(port),
+                                  "--workers", workers)  # fmt: skip
+            assert line == f"error: --port: 127.0.0.1:{port} is in use by another program"

@@ -111,7 +111,7 @@ def test_html_in_a_post_is_escaped(wordpress: WordPress, wp_sink: WordPressSink)
     post = _post(910003)
     post["title"] = "<script>alert(1)</script> & co"
     post["sections"][0]["paragraphs"][0] = '<img src=x onerror="alert(2)">'
-    post["code"]["source"] = "if a < b && c > d: print('<b>')"
+    post["code"][0]["source"] = "if a < b && c > d: print('<b>')"
     result = wp_sink.upsert(post, idempotency_key=_key())
     page = httpx.get(result.url, timeout=30).text
     assert "<script>alert(1)</script>" not in page

@@ -60,6 +60,7 @@ class Ledger(Runs, Changes):
             self.db = schema.connect(self.path, readonly=readonly)
             if readonly:
                 schema.check(self.db)
+                self._spelling = schema.stored_spellings(self.db)
             else:
                 schema.migrate(self.db)
         except sqlite3.DatabaseError as exc:

@@ -8,6 +8,8 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from anp_synth.target import identity
+
 
 def now_iso() -> str:
     """The current UTC time as the runs table stores it (`2026-01-02T03:04:05Z`)."""
@@ -19,6 +21,13 @@ class LedgerFile:
 
     path: Path
     db: sqlite3.Connection
+    # identity → the spelling an old, not yet migrated ledger opened read-only holds
+    _spelling: dict[str, str] = {}
+
+    def _target(self, target: str) -> str:
+        """The one spelling of a target in this ledger (see anp_synth.target)."""
+        same = identity(target)
+        return self._spelling.get(same, same)
 
     def _check_owner(self) -> None:
         """Inside every write transaction: refuse a write by a process that lost its run

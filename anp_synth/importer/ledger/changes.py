@@ -69,6 +69,7 @@ class Changes(Items):
         A post re-sent after a crash comes back "unchanged" although this run wrote it: the
         base hash recorded before the first send tells whether this run created or updated it.
         """
+        target = self._target(target)
         if not results:
             return []
         known = self.known(target, [r.source_id for r in results])

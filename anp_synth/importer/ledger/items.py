@@ -142,6 +142,7 @@ class Items(LedgerFile):
 
     def known(self, target: str, source_ids: Sequence[str]) -> dict[str, Known]:
         """What the ledger knows of these posts, in one query per 500 ids."""
+        target = self._target(target)
         out: dict[str, Known] = {}
         for start in range(0, len(source_ids), LOOKUP):
             chunk = source_ids[start : start + LOOKUP]
@@ -172,6 +173,7 @@ class Items(LedgerFile):
         records the change even when the target now answers "unchanged", and `origin_run`
         keeps the run that sent it (see `confirm` for which run the change is recorded under).
         """
+        target = self._target(target)
         now = time.time()
         rows = []
         for p in planned:
@@ -214,6 +216,7 @@ class Items(LedgerFile):
     def remember_digests(self, target: str, digests: Sequence[Digest]) -> None:
         """Record the line digest of confirmed posts found unchanged by content hash, so the
         next rerun skips them on the fast path (after a repair, or a reformatted file)."""
+        target = self._target(target)
         with self._tx():
             self.db.executemany(
                 "UPDATE items SET raw_digest = ? WHERE target = ? AND source_id = ? AND state = ?",
@@ -226,6 +229,7 @@ class Items(LedgerFile):
         The batch name lets a resumed run resend exactly that batch, so a target that
         replays Idempotency-Keys answers with what it did the first time (with `previous`).
         """
+        target = self._target(target)
         now = time.time()
         with self._tx():
             self.db.executemany(
@@ -241,6 +245,7 @@ class Items(LedgerFile):
         and a request (a timeout whose write landed) may have written them: they stay in
         flight, so the rerun that resends them records the change and rollback waits for it.
         """
+        target = self._target(target)
         now = time.time()
         with self._tx():
             self.db.executemany(
@@ -271,6 +276,7 @@ class Items(LedgerFile):
     ) -> Iterator[Item]:
         """Items by source id, optionally of one target, last written by one run, in one state."""
         where, params = [], []
+        target = None if target is None else self._target(target)
         for col, val in (("target", target), ("run_id", run_id), ("state", state)):
             if val is not None:
                 where.append(f"{col} = ?")
@@ -293,6 +299,7 @@ class Items(LedgerFile):
 
     def undo_created(self, target: str, source_ids: Sequence[str]) -> None:
         """Forget posts that a rollback deleted from the target."""
+        target = self._target(target)
         with self._tx():
             self.db.executemany(
                 "DELETE FROM items WHERE target = ? AND source_id = ?",
@@ -301,6 +308,7 @@ class Items(LedgerFile):
 
     def undo_updated(self, target: str, restored: Sequence[Restored]) -> None:
         """Record posts a rollback restored."""
+        target = self._target(target)
         now = time.time()
         with self._tx():
             self.db.executemany(
@@ -316,6 +324,7 @@ class Items(LedgerFile):
 
     def replace_target_items(self, target: str, posts: Iterable[TargetPost]) -> int:
         """Rebuild a target's items from the target itself; returns how many it wrote."""
+        target = self._target(target)
         now = time.time()
         n = 0
         with self._tx():

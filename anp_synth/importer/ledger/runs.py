@@ -87,6 +87,7 @@ class Runs(LedgerFile):
         pid = os.getpid() if pid is None else pid
         now = time.time()
         self._held = None
+        target = self._target(target)
         with self._tx():
             resume = self._take_over_running(file, target, pid, now, stale_after)
             if resume is None:
@@ -106,7 +107,7 @@ class Runs(LedgerFile):
                     (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
                 )
                 run_id = int(cur.lastrowid or 0)
-        self._held = (run_id, pid)
+            self._held = (run_id, pid)  # before the commit: no moment holds it unrecorded
         return self.run(run_id)
 
     def _check_owner(self) -> None:
@@ -255,6 +256,6 @@ class Runs(LedgerFile):
         params: list[Any] = [RunState.ROLLED_BACK]
         if target is not None:
             sql += " AND r.target = ?"
-            params.append(target)
+            params.append(self._target(target))
         row = self.db.execute(sql + " ORDER BY r.id DESC LIMIT 1", params).fetchone()
         return None if row is None else Run.from_row(row)

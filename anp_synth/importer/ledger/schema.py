@@ -18,8 +18,9 @@ import sqlite3
 from pathlib import Path
 
 from anp_synth.importer.ledger.states import ItemState
+from anp_synth.target import identity
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 2: items.gave_up; 3: every target in its one spelling (anp_synth.target)
 
 _TABLES = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -110,6 +111,15 @@ def connect(path: Path, *, readonly: bool = False, timeout: float = 30.0) -> sql
     return db
 
 
+def version(db: sqlite3.Connection) -> int:
+    """The schema version the file records (0 for a file without one)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # no meta table: nothing written yet
+        return 0
+    return int(row[0]) if row is not None else 0
+
+
 def migrate(db: sqlite3.Connection) -> None:
     """Create the tables, bring an older ledger's up to date, record the schema version."""
     db.executescript(_TABLES)
@@ -121,6 +131,8 @@ def migrate(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE items ADD COLUMN {name} {decl}")
                 if backfill:
                     db.execute(backfill)
+        if version(db) < 3:
+            _one_spelling_per_target(db)
         db.execute(
             "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE"
             " SET value = excluded.value WHERE CAST(meta.value AS INTEGER) < ?",
@@ -130,6 +142,40 @@ def migrate(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _one_spelling_per_target(db: sqlite3.Connection) -> None:
+    # Before version 3 a target was stored as typed: `http://127.0.0.1:8000/` and
+    # `http://127.0.0.1:8000` were two targets. Rewrite each to its identity; where one post
+    # was stored under two spellings, the row written last wins.
+    db.create_function("anp_target", 1, identity, deterministic=True)
+    for table in ("runs", "changes"):
+        db.execute(
+            f"UPDATE {table} SET target = anp_target(target) WHERE target != anp_target(target)"
+        )
+    old = [t for (t,) in db.execute("SELECT DISTINCT target FROM items") if identity(t) != t]
+    cols = [r[1] for r in db.execute("PRAGMA table_info(items)")]
+    picked = ", ".join("?" if c == "target" else c for c in cols)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c not in ("target", "source_id"))
+    for spelling in old:
+        db.execute(
+            f"INSERT INTO items ({', '.join(cols)}) SELECT {picked} FROM items WHERE target = ? "
+            f"ON CONFLICT (target, source_id) DO UPDATE SET {updates} "
+            "WHERE excluded.updated > items.updated",
+            (identity(spelling), spelling),
+        )
+        db.execute("DELETE FROM items WHERE target = ?", (spelling,))
+
+
+def stored_spellings(db: sqlite3.Connection) -> dict[str, str]:
+    """For a ledger older than version 3 read without migrating it: each target's identity →
+    the spelling the file holds (the newest run's, when it holds several)."""
+    if version(db) >= 3:
+        return {}
+    in_items = [t for (t,) in db.execute("SELECT DISTINCT target FROM items")]
+    by_run = [t for (t,) in db.execute("SELECT target FROM runs GROUP BY target ORDER BY max(id)")]
+    newest = {identity(t): t for t in [*in_items, *by_run]}  # later spellings win
+    return {same: t for same, t in newest.items() if same != t}
 
 
 def check(db: sqlite3.Connection) -> None:

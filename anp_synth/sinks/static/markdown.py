@@ -11,11 +11,13 @@ language (Liquid, Hugo shortcodes) in a post can act on the site.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
 import orjson
+
+from anp_synth.layout import body_parts
 
 # The post's own fields, in the order they are written (and the model's order).
 POST_KEYS = (
@@ -107,25 +109,22 @@ def _list(items: Iterable[str]) -> str:
     return "\n".join(f"- {text(item)}" for item in items)
 
 
+_BLOCKS: dict[str, Callable[[Any], str]] = {"paragraph": text, "code": _code, "checklist": _list}
+
+
 def body(post: dict[str, Any]) -> str:
-    """The post as a reader sees it, laid out like the seed article: lead, figure, the
-    sections, the code block after the first section, the checklist in the second."""
+    """The post as a reader sees it, laid out like the seed article (anp_synth.layout): lead,
+    figure, the sections with their paragraphs, fenced code blocks and the checklist."""
     image = post["image"]
     caption = f"{image['caption']}. image source: {image['source']}"
     parts = [
         text(post["lead"]),
         f"![{text(image['caption'])}]({_url(image['url'])})\n*{text(caption)}*",
     ]
-    sections = post["sections"]
-    for index, section in enumerate(sections):
-        parts.append(f"## {text(section['heading'])}")
-        parts.extend(text(p) for p in section["paragraphs"])
-        if index == 0:
-            parts.append(_code(post["code"]))
-        if index == 1 or (index == len(sections) - 1 and len(sections) < 2):
-            parts.append(_list(post["checklist"]))
-    if not sections:
-        parts.extend([_code(post["code"]), _list(post["checklist"])])
+    for part in body_parts(post):
+        if part.heading is not None:
+            parts.append(f"## {text(part.heading)}")
+        parts.extend(_BLOCKS[block.kind](block.value) for block in part.blocks)
     return "\n\n".join(parts) + "\n"
 
 

@@ -7,10 +7,13 @@ WordPress does not run `wpautop` over the code block.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
 import orjson
+
+from anp_synth.layout import body_parts
 
 # Meta keys (registered by the mu-plugin) whose value is the meta-box field as a JSON string.
 JSON_META = (
@@ -82,23 +85,23 @@ def _checklist(items: list[str]) -> str:
     )
 
 
+_BLOCKS: dict[str, Callable[[Any], str]] = {
+    "paragraph": _paragraph,
+    "code": _code,
+    "checklist": _checklist,
+}
+
+
 def render_content(post: dict[str, Any]) -> str:
-    """The post body as block HTML, laid out like the seed article (code after the first
-    section, checklist in the second)."""
+    """The post body as block HTML, laid out like the seed article (anp_synth.layout: code
+    blocks among the first section's last paragraphs, checklist in the second)."""
     parts = [_paragraph(post["lead"], "anp-lead"), _image(post["image"])]
-    sections = post["sections"]
-    for index, section in enumerate(sections):
-        parts.append(
-            f"<!-- wp:heading -->\n<h2>{_text(section['heading'])}</h2>\n<!-- /wp:heading -->"
-        )
-        parts.extend(_paragraph(p) for p in section["paragraphs"])
-        if index == 0:
-            parts.append(_code(post["code"]))
-        if index == 1 or (index == len(sections) - 1 and len(sections) < 2):
-            parts.append(_checklist(post["checklist"]))
-    if not sections:
-        parts.append(_code(post["code"]))
-        parts.append(_checklist(post["checklist"]))
+    for part in body_parts(post):
+        if part.heading is not None:
+            parts.append(
+                f"<!-- wp:heading -->\n<h2>{_text(part.heading)}</h2>\n<!-- /wp:heading -->"
+            )
+        parts.extend(_BLOCKS[block.kind](block.value) for block in part.blocks)
     return "\n\n".join(parts) + "\n"
 
 

@@ -57,6 +57,20 @@ def _paragraph(rng: random.Random) -> str:
     return " ".join(_sentence(rng) for _ in range(rng.randint(2, 5)))
 
 
+def _code(n: int) -> list[list[str]]:
+    """A post's code blocks as lines: mostly one short block, some tutorials with several long
+    ones (their own stream, so the other fields are those of the first fixtures)."""
+    rng = random.Random(n)
+    blocks = rng.choice([1, 1, 1, 2, 2, 3, 5])
+    return [
+        [
+            f"make step-{i} && echo '<done {i}>'"
+            for i in range(min(120, int(rng.lognormvariate(2, 0.8)) + 1))
+        ]
+        for _ in range(blocks)
+    ]
+
+
 def _post(rng: random.Random, n: int) -> dict:
     day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(540))
     while day.weekday() >= 5 and rng.random() < 0.9:
@@ -75,7 +89,7 @@ def _post(rng: random.Random, n: int) -> dict:
         "tags": tags,
         "categories": [rng.choice(CATEGORIES)],
         "paragraphs": [_paragraph(rng) for _ in range(rng.choice([2, 3, 4, 6, 8, 12, 20]))],
-        "code": rng.random() < 0.4,
+        "code": _code(n) if rng.random() < 0.4 else [],
         "images": rng.choice([0, 1, 1, 2, 4]),
         "views": int(rng.lognormvariate(6, 1.0)),
     }
@@ -89,10 +103,9 @@ def wxr(posts: list[dict]) -> str:
             for p in post["paragraphs"]
         ]
         body.insert(1, "<h2>How it works</h2>")
-        if post["code"]:
-            body.insert(
-                2, '<pre class="wp-block-code"><code>make build &amp;&amp; make deploy</code></pre>'
-            )
+        for lines in post["code"]:
+            code = escape("\n".join(lines))
+            body.insert(2, f'<pre class="wp-block-code"><code>{code}</code></pre>')
         body += ['<figure><img src="/img/x.png" alt="x"/></figure>'] * post["images"]
         terms = [
             f'<category domain="post_tag" nicename="{t}"><![CDATA[{t}]]></category>'
@@ -150,8 +163,8 @@ def markdown(post: dict, n: int) -> str:
             f"tags = [{tags}]\ncategories = [{cats}]\n+++\n"
         )
     body = ["# " + post["title"], *post["paragraphs"]]
-    if post["code"]:
-        body.insert(2, "```sh\nmake build\nmake deploy\n```")
+    for lines in post["code"]:
+        body.insert(2, "```sh\n" + "".join(f"{line}\n" for line in lines) + "```")
     body += ["![a figure](/img/x.png)"] * post["images"]
     return front + "\n" + "\n\n".join(body) + "\n"
 
