@@ -5,13 +5,13 @@ corpus, uninstall — in both write modes (the fallback's guarantees are in test
 from __future__ import annotations
 
 import html
+import uuid
 from collections import Counter
 from typing import Any
 
 import httpx
 import pytest
 
-from anp_synth.errors import SinkError
 from anp_synth.generate.builder import PostBuilder
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.base import UpsertResult
@@ -19,6 +19,8 @@ from anp_synth.sinks.wordpress import WordPressSink
 from anp_synth.sinks.wordpress.content import bulk_item
 from tests.site.hostile import HOSTILE, PageAudit, poison
 from tests.wordpress.site import WordPress
+from tests.wordpress.test_sink import _ok
+from tests.wordpress.test_sink import _rest as _sink_rest
 
 pytestmark = pytest.mark.wordpress
 BUILDER = PostBuilder()
@@ -26,14 +28,7 @@ BULK_MODES = pytest.mark.parametrize("wp_mode", ["hooks", "direct"])
 
 
 def _rest(site: WordPress) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{site.url}/wp-json", auth=(site.user, site.app_password), timeout=60
-    )
-
-
-def _ok(result: UpsertResult | SinkError) -> UpsertResult:
-    assert isinstance(result, UpsertResult), result
-    return result
+    return _sink_rest(site, timeout=60)
 
 
 def _item(seed: int) -> dict[str, Any]:
@@ -83,16 +78,19 @@ def test_the_route_refuses_what_it_must(wordpress: WordPress, wp_reader: WordPre
 
 @BULK_MODES
 def test_a_replayed_key_gets_the_first_answer(wp_sink: WordPressSink, wp_mode: str) -> None:
+    # Keys fresh per run: the site keeps answers for a day, and a key an earlier run used for
+    # other bytes (another generator version) is rightly refused (422 anp_key_reused).
+    run = uuid.uuid4().hex
     post = BUILDER.build(916300)
-    first = wp_sink.upsert(post, idempotency_key="replay-a")
+    first = wp_sink.upsert(post, idempotency_key=f"replay-a-{run}")
     assert first.outcome == "created"
     # The answer was lost and the client sends the same write again: it hears "created".
-    again = wp_sink.upsert(post, idempotency_key="replay-a")
+    again = wp_sink.upsert(post, idempotency_key=f"replay-a-{run}")
     assert (again.outcome, again.remote_id) == ("created", first.remote_id)
-    assert wp_sink.upsert(post, idempotency_key="replay-b").outcome == "unchanged"
+    assert wp_sink.upsert(post, idempotency_key=f"replay-b-{run}").outcome == "unchanged"
     changed = dict(post, title="a replayed update")
-    updated = wp_sink.upsert(changed, idempotency_key="replay-c")
-    replayed = wp_sink.upsert(changed, idempotency_key="replay-c")
+    updated = wp_sink.upsert(changed, idempotency_key=f"replay-c-{run}")
+    replayed = wp_sink.upsert(changed, idempotency_key=f"replay-c-{run}")
     assert updated.outcome == replayed.outcome == "updated"
     assert replayed.previous == post  # rollback still restores the first version
 
@@ -161,12 +159,14 @@ def test_the_hostile_corpus_renders_inert(
 def test_uninstall_drops_what_the_plugin_made(
     wordpress: WordPress, wp_reader: WordPressSink
 ) -> None:
-    wp_reader.upsert(BUILDER.build(919000), idempotency_key="u")  # makes the schema
+    wp_reader.upsert(
+        BUILDER.build(919000), idempotency_key=f"u-{uuid.uuid4().hex}"
+    )  # makes the schema
     dropped = wp_reader.uninstall()
     assert any(name.endswith("anp_synth_replay") for name in dropped)
     assert any(name.endswith("postmeta.anp_source_id") for name in dropped)
     assert wp_reader.uninstall() == []
     # The next import makes them again on first use.
-    again = wp_reader.upsert(BUILDER.build(919001), idempotency_key="u2")
+    again = wp_reader.upsert(BUILDER.build(919001), idempotency_key=f"u2-{uuid.uuid4().hex}")
     assert again.outcome == "created"
     assert len(wp_reader.uninstall()) == 2

@@ -187,37 +187,49 @@ def test_a_lost_ledger_makes_no_duplicates(
     assert _on_site(wp_sink, 921000) == _expected(posts)
 
 
+def _update_create_rollback(
+    site: WordPress,
+    sink: WordPressSink,
+    mode: str,
+    tmp: Path,
+    block: int,
+    sizes: tuple[int, int, int],
+) -> None:
+    """Import `base` posts of seed block `block`, then a run that edits the first `edited` and
+    creates `new` more; roll that run back: the site is as before (same posts, same URLs, the
+    previous version of an edited post exactly) and the created posts are gone."""
+    base_n, edited, new = sizes
+    base = [BUILDER.build(seed) for seed in range(block, block + base_n)]
+    ledger = tmp / "ledger.sqlite"
+    first = _cli(site, *_import_args(site, _write(tmp / "a.jsonl", base), ledger, mode))
+    assert first.returncode == 0, first.stderr
+    prefix = f"alphanode-{block // 1000:03d}"
+    before = _on_site(sink, block)
+    urls_before = {r.source_id: r.url for r in iter_all(sink) if r.source_id.startswith(prefix)}
+
+    second = [
+        dict(p, title=f"edited {p['title']}") if i < edited else p for i, p in enumerate(base)
+    ]
+    second += [BUILDER.build(seed) for seed in range(block + 100, block + 100 + new)]
+    run = _cli(site, *_import_args(site, _write(tmp / "b.jsonl", second), ledger, mode))
+    assert run.returncode == 0, run.stderr
+    assert _on_site(sink, block) == _expected(second)
+
+    back = _cli(site, "rollback", "--ledger", str(ledger), "--yes")
+    assert back.returncode == 0, back.stderr
+    assert _on_site(sink, block) == before
+    assert {
+        r.source_id: r.url for r in iter_all(sink) if r.source_id.startswith(prefix)
+    } == urls_before
+    restored = sink.get(base[0]["source_id"])
+    assert restored is not None and restored.post == base[0]
+
+
 @HOOKS_ONLY
 def test_rollback_of_an_update_and_create_run_restores_the_site(
     wordpress: WordPress, wp_sink: WordPressSink, wp_mode: str, tmp_path: Path
 ) -> None:
-    base = [BUILDER.build(seed) for seed in range(922000, 922060)]
-    ledger = tmp_path / "ledger.sqlite"
-    first = _cli(
-        wordpress, *_import_args(wordpress, _write(tmp_path / "a.jsonl", base), ledger, wp_mode)
-    )
-    assert first.returncode == 0, first.stderr
-    before = _on_site(wp_sink, 922000)
-    urls_before = {
-        r.source_id: r.url for r in iter_all(wp_sink) if r.source_id.startswith("alphanode-922")
-    }
-
-    second = [dict(p, title=f"edited {p['title']}") if i < 20 else p for i, p in enumerate(base)]
-    second += [BUILDER.build(seed) for seed in range(922100, 922130)]
-    run = _cli(
-        wordpress, *_import_args(wordpress, _write(tmp_path / "b.jsonl", second), ledger, wp_mode)
-    )
-    assert run.returncode == 0, run.stderr
-    assert sum(_on_site(wp_sink, 922000).values()) == 90
-
-    back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
-    assert back.returncode == 0, back.stderr
-    assert _on_site(wp_sink, 922000) == before
-    assert {
-        r.source_id: r.url for r in iter_all(wp_sink) if r.source_id.startswith("alphanode-922")
-    } == urls_before
-    restored = wp_sink.get(base[0]["source_id"])
-    assert restored is not None and restored.post == base[0]
+    _update_create_rollback(wordpress, wp_sink, wp_mode, tmp_path, 922000, (60, 20, 30))
 
 
 def test_rollback_restores_an_update_in_each_mode(
@@ -225,25 +237,7 @@ def test_rollback_restores_an_update_in_each_mode(
 ) -> None:
     """Per write path: a run that updates and creates is undone exactly (the previous version
     each mode stored is what comes back; the created posts are gone for good)."""
-    base = [BUILDER.build(seed) for seed in range(925000, 925008)]
-    ledger = tmp_path / "ledger.sqlite"
-    first = _cli(
-        wordpress, *_import_args(wordpress, _write(tmp_path / "a.jsonl", base), ledger, wp_mode)
-    )
-    assert first.returncode == 0, first.stderr
-    before = _on_site(wp_sink, 925000)
-    second = [dict(p, title=f"edited {p['title']}") if i < 3 else p for i, p in enumerate(base)]
-    second += [BUILDER.build(seed) for seed in range(925100, 925103)]
-    run = _cli(
-        wordpress, *_import_args(wordpress, _write(tmp_path / "b.jsonl", second), ledger, wp_mode)
-    )
-    assert run.returncode == 0, run.stderr
-    assert _on_site(wp_sink, 925000) == _expected(second)
-    back = _cli(wordpress, "rollback", "--ledger", str(ledger), "--yes")
-    assert back.returncode == 0, back.stderr
-    assert _on_site(wp_sink, 925000) == before
-    restored = wp_sink.get(base[1]["source_id"])
-    assert restored is not None and restored.post == base[1]
+    _update_create_rollback(wordpress, wp_sink, wp_mode, tmp_path, 925000, (8, 3, 3))
 
 
 @HOOKS_ONLY

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
@@ -68,7 +69,7 @@ def test_up_is_idempotent_and_quiet(wordpress: WordPress) -> None:
 
 def test_stop_then_up_keeps_the_content(wordpress: WordPress, wp_reader: WordPressSink) -> None:
     post = PostBuilder().build(914000)
-    wp_reader.upsert(post, idempotency_key="k")
+    wp_reader.upsert(post, idempotency_key=f"k-{uuid.uuid4().hex}")
     web = [int((STATE / name).read_text()) for name in ("nginx.pid", "php-fpm.pid")]
     children = _children(web)
     assert children, "nginx and php-fpm run worker processes"

@@ -34,9 +34,9 @@ def _post(seed: int) -> dict[str, Any]:
     return BUILDER.build(seed)
 
 
-def _rest(site: WordPress) -> httpx.Client:
+def _rest(site: WordPress, timeout: float = 30) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{site.url}/wp-json", auth=(site.user, site.app_password), timeout=30
+        base_url=f"{site.url}/wp-json", auth=(site.user, site.app_password), timeout=timeout
     )
 
 

@@ -522,13 +522,9 @@ class WordPressSink:
         writes: list[_Write] = []
         for index, post in enumerate(posts):
             sid = source_ids[index]
-            if not sid:
-                results[index] = TerminalSinkError("post has no source_id")
-                continue
-            try:
-                Post.model_validate(post)
-            except ValidationError as exc:
-                results[index] = TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
+            refused = _refusal(post, sid)
+            if refused is not None:
+                results[index] = refused
                 continue
             digest = content_hash(post)
             held = existing.get(sid, [])
@@ -618,13 +614,9 @@ class WordPressSink:
         encoded: list[tuple[int, bytes]] = []
         for index, post in enumerate(posts):
             sid = post.get("source_id") if isinstance(post, dict) else None
-            if not isinstance(sid, str) or not sid:
-                results[index] = TerminalSinkError("post has no source_id")
-                continue
-            try:
-                Post.model_validate(post)
-            except ValidationError as exc:
-                results[index] = TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
+            refused = _refusal(post, sid)
+            if refused is not None:
+                results[index] = refused
                 continue
             try:
                 item = bulk_item(post, content_hash(post))
@@ -759,6 +751,17 @@ class WordPressSink:
     def close(self) -> None:
         """Release connections."""
         self._client.close()
+
+
+def _refusal(post: dict[str, Any], sid: object) -> TerminalSinkError | None:
+    """Why a post cannot be sent (no source id, or not a valid post), else None."""
+    if not isinstance(sid, str) or not sid:
+        return TerminalSinkError("post has no source_id")
+    try:
+        Post.model_validate(post)
+    except ValidationError as exc:
+        return TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
+    return None
 
 
 def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:
