@@ -26,6 +26,8 @@ concept as its command-line option (`--target`).
 
 from __future__ import annotations
 
+import html
+import re
 from enum import IntEnum
 
 
@@ -151,3 +153,18 @@ class ApiError(Exception):
 def option_flag(option: str) -> str:
     """The command-line spelling of a concept: "spawn_rate" → "--spawn-rate"."""
     return "--" + option.replace("_", "-")
+
+
+EXCERPT_CHARS = 120  # the most of someone else's text an error message quotes
+_MARKUP = re.compile(r"<[^>]*>")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # includes ESC: no terminal escapes
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Someone else's text (an answer body, a log line) fit for a one-line message.
+
+    No markup, no control characters, whitespace collapsed to one line, at most `limit`
+    characters (cut with "…"): an error never pastes a page into the terminal.
+    """
+    flat = " ".join(_CONTROL.sub(" ", html.unescape(_MARKUP.sub(" ", text))).split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

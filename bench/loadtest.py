@@ -54,7 +54,7 @@ import psutil
 from anp_synth.edge.varnish import VarnishProcess
 from anp_synth.loadtest.runner import process_tree
 from anp_synth.loadtest.settings import Settings, Think
-from anp_synth.site.launcher import SiteProcess
+from anp_synth.site.launcher import SiteProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 10
@@ -135,8 +135,10 @@ def _start_k(processes: int, url: str, out: Path, env: dict[str, str]) -> subpro
         "-t", f"{DIST_SECONDS}s", "--csv", str(out / "locust"), "--only-summary",
         "--exit-code-on-error", "0", "--loglevel", "WARNING",
     ]  # fmt: skip
-    if processes > 1:
-        cmd += ["--processes", str(processes)]
+    if processes > 1:  # on loopback, on a port of its own (as `anp-synth loadtest` does)
+        port = str(free_port())
+        cmd += ["--processes", str(processes), "--master-bind-host", "127.0.0.1"]
+        cmd += ["--master-bind-port", port, "--master-host", "127.0.0.1", "--master-port", port]
     return subprocess.Popen(
         cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

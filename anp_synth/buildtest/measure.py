@@ -23,6 +23,7 @@ from pathlib import Path
 
 import psutil
 
+from anp_synth.children import die_with_parent
 from anp_synth.errors import UsageError
 
 SAMPLE_INTERVAL = 0.02
@@ -61,14 +62,6 @@ def _tree_rss(proc: psutil.Process) -> int:
     return total
 
 
-def _die_with_parent() -> None:
-    # In the child, before exec: SIGKILL when anp-synth dies, even by SIGKILL (Linux).
-    with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """While inside, SIGTERM raises KeyboardInterrupt (like Ctrl-C), so builds are killed."""
@@ -100,7 +93,7 @@ def run_build(
         try:
             child = subprocess.Popen(
                 argv, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent(signal.SIGKILL),
             )  # fmt: skip
         except OSError as exc:
             raise UsageError("build", f"{argv[0]}: {exc.strerror or exc}") from None

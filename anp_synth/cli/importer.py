@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from anp_synth.cli.options import DEFAULT_LEDGER, LEDGER_ENV, LEDGER_HELP
-from anp_synth.errors import PartialFailure, UsageError
+from anp_synth.errors import PartialFailure, UsageError, excerpt
 
 if TYPE_CHECKING:  # for annotations only: imported inside the commands that run
     from rich.console import Console
@@ -87,13 +87,16 @@ def open_sink(
     concurrency: int = 4,
     timeout: float = 10.0,
     wp_mode: str | None = None,
+    *,
+    writes: bool = True,
 ) -> Sink:
-    """Build the sink; the anp sink needs a token (wordpress reads ANP_WP_USER / ANP_WP_APP_PASSWORD)."""
+    """Build the sink; the anp sink needs a token to write (wordpress reads ANP_WP_USER /
+    ANP_WP_APP_PASSWORD); reading (`writes=False`: a dry run, verify) needs none."""
     from anp_synth.sinks.registry import create_sink
 
     target = check_target(name, target)
     token = read_token(token_file)
-    if token is None and name not in ("memory", "wordpress", *STATIC_SINKS):
+    if token is None and writes and name not in ("memory", "wordpress", *STATIC_SINKS):
         raise UsageError(
             None,
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
@@ -193,6 +196,7 @@ def import_cmd(
     from anp_synth.cli.progress import progress_bar
     from anp_synth.importer import Importer, Options
     from anp_synth.importer.ledger import Ledger
+    from anp_synth.importer.runlog import check_run_folder
     from anp_synth.jsonl import open_input
     from anp_synth.sinks.base import preflight
 
@@ -227,12 +231,17 @@ def import_cmd(
     purgers = _open_purgers(purge)
     if purge:
         args["purge"] = [p.name for p in purgers]
-    the_sink = open_sink(sink, target, token_file, concurrency, timeout, wp_mode)
+    if not dry_run:
+        check_run_folder(ledger)  # before the ledger is opened: nothing written when it fails
+    the_sink = open_sink(
+        sink, target, token_file, concurrency, timeout, wp_mode, writes=not dry_run
+    )
     _quiet_retries()
     try:
         if not dry_run:  # a dry run sends nothing at all
             preflight(the_sink)
-        with Ledger(ledger) as led, open_input(path) as stream:
+        opened = Ledger.for_planning(ledger) if dry_run else Ledger(ledger)
+        with opened as led, open_input(path) as stream:
             total = _count_lines(path)
             with progress_bar(total, "importing", quiet=quiet) as advance:
                 imp = Importer(
@@ -304,28 +313,26 @@ def status_cmd(
     limit: int = typer.Option(50, "--limit", help="Items to list with --run."),
 ) -> None:
     """Runs in the ledger, newest first; with --run, that run's items."""
-    from rich.table import Table
-
+    from anp_synth.cli.tables import print_rows
     from anp_synth.importer.ledger import Ledger
 
     out = _console()
     with Ledger.open_readonly(ledger) as led:
         if run is None:
-            t = Table(title=f"runs in {ledger}")
-            for name in ("id", "file", "target", "state", "counts", "started", "finished"):
-                t.add_column(name, overflow="fold")
-            for r in led.runs():
-                counts = ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read")
-                t.add_row(
+            rows = [
+                [
                     str(r.id),
                     Path(r.file).name if r.file != "-" else "-",
                     r.target,
                     _run_state(r),
-                    counts,
+                    ", ".join(f"{k} {v:,}" for k, v in r.counts.items() if v and k != "read"),
                     r.started.replace("T", " ").rstrip("Z"),
                     (r.finished or "").replace("T", " ").rstrip("Z"),
-                )
-            out.print(t)
+                ]
+                for r in led.runs()
+            ]
+            headers = ("id", "file", "target", "state", "counts", "started", "finished")
+            print_rows(out, f"runs in {ledger}", headers, rows)
             return
         r = led.run(run)
         states = led.item_states(r.id)
@@ -334,17 +341,12 @@ def status_cmd(
             + (", ".join(f"{k} {v:,}" for k, v in sorted(states.items())) or "none"),
             markup=False,
         )
-        t = Table()
-        for col in ("source_id", "state", "attempts", "url", "last_error"):
-            t.add_column(col)
-        for i, item in enumerate(led.items(run_id=r.id)):
-            if i >= limit:
-                break
-            t.add_row(
-                item.source_id, item.state, str(item.attempts), item.url or "",
-                (item.last_error or "")[:80],
-            )  # fmt: skip
-        out.print(t)
+        items = [
+            [item.source_id, item.state, str(item.attempts), item.url or "",
+             excerpt(item.last_error or "")]
+            for _, item in zip(range(limit), led.items(run_id=r.id), strict=False)
+        ]  # fmt: skip
+        print_rows(out, None, ("source_id", "state", "attempts", "url", "last_error"), items)
 
 
 def verify_cmd(
@@ -368,7 +370,7 @@ def verify_cmd(
     if path != "-" and not Path(path).is_file():
         raise UsageError(None, f"{path}: no such file")
     target = check_target(sink, target)
-    the_sink = open_sink(sink, target, token_file)
+    the_sink = open_sink(sink, target, token_file, writes=False)  # it only reads the target
     try:
         preflight(the_sink)
         # Reading needs no write access; only --repair changes the ledger.
@@ -396,7 +398,10 @@ def verify_cmd(
         )
     out.print(t)
     if report.repaired is not None:
-        out.print(f"ledger rebuilt from the target: {report.repaired:,} items", markup=False)
+        out.print(
+            f"ledger rows of the file's posts rebuilt from the target: {report.repaired:,}",
+            markup=False,
+        )
     if not report.ok:
         raise PartialFailure("file, target and ledger disagree (see the table)")
 

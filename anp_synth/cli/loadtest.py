@@ -283,12 +283,13 @@ def loadtest_cmd(
         return
     if target is None:
         raise UsageError("target", "the load test needs the site's base URL")
-    err.print(
+    announcement = (
         f"load test: {settings.users} users, {settings.duration:g} s, "
-        f"{settings.generators} load-generator process(es) → {target}",
-        markup=False,
+        f"{settings.generators} load-generator process(es) → {target}"
     )
-    result = run(settings, progress=sys.stderr)
+    result = run(
+        settings, progress=sys.stderr, on_start=lambda: err.print(announcement, markup=False)
+    )
     print_result(console, settings.arrival_rate, result)
     if save_baseline:
         console.print(f"baseline saved to {save_baseline}", markup=False)

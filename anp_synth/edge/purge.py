@@ -31,7 +31,7 @@ import httpx
 
 from anp_synth.edge.keys import is_safe_key
 from anp_synth.errors import TerminalSinkError, UsageError
-from anp_synth.sinks.http import response_error, transport_error
+from anp_synth.sinks.http import body_excerpt, response_error, transport_error
 
 KINDS = ("varnish",)
 DOCUMENTED_KINDS = ("fastly", "cloudflare")
@@ -94,7 +94,7 @@ class VarnishPurger:
             except httpx.TransportError as exc:
                 raise transport_error(exc, f"{self.name}: PURGE") from None
             if resp.status_code != 200:
-                reason = resp.reason_phrase or resp.text[:100]
+                reason = resp.reason_phrase or body_excerpt(resp)
                 raise response_error(
                     resp, f"{self.name}: PURGE answered {resp.status_code} {reason}"
                 )

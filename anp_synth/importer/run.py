@@ -23,8 +23,14 @@ from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
 from anp_synth.importer.options import Options
 from anp_synth.importer.plan import Planner
-from anp_synth.importer.runlog import Quarantine, Quarantined, RunLog, run_paths
-from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key
+from anp_synth.importer.runlog import (
+    Quarantine,
+    Quarantined,
+    RunLog,
+    check_run_folder,
+    run_paths,
+)
+from anp_synth.importer.send import BatchResult, Sender, batches, idempotency_key, run_scope
 from anp_synth.importer.summary import Summary
 from anp_synth.jsonl import iter_lines
 from anp_synth.sinks.base import Sink
@@ -79,29 +85,36 @@ class Importer:
             _Pass(self, summary, None, RunLog(None), Quarantine(None)).run(stream)
             summary.elapsed = time.perf_counter() - started
             return summary
-        run = self.ledger.begin_run(
-            file_label, self.target, self.sink.name, args or {}, stale_after=self.opt.stale_after
-        )
-        summary = Summary(run_id=run.id, resumed=run.resumed > 0)
-        state = RunState.FAILED
-        # From here on the run is in the ledger as running: whatever stops this process
-        # (an error, Ctrl-C, SIGTERM, even during the set-up below) records how it ended.
+        check_run_folder(self.ledger.path)  # before the run begins: nothing half-started
+        summary = Summary(run_id=None, resumed=False)
+        ledger_id = self.ledger.ledger_id()  # made before the run: nothing to undo on Ctrl-C
         log, quarantine = RunLog(None), Quarantine(None)
+        state = RunState.FAILED
+        # Everything after the run's row is committed is inside the try: a Ctrl-C or SIGTERM
+        # that lands while the run is being set up still records it interrupted.
         try:
+            run = self.ledger.begin_run(
+                file_label, self.target, self.sink.name, args or {},
+                stale_after=self.opt.stale_after,
+            )  # fmt: skip
+            summary.run_id, summary.resumed = run.id, run.resumed > 0
             log_path, q_path = run_paths(self.ledger.path, run.id)
             summary.log_path, summary.quarantine_path = str(log_path), str(q_path)
             log, quarantine = RunLog(log_path), Quarantine(q_path)
             self.ledger.start_heartbeat(run.id)
             log.write({"run": run.id, "action": "start", "resumed": run.resumed})
-            _Pass(self, summary, run.id, log, quarantine).run(stream)
+            _Pass(self, summary, run.id, log, quarantine, run_scope(run.id, ledger_id)).run(stream)
             state = RunState.COMPLETED if summary.ok else RunState.PARTIAL
         except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI makes it one): a rerun resumes
             state = RunState.INTERRUPTED
             raise
         finally:
             summary.elapsed = time.perf_counter() - started
+            run_id = summary.run_id if summary.run_id is not None else self.ledger.held_run
             try:
-                self._finish(run.id, state, summary, log)
+                if run_id is not None:  # None: no run began (e.g. the ledger is busy)
+                    summary.run_id = run_id
+                    self._finish(run_id, state, summary, log)
             finally:
                 log.close()
                 quarantine.close()
@@ -149,11 +162,14 @@ class _Pass:
         run_id: int | None,
         log: RunLog,
         quarantine: Quarantine,
+        scope: str | None = None,
     ) -> None:
         self.imp, self.summary, self.run_id = imp, summary, run_id
         self.ledger, self.target = imp.ledger, imp.target
         self.log, self._quarantine = log, quarantine
-        self.sender = Sender(imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry)
+        self.sender = Sender(
+            imp.sink, imp.breaker, imp.opt, log, imp.purgers, imp.notice.retry, scope=scope
+        )
         self.planner = Planner(imp.ledger, imp.target, imp.opt, summary, self.quarantine)
         self.inflight: set[Future[BatchResult]] = set()
         self.fatal: BaseException | None = None

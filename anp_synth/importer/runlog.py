@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -9,12 +10,35 @@ from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
+from anp_synth.errors import UsageError
+
+
+def run_folder(ledger_path: str | Path) -> Path:
+    """The folder beside the ledger that holds its runs' logs and quarantine files."""
+    p = Path(ledger_path)
+    return p.with_name(p.name + ".runs")
+
 
 def run_paths(ledger_path: str | Path, run_id: int) -> tuple[Path, Path]:
     """The run log and quarantine file of a run, in a folder beside the ledger."""
-    p = Path(ledger_path)
-    folder = p.with_name(p.name + ".runs")
+    folder = run_folder(ledger_path)
     return folder / f"run-{run_id}.log.jsonl", folder / f"run-{run_id}.quarantine.jsonl"
+
+
+def check_run_folder(ledger_path: str | Path) -> Path:
+    """The run folder, if it is a writable folder or can be made one; else a UsageError naming
+    it. Creates nothing: checked before a run begins (and before the ledger is opened)."""
+    folder = run_folder(ledger_path)
+    probe = folder
+    while not probe.exists() and probe.parent != probe:  # the nearest part that exists
+        probe = probe.parent
+    if not probe.is_dir():
+        why = "exists and is not a folder" if probe == folder else f"{probe} is not a folder"
+    elif not os.access(probe, os.W_OK | os.X_OK):
+        why = "not writable" if probe == folder else f"{probe} is not writable"
+    else:
+        return folder
+    raise UsageError("ledger", f"{folder}: cannot hold the run log and quarantine ({why})")
 
 
 class JsonlWriter:

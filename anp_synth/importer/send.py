@@ -41,6 +41,17 @@ def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:
     return f"{key}.{scope}" if scope else key
 
 
+def run_scope(run_id: int, ledger_id: str) -> str:
+    """The key scope of an import run's writes: its id in its ledger, and the ledger's id.
+
+    A resumed run keeps both (its keys stay replayable); a run of another ledger that has the
+    same id (a lost ledger, made again) gets other keys, so a target that keeps keys (the
+    reference site for a day, the static sinks with their files) writes, or answers
+    "unchanged", instead of replaying the first ledger's answers into the second.
+    """
+    return f"run{run_id}-{ledger_id}"
+
+
 def url_path(url: str) -> str:
     """The route of a URL (`http://h/posts/x` → `/posts/x`), as purge wants it."""
     return urlsplit(url).path or "/"
@@ -135,9 +146,11 @@ class Sender:
         log: RunLog,
         purgers: Sequence[Purger] = (),
         on_retry: Callable[[str, int, float], None] | None = None,
+        scope: str | None = None,
     ) -> None:
         self.sink, self.breaker, self.opt, self.log = sink, breaker, options, log
         self.purgers = purgers
+        self.scope = scope  # the keys' scope (run_scope); None: `run<id>`
         self.on_retry = on_retry or (lambda error, posts, wait: None)
 
     def send(self, batch: list[Item], run_id: int) -> BatchResult:
@@ -223,7 +236,8 @@ class Sender:
             results = self.sink.upsert_many(
                 [i.post for i in items],
                 idempotency_keys=[
-                    idempotency_key(i.source_id, i.hash, f"run{run_id}") for i in items
+                    idempotency_key(i.source_id, i.hash, self.scope or f"run{run_id}")
+                    for i in items
                 ],
             )
         except TransientSinkError as exc:

@@ -28,7 +28,10 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """True when file, target and ledger agree."""
+        """True when file, target and ledger agree; after a repair (which rebuilt the ledger's
+        rows of the file's posts), when every post of the file is on the target as it is."""
+        if self.repaired is not None:
+            return not (self.missing or self.mismatched)
         return not (self.missing or self.extra or self.mismatched or self.ledger_stale)
 
 
@@ -63,7 +66,8 @@ def _read_file(stream: BinaryIO) -> dict[str, _FilePost]:
 def verify(
     stream: BinaryIO, sink: Sink, ledger: Ledger, target: str, *, repair: bool = False
 ) -> Report:
-    """Compare file ↔ target ↔ ledger; with `repair`, rebuild the ledger from the target."""
+    """Compare file ↔ target ↔ ledger; with `repair`, rebuild the ledger's rows of the file's
+    posts from the target (a post of the file the target lacks loses its row)."""
     report = Report()
     wanted = _read_file(stream)
     report.in_file = len(wanted)
@@ -88,11 +92,12 @@ def verify(
             report.ledger_stale.append(sid)
     report.missing.sort()
     report.mismatched.sort()
-    if repair:
-        report.repaired = ledger.replace_target_items(
-            target, (_target_post(rp, wanted.get(sid)) for sid, rp in sorted(remote.items()))
+    if repair:  # only the file's posts: the ledger's other rows of this target stay as they are
+        on_target = (
+            _target_post(remote[sid], fp) for sid, fp in sorted(wanted.items()) if sid in remote
         )
-        report.ledger_stale = []
+        report.repaired = ledger.replace_items(target, sorted(wanted), on_target)
+        report.ledger_stale = [sid for sid in report.ledger_stale if sid not in wanted]
     return report
 
 

@@ -14,17 +14,19 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
 
 import orjson
 import psutil
 
-from anp_synth.errors import AnpError
+from anp_synth.children import die_with_parent
+from anp_synth.errors import AnpError, excerpt
 from anp_synth.loadtest.channel import FINAL_WAIT_S
 from anp_synth.loadtest.progress import ProgressLine
 from anp_synth.loadtest.settings import SATURATION_PCT, Settings
+from anp_synth.site.launcher import free_port
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfiles" / "locustfile.py"
 CPU_INTERVAL_S = 0.5
@@ -33,6 +35,7 @@ STOP_TIMEOUT_S = 5.0
 # workers' last samples (at most STOP_TIMEOUT_S + FINAL_WAIT_S), then writes its reports.
 INTERRUPT_GRACE_S = 2 * STOP_TIMEOUT_S + FINAL_WAIT_S + 10.0
 GROUP_STOP_S = 5.0  # then each signal to what is left of the group waits this long
+LOOPBACK = "127.0.0.1"  # where a --processes master listens for its own workers
 SETTINGS_FILE = "settings.json"  # in --out: the Settings the locustfile reads
 
 
@@ -193,7 +196,11 @@ def command(settings: Settings, settings_file: Path) -> list[str]:
         str(settings_file),
     ]
     if settings.processes > 1:
-        cmd += ["--processes", str(settings.processes)]
+        # the master and its forked workers talk on loopback, on the run's own port
+        # (run_locust picks a free one): two local runs at once do not collide on 5557
+        port = str(settings.master_port)
+        cmd += ["--processes", str(settings.processes), "--master-bind-host", LOOPBACK]
+        cmd += ["--master-bind-port", port, "--master-host", LOOPBACK, "--master-port", port]
     if settings.master:
         cmd += [
             "--master",
@@ -240,6 +247,8 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     clear_samples(out)
+    if settings.processes > 1:
+        settings = replace(settings, master_port=free_port())
     settings_file = settings.write(out / SETTINGS_FILE)
     log = out / "locust.log"
     started = time.time()
@@ -253,6 +262,8 @@ def run_locust(settings: Settings, progress: TextIO | None = None) -> LocustResu
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # anp-synth killed outright (SIGKILL, OOM): Locust gets SIGTERM, stops its workers
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         monitor = CpuMonitor(
             proc.pid, started + warmup, started + warmup + settings.duration, settings.cpu_limit
@@ -367,6 +378,12 @@ def locust_count(result: LocustResult) -> tuple[int, bool] | None:
     except (OSError, KeyError, ValueError):
         pass
     return None
+
+
+def log_excerpt(path: Path) -> str:
+    """The Locust log's last line, for a one-line error message (the log has the rest)."""
+    lines = [line for line in log_tail(path, 50).splitlines() if line.strip()]
+    return excerpt(lines[-1]) if lines else "(the log is empty)"
 
 
 def log_tail(path: Path, lines: int = 15) -> str:

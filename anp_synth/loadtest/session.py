@@ -7,6 +7,7 @@ in `<out>/summary.json` beside Locust's own HTML and CSV reports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
@@ -20,7 +21,7 @@ from anp_synth.loadtest import cache_rules, channel, junit, markdown, report, ro
 from anp_synth.loadtest import manifest as manifest_mod
 from anp_synth.loadtest import thresholds as thresholds_mod
 from anp_synth.loadtest.baseline import RouteComparison, Verdict
-from anp_synth.loadtest.runner import CpuReport, LocustResult, locust_count, log_tail, run_locust
+from anp_synth.loadtest.runner import CpuReport, LocustResult, locust_count, log_excerpt, run_locust
 from anp_synth.loadtest.settings import Settings
 from anp_synth.loadtest.stats import (
     AGGREGATE,
@@ -133,23 +134,29 @@ def run_worker(settings: Settings) -> WorkerResult:
     result = run_locust(settings)
     if result.returncode != 0:
         raise AnpError(
-            f"locust worker exited with {result.returncode} (log: {result.log}):\n"
-            f"{log_tail(result.log)}"
+            f"locust worker exited with {result.returncode} (log: {result.log}): "
+            f"{log_excerpt(result.log)}"
         )
     tallies = sorted(settings.out.glob("worker-*.json"))
     if not tallies:
         raise AnpError(
             f"the worker never ran a test for the master at {settings.master_host}:"
-            f"{settings.master_port} (log: {result.log}):\n{log_tail(result.log)}"
+            f"{settings.master_port} (log: {result.log}): {log_excerpt(result.log)}"
         )
     doc = orjson.loads(tallies[-1].read_bytes())
     return WorkerResult(result, int(doc["messages"]), int(doc["sent"]))
 
 
-def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
+def run(
+    settings: Settings,
+    progress: TextIO | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> LoadTestResult:
     """Run the load test and judge it; raises only for errors, not for a failed verdict.
 
     With `progress` (a stream), a live progress line is printed there during the run.
+    `on_start` is called once every check has passed, just before Locust starts (the CLI
+    announces the run there, so that a refused option is one line alone).
     """
     if settings.target is None:
         raise UsageError("target", "the load test needs the site's base URL")
@@ -173,6 +180,8 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
     old = baseline_mod.load(settings.baseline) if settings.baseline else None
     manifest = prepare_manifest(settings)
     check_reachable(settings.target)
+    if on_start is not None:
+        on_start()
     try:
         result = run_locust(replace(settings, manifest=manifest), progress)
     except KeyboardInterrupt:
@@ -180,11 +189,11 @@ def run(settings: Settings, progress: TextIO | None = None) -> LoadTestResult:
         raise
     if result.returncode != 0:
         raise AnpError(
-            f"locust exited with {result.returncode} (log: {result.log}):\n{log_tail(result.log)}"
+            f"locust exited with {result.returncode} (log: {result.log}): {log_excerpt(result.log)}"
         )
     samples = read_samples(settings.out)
     if not samples:
-        raise AnpError(f"locust made no requests (log: {result.log}):\n{log_tail(result.log)}")
+        raise AnpError(f"locust made no requests (log: {result.log}): {log_excerpt(result.log)}")
     rows = summarize(samples)
     duration = rows[-1].requests / rows[-1].rps if rows[-1].rps else 0.0
     checks = thresholds_mod.checks(thresholds, rows)

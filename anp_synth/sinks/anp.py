@@ -17,9 +17,21 @@ import orjson
 
 from anp_synth import contract as api
 from anp_synth.contract import UpsertOutcome
-from anp_synth.errors import SinkError, TargetSetupError, TerminalSinkError, TransientSinkError
+from anp_synth.errors import (
+    SinkError,
+    TargetSetupError,
+    TerminalSinkError,
+    TransientSinkError,
+    excerpt,
+)
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult, contract
-from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
+from anp_synth.sinks.http import (
+    body_excerpt,
+    is_transient,
+    response_error,
+    status_error,
+    transport_error,
+)
 
 JSON = {"Content-Type": "application/json"}
 
@@ -28,10 +40,10 @@ def _message(resp: httpx.Response) -> str:
     try:
         body = resp.json()
     except ValueError:
-        return f"{resp.status_code} {resp.text[:200]}"
+        return f"{resp.status_code} {body_excerpt(resp)}"
     if isinstance(body, dict) and "error" in body:
-        return f"{resp.status_code} {body['error']}"
-    return f"{resp.status_code} {str(body)[:200]}"
+        return f"{resp.status_code} {excerpt(str(body['error']))}"
+    return f"{resp.status_code} {excerpt(str(body))}"
 
 
 def _error_for(resp: httpx.Response) -> SinkError:

@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
+import re
 import time
 
 import httpx
 
-from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError
+from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, excerpt
 
 # Statuses below 500 that say "not now" rather than "never": request timeout, too early,
 # too many requests.
@@ -53,6 +54,20 @@ def retry_after(value: str | None, *, now: float | None = None) -> float | None:
         when = when.replace(tzinfo=dt.UTC)
     delay = when.timestamp() - (time.time() if now is None else now)
     return min(max(0.0, delay), RETRY_AFTER_CAP)
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.I | re.S)
+
+
+def body_excerpt(resp: httpx.Response) -> str:
+    """An answer's body for a one-line message: an HTML page by its title, else a short excerpt."""
+    text = resp.text
+    head = text.lstrip()[:15].lower()
+    if "html" in resp.headers.get("content-type", "") or head.startswith(("<!doctype", "<html")):
+        title = _TITLE.search(text)
+        named = excerpt(title.group(1), 60) if title else ""
+        return f"an HTML page titled {named!r}" if named else "an HTML page"
+    return excerpt(text) or "(empty body)"
 
 
 def status_error(status: int, message: str, retry_after_header: str | None = None) -> SinkError:

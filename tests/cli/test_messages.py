@@ -160,3 +160,50 @@ def test_a_profile_file_that_is_not_utf8_names_the_byte(tmp_path: Path, capsys) 
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err == [f"error: {profile}: not UTF-8 at byte 12 of line 1"]
+
+
+def _status_rows() -> tuple[tuple[str, ...], list[list[str]]]:
+    headers = ("id", "file", "target", "state", "counts", "started", "finished")
+    row = ["12", "a-rather-long-posts-file-name.jsonl", "https://staging.example.org:8443",
+           "interrupted", "created 1,234, quarantined 5", "2026-12-01 23:51:55",
+           "2026-12-01 23:59:01"]  # fmt: skip
+    return headers, [row, row]
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_status_tables_never_cut_or_fold_a_value(terminal: bool) -> None:
+    import io
+
+    from rich.console import Console
+
+    from anp_synth.cli.tables import print_rows
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, force_terminal=terminal, highlight=False)
+    headers, rows = _status_rows()
+    print_rows(console, "runs in l.sqlite", headers, rows)
+    text = out.getvalue()
+    lines = text.splitlines()
+    for value in rows[0]:
+        # every value whole, on one line (a wrapped or cut one would be split or "…")
+        assert any(value in line for line in lines), value
+    assert "…" not in text
+    if terminal:  # a terminal of 80 columns: no line longer than it
+        assert max(len(line.rstrip()) for line in lines) <= 80
+
+
+def test_status_through_a_pipe_keeps_whole_names(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    posts = tmp_path / "a-rather-long-posts-file-name-for-a-pipe.jsonl"
+    posts.write_bytes(_posts())
+    ledger = tmp_path / "l.sqlite"
+    cli = [sys.executable, "-m", "anp_synth"]
+    target = "memory://a-rather-long-memory-target-name"
+    subprocess.run([*cli, "import", str(posts), "--sink", "memory", "--target", target,
+                    "--ledger", str(ledger), "-q"], check=True, timeout=60)  # fmt: skip
+    done = subprocess.run([*cli, "status", "--ledger", str(ledger)], capture_output=True,
+                          text=True, timeout=60, check=True)  # fmt: skip
+    row = next(line for line in done.stdout.splitlines() if posts.name in line)
+    assert target in row and "created 3" in row

@@ -23,8 +23,10 @@ from tests.importer.posts import post, write_jsonl
 HANG_GUARD_S = 60
 
 
-def anp(*args: str, token: str = "some-token") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ANP_TARGET_TOKEN": token}
+def anp(*args: str, token: str | None = "some-token") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "ANP_TARGET_TOKEN"}
+    if token is not None:
+        env["ANP_TARGET_TOKEN"] = token
     return subprocess.run(
         [sys.executable, "-m", "anp_synth", *args],
         env=env,
@@ -128,7 +130,11 @@ def test_nothing_listening_is_exit_1_in_one_line_naming_the_url(tmp_path, posts)
 
 
 @pytest.mark.parametrize("command", ["verify", "rollback"])
-def test_verify_and_rollback_check_the_target_first(tmp_path, posts, site, command) -> None:
+def test_verify_and_rollback_check_the_target_first(tmp_path, site, command) -> None:
+    # posts of this case's own (the site is the module's): a rollback needs a run that
+    # changed the site, and the same posts from another ledger are "unchanged" there
+    first = 10 if command == "rollback" else 20
+    posts = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(first, first + 3)])
     ledger = str(tmp_path / "l")
     done = anp(
         "import", str(posts), "--target", site.url, "--ledger", ledger, "-q", token=site.token
@@ -196,3 +202,15 @@ def test_the_real_site_passes_and_a_dry_run_sends_nothing(tmp_path, posts, site)
     dead = f"http://127.0.0.1:{free_port()}"
     dry = anp("import", str(posts), "--target", dead, "--ledger", str(tmp_path / "b"), "--dry-run")
     assert dry.returncode == 0, dry.stderr
+
+
+def test_verify_reads_without_a_token(tmp_path, posts, site) -> None:
+    ledger = str(tmp_path / "l")
+    done = anp("import", str(posts), "--target", site.url, "--ledger", ledger, "-q",
+               token=site.token)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    res = anp("verify", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "posts on target" in res.stdout
+    no_token = anp("import", str(posts), "--target", site.url, "--ledger", ledger, token=None)
+    assert no_token.returncode == 2 and "ANP_TARGET_TOKEN" in no_token.stderr  # writing does

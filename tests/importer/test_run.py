@@ -215,3 +215,29 @@ def test_a_run_taken_over_mid_import_stops_at_its_next_batch_and_writes_nothing(
         assert orjson.loads(log[-1])["action"] == "lost"
     finally:
         other.close()
+
+
+def test_a_run_folder_that_cannot_be_made_stops_before_the_run_begins(
+    tmp_path, ledger, target
+) -> None:
+    from anp_synth.errors import UsageError
+
+    (tmp_path / "ledger.sqlite.runs").write_text("not a folder")
+    path = write_jsonl(tmp_path / "p.jsonl", [post(1)])
+    with pytest.raises(UsageError, match=r"^ledger: .*ledger\.sqlite\.runs: cannot hold"):
+        run_import(MemorySink(target), ledger, target, path)
+    assert ledger.runs() == [] and list(ledger.items()) == []
+
+
+def test_a_ctrl_c_while_the_run_is_being_set_up_still_records_it_interrupted(
+    tmp_path, ledger, target, monkeypatch
+) -> None:
+    # the moment between the run's commit and the import proper (a SIGTERM under load)
+    def interrupted(run_id: int, every: float = 2.0) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ledger, "start_heartbeat", interrupted)
+    path = write_jsonl(tmp_path / "p.jsonl", [post(1)])
+    with pytest.raises(KeyboardInterrupt):
+        run_import(MemorySink(target), ledger, target, path)
+    assert ledger.runs()[0].state == RunState.INTERRUPTED and not ledger.holds_run

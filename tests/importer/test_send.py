@@ -157,3 +157,17 @@ def test_idempotency_key_is_derived_from_source_id_and_content_hash() -> None:
     assert idempotency_key("alphanode-000005", content_hash(edited(5))) != idempotency_key(
         "alphanode-000005", content_hash(p)
     )
+
+
+def test_a_new_ledger_is_not_answered_from_a_lost_ledgers_keys(tmp_path, ledger, target) -> None:
+    # A target that keeps Idempotency-Keys (memory, like the site) and a lost ledger made
+    # again: its run 1 is not the first ledger's run 1, so nothing is replayed as "created".
+    src = write_jsonl(tmp_path / "p.jsonl", [post(s) for s in range(3)])
+    assert run_import(MemorySink(target), ledger, target, src).created == 3
+    from anp_synth.importer.ledger import Ledger
+
+    with Ledger(tmp_path / "again.sqlite") as other:
+        again = run_import(MemorySink(target), other, target, src)
+        assert other.ledger_id() != ledger.ledger_id()
+        assert other.ledger_id() == other.ledger_id()  # one id a ledger, kept
+    assert (again.run_id, again.created, again.unchanged) == (1, 0, 3)

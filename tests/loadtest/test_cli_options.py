@@ -57,7 +57,7 @@ def test_bad_options_exit_2_with_one_line(tmp_path, capsys, args: list[str], nee
     err = capsys.readouterr().err
     assert code == 2
     assert needle in err and "Traceback" not in err
-    assert len(err.strip().splitlines()) <= 2  # the announcement line at most, then the error
+    assert len(err.strip().splitlines()) == 1  # the error alone: nothing was started
 
 
 def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path, monkeypatch) -> None:
@@ -73,6 +73,11 @@ def test_command_never_fails_on_a_single_error_and_splits_the_rate(tmp_path, mon
     cmd = command(settings, tmp_path / "settings.json")
     assert cmd[cmd.index("--exit-code-on-error") + 1] == "0"
     assert cmd[cmd.index("--processes") + 1] == "4"
+    # the master and its forked workers on loopback, on the run's own port
+    assert cmd[cmd.index("--master-bind-host") + 1] == "127.0.0.1"
+    assert cmd[cmd.index("--master-host") + 1] == "127.0.0.1"
+    port = cmd[cmd.index("--master-bind-port") + 1]
+    assert cmd[cmd.index("--master-port") + 1] == port == str(settings.master_port)
     assert cmd[cmd.index("--host") + 1] == "http://127.0.0.1:9"
     assert cmd[cmd.index("-r") + 1] == "50"  # the open model starts every user at once
     assert cmd[cmd.index("--anp-settings") + 1] == str(tmp_path / "settings.json")
@@ -172,5 +177,32 @@ def test_a_bad_accounts_file_is_one_line_before_locust(
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert err[-1].startswith(f"error: {accounts}") and needle in err[-1], err
-    assert len(err) <= 2  # the announcement line at most, then the error
+    assert len(err) == 1  # the error alone: nothing was started
     assert not (out / "settings.json").exists()  # refused before Locust was started
+
+
+def test_a_locust_that_fails_is_one_line_not_its_log(tmp_path, capsys) -> None:
+    """Rule 8: the error quotes the log's last line; the log file has the traceback."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text('{"format": "anp-synth-targets/1", "posts": [{"url": "/"}]}')
+    broken = tmp_path / "broken.py"
+    broken.write_text('raise RuntimeError("this locustfile is broken")\n')
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        code = main(["loadtest", "--target", url, "--manifest", str(manifest), "--out",
+                     str(tmp_path / "out"), "--locustfile", str(broken), "--duration", "2s"])  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    log = tmp_path / "out" / "locust.log"
+    assert err[-1] == (
+        f"error: locust exited with 1 (log: {log}): RuntimeError: this locustfile is broken"
+    )
+    assert "Traceback" in log.read_text()  # the whole story stays in the log

@@ -225,3 +225,15 @@ def test_every_code_block_is_fenced_with_its_language() -> None:
     assert "```python\nprint('one')\n```" in text
     assert "````c++\na ``` b\n````" in text
     assert text.index("```python") < text.index("````c++") < text.index("## implementation")
+
+
+def test_hugo_code_escapes_shortcode_delimiters_the_way_hugo_shows_them() -> None:
+    from anp_synth.sinks.static.markdown import hugo_code
+
+    assert hugo_code("plain {{ .Title }} code") == "plain {{ .Title }} code"
+    assert hugo_code('x("{{< a b=1 >}}")') == 'x("{{</* a b=1 */>}}")'
+    assert hugo_code("{{% m %}} {{< n >}}") == "{{%/* m */%}} {{</* n */>}}"
+    # an opener without its closer (or with another opener first) cannot be paired
+    assert hugo_code("{{< a") == "{{\u200b< a"
+    assert hugo_code("{{< a {{< b >}}") == "{{\u200b< a {{</* b */>}}"
+    assert hugo_code("{{% a >}}") == "{{\u200b% a >}}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from html import unescape
 
@@ -15,6 +16,12 @@ from tests.importer.posts import post, run_import, write_jsonl
 from tests.sinks.static_sites import BUILD, build, listed, term_listings
 
 HOSTILE_TITLE = '<script>alert("title")</script> {{ site.title }} {{< x >}} {% raw %}'
+# template syntax in a code block: Hugo reads shortcodes there too (an unclosed one failed the
+# build), Liquid and Eleventy's engines are off for posts
+HOSTILE_CODE = (
+    'a := "{{< figure src=x >}}"\nb := "{{% mark %}}" + "{{ .Title }}"\n'
+    'c := "{{< unclosed" + "{% raw %}" + "{{</* comment */>}}"\n'
+)
 HOSTILE_TEXT = "<img src=x onerror=alert(1)> *not bold* {{ page.title }} [link](javascript:x)"
 
 
@@ -23,6 +30,7 @@ def _posts() -> list[dict]:  # type: ignore[type-arg]
     posts[0]["title"] = HOSTILE_TITLE
     posts[0]["sections"][0]["paragraphs"][0] = HOSTILE_TEXT
     posts[0]["tags"] = [*posts[0]["tags"], "c++ & <friends>"]
+    posts[1]["code"]["source"] = HOSTILE_CODE
     posts[1]["language"] = "ja"
     return posts
 
@@ -83,3 +91,13 @@ def test_hostile_text_is_escaped_in_the_built_html(built) -> None:  # type: igno
     shown = unescape(html)  # braces may stay entities: what the reader sees is the text
     assert "{{ page.title }}" in shown and "{{< x >}}" in shown and "{% raw %}" in shown
     assert 'href="javascript' not in html
+
+
+def test_template_syntax_in_a_code_block_is_shown_as_written(built) -> None:  # type: ignore[no-untyped-def]
+    _, out, posts = built
+    html = (out / "posts" / posts[1]["slug"] / "index.html").read_text(encoding="utf-8")
+    block = html[html.index("<pre") : html.index("</pre>")]
+    shown = unescape(re.sub(r"<[^>]+>", "", block))
+    # every line as written; an unclosed Hugo opener carries a zero-width space after `{{`
+    assert shown.replace("\u200b", "").strip() == HOSTILE_CODE.strip()
+    assert shown.count("\u200b") <= 1 and "figure" not in html.replace(block, "")

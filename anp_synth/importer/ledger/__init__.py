@@ -78,6 +78,12 @@ class Ledger(Runs, Changes):
         cls._require(path)
         return cls(path)
 
+    @classmethod
+    def for_planning(cls, path: str | Path) -> Ledger:
+        """What a dry run plans against, writing nothing: the ledger read-only, or an empty
+        one in memory when there is no ledger file yet."""
+        return cls.open_readonly(path) if Path(path).is_file() else cls(":memory:")
+
     @staticmethod
     def _require(path: str | Path) -> None:
         # One message for every command that needs a ledger to be there already.

@@ -322,13 +322,19 @@ class Items(LedgerFile):
                 ],
             )  # fmt: skip
 
-    def replace_target_items(self, target: str, posts: Iterable[TargetPost]) -> int:
-        """Rebuild a target's items from the target itself; returns how many it wrote."""
+    def replace_items(
+        self, target: str, source_ids: Sequence[str], posts: Iterable[TargetPost]
+    ) -> int:
+        """Rebuild the items of these source ids from the target itself (`posts`: those of
+        them the target holds); no other item changes. Returns how many rows it wrote."""
         target = self._target(target)
         now = time.time()
         n = 0
         with self._tx():
-            self.db.execute("DELETE FROM items WHERE target = ?", (target,))
+            self.db.executemany(
+                "DELETE FROM items WHERE target = ? AND source_id = ?",
+                [(target, sid) for sid in source_ids],
+            )
             for p in posts:
                 self.db.execute(
                     "INSERT INTO items (target, source_id, run_id, content_hash, remote_id, url,"

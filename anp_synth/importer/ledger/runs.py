@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,22 @@ class Runs(LedgerFile):
             self._held = (run_id, pid)  # before the commit: no moment holds it unrecorded
         return self.run(run_id)
 
+    def ledger_id(self) -> str:
+        """This ledger's own random id, made on first use (meta `ledger_id`).
+
+        Run ids count from 1 in every ledger: the id tells this ledger's run 1 from another
+        ledger's (a lost ledger made again), e.g. in the Idempotency-Keys of its writes.
+        """
+        query = "SELECT value FROM meta WHERE key = 'ledger_id'"
+        row = self.db.execute(query).fetchone()
+        if row is None:
+            with self._tx():
+                self.db.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('ledger_id', ?)", (secrets.token_hex(4),)
+                )
+            row = self.db.execute(query).fetchone()
+        return str(row[0])
+
     def _check_owner(self) -> None:
         # One owner per run: a process paused past STALE_AFTER may find its run resumed by
         # another import (a new pid in the row) or marked interrupted; from then on every
@@ -137,6 +154,11 @@ class Runs(LedgerFile):
         """Forget the run this process held (it was taken over): no more writes for it."""
         self.stop_heartbeat()
         self._held = None
+
+    @property
+    def held_run(self) -> int | None:
+        """The id of the run this process began and still holds, if any."""
+        return None if self._held is None else self._held[0]
 
     @property
     def holds_run(self) -> bool:

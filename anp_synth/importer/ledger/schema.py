@@ -9,7 +9,7 @@ Tables
              / tags / stack for the load tests).
     changes  one row per post a run created or updated, with the previous version:
              what `rollback` undoes. The previous version lives only here: one copy.
-    meta     schema_version.
+    meta     schema_version; ledger_id (random, made on first use: Ledger.ledger_id).
 """
 
 from __future__ import annotations

@@ -6,16 +6,30 @@ keys it adds; this class does the rest, the same for all three: posts are found 
 not change is not touched (mtime and bytes stay, so the generator's incremental build stays
 incremental), each write is atomic (a temporary file beside it, then a rename: a kill -9
 never leaves a half file the generator would read), and a path outside the folder is refused.
+
+A write's Idempotency-Key is kept with the file, not in it (the bytes stay the post's own, so
+a rollback restores them exactly): an extended attribute `user.anp-synth.write` set on the
+file before it gets its name says what the write did, its key and the digest of its request's
+keys (`created KEY REQUEST`), and an
+update first journals the version it replaces (`.anp-synth/previous/<source_id>.json` under
+the target, one per post: the newest update's). A batch resent after a crash between the
+write and the ledger carries the same keys: each file it already wrote is answered as that
+write was (created, or updated with the previous version), so the ledger records the change
+and a rollback deletes or restores it. On a filesystem without user extended attributes the
+mark is skipped, and the ledger's own inference for a lost answer applies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
+import orjson
 from pydantic import ValidationError
 
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
@@ -26,6 +40,8 @@ from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
 
 TMP_SUFFIX = ".anp-tmp"  # a dot name with this suffix: no generator reads it
+JOURNAL = Path(".anp-synth") / "previous"  # under the target: a dot folder no generator reads
+MARK = "user.anp-synth.write"  # the extended attribute: "<outcome> <Idempotency-Key>"
 
 
 class Held(NamedTuple):
@@ -36,13 +52,14 @@ class Held(NamedTuple):
     url: str
 
 
-def write_atomic(path: Path, data: bytes, *, new: bool = False) -> None:
+def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None = None) -> None:
     """Write `data` to `path` so that the name only ever shows a whole file.
 
     A new file is written unnamed (O_TMPFILE) and linked in when complete: one directory
     operation, and a killed process leaves nothing. Replacing a file (or a filesystem
     without O_TMPFILE) goes through a temporary dot file beside it and a rename. `new`: the
-    caller expects no file there (if one is, it is replaced all the same).
+    caller expects no file there (if one is, it is replaced all the same). `mark`: set as the
+    MARK attribute before the file gets its name (so it never shows without it).
     """
     if _TMPFILE and new:
         try:
@@ -51,7 +68,7 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False) -> None:
             pass  # not supported here: the rename below
         else:
             try:
-                _write_all(fd, data)
+                _write_all(fd, data, mark)
                 # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names the unnamed file
                 os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
                 return
@@ -63,7 +80,7 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False) -> None:
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
         try:
-            _write_all(fd, data)
+            _write_all(fd, data, mark)
         finally:
             os.close(fd)
         os.replace(tmp, path)
@@ -86,10 +103,30 @@ def _proc_fds() -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes, mark: str | None = None) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+    if mark is not None:
+        # without user extended attributes here, none: the ledger infers a lost answer instead
+        with contextlib.suppress(OSError):
+            os.setxattr(fd, MARK, mark.encode())
+
+
+def request_of(keys: Sequence[str]) -> str:
+    """The digest of a request's keys: a key is replayed only in the request that sent it
+    (a resumed run resends an interrupted batch as that batch, in the same order)."""
+    return hashlib.blake2b("\n".join(keys).encode(), digest_size=8).hexdigest()
+
+
+def read_mark(path: Path) -> tuple[str, str] | None:
+    """The write that made the file, when it says: (outcome, "KEY REQUEST")."""
+    try:
+        value = os.getxattr(path, MARK).decode("utf-8", "replace")
+    except OSError:
+        return None  # none (written before marks, copied, or no attributes here)
+    outcome, _, key = value.partition(" ")
+    return (outcome, key) if key else None
 
 
 class StaticSink:
@@ -110,6 +147,7 @@ class StaticSink:
         is_site = any((root / m).exists() for m in self.site_markers)
         self.folder = (root / self.posts_dir) if is_site else root
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.journal = root / JOURNAL
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
 
@@ -127,12 +165,17 @@ class StaticSink:
         """Front matter keys this generator adds (layout, liquid switches…)."""
         return {}
 
+    def code_source(self, source: str) -> str:
+        """A code block's source as this generator needs it written (as is, unless it reads
+        templates inside code blocks)."""
+        return source
+
     # The contract -----------------------------------------------------------------------
 
     def render(self, post: dict[str, Any], content_hash_: str | None = None) -> bytes:
         """The file's bytes for a post."""
         h = content_hash(post) if content_hash_ is None else content_hash_
-        return document(post, h, self.front_matter(post))
+        return document(post, h, self.front_matter(post), self.code_source)
 
     def path_for(self, post: dict[str, Any]) -> Path:
         """Where a post's file goes; a name that would leave the folder is refused."""
@@ -175,6 +218,11 @@ class StaticSink:
 
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post's file; a file with the same bytes is not written."""
+        return self._upsert(post, idempotency_key, request_of([idempotency_key]))
+
+    def _upsert(self, post: dict[str, Any], idempotency_key: str, request: str) -> UpsertResult:
+        """`upsert`, as part of `request` (the digest of its batch's keys): the same key in
+        the same request again is the resent write, answered as it was written."""
         try:
             Post.model_validate(post)
         except ValidationError as exc:
@@ -196,17 +244,39 @@ class StaticSink:
                 except OSError:
                     same = False
                 if same:
+                    mark = read_mark(path)
+                    if mark is not None and mark[1] == f"{idempotency_key} {request}":
+                        return self._replay(sid, url, h, mark[0], idempotency_key)
                     return UpsertResult(sid, UpsertOutcome.UNCHANGED, sid, url, h)
                 previous = self._read(old)
+            outcome = UpsertOutcome.CREATED if previous is None else UpsertOutcome.UPDATED
             try:
-                write_atomic(path, data, new=old is None)
+                if previous is not None:  # first what it replaces, then the file
+                    self._keep_previous(sid, idempotency_key, previous)
+                mark_text = f"{outcome} {idempotency_key} {request}"
+                write_atomic(path, data, new=old is None, mark=mark_text)
                 if old is not None and old.path != path:
                     old.path.unlink(missing_ok=True)  # the slug (or date) moved the file
             except OSError as exc:
                 raise TransientSinkError(f"{path}: {exc.strerror}") from None
             index[sid] = Held(path, h, url)
-        if previous is None:
+        return UpsertResult(sid, outcome, sid, url, h, previous=previous)
+
+    def _keep_previous(self, sid: str, key: str, previous: dict[str, Any]) -> None:
+        """Journal the version an update replaces, under the update's key."""
+        self.journal.mkdir(parents=True, exist_ok=True)
+        doc = orjson.dumps({"key": key, "post": previous})
+        write_atomic(self.journal / f"{sid}.json", doc)
+
+    def _replay(self, sid: str, url: str, h: str, outcome: str, key: str) -> UpsertResult:
+        """The answer of the write that made the file, for the same key sent again."""
+        if outcome != UpsertOutcome.UPDATED:
             return UpsertResult(sid, UpsertOutcome.CREATED, sid, url, h)
+        try:
+            doc = orjson.loads((self.journal / f"{sid}.json").read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            doc = {}
+        previous = doc.get("post") if doc.get("key") == key else None  # else: not known
         return UpsertResult(sid, UpsertOutcome.UPDATED, sid, url, h, previous=previous)
 
     def upsert_many(
@@ -215,10 +285,11 @@ class StaticSink:
         """Upsert a batch; a bad post fails only itself."""
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
+        request = request_of(idempotency_keys)
         out: list[UpsertResult | SinkError] = []
         for post, key in zip(posts, idempotency_keys, strict=True):
             try:
-                out.append(self.upsert(post, idempotency_key=key))
+                out.append(self._upsert(post, key, request))
             except SinkError as exc:
                 out.append(exc)
         return out
@@ -254,6 +325,7 @@ class StaticSink:
             if held is None:
                 return False
             held.path.unlink(missing_ok=True)
+            (self.journal / f"{source_id}.json").unlink(missing_ok=True)
             return True
 
     def purge(self, paths: Sequence[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from anp_synth.sinks.static.files import StaticSink
+from anp_synth.sinks.static.markdown import hugo_code
 
 
 class HugoSink(StaticSink):
@@ -13,3 +14,7 @@ class HugoSink(StaticSink):
     name: ClassVar[str] = "hugo"
     site_markers = ("hugo.toml", "hugo.yaml", "hugo.json", "config.toml", "config.yaml")
     posts_dir = "content/posts"
+
+    def code_source(self, source: str) -> str:
+        """Hugo reads shortcodes in code blocks too: escaped so that it shows them as written."""
+        return hugo_code(source)

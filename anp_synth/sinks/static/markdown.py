@@ -95,8 +95,42 @@ def _url(url: str) -> str:
     return quote(url, safe=":/?#@!$&'*+,;=%~-._")
 
 
-def _code(code: dict[str, Any]) -> str:
-    source: str = code["source"]
+# Hugo reads shortcodes (`{{< x >}}`, `{{% x %}}`) everywhere in a page's content, code
+# blocks included, before Markdown: one there runs (or, unknown or unclosed, fails the build).
+_SHORTCODE = re.compile(r"\{\{([<%])")
+_ZWSP = "\u200b"
+
+
+def hugo_code(source: str) -> str:
+    """A code block's source that Hugo shows as written, shortcode delimiters and all.
+
+    Each `{{<` … `>}}` (and `{{%` … `%}}`) becomes Hugo's own escape `{{</*` … `*/>}}`,
+    shown as the original; an opener with no closer after it cannot be escaped so, and gets
+    a zero-width space after its `{{` (it looks the same; a copy has one invisible character
+    more).
+    """
+    out: list[str] = []
+    at = 0
+    for m in _SHORTCODE.finditer(source):
+        if m.start() < at:
+            continue  # inside a pair already escaped
+        closer = ">}}" if m.group(1) == "<" else "%}}"
+        end = source.find(closer, m.end())
+        nested = _SHORTCODE.search(source, m.end(), end) if end >= 0 else None
+        out.append(source[at : m.start()])
+        if end < 0 or nested is not None:
+            out.append("{{" + _ZWSP + m.group(1))
+            at = m.end()
+        else:
+            inner = source[m.end() : end]
+            out.append(f"{{{{{m.group(1)}/*{inner}*/{closer}")
+            at = end + len(closer)
+    out.append(source[at:])
+    return "".join(out)
+
+
+def _code(code: dict[str, Any], escape: Callable[[str], str] | None = None) -> str:
+    source: str = code["source"] if escape is None else escape(code["source"])
     longest = max((len(m) for m in re.findall(r"`+", source)), default=0)
     fence = "`" * max(3, longest + 1)
     language = _LANGUAGE.sub("", code["language"])
@@ -109,12 +143,15 @@ def _list(items: Iterable[str]) -> str:
     return "\n".join(f"- {text(item)}" for item in items)
 
 
-_BLOCKS: dict[str, Callable[[Any], str]] = {"paragraph": text, "code": _code, "checklist": _list}
-
-
-def body(post: dict[str, Any]) -> str:
+def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
     """The post as a reader sees it, laid out like the seed article (anp_synth.layout): lead,
-    figure, the sections with their paragraphs, fenced code blocks and the checklist."""
+    figure, the sections with their paragraphs, fenced code blocks and the checklist.
+    `code`: how the generator needs a code block's source escaped (Hugo: `hugo_code`)."""
+    blocks: dict[str, Callable[[Any], str]] = {
+        "paragraph": text,
+        "code": lambda block: _code(block, code),
+        "checklist": _list,
+    }
     image = post["image"]
     caption = f"{image['caption']}. image source: {image['source']}"
     parts = [
@@ -124,7 +161,7 @@ def body(post: dict[str, Any]) -> str:
     for part in body_parts(post):
         if part.heading is not None:
             parts.append(f"## {text(part.heading)}")
-        parts.extend(_BLOCKS[block.kind](block.value) for block in part.blocks)
+        parts.extend(blocks[block.kind](block.value) for block in part.blocks)
     return "\n\n".join(parts) + "\n"
 
 
@@ -133,8 +170,14 @@ def categories_of(post: dict[str, Any]) -> list[str]:
     return list(dict.fromkeys(s.strip() for s in post["meta"]["stack"] if s.strip()))
 
 
-def document(post: dict[str, Any], content_hash: str, extra: dict[str, Any]) -> bytes:
-    """The whole file: front matter (generator keys, `extra`, the post) and the body."""
+def document(
+    post: dict[str, Any],
+    content_hash: str,
+    extra: dict[str, Any],
+    code: Callable[[str], str] | None = None,
+) -> bytes:
+    """The whole file: front matter (generator keys, `extra`, the post) and the body
+    (`code`: the generator's escape of a code block's source, see `body`)."""
     meta = post["meta"]
     head: dict[str, Any] = {
         "title": post["title"],
@@ -155,7 +198,7 @@ def document(post: dict[str, Any], content_hash: str, extra: dict[str, Any]) -> 
     lines.extend(f"{key}: {json_value(post[k])}\n" for key, k in _FRONT.items())
     lines.append(FENCE)
     lines.append("\n")
-    lines.append(body(post))
+    lines.append(body(post, code))
     return "".join(lines).encode()
 
 

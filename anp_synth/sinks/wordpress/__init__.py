@@ -34,6 +34,7 @@ from anp_synth.errors import (
     TransientSinkError,
     UsageError,
     WordPressSetupError,
+    excerpt,
 )
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post, first_error
@@ -122,7 +123,7 @@ def _error_text(resp: httpx.Response) -> tuple[str, dict[str, Any]]:
         code = body.get("code", "")
         message = body.get("message", "")
         data = body.get("data") if isinstance(body.get("data"), dict) else {}
-        return f"{code}: {message}".strip(": "), data or {}
+        return excerpt(f"{code}: {message}".strip(": ")), data or {}
     return resp.reason_phrase or "error", {}
 
 
