@@ -22,11 +22,13 @@ MAX_AGE=${ANP_STATIC_MAX_AGE:-60}
 log() { echo "static-serve: $*" >&2; }
 die() { echo "static-serve: error: $*" >&2; exit 1; }
 
+# alive, stop_group (shared with scripts/wordpress.sh and scripts/varnish.sh)
 # shellcheck source=lib/procs.sh
-. "$(dirname "$0")/lib/procs.sh"
+. "$(cd "$(dirname "$0")" && pwd)/lib/procs.sh"
 
-# alive: the recorded pid runs and is still the nginx we started, with our config.
-alive() { pid_alive "$STATE/nginx.pid" nginx "$STATE/nginx.conf"; }
+# nginx_alive: the recorded pid runs and is the nginx we started with this state dir's config
+# (a recycled pid must never be killed).
+nginx_alive() { alive "$STATE/nginx.pid" "$STATE/nginx.conf"; }
 
 cmd_install() {
   command -v nginx >/dev/null 2>&1 && return 0
@@ -48,6 +50,10 @@ cmd_install() {
     && apt-get install -y -qq --no-install-recommends nginx >>"$STATE/apt.log" 2>&1 || ok=1
   [ -z "$policy" ] || rm -f "$policy"
   [ "$ok" = 0 ] || { tail -5 "$STATE/apt.log" >&2; die "apt-get install nginx failed (log: $STATE/apt.log)"; }
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # The config: one server on 127.0.0.1:PORT with DIR as its root, every path nginx writes under
@@ -102,7 +108,7 @@ cmd_up() {
   [ -d "$1" ] || die "$1: not a directory"
   dir=$(cd "$1" && pwd)
   [ -f "$dir/index.html" ] || die "$dir: no index.html, not a built site (build it first: hugo → public/, jekyll/eleventy → _site/)"
-  if alive; then
+  if nginx_alive; then
     if [ "$(cat "$STATE/root")" = "$dir" ]; then
       log "already running: $(cat "$STATE/url") serving $dir"
       cat "$STATE/url"
@@ -127,7 +133,7 @@ cmd_up() {
       cat "$STATE/url"
       return 0
     fi
-    alive || { tail -5 "$STATE/error.log" "$STATE/nginx.log" >&2 2>/dev/null; rm -f "$STATE/nginx.pid"; die "nginx exited (log: $STATE/error.log)"; }
+    nginx_alive || { tail -5 "$STATE/error.log" "$STATE/nginx.log" >&2 2>/dev/null; rm -f "$STATE/nginx.pid"; die "nginx exited (log: $STATE/error.log)"; }
     sleep 0.1
   done
   cmd_stop
@@ -136,14 +142,20 @@ cmd_up() {
 
 cmd_stop() {
   local pid
+  if ! nginx_alive; then
+    rm -f "$STATE/nginx.pid" "$STATE/url" "$STATE/root"
+    log "not running"
+    return 0
+  fi
+  pid=$(cat "$STATE/nginx.pid")
   # TERM is nginx's fast shutdown; the group holds the master and its workers
-  pid=$(stop_group "$STATE/nginx.pid" nginx "$STATE/nginx.conf")
+  stop_group "$STATE/nginx.pid" "$STATE/nginx.conf"
   rm -f "$STATE/url" "$STATE/root"
-  if [ -n "$pid" ]; then log "stopped (pid $pid)"; else log "not running"; fi
+  log "stopped (pid $pid)"
 }
 
 cmd_status() {
-  if alive; then
+  if nginx_alive; then
     echo "static-serve: running, pid $(cat "$STATE/nginx.pid"), $(cat "$STATE/url") serving $(cat "$STATE/root")"
   else
     echo "static-serve: not running"

@@ -24,27 +24,14 @@ PACKAGES=(varnish varnish-modules)
 log() { echo "varnish: $*" >&2; }
 die() { echo "varnish: error: $*" >&2; exit 1; }
 
-# alive: true when the recorded pid runs and is still the varnishd we started (a recycled pid
-# must never be killed).
-alive() {
-  local pid
-  [ -s "$STATE/varnishd.pid" ] || return 1
-  pid=$(cat "$STATE/varnishd.pid")
-  [ -d "/proc/$pid" ] || return 1
-  grep -q -- varnishd "/proc/$pid/cmdline" 2>/dev/null
-}
+# shellcheck source=lib/procs.sh
+. "$HERE/lib/procs.sh"
 
-packages_missing() {
-  local p
-  for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || return 0
-  done
-  return 1
-}
+varnish_alive() { alive "$STATE/varnishd.pid" varnishd; }
 
 cmd_install() {
   mkdir -p "$STATE"
-  packages_missing || return 0
+  packages_missing "${PACKAGES[@]}" || return 0
   [ "$(id -u)" = 0 ] || die "packages missing (${PACKAGES[*]}); run as root to apt-get install them"
   command -v apt-get >/dev/null || die "apt-get not found: this script needs Debian 12 (bookworm)"
   # The package enables a systemd service on 0.0.0.0:6081: keep it masked, we start our own.
@@ -84,7 +71,7 @@ cmd_up() {
     esac
   done
   [ -n "$backend" ] || die "--backend HOST:PORT is required (the site to put Varnish in front of)"
-  if alive; then
+  if varnish_alive; then
     log "already running: $(cat "$STATE/url") in front of $(cat "$STATE/backend")"
     cat "$STATE/url"
     return 0
@@ -107,7 +94,7 @@ cmd_up() {
       cat "$STATE/url"
       return 0
     fi
-    alive || { tail -5 "$STATE/varnishd.log" >&2; rm -f "$STATE/varnishd.pid"; die "varnishd exited (log: $STATE/varnishd.log)"; }
+    varnish_alive || { tail -5 "$STATE/varnishd.log" >&2; rm -f "$STATE/varnishd.pid"; die "varnishd exited (log: $STATE/varnishd.log)"; }
     sleep 0.1
   done
   cmd_stop
@@ -115,27 +102,20 @@ cmd_up() {
 }
 
 cmd_stop() {
-  local pid i
-  if ! alive; then
+  local pid
+  if ! varnish_alive; then
     rm -f "$STATE/varnishd.pid" "$STATE/url"
     log "not running"
     return 0
   fi
   pid=$(cat "$STATE/varnishd.pid")
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for i in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || break
-    sleep 0.1
-  done
-  if [ -d "/proc/$pid" ]; then
-    kill -KILL -- "-$pid" 2>/dev/null || true
-  fi
-  rm -f "$STATE/varnishd.pid" "$STATE/url"
+  stop_group "$STATE/varnishd.pid" varnishd
+  rm -f "$STATE/url"
   log "stopped (pid $pid)"
 }
 
 cmd_status() {
-  if alive; then
+  if varnish_alive; then
     echo "varnish: running, pid $(cat "$STATE/varnishd.pid"), $(cat "$STATE/url") in front of $(cat "$STATE/backend")"
   else
     echo "varnish: not running"

@@ -86,6 +86,7 @@ def open_sink(
     token_file: str | None,
     concurrency: int = 4,
     timeout: float = 10.0,
+    wp_mode: str | None = None,
     *,
     writes: bool = True,
 ) -> Sink:
@@ -101,7 +102,12 @@ def open_sink(
             f"no token for {target}: set {TOKEN_ENV} or pass --token-file PATH "
             "(the reference site stores its token in <db>.token)",
         )
-    return create_sink(name, target, token, concurrency=concurrency, timeout=timeout)
+    extra: dict[str, Any] = {}
+    if wp_mode is not None:
+        if name != "wordpress":
+            raise UsageError("wp_mode", "applies to --sink wordpress only")
+        extra["wp_mode"] = wp_mode
+    return create_sink(name, target, token, concurrency=concurrency, timeout=timeout, **extra)
 
 
 def _count_lines(path: str) -> int | None:
@@ -179,6 +185,12 @@ def import_cmd(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar, no table."),
     purge: list[str] | None = typer.Option(None, "--purge", help=PURGE_HELP),
+    wp_mode: str | None = typer.Option(
+        None,
+        "--wp-mode",
+        help="wordpress sink: hooks (default: wp_insert_post through the plugin's bulk route),"
+        " direct (multi-row SQL) or rest (batch/v1).",
+    ),
 ) -> None:
     """Import posts idempotently into a target; a rerun skips what is already there."""
     from anp_synth.cli.progress import progress_bar
@@ -221,7 +233,9 @@ def import_cmd(
         args["purge"] = [p.name for p in purgers]
     if not dry_run:
         check_run_folder(ledger)  # before the ledger is opened: nothing written when it fails
-    the_sink = open_sink(sink, target, token_file, concurrency, timeout, writes=not dry_run)
+    the_sink = open_sink(
+        sink, target, token_file, concurrency, timeout, wp_mode, writes=not dry_run
+    )
     _quiet_retries()
     try:
         if not dry_run:  # a dry run sends nothing at all
@@ -240,12 +254,16 @@ def import_cmd(
                     on_notice=_notice,
                 )
                 summary = imp.run(stream, file_label, args)
+        # Sinks with several ways to write (wordpress) say which one this import took.
+        route = getattr(the_sink, "route", None)
     finally:
         the_sink.close()
         for purger in purgers:
             purger.close()
     if not quiet:
         out = _console()
+        if route:
+            out.print(f"route: {route}", markup=False)
         out.print(_summary_table(summary))
         if summary.quarantine_path and summary.quarantined + summary.failed:
             out.print(f"quarantine: {summary.quarantine_path}", markup=False)

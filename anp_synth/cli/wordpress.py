@@ -1,4 +1,5 @@
-"""`wordpress mu-plugin` and `wordpress check`: what a WordPress site needs before an import."""
+"""`wordpress mu-plugin`, `wordpress check` and `wordpress uninstall`: what a WordPress site needs
+before an import, and taking it away after."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ wordpress = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, like the root app (see anp_synth.cli)
 )
+TARGET_HELP = "The site's home URL (default: env ANP_WP_URL)."
 
 
 @wordpress.command("mu-plugin")
@@ -30,23 +32,40 @@ def mu_plugin_cmd(
 
 @wordpress.command("check")
 def check_cmd(
-    target: str | None = typer.Option(
-        None, "--target", help="The site's home URL (default: env ANP_WP_URL)."
-    ),
+    target: str | None = typer.Option(None, "--target", help=TARGET_HELP),
+    wp_mode: str = typer.Option("hooks", "--wp-mode", help="hooks, direct or rest."),
 ) -> None:
-    """Check that the site has the mu-plugin and accepts the application password."""
+    """Check the mu-plugin and the application password; say which route an import takes."""
     from anp_synth.sinks.base import preflight
     from anp_synth.sinks.wordpress import WordPressSink
 
-    sink = WordPressSink.from_env(target)
+    sink = WordPressSink.from_env(target, wp_mode=wp_mode)
     try:
         info = preflight(sink)
+        route = sink.route
     finally:
         sink.close()
     typer.echo(
         f"ok: {sink.base_url} has the anp-synth mu-plugin (version {info.get('version')}) "
         "and accepts the application password"
     )
+    typer.echo(f"route: {route}")
+
+
+@wordpress.command("uninstall")
+def uninstall_cmd(
+    target: str | None = typer.Option(None, "--target", help=TARGET_HELP),
+) -> None:
+    """Drop the plugin's replay table and source_id index (posts stay; delete the file after)."""
+    from anp_synth.sinks.wordpress import WordPressSink
+
+    sink = WordPressSink.from_env(target, wp_mode="rest")
+    try:
+        dropped = sink.uninstall()
+    finally:
+        sink.close()
+    typer.echo(f"dropped: {', '.join(dropped)}" if dropped else "nothing to drop")
+    typer.echo("now delete wp-content/mu-plugins/anp-synth.php to remove the plugin itself")
 
 
 def register(app: typer.Typer) -> None:

@@ -52,7 +52,11 @@ class Sink(Protocol):
     """A target that upserts posts keyed by source id."""
 
     name: str
-    max_batch: int
+
+    @property
+    def max_batch(self) -> int:
+        """Posts per upsert_many call (a class attribute or a property: read, never set)."""
+        ...
 
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post keyed by its source id."""

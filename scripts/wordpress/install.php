@@ -8,6 +8,10 @@
 define('WP_INSTALLING', true);
 $state = $argv[1];
 $_SERVER['HTTP_HOST'] = '127.0.0.1';
+// Which /etc/wordpress/config-NAME.php Debian's wp-config.php loads (scripts/wordpress.sh sets it).
+if (getenv('WORDPRESS_CONFIG') !== false) {
+    $_SERVER['WORDPRESS_CONFIG'] = getenv('WORDPRESS_CONFIG');
+}
 $_SERVER['SERVER_NAME'] = '127.0.0.1';
 $_SERVER['REQUEST_URI'] = '/';
 $_SERVER['REQUEST_METHOD'] = 'GET';

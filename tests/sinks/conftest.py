@@ -20,6 +20,8 @@ SINK_FIXTURES = [
     "memory_sink",
     "anp_sink",
     "wordpress_sink",
+    "wordpress_direct_sink",
+    "wordpress_rest_sink",
     "hugo_sink",
     "jekyll_sink",
     "eleventy_sink",
@@ -59,17 +61,32 @@ def anp_sink(reference_site) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
     sink.close()
 
 
-@pytest.fixture
-def wordpress_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
-    """The wordpress sink on the script's WordPress (tests/wordpress/site.py), emptied first."""
+def _wordpress(wordpress, mode: str) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
     from tests.wordpress.site import delete_imported
 
     delete_imported(wordpress)
-    sink = create_sink(
-        "wordpress", wordpress.url, f"{wordpress.user}:{wordpress.app_password}", timeout=60.0
-    )
+    token = f"{wordpress.user}:{wordpress.app_password}"
+    sink = create_sink("wordpress", wordpress.url, token, timeout=60.0, wp_mode=mode)
     yield sink
     sink.close()
+
+
+@pytest.fixture
+def wordpress_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
+    """The wordpress sink (bulk route, hooks) on the script's WordPress, emptied first."""
+    yield from _wordpress(wordpress, "hooks")
+
+
+@pytest.fixture
+def wordpress_direct_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
+    """The wordpress sink through the bulk route in direct mode."""
+    yield from _wordpress(wordpress, "direct")
+
+
+@pytest.fixture
+def wordpress_rest_sink(wordpress) -> Iterator[Sink]:  # type: ignore[no-untyped-def]
+    """The wordpress sink through the batch/v1 fallback."""
+    yield from _wordpress(wordpress, "rest")
 
 
 def _static_sink(generator: str, root: Path) -> Sink:

@@ -221,3 +221,104 @@ def test_a_refused_write_keeps_the_wait_the_site_asked_for() -> None:
         _sink(_site(handle)).upsert(PostBuilder().build(1), idempotency_key="k")
     assert caught.value.retry_after == 5.0 and caught.value.status == 429
     assert str(caught.value).startswith("alphanode-000001: HTTP 429 write: slow_down")
+
+
+BULK = {"route": "/anp/v1/posts/bulk", "max_posts": 200, "max_bytes": 1 << 24, "modes": ["hooks"]}
+
+
+def _bulk_site(handler: Handler, bulk: dict[str, object] | None = BULK) -> Handler:
+    """A fake site whose plugin (version 2) announces the bulk route."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/wp-json/anp-synth/v1/info":
+            return httpx.Response(200, json={**INFO, "version": 2, "bulk": bulk})
+        if request.url.path == "/wp-json/wp/v2/users/me":
+            return httpx.Response(200, json={"id": 1})
+        return handler(request)
+
+    return handle
+
+
+def test_the_bulk_route_is_used_when_announced_and_maps_each_item() -> None:
+    builder = PostBuilder()
+    posts = [builder.build(seed) for seed in (1, 2, 3)]
+    sent: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/wp-json/anp/v1/posts/bulk", request.url.path
+        sent.append(request)
+        body = json.loads(request.content)
+        assert body["mode"] == "hooks" and [p["source_id"] for p in body["posts"]] == [
+            p["source_id"] for p in posts
+        ]
+        assert body["posts"][0]["tags"] == posts[0]["tags"]  # names: the plugin resolves them
+        results = [
+            {"status": 201, "outcome": "created", "id": 7, "link": "http://wp.test/a/", "hash": "h"},
+            {"status": 200, "outcome": "updated", "id": 8, "link": "l", "hash": "h",
+             "previous": json.dumps(posts[1])},
+            {"status": 422, "code": "anp_invalid", "message": "slug: expected lowercase words"},
+        ]  # fmt: skip
+        return httpx.Response(200, json={"mode": "hooks", "results": results})
+
+    sink = _sink(_bulk_site(handle))
+    assert sink.max_batch == 200
+    results = sink.upsert_many(posts, idempotency_keys=["a", "b", "c"])
+    assert results[0].outcome == "created" and results[0].remote_id == "7"  # type: ignore[union-attr]
+    assert results[1].previous == posts[1]  # type: ignore[union-attr]
+    assert isinstance(results[2], TerminalSinkError) and "slug" in str(results[2])
+    assert len(sent) == 1 and sent[0].headers["Idempotency-Key"]
+    assert "anp/v1/posts/bulk" in sink.route and "mode hooks" in sink.route
+
+
+def test_a_version_1_plugin_gets_batch_v1_and_direct_is_refused() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no write")
+
+    old = _sink(_site(handle))  # INFO: version 1, no bulk
+    assert "batch/v1" in old.route and "has no bulk route" in old.route
+    direct = WordPressSink(
+        "http://wp.test",
+        user="admin",
+        app_password=SECRET,
+        wp_mode="direct",
+        transport=httpx.MockTransport(_site(handle)),
+    )
+    with pytest.raises(WordPressSetupError, match="no bulk route"):
+        direct.check()
+    refusing = WordPressSink(
+        "http://wp.test",
+        user="admin",
+        app_password=SECRET,
+        wp_mode="direct",
+        transport=httpx.MockTransport(
+            _bulk_site(handle, {**BULK, "direct": "tested on database version 53496"})
+        ),
+    )
+    with pytest.raises(WordPressSetupError, match="53496"):
+        refusing.check()
+    with pytest.raises(UsageError, match="hooks, direct, rest"):
+        WordPressSink("http://wp.test", user="a", app_password="b", wp_mode="fast")
+
+
+def test_a_lost_bulk_answer_is_transient() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"mode": "hooks", "results": []})
+
+    with pytest.raises(TransientSinkError, match="0 results for 1 posts"):
+        _sink(_bulk_site(handle)).upsert_many([PostBuilder().build(1)], idempotency_keys=["a"])
+
+
+def test_the_plugin_check_is_retried_when_the_site_hiccups(monkeypatch: pytest.MonkeyPatch) -> None:
+    import anp_synth.sinks.wordpress as wp
+
+    monkeypatch.setattr(wp.time, "sleep", lambda s: None)
+    calls = []
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if len(calls) <= 2:
+            return httpx.Response(503, json={})
+        return _bulk_site(lambda r: httpx.Response(500))(request)
+
+    assert _sink(flaky).check()["version"] == 2
+    assert calls.count("/wp-json/anp-synth/v1/info") == 3

@@ -1,8 +1,8 @@
 """A fault-injecting HTTP proxy in front of the test WordPress (127.0.0.1 only).
 
-Like tests/importer/faultproxy.py, but for `php -S`, which answers without Content-Length and
-closes the connection: here every request gets a fresh upstream connection, the answer is read
-to EOF, and the client connection is closed after it. A seeded share of /wp-json/ requests is
+Like tests/importer/faultproxy.py, but for nginx + php-fpm, whose answers are chunked: here every
+request gets a fresh upstream connection asked to close (`Connection: close`), the answer is
+read to EOF, and the client connection is closed after it. A seeded share of /wp-json/ requests is
 spoiled with one of the importer's proxy's KINDS (see there for what each one does).
 """
 
@@ -19,6 +19,16 @@ def _answer(status: int, extra: bytes = b"") -> bytes:
         b"HTTP/1.1 %d Injected\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"
         b"Connection: close\r\n" % (status, len(body)) + extra + b"\r\n" + body
     )
+
+
+def _closing(head: bytes) -> bytes:
+    """The request head with `Connection: close` (the answer then ends at EOF)."""
+    lines = [
+        line
+        for line in head.rstrip(b"\r\n").split(b"\r\n")
+        if not line.lower().startswith(b"connection:")
+    ]
+    return b"\r\n".join([*lines, b"Connection: close"]) + b"\r\n\r\n"
 
 
 class WordPressFaultProxy(FaultProxy):
@@ -39,7 +49,7 @@ class WordPressFaultProxy(FaultProxy):
                 return
             up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
             try:
-                up_writer.write(head + body)
+                up_writer.write(_closing(head) + body)
                 await up_writer.drain()
                 reply = await asyncio.wait_for(up_reader.read(), timeout=120)  # to EOF
             finally:

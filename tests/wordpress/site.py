@@ -20,6 +20,8 @@ import pytest
 from anp_synth.sinks.wordpress import WordPressSink
 
 ROOT = Path(__file__).resolve().parents[2]
+# The sink's write paths: the plugin's bulk route in both modes, and the batch/v1 fallback.
+WP_MODES = ("hooks", "direct", "rest")
 SCRIPT = ROOT / "scripts" / "wordpress.sh"
 UP_TIMEOUT = 300  # apt-get on a fresh machine is most of it
 
@@ -116,9 +118,26 @@ def wordpress() -> Iterator[WordPress]:
             _script("stop")
 
 
+@pytest.fixture(params=WP_MODES)
+def wp_mode(request: pytest.FixtureRequest) -> str:
+    """Each write path in turn: --wp-mode hooks, direct, rest (the batch/v1 fallback)."""
+    return str(request.param)
+
+
 @pytest.fixture
-def wp_sink(wordpress: WordPress) -> Iterator[WordPressSink]:
-    """A sink on the test WordPress; the posts a test writes are deleted after it."""
+def wp_sink(wordpress: WordPress, wp_mode: str) -> Iterator[WordPressSink]:
+    """A sink on the test WordPress in each mode; the posts a test writes are deleted after it."""
+    sink = wordpress.sink(wp_mode=wp_mode)
+    try:
+        yield sink
+    finally:
+        sink.close()
+        delete_imported(wordpress)
+
+
+@pytest.fixture
+def wp_reader(wordpress: WordPress) -> Iterator[WordPressSink]:
+    """A sink (default mode) for tests that are not about the write path; cleans up after."""
     sink = wordpress.sink()
     try:
         yield sink

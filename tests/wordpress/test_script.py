@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
@@ -48,21 +49,40 @@ def test_secret_files_are_private(wordpress: WordPress) -> None:
         assert mode == 0o600, name
 
 
+# mariadb.pid only when this site started MariaDB (it is one server for every site).
+PIDS = ("nginx.pid", "php-fpm.pid", "mariadb.pid")
+
+
+def _pids() -> dict[str, str]:
+    return {name: (STATE / name).read_text() for name in PIDS if (STATE / name).exists()}
+
+
 def test_up_is_idempotent_and_quiet(wordpress: WordPress) -> None:
-    pids = (STATE / "php.pid").read_text(), (STATE / "mariadb.pid").read_text()
+    pids = _pids()
+    assert {"nginx.pid", "php-fpm.pid"} <= set(pids)
     out = _run("up", timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == ""
-    assert ((STATE / "php.pid").read_text(), (STATE / "mariadb.pid").read_text()) == pids
+    assert _pids() == pids
     assert parse_env(_run("env").stdout)["ANP_WP_APP_PASSWORD"] == wordpress.app_password
 
 
-def test_stop_then_up_keeps_the_content(wordpress: WordPress, wp_sink: WordPressSink) -> None:
+def test_stop_then_up_keeps_the_content(wordpress: WordPress, wp_reader: WordPressSink) -> None:
     post = PostBuilder().build(914000)
-    wp_sink.upsert(post, idempotency_key="k")
-    php_pid = int((STATE / "php.pid").read_text())
+    wp_reader.upsert(post, idempotency_key=f"k-{uuid.uuid4().hex}")
+    web = [int((STATE / name).read_text()) for name in ("nginx.pid", "php-fpm.pid")]
+    children = _children(web)
+    assert children, "nginx and php-fpm run worker processes"
+    mariadb_ours = (STATE / "mariadb.pid").exists()
     assert _run("stop").returncode == 0
-    assert not Path(f"/proc/{php_pid}").exists()
+    for pid in web + children:  # masters and their workers, all gone
+        assert not Path(f"/proc/{pid}").exists(), pid
+    if not mariadb_ours:  # one server for every site: one this site did not start keeps running
+        ping = subprocess.run(
+            ["mysqladmin", "--socket=/run/mysqld/mysqld.sock", "ping"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert ping.returncode == 0, ping.stderr
     with pytest.raises(httpx.TransportError):
         httpx.get(wordpress.url, timeout=2)
     out = _run("up")
@@ -73,6 +93,38 @@ def test_stop_then_up_keeps_the_content(wordpress: WordPress, wp_sink: WordPress
         assert remote is not None and remote.post == post
     finally:
         fresh.close()
+
+
+def _children(parents: list[int]) -> list[int]:
+    """The pids whose parent is one of `parents` (nginx and php-fpm workers)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat_ = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat_.rsplit(")", 1)[1].split()[1]) in parents:
+                out.append(int(entry.name))
+    return out
+
+
+def test_served_by_nginx_and_php_fpm_with_opcache(wordpress: WordPress) -> None:
+    resp = httpx.get(f"{wordpress.url}/wp-json/anp-synth/v1/info", timeout=30)
+    assert resp.headers["server"].startswith("nginx")
+    conf = (STATE / "php-fpm.conf").read_text()
+    assert "pm = static" in conf
+    # opcache comes from Debian's fpm conf.d (a pool cannot switch it on): the fpm SAPI has it.
+    info = subprocess.run(
+        ["php-fpm8.2", "-i"], capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    assert "opcache.enable => On" in info
+    workers = int(conf.split("pm.max_children = ", 1)[1].split()[0])
+    assert workers >= 2 * (os.cpu_count() or 1) or workers >= 4
+    fpm = int((STATE / "php-fpm.pid").read_text())
+    assert len(_children([fpm])) == workers  # a static pool: every worker is up
+    status = _run("status").stdout
+    assert "nginx pid" in status and "php-fpm pid" in status
 
 
 def test_readers_can_log_in_with_the_login_cookie(wordpress: WordPress) -> None:
@@ -87,3 +139,18 @@ def test_readers_can_log_in_with_the_login_cookie(wordpress: WordPress) -> None:
         )
         assert resp.status_code == 302
         assert any(name.startswith("wordpress_logged_in_") for name in client.cookies)
+
+
+def test_the_site_has_its_own_config_and_content(wordpress: WordPress) -> None:
+    """Sites side by side (ANP_WP_PORT, ANP_WP_STATE_DIR, ANP_WP_DB): this one's config is named
+    by its port and picked by WORDPRESS_CONFIG, its mu-plugins live in its state dir."""
+    port = wordpress.url.rsplit(":", 1)[1]
+    config = Path(f"/etc/wordpress/config-anp-{port}.php").read_text()
+    assert f"http://127.0.0.1:{port}'" in config
+    assert f"define('DB_NAME', '{os.environ.get('ANP_WP_DB', 'anp_wordpress')}')" in config
+    assert f"WP_CONTENT_DIR', '{STATE}/wp-content'" in config
+    assert (STATE / "wp-content" / "mu-plugins" / "anp-synth.php").is_file()
+    assert f"WORDPRESS_CONFIG anp-{port};" in (STATE / "nginx.conf").read_text()
+    # a page, not only REST: WordPress's canonical redirect sees the port (no 301 to itself)
+    resp = httpx.get(f"{wordpress.url}/", timeout=30)
+    assert resp.status_code == 200, resp.headers.get("location")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import html
+import itertools
 import threading
 from typing import Any
 
@@ -21,13 +22,21 @@ pytestmark = pytest.mark.wordpress
 BUILDER = PostBuilder()
 
 
+_keys = itertools.count()
+
+
+def _key() -> str:
+    """A fresh Idempotency-Key: every write of these tests is a new write (none is a retry)."""
+    return f"test-sink-{next(_keys)}"
+
+
 def _post(seed: int) -> dict[str, Any]:
     return BUILDER.build(seed)
 
 
-def _rest(site: WordPress) -> httpx.Client:
+def _rest(site: WordPress, timeout: float = 30) -> httpx.Client:
     return httpx.Client(
-        base_url=f"{site.url}/wp-json", auth=(site.user, site.app_password), timeout=30
+        base_url=f"{site.url}/wp-json", auth=(site.user, site.app_password), timeout=timeout
     )
 
 
@@ -36,22 +45,23 @@ def _ok(result: UpsertResult | SinkError) -> UpsertResult:
     return result
 
 
-def test_sink_satisfies_the_protocol(wp_sink: WordPressSink) -> None:
+def test_sink_satisfies_the_protocol(wp_sink: WordPressSink, wp_mode: str) -> None:
     assert isinstance(wp_sink, Sink)
-    assert wp_sink.max_batch == 25
+    assert wp_sink.max_batch == (25 if wp_mode == "rest" else 200)
+    assert ("batch/v1" in wp_sink.route) == (wp_mode == "rest")
 
 
 def test_create_unchanged_update_with_previous(wp_sink: WordPressSink) -> None:
     post = _post(910001)
-    created = wp_sink.upsert(post, idempotency_key="k")
+    created = wp_sink.upsert(post, idempotency_key=_key())
     assert created.outcome == "created"
     assert created.hash == content_hash(post)
     assert created.url.endswith(f"/{post['slug']}/")
-    assert wp_sink.upsert(post, idempotency_key="k").outcome == "unchanged"
+    assert wp_sink.upsert(post, idempotency_key=_key()).outcome == "unchanged"
 
     changed = copy.deepcopy(post)
     changed["title"] = "a new title"
-    updated = wp_sink.upsert(changed, idempotency_key="k")
+    updated = wp_sink.upsert(changed, idempotency_key=_key())
     assert updated.outcome == "updated"
     assert updated.remote_id == created.remote_id
     assert updated.previous == post  # what rollback restores
@@ -60,14 +70,14 @@ def test_create_unchanged_update_with_previous(wp_sink: WordPressSink) -> None:
     assert remote.hash == content_hash(changed)
     assert remote.post == changed
 
-    restored = wp_sink.upsert(updated.previous, idempotency_key="k")
+    restored = wp_sink.upsert(updated.previous, idempotency_key=_key())
     assert restored.outcome == "updated"
     assert wp_sink.get(post["source_id"]).hash == content_hash(post)  # type: ignore[union-attr]
 
 
 def test_post_fields_land_in_wordpress(wordpress: WordPress, wp_sink: WordPressSink) -> None:
     post = _post(910002)
-    result = wp_sink.upsert(post, idempotency_key="k")
+    result = wp_sink.upsert(post, idempotency_key=_key())
     with _rest(wordpress) as rest:
         wp = rest.get(f"/wp/v2/posts/{result.remote_id}", params={"context": "edit"}).json()
         tags = rest.get(
@@ -102,7 +112,7 @@ def test_html_in_a_post_is_escaped(wordpress: WordPress, wp_sink: WordPressSink)
     post["title"] = "<script>alert(1)</script> & co"
     post["sections"][0]["paragraphs"][0] = '<img src=x onerror="alert(2)">'
     post["code"][0]["source"] = "if a < b && c > d: print('<b>')"
-    result = wp_sink.upsert(post, idempotency_key="k")
+    result = wp_sink.upsert(post, idempotency_key=_key())
     page = httpx.get(result.url, timeout=30).text
     assert "<script>alert(1)</script>" not in page
     assert '<img src=x onerror="alert(2)">' not in page
@@ -122,7 +132,7 @@ def test_upsert_keys_on_source_id_not_slug_or_title(
             json={"title": post["title"], "slug": post["slug"], "status": "publish"},
         ).json()
         try:
-            created = wp_sink.upsert(post, idempotency_key="k")
+            created = wp_sink.upsert(post, idempotency_key=_key())
             assert created.outcome == "created"
             assert created.remote_id != str(own["id"])
             mine = rest.get(f"/wp/v2/posts/{own['id']}", params={"context": "edit"}).json()
@@ -136,11 +146,11 @@ def test_trashed_post_is_restored_not_duplicated(
     wordpress: WordPress, wp_sink: WordPressSink
 ) -> None:
     post = _post(910005)
-    created = wp_sink.upsert(post, idempotency_key="k")
+    created = wp_sink.upsert(post, idempotency_key=_key())
     with _rest(wordpress) as rest:
         assert rest.delete(f"/wp/v2/posts/{created.remote_id}").json()["status"] == "trash"
     assert wp_sink.get(post["source_id"]) is None
-    again = wp_sink.upsert(post, idempotency_key="k")
+    again = wp_sink.upsert(post, idempotency_key=_key())
     assert again.outcome == "updated"
     assert again.remote_id == created.remote_id
     remote = wp_sink.get(post["source_id"])
@@ -149,7 +159,7 @@ def test_trashed_post_is_restored_not_duplicated(
 
 def test_delete_is_for_good(wordpress: WordPress, wp_sink: WordPressSink) -> None:
     post = _post(910006)
-    created = wp_sink.upsert(post, idempotency_key="k")
+    created = wp_sink.upsert(post, idempotency_key=_key())
     assert wp_sink.delete(post["source_id"]) is True
     assert wp_sink.delete(post["source_id"]) is False
     with _rest(wordpress) as rest:
@@ -164,7 +174,7 @@ def test_existing_tag_is_reused_by_id(wordpress: WordPress, wp_sink: WordPressSi
     with _rest(wordpress) as rest:
         made = rest.post("/wp/v2/tags", json={"name": name})
         tag_id = made.json()["id"] if made.status_code == 201 else made.json()["data"]["term_id"]
-        result = wp_sink.upsert(post, idempotency_key="k")
+        result = wp_sink.upsert(post, idempotency_key=_key())
         wp = rest.get(f"/wp/v2/posts/{result.remote_id}").json()
         assert tag_id in wp["tags"]
         assert len(rest.get("/wp/v2/tags", params={"search": name}).json()) == 1
@@ -195,7 +205,7 @@ def test_listing_shows_a_duplicate_made_behind_the_sinks_back(
 ) -> None:
     # Only a foreign write can make one (the plugin refuses a second create): verify must see it.
     post = _post(911500)
-    created = wp_sink.upsert(post, idempotency_key="k")
+    created = wp_sink.upsert(post, idempotency_key=_key())
     with _rest(wordpress) as rest:
         copy_ = rest.post("/wp/v2/posts", json={"title": "copy", "status": "publish"}).json()
         # Meta written on an existing post goes around the plugin's create check.
@@ -214,12 +224,12 @@ def test_one_bad_item_fails_only_itself(wp_sink: WordPressSink) -> None:
 
 
 def test_concurrent_creates_of_one_source_id_make_one_post(
-    wordpress: WordPress, wp_sink: WordPressSink
+    wordpress: WordPress, wp_sink: WordPressSink, wp_mode: str
 ) -> None:
     # Four clients that all looked the post up before any of them created it (a retry racing
     # its own timed-out request looks like this): the mu-plugin's lock lets one create win.
     post = _post(913000)
-    sinks = [wordpress.sink() for _ in range(4)]
+    sinks = [wordpress.sink(wp_mode=wp_mode) for _ in range(4)]
     for sink in sinks:  # warm the term caches so the creates start together
         sink.check()
         sink._term_ids("tags", post["tags"])
@@ -231,7 +241,7 @@ def test_concurrent_creates_of_one_source_id_make_one_post(
     def run(sink: WordPressSink) -> None:
         try:
             barrier.wait(10)
-            outcomes.append(sink.upsert(post, idempotency_key="k").outcome)
+            outcomes.append(sink.upsert(post, idempotency_key=f"k{id(sink)}").outcome)
         except BaseException as exc:  # collected, asserted below
             errors.append(exc)
 
@@ -248,12 +258,12 @@ def test_concurrent_creates_of_one_source_id_make_one_post(
     assert len(listed) == 1
 
 
-def test_one_request_per_post_without_batch(wordpress: WordPress, wp_sink: WordPressSink) -> None:
+def test_one_request_per_post_without_batch(wordpress: WordPress, wp_reader: WordPressSink) -> None:
     posts = [_post(seed) for seed in range(915000, 915003)]
-    single = wordpress.sink(use_batch=False)
+    single = wordpress.sink(use_batch=False, wp_mode="rest")
     try:
         results = single.upsert_many(posts, idempotency_keys=[""] * 3)
     finally:
         single.close()
     assert [_ok(r).outcome for r in results] == ["created"] * 3
-    assert [r.source_id for r in iter_all(wp_sink)] == [p["source_id"] for p in posts]
+    assert [r.source_id for r in iter_all(wp_reader)] == [p["source_id"] for p in posts]

@@ -8,13 +8,16 @@ the trash and are not unique). The plugin also refuses a second create for a sou
 which closes the gap of a client retry racing its own timed-out request.
 
 Authentication is an application password from `ANP_WP_USER` / `ANP_WP_APP_PASSWORD` (env only).
-Writes go through `batch/v1` (at most 25 requests per call) when the site has it.
+Writes go through the plugin's bulk route `POST /anp/v1/posts/bulk` (up to 200 posts per call,
+one transaction, mode `hooks` or `direct`) when the plugin announces it, else through
+`batch/v1` (at most 25 requests per call), else one request per post. `route` says which.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -35,20 +38,27 @@ from anp_synth.errors import (
 )
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post, first_error
+from anp_synth.sinks.anp import batch_key
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
-from anp_synth.sinks.wordpress.content import categories_of, post_fields, tags_of
+from anp_synth.sinks.wordpress.content import bulk_item, categories_of, post_fields, tags_of
 
 ENV_URL = "ANP_WP_URL"
 ENV_USER = "ANP_WP_USER"
 ENV_PASSWORD = "ANP_WP_APP_PASSWORD"
 BATCH_LIMIT = 25  # WordPress refuses larger batch/v1 calls
+BULK_LIMIT = 200  # the plugin's ANP_SYNTH_BULK_MAX (docs/wordpress.md: why 200)
 PER_PAGE = 100  # WordPress's maximum per_page
 # `status=any` leaves the trash out; upserts and deletes must see trashed posts too.
 ALL_STATUSES = "publish,future,draft,pending,private,trash"
 LOOKUP_FIELDS = "id,link,status,meta.source_id,meta.anp_hash,meta.anp_post"
 LIST_FIELDS = "id,link,meta.source_id,meta.anp_hash"
 WRITE_FIELDS = "id,link,status"
+# --wp-mode: the plugin's bulk route through wp_insert_post (hooks) or multi-row SQL (direct),
+# or batch/v1 whatever the plugin offers (rest: what a site with the version-1 plugin gets).
+WP_MODES = ("hooks", "direct", "rest")
+SETUP_ATTEMPTS = 6  # the plugin and credentials check: 0.5+1+2+4+8 s of waits at most
+_OUTCOMES = frozenset(o.value for o in UpsertOutcome)
 
 
 MU_PLUGIN = "anp-synth.php"  # the import API this sink needs
@@ -134,7 +144,6 @@ class WordPressSink:
     """Upserts posts into WordPress keyed by the `source_id` post meta."""
 
     name = "wordpress"
-    max_batch = BATCH_LIMIT
 
     def __init__(
         self,
@@ -146,6 +155,7 @@ class WordPressSink:
         timeout: float = 60.0,
         concurrency: int = 4,
         use_batch: bool = True,
+        wp_mode: str = "hooks",
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         """Connect to the site at `url` (its home URL, e.g. http://127.0.0.1:8089).
@@ -159,6 +169,10 @@ class WordPressSink:
             base = base[: -len("/wp-json")]
         if not base.startswith(("http://", "https://")):
             raise UsageError("target", f"{url!r} is not an http(s) URL")
+        if wp_mode not in WP_MODES:
+            raise UsageError("wp_mode", f"expected one of {', '.join(WP_MODES)}, got {wp_mode!r}")
+        self.wp_mode = wp_mode
+        self._bulk: dict[str, Any] | None = None  # the plugin's bulk announcement, when used
         self.base_url = base
         self.concurrency = max(1, concurrency)
         self._use_batch = use_batch
@@ -203,12 +217,18 @@ class WordPressSink:
         params: dict[str, Any] | None = None,
         body: Any = None,
         what: str,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         url, query = self._route(route, params)
-        content = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        if isinstance(body, bytes):
+            content: bytes | None = body
+        else:
+            content = orjson.dumps(body) if body is not None else None
+        sent = dict(headers or {})
+        if content is not None:
+            sent["Content-Type"] = "application/json"
         try:
-            return self._client.request(method, url, params=query, content=content, headers=headers)
+            return self._client.request(method, url, params=query, content=content, headers=sent)
         except httpx.TransportError as exc:
             raise transport_error(exc, what) from exc
 
@@ -221,9 +241,10 @@ class WordPressSink:
         body: Any = None,
         what: str,
         ok: tuple[int, ...] = (),
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         self._ensure_ready()
-        resp = self._send(method, route, params=params, body=body, what=what)
+        resp = self._send(method, route, params=params, body=body, what=what, headers=headers)
         if resp.is_success:
             _require_json(resp, what, self.base_url)
             return resp
@@ -238,53 +259,128 @@ class WordPressSink:
         raise _refused(resp, what)
 
     def _ensure_ready(self) -> None:
-        """Once: find the REST root, check the mu-plugin and the credentials."""
+        """Once: find the REST root, check the mu-plugin and the credentials.
+
+        A transient failure (5xx, 429, a dropped connection) is tried again, at most
+        SETUP_ATTEMPTS times within about half a minute: the first calls of an import happen
+        before the importer's own retries take over.
+        """
         if self._ready:
             return
         with self._lock:
-            if self._ready:
-                return
-            info = "/anp-synth/v1/info"
-            for pretty in (True, False):
-                self._pretty = pretty
-                resp = self._send("GET", info, what="plugin check")
-                if resp.status_code == 200:
-                    _require_json(resp, "plugin check", self.base_url)
-                    info_body = resp.json() if isinstance(resp.json(), dict) else {}
-                    break
-                if is_transient(resp.status_code):
-                    raise _refused(resp, "plugin check")
-                text, _ = _error_text(resp)
-                if resp.status_code == 404 and text.startswith("rest_no_route"):
-                    raise WordPressSetupError(
-                        f"{self.base_url} does not have the anp-synth mu-plugin: copy it to "
-                        "wp-content/mu-plugins/anp-synth.php (`anp-synth wordpress mu-plugin` "
-                        "prints it; README, 'Import into WordPress')"
-                    )
-            else:
+            for attempt in range(SETUP_ATTEMPTS):
+                try:
+                    self._check_site()
+                    return
+                except TransientSinkError as exc:
+                    if attempt == SETUP_ATTEMPTS - 1:
+                        raise
+                    wait = min(8.0, 0.5 * 2**attempt)
+                    if exc.retry_after is not None:
+                        wait = min(8.0, max(wait, exc.retry_after))
+                    time.sleep(wait)
+
+    def _check_site(self) -> None:
+        """GET the plugin's info (pretty permalinks or ?rest_route=), then users/me."""
+        info = "/anp-synth/v1/info"
+        for pretty in (True, False):
+            self._pretty = pretty
+            resp = self._send("GET", info, what="plugin check")
+            if resp.status_code == 200:
+                _require_json(resp, "plugin check", self.base_url)
+                info_body = resp.json() if isinstance(resp.json(), dict) else {}
+                break
+            if is_transient(resp.status_code):
+                raise _refused(resp, "plugin check")
+            text, _ = _error_text(resp)
+            if resp.status_code == 404 and text.startswith("rest_no_route"):
                 raise WordPressSetupError(
-                    f"{self.base_url} does not answer as a WordPress REST API "
-                    f"(GET /wp-json{info} and /?rest_route={info}: HTTP {resp.status_code})"
+                    f"{self.base_url} does not have the anp-synth mu-plugin: copy it to "
+                    "wp-content/mu-plugins/anp-synth.php (`anp-synth wordpress mu-plugin` "
+                    "prints it; README, 'Import into WordPress')"
                 )
-            resp = self._send(
-                "GET", "/wp/v2/users/me", params={"_fields": "id"}, what="credentials check"
+        else:
+            raise WordPressSetupError(
+                f"{self.base_url} does not answer as a WordPress REST API "
+                f"(GET /wp-json{info} and /?rest_route={info}: HTTP {resp.status_code})"
             )
-            if resp.status_code in (401, 403):
-                text, _ = _error_text(resp)
+        resp = self._send(
+            "GET", "/wp/v2/users/me", params={"_fields": "id"}, what="credentials check"
+        )
+        if resp.status_code in (401, 403):
+            text, _ = _error_text(resp)
+            raise WordPressSetupError(
+                f"WordPress refused the application password (HTTP {resp.status_code} "
+                f"{text}): check {ENV_USER} / {ENV_PASSWORD}; on plain http, WordPress "
+                "turns application passwords off unless WP_ENVIRONMENT_TYPE is 'local'"
+            )
+        if not resp.is_success:
+            raise _refused(resp, "credentials check")
+        self._info = info_body
+        self._bulk = self._choose_bulk(info_body)
+        self._ready = True
+
+    def _choose_bulk(self, info: dict[str, Any]) -> dict[str, Any] | None:
+        """The bulk announcement to write through, None for batch/v1 (or a setup error)."""
+        if self.wp_mode == "rest":
+            return None
+        bulk = info.get("bulk")
+        if not isinstance(bulk, dict) or not isinstance(bulk.get("max_posts"), int):
+            if self.wp_mode == "direct":
                 raise WordPressSetupError(
-                    f"WordPress refused the application password (HTTP {resp.status_code} "
-                    f"{text}): check {ENV_USER} / {ENV_PASSWORD}; on plain http, WordPress "
-                    "turns application passwords off unless WP_ENVIRONMENT_TYPE is 'local'"
+                    f"{self.base_url}: the anp-synth mu-plugin (version {info.get('version')}) "
+                    "has no bulk route, so --wp-mode direct cannot run; install the current one "
+                    "(`anp-synth wordpress mu-plugin`)"
                 )
-            if not resp.is_success:
-                raise _refused(resp, "credentials check")
-            self._info = info_body
-            self._ready = True
+            return None
+        if self.wp_mode not in bulk.get("modes", []):
+            raise WordPressSetupError(
+                f"{self.base_url} refuses --wp-mode {self.wp_mode}: {bulk.get('direct')}; "
+                "use --wp-mode hooks"
+            )
+        return bulk
 
     def check(self) -> dict[str, Any]:
         """Check the mu-plugin and the credentials now; the plugin's self-description."""
         self._ensure_ready()
         return dict(self._info)
+
+    @property
+    def max_batch(self) -> int:
+        """Posts per upsert_many: batch/v1's 25 with --wp-mode rest, else the bulk route's 200.
+
+        Known without asking the site (a rerun with nothing to send sends nothing); a site
+        without the bulk route gets the batch in calls of 25, one with a smaller bulk limit
+        in calls of its limit.
+        """
+        return BATCH_LIMIT if self.wp_mode == "rest" else BULK_LIMIT
+
+    @property
+    def route(self) -> str:
+        """Which route the writes take, in words (after asking the site)."""
+        self._ensure_ready()
+        version = self._info.get("version")
+        if self._bulk:
+            return (
+                f"POST /wp-json{self._bulk['route']} (mu-plugin version {version}, mode "
+                f"{self.wp_mode}, up to {self._bulk['max_posts']} posts per call)"
+            )
+        why = (
+            "--wp-mode rest"
+            if self.wp_mode == "rest"
+            else f"the mu-plugin (version {version}) has no bulk route; update it"
+        )
+        if not self._use_batch:
+            return f"one POST /wp-json/wp/v2/posts per post ({why})"
+        return f"POST /wp-json/batch/v1, {BATCH_LIMIT} posts per call ({why})"
+
+    def uninstall(self) -> list[str]:
+        """Drop what the plugin made on first use (replay table, source_id index); their names."""
+        resp = self._call("DELETE", "/anp/v1/schema", what="uninstall", ok=(404,))
+        if resp.status_code == 404:
+            return []  # a version-1 plugin made nothing
+        dropped = resp.json().get("dropped", [])
+        return [str(name) for name in dropped] if isinstance(dropped, list) else []
 
     # --- lookups ------------------------------------------------------------------------------
 
@@ -427,13 +523,9 @@ class WordPressSink:
         writes: list[_Write] = []
         for index, post in enumerate(posts):
             sid = source_ids[index]
-            if not sid:
-                results[index] = TerminalSinkError("post has no source_id")
-                continue
-            try:
-                Post.model_validate(post)
-            except ValidationError as exc:
-                results[index] = TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
+            refused = _refusal(post, sid)
+            if refused is not None:
+                results[index] = refused
                 continue
             digest = content_hash(post)
             held = existing.get(sid, [])
@@ -483,7 +575,7 @@ class WordPressSink:
 
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post keyed by its source id."""
-        result = self._upsert_chunk([post])[0]
+        result = self.upsert_many([post], idempotency_keys=[idempotency_key])[0]
         if isinstance(result, SinkError):
             raise result
         return result
@@ -491,16 +583,108 @@ class WordPressSink:
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
     ) -> list[UpsertResult | SinkError]:
-        """Upsert at most 25 posts in one batch/v1 call (the importer runs several at a time).
+        """Upsert a batch in one bulk call (or one batch/v1 call of at most 25).
 
         A failure of the whole call (timeout, reset, 5xx) is raised as TransientSinkError, so the
-        importer retries the batch; the retry's lookup finds whatever did get written.
+        importer retries the batch: the bulk route answers a replayed Idempotency-Key with its
+        first answer, and batch/v1's lookup finds whatever did get written.
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(
                 f"a batch holds at most {self.max_batch} posts, got {len(posts)}", 413
             )
-        return self._upsert_chunk(posts) if posts else []
+        if not posts:
+            return []
+        self._ensure_ready()
+        step = int(self._bulk["max_posts"]) if self._bulk else BATCH_LIMIT
+        out: list[UpsertResult | SinkError] = []
+        for start in range(0, len(posts), max(1, step)):
+            chunk = posts[start : start + step]
+            if self._bulk:
+                out += self._upsert_bulk(chunk, idempotency_keys[start : start + step])
+            else:
+                out += self._upsert_chunk(chunk)
+        return out
+
+    def _upsert_bulk(
+        self, posts: Sequence[dict[str, Any]], keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Validate and map each post, send them in calls under the plugin's byte limit."""
+        assert self._bulk is not None
+        results: list[UpsertResult | SinkError | None] = [None] * len(posts)
+        encoded: list[tuple[int, bytes]] = []
+        for index, post in enumerate(posts):
+            sid = post.get("source_id") if isinstance(post, dict) else None
+            refused = _refusal(post, sid)
+            if refused is not None:
+                results[index] = refused
+                continue
+            try:
+                item = bulk_item(post, content_hash(post))
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
+                continue
+            encoded.append((index, orjson.dumps(item)))
+        limit = int(self._bulk.get("max_bytes", 16 * 1024 * 1024)) - 4096
+        group: list[tuple[int, bytes]] = []
+        size = 0
+        for entry in [*encoded, None]:
+            if entry is None or (group and size + len(entry[1]) > limit):
+                if group:
+                    self._send_bulk(group, posts, keys, results)
+                group, size = [], 0
+            if entry is not None:
+                group.append(entry)
+                size += len(entry[1]) + 1
+        return [r if r is not None else TerminalSinkError("no result") for r in results]
+
+    def _send_bulk(
+        self,
+        group: list[tuple[int, bytes]],
+        posts: Sequence[dict[str, Any]],
+        keys_of: Sequence[str],
+        results: list[UpsertResult | SinkError | None],
+    ) -> None:
+        """One bulk call. Its Idempotency-Key is derived from its posts' keys, as the anp sink
+        derives it: a retried call is answered with its first answer."""
+        assert self._bulk is not None
+        head = b'{"mode":' + orjson.dumps(self.wp_mode) + b',"posts":['
+        body = head + b",".join(raw for _, raw in group) + b"]}"
+        keys = [keys_of[index] if index < len(keys_of) else "" for index, _ in group]
+        headers = {"Idempotency-Key": batch_key(keys)} if all(keys) else None
+        resp = self._call(
+            "POST", self._bulk["route"], body=body, what="bulk write", ok=(501,), headers=headers
+        )
+        if resp.status_code == 501:
+            text, _ = _error_text(resp)
+            raise WordPressSetupError(f"{self.base_url} refused --wp-mode {self.wp_mode}: {text}")
+        answers = resp.json().get("results") if isinstance(resp.json(), dict) else None
+        if not isinstance(answers, list) or len(answers) != len(group):
+            got = len(answers) if isinstance(answers, list) else "no"
+            raise TransientSinkError(f"bulk write: {got} results for {len(group)} posts")
+        for (index, _), answer in zip(group, answers, strict=True):
+            sid = str(posts[index]["source_id"])
+            if not isinstance(answer, dict):
+                results[index] = TerminalSinkError(f"{sid}: bulk write: a result is not an object")
+                continue
+            status = int(answer.get("status", 500))
+            if 200 <= status < 300 and answer.get("outcome") in _OUTCOMES:
+                raw = answer.get("previous")
+                try:
+                    previous = orjson.loads(raw) if isinstance(raw, str) and raw else None
+                except orjson.JSONDecodeError:
+                    previous = None
+                results[index] = UpsertResult(
+                    sid,
+                    UpsertOutcome(answer["outcome"]),
+                    str(answer.get("id", "")),
+                    str(answer.get("link", "")),
+                    str(answer.get("hash", "")),
+                    previous=previous,
+                )
+            else:
+                text = f"{answer.get('code', '')}: {answer.get('message', '')}".strip(": ")
+                results[index] = _about(sid, status_error(status, f"HTTP {status} {text}"))
 
     # --- reads and deletes --------------------------------------------------------------------
 
@@ -568,6 +752,17 @@ class WordPressSink:
     def close(self) -> None:
         """Release connections."""
         self._client.close()
+
+
+def _refusal(post: dict[str, Any], sid: object) -> TerminalSinkError | None:
+    """Why a post cannot be sent (no source id, or not a valid post), else None."""
+    if not isinstance(sid, str) or not sid:
+        return TerminalSinkError("post has no source_id")
+    try:
+        Post.model_validate(post)
+    except ValidationError as exc:
+        return TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
+    return None
 
 
 def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:

@@ -51,12 +51,19 @@ def _paragraph(text: str, css: str | None = None) -> str:
     return f"<!-- wp:paragraph -->\n<p>{_text(text)}</p>\n<!-- /wp:paragraph -->"
 
 
+def _safe_url(url: str) -> str:
+    """An http(s) or site-relative URL as it is; anything else (javascript:, data:, markup) is
+    no URL a browser should fetch: `#`."""
+    ok = url.startswith(("http://", "https://", "/")) and not url.startswith("//")
+    return url if ok and not any(c in url for c in "<>\"'` \t\n") else "#"
+
+
 def _image(image: dict[str, Any]) -> str:
     caption = f"{image['caption']}. image source: {image['source']}"
     return (
         '<!-- wp:image {"sizeSlug":"large"} -->\n'
         '<figure class="wp-block-image size-large">'
-        f'<img src="{escape(image["url"])}" alt="{escape(image["caption"])}"/>'
+        f'<img src="{escape(_safe_url(image["url"]))}" alt="{escape(image["caption"])}"/>'
         f"<figcaption>{_text(caption)}</figcaption></figure>\n<!-- /wp:image -->"
     )
 
@@ -155,4 +162,22 @@ def post_fields(
         "comment_status": "closed",
         "ping_status": "closed",
         "meta": post_meta(post, content_hash),
+    }
+
+
+def bulk_item(post: dict[str, Any], content_hash: str) -> dict[str, Any]:
+    """One item of `POST /anp/v1/posts/bulk`: the same fields, with term names (the plugin
+    resolves and creates them)."""
+    fields = post_fields(post, content_hash, [], [])
+    return {
+        "source_id": post["source_id"],
+        "hash": content_hash,
+        "title": fields["title"],
+        "slug": fields["slug"],
+        "content": fields["content"],
+        "excerpt": fields["excerpt"],
+        "date_gmt": fields["date_gmt"],
+        "tags": tags_of(post),
+        "categories": categories_of(post),
+        "meta": fields["meta"],
     }
