@@ -22,7 +22,7 @@ MAX_AGE=${ANP_STATIC_MAX_AGE:-60}
 log() { echo "static-serve: $*" >&2; }
 die() { echo "static-serve: error: $*" >&2; exit 1; }
 
-# alive, stop_group (shared with scripts/wordpress.sh and scripts/varnish.sh)
+# alive, stop_group, free_port (shared with scripts/wordpress.sh and scripts/varnish.sh)
 # shellcheck source=lib/procs.sh
 . "$(cd "$(dirname "$0")" && pwd)/lib/procs.sh"
 
@@ -50,10 +50,6 @@ cmd_install() {
     && apt-get install -y -qq --no-install-recommends nginx >>"$STATE/apt.log" 2>&1 || ok=1
   [ -z "$policy" ] || rm -f "$policy"
   [ "$ok" = 0 ] || { tail -5 "$STATE/apt.log" >&2; die "apt-get install nginx failed (log: $STATE/apt.log)"; }
-}
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # The config: one server on 127.0.0.1:PORT with DIR as its root, every path nginx writes under

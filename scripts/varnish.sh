@@ -57,10 +57,6 @@ anp_synth() {
   fi
 }
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 cmd_up() {
   local backend="" port i
   while [ $# -gt 0 ]; do

@@ -40,3 +40,8 @@ packages_missing() {
   done
   return 1
 }
+
+# free_port: a TCP port on 127.0.0.1 that nothing listened on a moment ago.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
