@@ -88,26 +88,31 @@ class Runs(LedgerFile):
         now = time.time()
         self._held = None
         target = self._target(target)
-        with self._tx():
-            resume = self._take_over_running(file, target, pid, now, stale_after)
-            if resume is None:
-                resume = self._failed_run_of(file, target)
-            args_json = orjson.dumps(args).decode()
-            if resume is not None:
-                self.db.execute(
-                    "UPDATE runs SET pid = ?, heartbeat = ?, resumed = resumed + 1, args = ?, "
-                    "state = ?, finished = NULL WHERE id = ?",
-                    (pid, now, args_json, RunState.RUNNING, resume.id),
-                )
-                run_id = resume.id
-            else:
-                cur = self.db.execute(
-                    "INSERT INTO runs (file, target, sink, args, state, started, heartbeat, pid)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
-                )
-                run_id = int(cur.lastrowid or 0)
-            self._held = (run_id, pid)  # before the commit: no moment holds it unrecorded
+        try:
+            with self._tx():
+                resume = self._take_over_running(file, target, pid, now, stale_after)
+                if resume is None:
+                    resume = self._failed_run_of(file, target)
+                args_json = orjson.dumps(args).decode()
+                if resume is not None:
+                    self.db.execute(
+                        "UPDATE runs SET pid = ?, heartbeat = ?, resumed = resumed + 1, args = ?, "
+                        "state = ?, finished = NULL WHERE id = ?",
+                        (pid, now, args_json, RunState.RUNNING, resume.id),
+                    )
+                    run_id = resume.id
+                else:
+                    cur = self.db.execute(
+                        "INSERT INTO runs (file, target, sink, args, state, started, heartbeat, pid)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (file, target, sink, args_json, RunState.RUNNING, now_iso(), now, pid),
+                    )
+                    run_id = int(cur.lastrowid or 0)
+                # set before the commit, so no moment has the run committed and not held...
+                self._held = (run_id, pid)
+        except BaseException:
+            self._held = None  # ...and cleared when the transaction did not commit
+            raise
         return self.run(run_id)
 
     def ledger_id(self) -> str:
