@@ -73,6 +73,16 @@ def test_the_heartbeat_beats_in_the_background(tmp_path, target) -> None:
         led.close()
 
 
+def test_a_heartbeat_stopped_before_it_started_stops_quietly(tmp_path) -> None:
+    # A Ctrl-C/SIGTERM landing between the heartbeat's making and its start() must still let
+    # the run be finished as interrupted (it used to raise "cannot join thread before it is
+    # started" and end with a traceback and exit 1). The class is reached directly: the window
+    # is between two statements of Ledger.start_heartbeat.
+    from anp_synth.importer.ledger.heartbeat import Heartbeat
+
+    Heartbeat(tmp_path / "l.sqlite", 1, os.getpid()).stop()
+
+
 def test_finish_run_does_not_overwrite_a_run_no_longer_running(ledger, target) -> None:
     run = ledger.begin_run("f.jsonl", target, "memory", {})
     ledger.set_run_state(run.id, RunState.ROLLED_BACK)

@@ -86,6 +86,8 @@ class Heartbeat(threading.Thread):
             db.close()
 
     def stop(self) -> None:
-        """Stop beating (waits for the thread)."""
+        """Stop beating (waits for the thread; one never started, e.g. when a Ctrl-C landed
+        between its making and its start, has nothing to wait for)."""
         self._stop_event.set()
-        self.join(timeout=5)
+        if self.ident is not None:
+            self.join(timeout=5)
