@@ -26,7 +26,6 @@ concept as its command-line option (`--target`).
 
 from __future__ import annotations
 
-import html
 import re
 from enum import IntEnum
 
@@ -166,5 +165,7 @@ def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
     No markup, no control characters, whitespace collapsed to one line, at most `limit`
     characters (cut with "…"): an error never pastes a page into the terminal.
     """
+    import html  # here, not at the top: every command imports this module at start-up
+
     flat = " ".join(_CONTROL.sub(" ", html.unescape(_MARKUP.sub(" ", text))).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
