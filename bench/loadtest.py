@@ -286,12 +286,19 @@ def distributed(
         rps = statistics.median(p.rps for p in found)
         print(f"    {name:<11}: {rps:,.0f} req/s; {eff[name]:,.0f} req per generator CPU-second")
         print(f"    {'':<11}  {line}")
-    print(
-        "  per generator CPU-second, 2 workers make "
-        f"{eff['two'] / eff['one']:.2f} of one process's requests (what K=2 gives per core, "
-        f"cores free or not); the channel costs {1 - eff['two'] / eff['two-silent']:+.1%} of "
-        "the silent workers' requests per CPU-second"
-    )
+    if min(eff.values()) > 0:
+        print(
+            "  per generator CPU-second, 2 workers make "
+            f"{eff['two'] / eff['one']:.2f} of one process's requests (what K=2 gives per core, "
+            f"cores free or not); the channel costs {1 - eff['two'] / eff['two-silent']:+.1%} of "
+            "the silent workers' requests per CPU-second"
+        )
+    else:  # the req/s figures above stand; only this breakdown is missing
+        print(
+            "  the load phase was not seen in some run (Varnish's request counter did not move "
+            "while it lasted: varnishd publishes its counters per session, and keep-alive "
+            "sessions may outlast the run), so no per-CPU-second figures"
+        )
     return 0 if ok_scale and ok_channel else 1
 
 
