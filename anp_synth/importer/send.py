@@ -30,6 +30,19 @@ if TYPE_CHECKING:
     from anp_synth.edge.purge import Purger
 
 
+def retry_context(opt: Options, *, on: Any, **extra: Any) -> Any:
+    """stamina's retry loop bounded by the run's options (attempts, total time, waits): the
+    one bound for writes and purges, so `--max-attempts` and friends mean the same for both."""
+    return stamina.retry_context(
+        on=on,
+        attempts=opt.max_attempts,
+        timeout=opt.max_retry_time,
+        wait_initial=opt.wait_initial,
+        wait_max=opt.wait_max,
+        **extra,
+    )
+
+
 def idempotency_key(source_id: str, content_hash_: str, scope: str = "") -> str:
     """The Idempotency-Key of a write: source id + content hash (+ the run it belongs to).
 
@@ -205,14 +218,8 @@ class Sender:
         count.tries = 0
         while True:
             try:
-                for attempt in stamina.retry_context(
-                    on=backoff,
-                    attempts=opt.max_attempts,
-                    timeout=opt.max_retry_time,
-                    wait_initial=opt.wait_initial,
-                    wait_max=opt.wait_max,
-                    wait_jitter=0.0,
-                ):
+                # the jitter is backoff's own (full jitter); stamina adds none
+                for attempt in retry_context(opt, on=backoff, wait_jitter=0.0):
                     with attempt:
                         self.breaker.before_call()
                         count.total += 1
@@ -375,13 +382,7 @@ def purge_edges(
     for purger in purgers:
         t0 = time.perf_counter()
         try:
-            for attempt in stamina.retry_context(
-                on=TransientSinkError,
-                attempts=opt.max_attempts,
-                timeout=opt.max_retry_time,
-                wait_initial=opt.wait_initial,
-                wait_max=opt.wait_max,
-            ):
+            for attempt in retry_context(opt, on=TransientSinkError):
                 with attempt:
                     dropped = purger.purge_keys(keys)
         except SinkError as exc:

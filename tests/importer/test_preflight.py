@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.server
 import socket
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from anp_synth.site.launcher import SiteProcess
 from tests.importer.posts import anp_cli, post, write_jsonl
+from tests.localhttp import serving
 
 HANG_GUARD_S = 60
 
@@ -61,31 +61,23 @@ class _Unavailable(_Html):
         self.send_error(503)
 
 
-def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def html_server() -> Iterator[str]:
-    yield from _serve(_Html)
+    with serving(_Html) as url:
+        yield url
 
 
 @pytest.fixture
 def not_found_server() -> Iterator[str]:
-    yield from _serve(_NotFound)
+    with serving(_NotFound) as url:
+        yield url
 
 
 @pytest.fixture
 def unavailable_server() -> Iterator[str]:
     _Unavailable.requests.clear()
-    yield from _serve(_Unavailable)
+    with serving(_Unavailable) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,8 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
@@ -27,6 +26,7 @@ from junitparser import JUnitXml
 
 from tests.loadtest.procs import group_running, running, wait_for_requests
 from tests.loadtest.synthetic_samples import COUNT, SAMPLES
+from tests.localhttp import serving
 
 LOCUSTFILE = Path(__file__).with_name("synthetic_locustfile.py")
 CLI = [sys.executable, "-m", "anp_synth", "loadtest"]
@@ -45,14 +45,8 @@ class _Ok(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def target() -> Iterator[str]:
     """Something that answers at the target (the synthetic locustfile requests nothing)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_Ok) as url:
+        yield url
 
 
 @contextlib.contextmanager
