@@ -245,6 +245,7 @@ class PostBuilder:
         self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
         self._authors = self.pools.authors[: spec.distinct_authors]
         self._author_weights = zipf_weights(len(self._authors), spec.authors_zipf)
+        self._author_indices = range(len(self._authors))
         self._tags = tag_pool(spec.distinct_tags)
         self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
         self._stack_tags: dict[tuple[str, bool], tuple[list[str], list[int]]] = {}
@@ -282,7 +283,7 @@ class PostBuilder:
         self._image_variants: _Variants[list[dict[str, str]]] | list[list[dict[str, str]]] = (
             self._variants("images", VARIANTS, self._image_variant)
         )
-        self._offset_variants: _Variants[list[int]] | list[list[int]] = self._variants(
+        self._offset_variants: _Variants[tuple[int, ...]] | list[tuple[int, ...]] = self._variants(
             "similar", VARIANTS, self._offset_variant
         )
         self._summary_variants: _Variants[_Filled] | list[_Filled]
@@ -318,8 +319,19 @@ class PostBuilder:
 
     # -- the post ----------------------------------------------------------
 
-    def build(self, seed: int) -> dict[str, Any]:
-        """The post of `seed` as a plain dict in canonical key order."""
+    def _choose(self, seed: int) -> tuple[Any, ...]:
+        """Every choice the post of `seed` makes, drawn in its one fixed order (the rule of
+        the post: `build` and `line` only render it, as a dict or as its JSONL line).
+
+        The tuple, in order: stack, problem, scenario, revision status, action indices;
+        the snippet digit; needs_review; version index; published day, hour and
+        minute-second; reviewed day; view count; quality, freshness, depth, clarity;
+        reference digits; difficulty index; author index; the two image id numbers;
+        prose, summary, checklist, brief, images, stack-lists variant indices; the number
+        of notes; the "similar" offsets (a prebuilt tuple) or, near the ends of the seed
+        range, the similar seeds; tags drawn per post (or None); code blocks as
+        (snippet index, lines) pairs; reading time; image_heavy.
+        """
         core = self._core.reset(seed, "core")
         below = core.below
         vocab = self.vocab
@@ -332,20 +344,10 @@ class PostBuilder:
         r, status_index = divmod(r, len(self._revision_status))
         r, action_index = divmod(r, len(self._actions))
         r, snippet_digit = divmod(r, 6)  # 6: uniform for stacks of 1, 2 or 3 snippets
-        r, review_digit = divmod(r, 1000)
+        version_index, review_digit = divmod(r, 1000)
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
-        version = _VERSIONS[r]
-        scenario: str = vocab.scenarios[scenario_index]
-        topic = self._topics.get((stack_index, problem_index)) or self._topic(
-            stack_index, problem_index
-        )
-        stack = topic["stack"]
-        stack_name: str = stack["name"]
-        problem: str = topic["problem"]
-        source_id = f"alphanode-{seed:06d}"
-
-        published_at, day = self._published(core)
-        reviewed = self._dates[below(day + 1)]
+        day, hour, minute_second = self._published(core)
+        reviewed_day = below(day + 1)
         view_count = self._view_count(core)
         r = below(45 * 60 * 65 * 45 * 8 * 9000)
         r, quality = divmod(r, 45)
@@ -353,35 +355,80 @@ class PostBuilder:
         r, depth = divmod(r, 65)
         r, clarity = divmod(r, 45)
         r, reference_digits = divmod(r, 9000)
-        difficulty = self._difficulties[min(3, (r & 3) + (r >> 2))]  # skewed to the middle
-        score = {
-            "quality": 55 + quality,
-            "freshness": 40 + freshness,
-            "depth": 35 + depth,
-            "clarity": 55 + clarity,
-        }
-        revision_status = self._revision_status[status_index]
-        reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
-        author = core.pick_weighted(self._authors, self._author_weights)
-        action = self._actions[action_index]
-        image_id = f"{1500000000000 + below(99_999_999_999):013d}-{below(1 << 48):012x}"
+        difficulty_index = min(3, (r & 3) + (r >> 2))  # skewed to the middle
+        author_index = core.pick_weighted(self._author_indices, self._author_weights)
+        image_time = below(99_999_999_999)
+        image_bits = below(1 << 48)
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
         # draws per post instead of ~60, which is most of the speed of `generate`.
         text = self._text.reset(seed, self._text_stream)
         tbelow = text.below
-        words = {"stack": stack_name, "problem": problem, "scenario": scenario}
+        r = tbelow(self._text_radix[0])
+        r, prose_index = divmod(r, len(self._prose_variants))
+        r, summary_index = divmod(r, len(self._summary_variants))
+        checklist_index, brief_index = divmod(r, len(self._brief_variants))
+        r = tbelow(self._text_radix[1])
+        r, images_index = divmod(r, len(self._image_variants))
+        r, lists_index = divmod(r, STACK_VARIANTS)
+        n_notes = self.spec.notes.value_of(r)
+        offsets: tuple[int, ...] | None = None
+        similar: list[int] | None = None
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
+        else:
+            similar = self._similar(text, seed)
+        tags: list[str] | None = None
+        if self._tags_per_post:
+            # drawn per post, not per stack variant: a few thousand variants could not
+            # reach every tag of a large vocabulary; the stack's own tags rank first
+            names, weights = self._tags_of(self._stacks[stack_index], own_only=False)
+            tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
+        code = self._code_choice(text, stack_index, snippet_digit)
+
+        prose = self._prose_variants[prose_index]
+        topic = self._topics.get((stack_index, problem_index)) or self._topic(
+            stack_index, problem_index
+        )
         topic_units = (*topic["units"], self._scenario_units[scenario_index])
+        units = prose.units(topic_units) + self._checklist_variants[checklist_index].units
+        reading_time = max(1, -(-units // self._rate))
+        image_heavy = 1 if len(self._image_variants[images_index]) >= 4 else 0
+        return (
+            stack_index, problem_index, scenario_index, status_index, action_index,
+            snippet_digit, needs_review, version_index, day, hour, minute_second,
+            reviewed_day, view_count, quality, freshness, depth, clarity, reference_digits,
+            difficulty_index, author_index, image_time, image_bits, prose_index,
+            summary_index, checklist_index, brief_index, images_index, lists_index, n_notes,
+            offsets, similar, tags, code, reading_time, image_heavy,
+        )  # fmt: skip
+
+    def build(self, seed: int) -> dict[str, Any]:
+        """The post of `seed` as a plain dict in canonical key order."""
+        (
+            stack_index, problem_index, scenario_index, status_index, action_index,
+            snippet_digit, needs_review, version_index, day, hour, minute_second,
+            reviewed_day, view_count, quality, freshness, depth, clarity, reference_digits,
+            difficulty_index, author_index, image_time, image_bits, prose_index,
+            summary_index, checklist_index, brief_index, images_index, lists_index, n_notes,
+            offsets, similar_seeds, drawn_tags, code_choice, reading_time, image_heavy,
+        ) = self._choose(seed)  # fmt: skip
+        vocab = self.vocab
+        scenario: str = vocab.scenarios[scenario_index]
+        topic = self._topics[(stack_index, problem_index)]
+        stack = topic["stack"]
+        stack_name: str = stack["name"]
+        problem: str = topic["problem"]
+        source_id = f"alphanode-{seed:06d}"
+        published_at = f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z"
+        image_id = f"{1500000000000 + image_time:013d}-{image_bits:012x}"
+
+        words = {"stack": stack_name, "problem": problem, "scenario": scenario}
         # formatted text is cached per topic (and scenario where the template uses it)
         cache: dict[Any, str] = topic["text"]
         title = cache.get(scenario_index) or cache.setdefault(
             scenario_index, self._title.format_map(words)
         )
-
-        r = tbelow(self._text_radix[0])
-        r, prose_index = divmod(r, len(self._prose_variants))
-        r, summary_index = divmod(r, len(self._summary_variants))
-        checklist_index, brief_index = divmod(r, len(self._brief_variants))
         prose = self._prose_variants[prose_index]
         lead = _fill(cache, prose.lead, prose.lead_fmt, words, scenario_index)
         production = [
@@ -389,22 +436,11 @@ class PostBuilder:
             for p, c, f in prose.production
         ]
         final = [_fill(cache, t, f, words, scenario_index) for t, f in prose.final]
-        checklist, checklist_units = self._checklist_variants[checklist_index]
-        units = prose.units(topic_units) + checklist_units
-        reading_time = max(1, -(-units // self._rate))
+        checklist = self._checklist_variants[checklist_index].items[:]
         summary_text, summary_fmt = self._summary_variants[summary_index]
         summary = _fill(cache, summary_text, summary_fmt, words, scenario_index)
-        brief = self._brief_variants[brief_index]
-        lists = self._stack_variants(stack_index)
-        r = tbelow(self._text_radix[1])
-        r, images_index = divmod(r, len(self._image_variants))
-        r, lists_index = divmod(r, len(lists))
-        n_notes = self.spec.notes.value_of(r)
         sources = self._image_variants[images_index]
-        n_images = len(sources)
-        captions = topic["captions"]
-        if len(captions) < n_images:
-            captions = self._captions(topic, n_images)
+        captions = self._captions(topic, len(sources))
         image_sources = [
             {
                 "source": source["source"],
@@ -413,27 +449,22 @@ class PostBuilder:
             }
             for n, source in enumerate(sources)
         ]
-        tools, tags, tool_entities = lists[lists_index]
+        tools, tags, tool_entities = self._stack_variants(stack_index)[lists_index]
         # cached lists are copied: a caller may change its post without changing the next one
-        checklist, tools, tags = checklist[:], tools[:], tags[:]
+        tools = tools[:]
+        tags = drawn_tags if drawn_tags is not None else tags[:]
         entities = [
             {"name": stack_name, "type": "stack"},
             {"name": stack["area"], "type": "area"},
             {"name": problem, "type": "problem"},
             *[dict(entity) for entity in tool_entities],
         ]
-        notes = self._notes[:n_notes]
-        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
-            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
-            similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
-        else:
-            similar = self._similar(text, seed)
-        if self._tags_per_post:
-            # drawn per post, not per stack variant: a few thousand variants could not
-            # reach every tag of a large vocabulary; the stack's own tags rank first
-            names, weights = self._tags_of(stack, own_only=False)
-            tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
-        code = self._code(text, stack_index, snippet_digit)
+        if offsets is not None:
+            similar_seeds = [seed + offset for offset in offsets]
+        similar = [f"alphanode-{s:06d}" for s in similar_seeds]
+        language: str = stack["language"]
+        code = [{"language": language, "source": self._code_source(stack_index, index, lines)}
+                for index, lines in code_choice]  # fmt: skip
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -442,7 +473,7 @@ class PostBuilder:
             "language": self._language,
             "title": title,
             "slug": f"{topic['slug']}-{seed:06d}",
-            "author": author,
+            "author": self._authors[author_index],
             "published_at": published_at,
             "lead": lead,
             "image": image_sources[0],
@@ -461,27 +492,32 @@ class PostBuilder:
                     "context": scenario,
                     "problem": problem,
                     "stack": stack_name,
-                    "recommended_action": action,
+                    "recommended_action": self._actions[action_index],
                 },
-                "brief": brief,
+                "brief": self._brief_variants[brief_index],
                 "stack": list(topic["meta_stack"]),
                 "tools": tools,
-                "code_language": stack["language"],
-                "difficulty": difficulty,
+                "code_language": language,
+                "difficulty": self._difficulties[difficulty_index],
                 "reading_time": reading_time,
                 "view_count": view_count,
-                "score": score,
-                "revision": {
-                    "status": revision_status,
-                    "version": version,
-                    "last_reviewed": reviewed,
+                "score": {
+                    "quality": 55 + quality,
+                    "freshness": 40 + freshness,
+                    "depth": 35 + depth,
+                    "clarity": 55 + clarity,
                 },
-                "reference": reference,
+                "revision": {
+                    "status": self._revision_status[status_index],
+                    "version": _VERSIONS[version_index],
+                    "last_reviewed": self._dates[reviewed_day],
+                },
+                "reference": f"anp-ref-{seed:06d}-{1000 + reference_digits}",
                 "hash": "",
                 "flags": {
                     "ai_generated_style": 1,
                     "has_images": 1,
-                    "image_heavy": 1 if n_images >= 4 else 0,
+                    "image_heavy": image_heavy,
                     "needs_human_review": needs_review,
                 },
                 "checklist": checklist,
@@ -494,7 +530,7 @@ class PostBuilder:
                     "scenario": scenario,
                     "seed": seed,
                 },
-                "notes": notes,
+                "notes": self._notes[:n_notes],
             },
             "similar": similar,
         }
@@ -503,24 +539,25 @@ class PostBuilder:
 
     # -- pieces ------------------------------------------------------------
 
-    def _code(self, text: Draws, stack_index: int, first: int) -> list[dict[str, str]]:
-        """The post's code blocks: block k starts at the stack's snippet first + k (the
-        core stream's pick); a length of 0 lines is that whole snippet, n lines are n
-        lines of the stack's snippets read on from there (a blank line between two)."""
+    def _code_choice(self, text: Draws, stack_index: int, first: int) -> list[tuple[int, int]]:
+        """The post's code blocks as (snippet index, lines): block k starts at the stack's
+        snippet first + k (the core stream's pick); a length of 0 lines is that whole
+        snippet, n lines are n lines of the stack's snippets read on from there (a blank
+        line between two)."""
         spec = self.spec
-        stack = self._stacks[stack_index]
-        snippets: list[str] = stack["snippets"]
-        language: str = stack["language"]
-        out = []
-        for k in range(spec.code_blocks.draw(text)):
-            index = (first + k) % len(snippets)
-            lines = spec.code_lines.draw(text)
-            if lines:
-                reel, ends = self._code_reel(stack_index, index)
-                out.append({"language": language, "source": reel[: ends[lines - 1]]})
-            else:
-                out.append({"language": language, "source": snippets[index]})
-        return out
+        count = len(self._stacks[stack_index]["snippets"])
+        return [
+            ((first + k) % count, spec.code_lines.draw(text))
+            for k in range(spec.code_blocks.draw(text))
+        ]
+
+    def _code_source(self, stack_index: int, index: int, lines: int) -> str:
+        """The source of a code block (see `_code_choice`)."""
+        if not lines:
+            source: str = self._stacks[stack_index]["snippets"][index]
+            return source
+        reel, ends = self._code_reel(stack_index, index)
+        return reel[: ends[lines - 1]]
 
     def _code_reel(self, stack_index: int, index: int) -> tuple[str, list[int]]:
         """The stack's snippets from snippet `index` on, round and round, as one text of
@@ -556,10 +593,11 @@ class PostBuilder:
             }
         return topic
 
-    def _published(self, core: Draws) -> tuple[str, int]:
+    def _published(self, core: Draws) -> tuple[int, int, int]:
         """A publication time in the window before the epoch; weekends are rarer.
 
-        Returns the timestamp and the day index (days before the epoch).
+        Returns the day index (days before the epoch), the hour and the minute-second
+        (an index of _MINUTE_SECOND).
         """
         below = core.below
         if self._weekday_weights is not None:
@@ -576,7 +614,7 @@ class PostBuilder:
         else:
             r, minute_second = divmod(below(6 * 7 * 3600), 3600)
             hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
-        return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z", day
+        return day, hour, minute_second
 
     def _view_count(self, core: Draws) -> int:
         """A log-normal view count: integer interpolation in an integer quantile table."""
@@ -726,7 +764,7 @@ class PostBuilder:
         sentences = self._sentences
         return self._separator.join([sentences[i] for i in picked]), units
 
-    def _similar(self, text: Draws, seed: int) -> list[str]:
+    def _similar(self, text: Draws, seed: int) -> list[int]:
         """Similar posts near 0 and 999,999, where the neighbourhood is cut.
 
         Elsewhere `build` picks a prebuilt set of offsets within 64 (never 0).
@@ -735,14 +773,14 @@ class PostBuilder:
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = self.spec.similar.draw(text)
         picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
-        return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
+        return [lo + i + (lo + i >= seed) for i in picked]
 
-    def _offset_variant(self, d: Draws) -> list[int]:
+    def _offset_variant(self, d: Draws) -> tuple[int, ...]:
         k = self.spec.similar.draw(d)
-        return [
+        return tuple(
             i - NEIGHBOURHOOD + (i >= NEIGHBOURHOOD)
             for i in d.distinct_indices(2 * NEIGHBOURHOOD, k)
-        ]
+        )
 
 
 def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], scenario: int) -> str:
