@@ -301,3 +301,28 @@ def test_a_write_that_fails_fails_only_its_post_and_every_writer_is_joined(
     again = sink.upsert_many([*more, batch[7]], idempotency_keys=["j"] * (len(more) + 1))
     assert [getattr(r, "outcome", None) for r in again] == ["created"] * (len(more) + 1)
     assert len([p for p in sink.folder.glob("*.md") if p.name != "_index.md"]) == 40 + 30
+
+
+def test_an_import_checks_each_post_once_and_the_sink_checks_what_it_was_not_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anp_synth.post import Post
+
+    root, sink = _site("hugo", tmp_path)
+    checks: list[object] = []
+    validate = Post.model_validate
+
+    def counting(value: object, **kw: object) -> Post:
+        checks.append(value)
+        return validate(value, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Post, "model_validate", counting)
+    src = write_jsonl(tmp_path / "posts.jsonl", [post(s) for s in range(200, 212)])
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        assert run_import(sink, led, str(root), src).created == 12
+    assert len(checks) == 12  # the importer's check; the sink takes its CheckedPost as checked
+    bad = post(212)
+    bad["meta"]["score"]["quality"] = 1000
+    with pytest.raises(TerminalSinkError, match="quality"):
+        sink.upsert(bad, idempotency_key="k")  # a plain dict: the sink checks it itself
+    assert len(checks) == 13

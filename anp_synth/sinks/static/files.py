@@ -38,7 +38,7 @@ from pydantic import ValidationError
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, first_error, is_source_id
+from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
 
@@ -326,12 +326,11 @@ class StaticSink:
         `request`: the digest of its batch's keys (the same key in the same request again is
         the resent write, answered as it was written). Called under the lock."""
         try:
-            Post.model_validate(post)
+            h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         path = self.path_for(post)
-        h = content_hash(post)
         data = self.render(post, h)
         url = self.url(post)
         old = index.get(sid)
