@@ -178,8 +178,7 @@ def build_chunk(
     profile: Profile, locale: str | None, epoch_ordinal: int, window: int, start: int, count: int
 ) -> bytes:
     """JSONL bytes of the posts with seeds start … start+count-1."""
-    line = _builder(profile, locale, epoch_ordinal, window).line
-    return b"".join([line(seed) for seed in range(start, start + count)])
+    return _builder(profile, locale, epoch_ordinal, window).lines(start, count)
 
 
 def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:

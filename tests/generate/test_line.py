@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from anp_synth.generate.builder import MAX_SEED, PostBuilder, builder_for
+from anp_synth.generate.builder import MAX_SEED, PostBuilder, builder_for, lines_of
 from anp_synth.generate.fragments import Slot, compile_format, fill_parts, inner
 from anp_synth.generate.profile import BUILTIN, from_text
 from anp_synth.generate.vocab import supported_locales
@@ -118,3 +118,26 @@ def test_fill_parts_escape_like_the_filled_text() -> None:
     scenario = "for a \u2028 site"
     parts = fill_parts(template, words, "scenario")
     assert inner(scenario).join(parts) == inner(template.format(scenario=scenario, **words))
+
+
+def test_lines_join_the_lines_and_leave_the_collector_as_found() -> None:
+    import gc
+
+    builder = PostBuilder()
+    assert builder.lines(2852, 40) == b"".join(builder.line(s) for s in range(2852, 2892))
+    assert gc.isenabled()
+    seen: list[bool] = []
+
+    def failing(seed: int) -> bytes:
+        seen.append(gc.isenabled())
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        lines_of(failing, 0, 3)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        builder.lines(0, 3)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
