@@ -1,4 +1,4 @@
-"""PostBuilder.line (the bytes `generate` writes) is orjson's line of the dict `build` returns."""
+"""PostBuilder.line and lines (the bytes `generate` writes): orjson's lines of the posts `build` returns."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import orjson
 import pytest
 
 from anp_synth.generate.builder import MAX_SEED, PostBuilder, builder_for, lines_of
-from anp_synth.generate.fragments import Slot, compile_format, fill_parts, inner
 from anp_synth.generate.profile import BUILTIN, from_text
 from anp_synth.generate.vocab import supported_locales
 from anp_synth.jsonl import content_hash
@@ -87,6 +86,17 @@ def test_line_is_the_built_posts_json_for_profile_files(text: str, locale: str |
         assert builder.line(seed) == _expected(builder, seed), seed
 
 
+def test_a_built_post_is_its_own_a_line_shares_the_builders_lists() -> None:
+    builder = PostBuilder("standard", "en_US")
+    builder.prepare()
+    seed = 4100
+    before = builder.line(seed)
+    post = builder.build(seed)
+    for items in (post["checklist"], post["tags"], post["meta"]["tools"], post["meta"]["stack"]):
+        items.append("changed")
+    assert builder.line(seed) == before and builder.build(seed) != post
+
+
 def test_line_does_not_depend_on_the_posts_made_before() -> None:
     one, other = PostBuilder(), PostBuilder()
     for seed in range(4000, 4300):
@@ -94,30 +104,6 @@ def test_line_does_not_depend_on_the_posts_made_before() -> None:
     assert [one.line(s) for s in (0, 64, 4100, MAX_SEED)] == [
         other.line(s) for s in (0, 64, 4100, MAX_SEED)
     ]
-
-
-def test_a_format_refuses_slots_that_do_not_match_the_structure() -> None:
-    sample = {"a": "x", "b": {"c": 1, "hash": ""}}
-    with pytest.raises(ValueError, match="order"):
-        compile_format(sample, [Slot(("b", "c"), b"%d"), Slot(("a",), b"%b")])
-    with pytest.raises(ValueError, match="no b.d"):
-        compile_format(sample, [Slot(("a",), b"%b"), Slot(("b", "d"), b"%d")])
-    fmt = compile_format(
-        sample,
-        [Slot(("a",), b"%b"), Slot(("b", "c"), b"%d"), Slot(("b", "hash"), b'"%b"')],
-        left_out=("b", "hash"),
-    )
-    assert fmt.line % (b'"y%"', 2, b"h") == b'{"a":"y%","b":{"c":2,"hash":"h"}}'
-    assert fmt.canonical % fmt.pick([b'"y%"', 2, b"h"]) == b'{"a":"y%","b":{"c":2}}'
-    assert fmt.left_out == 2
-
-
-def test_fill_parts_escape_like_the_filled_text() -> None:
-    template = 'a "{stack}" \\ {scenario}\n{problem} {scenario}'
-    words = {"stack": "c++", "problem": 'x"\t'}
-    scenario = "for a \u2028 site"
-    parts = fill_parts(template, words, "scenario")
-    assert inner(scenario).join(parts) == inner(template.format(scenario=scenario, **words))
 
 
 def test_lines_join_the_lines_and_leave_the_collector_as_found() -> None:
