@@ -26,7 +26,7 @@ import hashlib
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -284,15 +284,17 @@ class StaticSink:
                 busy.difference_update(step.touches)
                 out[i] = self._finish(step, fut.exception())
 
+        def clear(sid: str, path: Path) -> None:  # before a post's file is read or written
+            if busy and (sid in busy or path in busy):
+                settle()
+
         with self._lock:
             index = self._scan()
             pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="static-write")
             try:
                 for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
-                    if busy and not busy.isdisjoint(self._touches(post)):
-                        settle()
                     try:
-                        step = self._prepare(post, key, request, index)
+                        step = self._prepare(post, key, request, index, clear)
                     except SinkError as exc:
                         out[i] = exc
                         continue
@@ -310,30 +312,32 @@ class StaticSink:
                 pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in out if r is not None]
 
-    def _touches(self, post: Any) -> tuple[object, ...]:
-        """The source id and the path a post's write would change (what it has of them: a
-        post without them fails in `_prepare`)."""
-        try:
-            return (post["source_id"], self.path_for(post))
-        except (SinkError, KeyError, TypeError):
-            return (post.get("source_id"),) if isinstance(post, dict) else ()
-
     def _prepare(
-        self, post: dict[str, Any], idempotency_key: str, request: str, index: dict[str, Held]
+        self,
+        post: dict[str, Any],
+        idempotency_key: str,
+        request: str,
+        index: dict[str, Held],
+        clear: Callable[[str, Path], None] | None = None,
     ) -> UpsertResult | _Write:
         """Validate and render a post and compare it with its file: the answer when nothing
         is to be written (unchanged, or this key's write again), else the write to do.
         `request`: the digest of its batch's keys (the same key in the same request again is
-        the resent write, answered as it was written). Called under the lock."""
+        the resent write, answered as it was written); `clear(source_id, path)`: called
+        before the post's file is looked at. Called under the lock."""
         try:
             h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         path = self.path_for(post)
+        if clear is not None:
+            clear(sid, path)
         data = self.render(post, h)
         url = self.url(post)
         old = index.get(sid)
+        if old is not None and clear is not None and old.path != path:
+            clear(sid, old.path)  # its file under its old name
         if old is not None and not old.path.exists():
             old = None  # deleted behind the sink's back: this write creates it again
         previous: dict[str, Any] | None = None
