@@ -55,10 +55,12 @@ class Held(NamedTuple):
     url: str
 
 
-# upsert_many's writer threads and the writes it lets be in flight (each holds one rendered
-# file): two threads keep the file system busy while the next posts render on 2 cores.
+# upsert_many's writer threads, the files in one task (a task, not a file, costs the thread
+# hand-overs) and the tasks in flight (each file rendered and held): two threads keep the file
+# system busy while the next posts render on 2 cores.
 WRITERS = 2
-WINDOW = 32
+GROUP = 16
+WINDOW = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,27 +268,37 @@ class StaticSink:
         """Upsert a batch; a bad post fails only itself.
 
         The files are written by WRITERS threads while the next posts are rendered (the
-        file system calls let go of the GIL): at most WINDOW writes in flight, each post's
-        answer (or its error) in its own slot, every thread joined before this returns or
-        raises (Ctrl-C included). A post whose file or source id a write in flight still
-        touches waits for it, so a batch reads as if written one post after the other.
+        file system calls let go of the GIL), GROUP files to a task and at most WINDOW tasks
+        in flight; each post's answer (or its error) in its own slot, every thread joined
+        before this returns or raises (Ctrl-C included). A post whose file or source id a
+        write not yet done touches waits for it, so a batch reads as if written one post
+        after the other.
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
         request = request_of(idempotency_keys)
         out: list[UpsertResult | SinkError | None] = [None] * len(posts)
-        inflight: deque[tuple[int, _Write, Future[None]]] = deque()
-        busy: set[object] = set()  # the source ids and paths the writes in flight touch
+        group: list[tuple[int, _Write]] = []  # rendered, not yet handed to a writer
+        inflight: deque[tuple[list[tuple[int, _Write]], Future[list[OSError | None]]]] = deque()
+        busy: set[object] = set()  # the source ids and paths of the writes not yet done
 
-        def settle(n: int = 0) -> None:  # the oldest writes, until at most n are in flight
+        def settle(n: int = 0) -> None:  # the oldest tasks, until at most n are in flight
             while len(inflight) > n:
-                i, step, fut = inflight.popleft()
-                busy.difference_update(step.touches)
-                out[i] = self._finish(step, fut.exception())
+                steps, fut = inflight.popleft()
+                for (i, step), error in zip(steps, fut.result(), strict=True):
+                    busy.difference_update(step.touches)
+                    out[i] = self._finish(step, error)
 
         def clear(sid: str, path: Path) -> None:  # before a post's file is read or written
             if busy and (sid in busy or path in busy):
+                hand_over()
                 settle()
+
+        def hand_over() -> None:
+            nonlocal group
+            if group:
+                inflight.append((group, pool.submit(self._write_group, [s for _, s in group])))
+                group = []
 
         with self._lock:
             index = self._scan()
@@ -302,8 +314,11 @@ class StaticSink:
                         out[i] = step
                         continue
                     busy.update(step.touches)
-                    inflight.append((i, step, pool.submit(self._write, step)))
-                    settle(WINDOW)
+                    group.append((i, step))
+                    if len(group) >= GROUP:
+                        hand_over()
+                        settle(WINDOW)
+                hand_over()
                 settle()
             except BaseException:
                 self._index = None  # writes may have landed unrecorded: read the folder again
@@ -311,6 +326,18 @@ class StaticSink:
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in out if r is not None]
+
+    def _write_group(self, steps: list[_Write]) -> list[OSError | None]:
+        """Do a writer's task: each write in turn, its OSError (or None) in its slot."""
+        errors: list[OSError | None] = []
+        for step in steps:
+            try:
+                self._write(step)
+            except OSError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
 
     def _prepare(
         self,
