@@ -20,7 +20,7 @@ These rounds measure the harness, so the page comes from the real Varnish edge
 (`anp_synth.edge.varnish`, the project's own VCL, as `scripts/varnish.sh up` runs it)
 in front of the reference site, warmed until Varnish answers it as a hit: a
 Varnish hit is a lookup and a copy of the stored bytes in C, tens of
-microseconds of CPU (50-90 here, measured by this bench), where the Python site
+microseconds of CPU (20-50 here, measured by this bench), where the Python site
 renders and answers each request in Python, on the very cores the generators need. Varnish, not nginx, because it
 serves the site's real answer (its headers, ETag and cache verdict) with no copy
 of the page to keep in step; every request is checked to be a hit (X-Cache).
