@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
+from anp_synth.jsonl import content_hash
+
 # ASCII digits only ([0-9], not \d): Python's and the schema validators' \d take any script's.
 SOURCE_ID_RE = r"^alphanode-[0-9]{6}$"
 SLUG_RE = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -204,6 +206,26 @@ class Post(_Strict):
     tags: list[str]
     meta: Meta
     similar: list[str]
+
+
+class CheckedPost(dict[str, Any]):
+    """A post the model has accepted, with its content hash (`anp_synth.jsonl.content_hash`):
+    what the importer hands a sink. A sink checks and hashes a plain dict itself; a
+    CheckedPost it takes as checked (the check runs once, where the post is read). Made by
+    `checked` only, and never changed after."""
+
+    __slots__ = ("content_hash",)
+    content_hash: str
+
+
+def checked(value: dict[str, Any]) -> CheckedPost:
+    """`value` checked by the model (ValidationError) and hashed: a CheckedPost."""
+    if type(value) is CheckedPost:
+        return value
+    Post.model_validate(value)
+    out = CheckedPost(value)
+    out.content_hash = content_hash(value)
+    return out
 
 
 def post_schema() -> dict[str, Any]:

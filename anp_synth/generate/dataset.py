@@ -196,10 +196,8 @@ def build_chunk(
     profile: Profile, locale: str | None, epoch_ordinal: int, window: int, start: int, count: int
 ) -> bytes:
     """JSONL bytes of the posts with seeds start … start+count-1."""
-    build = _builder(profile, locale, epoch_ordinal, window).build
-    dumps = orjson.dumps
-    newline = orjson.OPT_APPEND_NEWLINE
-    return b"".join([dumps(build(seed), option=newline) for seed in range(start, start + count)])
+    line = _builder(profile, locale, epoch_ordinal, window).line
+    return b"".join([line(seed) for seed in range(start, start + count)])
 
 
 def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:

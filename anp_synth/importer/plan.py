@@ -21,8 +21,8 @@ from anp_synth.importer.options import Options
 from anp_synth.importer.runlog import Quarantined
 from anp_synth.importer.send import Item
 from anp_synth.importer.summary import Summary
-from anp_synth.jsonl import Line, content_hash, parse_line
-from anp_synth.post import Post, first_error, is_source_id
+from anp_synth.jsonl import Line, parse_line
+from anp_synth.post import Post, checked, first_error, is_source_id
 
 QuarantineFn = Callable[[Quarantined], None]
 
@@ -180,12 +180,12 @@ class Planner:
             if self._refused_before(c, k):
                 continue
             try:
-                Post.model_validate(c.value)
+                value = checked(c.value)  # the sinks take it as checked
             except ValidationError as exc:
                 reason = validation_reason(exc)
                 self.quarantine(Quarantined(c.line, c.source_id, "input", reason, c.raw))
                 continue
-            h = content_hash(c.value)
+            h = value.content_hash
             if k is not None and k.state == ItemState.CONFIRMED and k.content_hash == h:
                 self.summary.unchanged += 1
                 relearn.append(Digest(c.source_id, c.digest))
@@ -196,7 +196,7 @@ class Planner:
                     self.summary.would_update += 1
             else:
                 out.planned.append(_planned(c, h))
-                out.sends.append(Item(c.line, c.source_id, c.value, h))
+                out.sends.append(Item(c.line, c.source_id, value, h))
         if relearn and not self.opt.dry_run:
             self.ledger.remember_digests(self.target, relearn)
         return out

@@ -14,8 +14,7 @@ from pydantic import ValidationError
 
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError
-from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, first_error, is_source_id
+from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 
 
@@ -82,11 +81,10 @@ class MemorySink:
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post keyed by its source id."""
         try:
-            Post.model_validate(post)
+            h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
-        h = content_hash(post)
         st = self.store
         with st.lock:
             st.requests += 1

@@ -237,3 +237,92 @@ def test_hugo_code_escapes_shortcode_delimiters_the_way_hugo_shows_them() -> Non
     assert hugo_code("{{< a") == "{{\u200b< a"
     assert hugo_code("{{< a {{< b >}}") == "{{\u200b< a {{</* b */>}}"
     assert hugo_code("{{% a >}}") == "{{\u200b% a >}}"
+
+
+def test_a_batch_reads_as_written_one_post_after_the_other(tmp_path: Path) -> None:
+    # The writes run in threads; a post whose file or source id a write in flight touches
+    # waits for it: the same post twice, and two posts with one slug, end as if sequential.
+    root, sink = _site("hugo", tmp_path)
+    clash = post(81)
+    clash["slug"] = post(80)["slug"]
+    batch = [post(s) for s in range(82, 82 + 40)] + [post(80), edited(80), clash]
+    res = sink.upsert_many(batch, idempotency_keys=[f"k{i}" for i in range(len(batch))])
+    assert [r.outcome for r in res if not isinstance(r, Exception)][-3:] == [
+        "created",
+        "updated",
+        "created",
+    ]
+    assert [r.source_id for r in res if not isinstance(r, Exception)] == [
+        p["source_id"] for p in batch
+    ]
+    assert read_post((sink.folder / f"{clash['slug']}.md").read_bytes()) == clash
+    assert res[-2].previous == post(80)  # type: ignore[union-attr]
+
+
+def test_a_write_that_fails_fails_only_its_post_and_every_writer_is_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from anp_synth.errors import TransientSinkError
+    from anp_synth.sinks.static import files
+
+    root, sink = _site("hugo", tmp_path)
+    batch = [post(s) for s in range(90, 130)]
+    bad = sink.folder / f"{batch[7]['slug']}.md"
+    write = files.write_atomic
+
+    def failing(path: Path, data: bytes, **kw: object) -> None:
+        if path == bad:
+            raise OSError(28, "No space left on device")
+        write(path, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files, "write_atomic", failing)
+    threads = threading.active_count()
+    res = sink.upsert_many(batch, idempotency_keys=[f"k{i}" for i in range(len(batch))])
+    assert isinstance(res[7], TransientSinkError) and "No space left" in str(res[7])
+    assert [getattr(r, "outcome", None) for i, r in enumerate(res) if i != 7] == ["created"] * 39
+    assert not bad.exists() and sink.get(batch[7]["source_id"]) is None
+    assert threading.active_count() == threads
+
+    def interrupted(path: Path, data: bytes, **kw: object) -> None:
+        if path == bad:
+            raise KeyboardInterrupt  # Ctrl-C while a writer writes: raised, nothing left
+        write(path, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files, "write_atomic", interrupted)
+    more = [post(s) for s in range(130, 160)]
+    with pytest.raises(KeyboardInterrupt):
+        sink.upsert_many([*more, batch[7]], idempotency_keys=["j"] * (len(more) + 1))
+    assert threading.active_count() == threads
+    monkeypatch.undo()
+    # the batch resent: what landed before the interrupt is known again (the folder is read
+    # afresh) and answered as it was written, the rest written now
+    again = sink.upsert_many([*more, batch[7]], idempotency_keys=["j"] * (len(more) + 1))
+    assert [getattr(r, "outcome", None) for r in again] == ["created"] * (len(more) + 1)
+    assert len([p for p in sink.folder.glob("*.md") if p.name != "_index.md"]) == 40 + 30
+
+
+def test_an_import_checks_each_post_once_and_the_sink_checks_what_it_was_not_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anp_synth.post import Post
+
+    root, sink = _site("hugo", tmp_path)
+    checks: list[object] = []
+    validate = Post.model_validate
+
+    def counting(value: object, **kw: object) -> Post:
+        checks.append(value)
+        return validate(value, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Post, "model_validate", counting)
+    src = write_jsonl(tmp_path / "posts.jsonl", [post(s) for s in range(200, 212)])
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        assert run_import(sink, led, str(root), src).created == 12
+    assert len(checks) == 12  # the importer's check; the sink takes its CheckedPost as checked
+    bad = post(212)
+    bad["meta"]["score"]["quality"] = 1000
+    with pytest.raises(TerminalSinkError, match="quality"):
+        sink.upsert(bad, idempotency_key="k")  # a plain dict: the sink checks it itself
+    assert len(checks) == 13

@@ -25,7 +25,10 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -35,7 +38,7 @@ from pydantic import ValidationError
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, first_error, is_source_id
+from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
 
@@ -50,6 +53,32 @@ class Held(NamedTuple):
     path: Path
     hash: str
     url: str
+
+
+# upsert_many's writer threads, the files in one task (a task, not a file, costs the thread
+# hand-overs) and the tasks in flight (each file rendered and held): two threads keep the file
+# system busy while the next posts render on 2 cores.
+WRITERS = 2
+GROUP = 16
+WINDOW = 4
+
+
+@dataclass(frozen=True, slots=True)
+class _Write:
+    """One file to write, and the answer once it is written."""
+
+    result: UpsertResult
+    path: Path
+    data: bytes
+    mark: str  # the MARK attribute's value
+    key: str  # the Idempotency-Key (the journal's entry for an update)
+    new: bool  # no file for the post before
+    moved: Path | None  # its old file, under another name: removed once this one is written
+
+    @property
+    def touches(self) -> tuple[object, ...]:
+        """The source id and the paths this write changes."""
+        return (self.result.source_id, self.path, self.moved)
 
 
 def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None = None) -> None:
@@ -218,49 +247,174 @@ class StaticSink:
 
     def upsert(self, post: dict[str, Any], *, idempotency_key: str) -> UpsertResult:
         """Create or update one post's file; a file with the same bytes is not written."""
-        return self._upsert(post, idempotency_key, request_of([idempotency_key]))
+        request = request_of([idempotency_key])
+        with self._lock:
+            step = self._prepare(post, idempotency_key, request, self._scan())
+            if isinstance(step, UpsertResult):
+                return step
+            error: OSError | None = None
+            try:
+                self._write(step)
+            except OSError as exc:
+                error = exc
+            result = self._finish(step, error)
+        if isinstance(result, SinkError):
+            raise result
+        return result
 
-    def _upsert(self, post: dict[str, Any], idempotency_key: str, request: str) -> UpsertResult:
-        """`upsert`, as part of `request` (the digest of its batch's keys): the same key in
-        the same request again is the resent write, answered as it was written."""
+    def upsert_many(
+        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
+    ) -> list[UpsertResult | SinkError]:
+        """Upsert a batch; a bad post fails only itself.
+
+        The files are written by WRITERS threads while the next posts are rendered (the
+        file system calls let go of the GIL), GROUP files to a task and at most WINDOW tasks
+        in flight; each post's answer (or its error) in its own slot, every thread joined
+        before this returns or raises (Ctrl-C included). A post whose file or source id a
+        write not yet done touches waits for it, so a batch reads as if written one post
+        after the other.
+        """
+        if len(posts) > self.max_batch:
+            raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
+        request = request_of(idempotency_keys)
+        out: list[UpsertResult | SinkError | None] = [None] * len(posts)
+        group: list[tuple[int, _Write]] = []  # rendered, not yet handed to a writer
+        inflight: deque[tuple[list[tuple[int, _Write]], Future[list[OSError | None]]]] = deque()
+        busy: set[object] = set()  # the source ids and paths of the writes not yet done
+
+        def settle(n: int = 0) -> None:  # the oldest tasks, until at most n are in flight
+            while len(inflight) > n:
+                steps, fut = inflight.popleft()
+                for (i, step), error in zip(steps, fut.result(), strict=True):
+                    busy.difference_update(step.touches)
+                    out[i] = self._finish(step, error)
+
+        def clear(sid: str, path: Path) -> None:  # before a post's file is read or written
+            if busy and (sid in busy or path in busy):
+                hand_over()
+                settle()
+
+        def hand_over() -> None:
+            nonlocal group
+            if group:
+                inflight.append((group, pool.submit(self._write_group, [s for _, s in group])))
+                group = []
+
+        with self._lock:
+            index = self._scan()
+            pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="static-write")
+            try:
+                for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
+                    try:
+                        step = self._prepare(post, key, request, index, clear)
+                    except SinkError as exc:
+                        out[i] = exc
+                        continue
+                    if isinstance(step, UpsertResult):
+                        out[i] = step
+                        continue
+                    busy.update(step.touches)
+                    group.append((i, step))
+                    if len(group) >= GROUP:
+                        hand_over()
+                        settle(WINDOW)
+                hand_over()
+                settle()
+            except BaseException:
+                self._index = None  # writes may have landed unrecorded: read the folder again
+                raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return [r for r in out if r is not None]
+
+    def _write_group(self, steps: list[_Write]) -> list[OSError | None]:
+        """Do a writer's task: each write in turn, its OSError (or None) in its slot."""
+        errors: list[OSError | None] = []
+        for step in steps:
+            try:
+                self._write(step)
+            except OSError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
+
+    def _prepare(
+        self,
+        post: dict[str, Any],
+        idempotency_key: str,
+        request: str,
+        index: dict[str, Held],
+        clear: Callable[[str, Path], None] | None = None,
+    ) -> UpsertResult | _Write:
+        """Validate and render a post and compare it with its file: the answer when nothing
+        is to be written (unchanged, or this key's write again), else the write to do.
+        `request`: the digest of its batch's keys (the same key in the same request again is
+        the resent write, answered as it was written); `clear(source_id, path)`: called
+        before the post's file is looked at. Called under the lock."""
         try:
-            Post.model_validate(post)
+            h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         path = self.path_for(post)
-        h = content_hash(post)
+        if clear is not None:
+            clear(sid, path)
         data = self.render(post, h)
         url = self.url(post)
-        with self._lock:
-            index = self._scan()
-            old = index.get(sid)
-            if old is not None and not old.path.exists():
-                old = None  # deleted behind the sink's back: this write creates it again
-            previous: dict[str, Any] | None = None
-            if old is not None:
-                try:
-                    same = old.path == path and path.read_bytes() == data
-                except OSError:
-                    same = False
-                if same:
-                    mark = read_mark(path)
-                    if mark is not None and mark[1] == f"{idempotency_key} {request}":
-                        return self._replay(sid, url, h, mark[0], idempotency_key)
-                    return UpsertResult(sid, UpsertOutcome.UNCHANGED, sid, url, h)
-                previous = self._read(old)
-            outcome = UpsertOutcome.CREATED if previous is None else UpsertOutcome.UPDATED
+        old = index.get(sid)
+        if old is not None and clear is not None and old.path != path:
+            clear(sid, old.path)  # its file under its old name
+        if old is not None and not old.path.exists():
+            old = None  # deleted behind the sink's back: this write creates it again
+        previous: dict[str, Any] | None = None
+        if old is not None:
             try:
-                if previous is not None:  # first what it replaces, then the file
-                    self._keep_previous(sid, idempotency_key, previous)
-                mark_text = f"{outcome} {idempotency_key} {request}"
-                write_atomic(path, data, new=old is None, mark=mark_text)
-                if old is not None and old.path != path:
-                    old.path.unlink(missing_ok=True)  # the slug (or date) moved the file
-            except OSError as exc:
-                raise TransientSinkError(f"{path}: {exc.strerror}") from None
-            index[sid] = Held(path, h, url)
-        return UpsertResult(sid, outcome, sid, url, h, previous=previous)
+                same = old.path == path and path.read_bytes() == data
+            except OSError:
+                same = False
+            if same:
+                mark = read_mark(path)
+                if mark is not None and mark[1] == f"{idempotency_key} {request}":
+                    return self._replay(sid, url, h, mark[0], idempotency_key)
+                return UpsertResult(sid, UpsertOutcome.UNCHANGED, sid, url, h)
+            previous = self._read(old)
+        outcome = UpsertOutcome.CREATED if previous is None else UpsertOutcome.UPDATED
+        moved = old.path if old is not None and old.path != path else None
+        return _Write(
+            UpsertResult(sid, outcome, sid, url, h, previous=previous),
+            path,
+            data,
+            f"{outcome} {idempotency_key} {request}",
+            idempotency_key,
+            new=old is None,
+            moved=moved,
+        )
+
+    def _write(self, step: _Write) -> None:
+        """Do a write (in a writer thread): first what it replaces into the journal, then the
+        file, then the old file of a post whose slug (or date) moved it. OSError is the
+        post's own failure (see `_finish`); anything else stops the batch."""
+        result = step.result
+        if result.previous is not None:
+            self._keep_previous(result.source_id, step.key, result.previous)
+        write_atomic(step.path, step.data, new=step.new, mark=step.mark)
+        if step.moved is not None:
+            step.moved.unlink(missing_ok=True)
+
+    def _finish(self, step: _Write, error: BaseException | None) -> UpsertResult | SinkError:
+        """A write's answer, the index told of it; its OSError as the post's transient error."""
+        if error is None:
+            r = step.result
+            self._index_put(r.source_id, Held(step.path, r.hash, r.url))
+            return r
+        if isinstance(error, OSError):
+            return TransientSinkError(f"{step.path}: {error.strerror}")
+        raise error
+
+    def _index_put(self, sid: str, held: Held) -> None:
+        if self._index is not None:
+            self._index[sid] = held
 
     def _keep_previous(self, sid: str, key: str, previous: dict[str, Any]) -> None:
         """Journal the version an update replaces, under the update's key."""
@@ -278,21 +432,6 @@ class StaticSink:
             doc = {}
         previous = doc.get("post") if doc.get("key") == key else None  # else: not known
         return UpsertResult(sid, UpsertOutcome.UPDATED, sid, url, h, previous=previous)
-
-    def upsert_many(
-        self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
-    ) -> list[UpsertResult | SinkError]:
-        """Upsert a batch; a bad post fails only itself."""
-        if len(posts) > self.max_batch:
-            raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
-        request = request_of(idempotency_keys)
-        out: list[UpsertResult | SinkError] = []
-        for post, key in zip(posts, idempotency_keys, strict=True):
-            try:
-                out.append(self._upsert(post, key, request))
-            except SinkError as exc:
-                out.append(exc)
-        return out
 
     def get(self, source_id: str) -> RemotePost | None:
         """One post read back from its file, or None."""

@@ -44,9 +44,9 @@ POST_KEYS = (
 RENAMED = {"image": "figure"}
 _FRONT = {RENAMED.get(k, k): k for k in POST_KEYS}  # front matter key → post field
 FENCE = "---\n"
+_FENCE = FENCE.encode()
+_FRONT_LINES = tuple((f"{key}: ".encode(), k) for key, k in _FRONT.items())
 
-# YAML refuses some characters JSON leaves raw (DEL, C1 controls, BOM, non-characters).
-_YAML_UNSAFE = re.compile("[\x7f-\x84\x86-\x9f\ufeff\ufffe\uffff]")
 
 # Text in the body: entities for what HTML or a template would read (`<`, `>`, `&`, `{`,
 # `}`: Liquid and Hugo shortcodes open with braces), backslashes for Markdown's marks.
@@ -74,20 +74,35 @@ _TEXT = str.maketrans(
 _SPECIAL = re.compile("[" + re.escape("".join(chr(c) for c in _TEXT)) + "]")
 _LINE_START = re.compile(r"^(\s*)([-+=:>]|\d+[.)])")  # would open a list, heading or quote
 _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
+_BACKTICKS = re.compile(r"`+")
 
 
-def json_value(value: Any) -> str:
-    """A value as one line of JSON that YAML also reads."""
-    text = orjson.dumps(value).decode()
-    if _YAML_UNSAFE.search(text):
-        text = _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text
+# YAML refuses some characters JSON leaves raw (DEL, the C1 controls but NEL, BOM, the
+# non-characters U+FFFE and U+FFFF), here as UTF-8 (each match starts at a lead byte:
+# UTF-8 is self-synchronising, so a match is always a whole character).
+_YAML_UNSAFE_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x84\x86-\x9f]|\xef\xbb\xbf|\xef\xbf[\xbe\xbf]")
+# Their first bytes, found by memchr/memmem: the quick "none of them".
+_YAML_UNSAFE_HINTS = (b"\x7f", b"\xc2", b"\xef\xbb\xbf", b"\xef\xbf")
+
+
+def _yaml_escape(match: re.Match[bytes]) -> bytes:
+    return f"\\u{ord(match.group().decode()):04x}".encode()
+
+
+def _yaml_safe(data: bytes) -> bytes:
+    """Lines of JSON values that YAML also reads: what it refuses written as \\u escapes
+    (only inside JSON strings: everything else in JSON text is ASCII)."""
+    if any(b in data for b in _YAML_UNSAFE_HINTS) and _YAML_UNSAFE_UTF8.search(data):
+        return _YAML_UNSAFE_UTF8.sub(_yaml_escape, data)
+    return data
 
 
 def text(value: str) -> str:
     """Plain text as one Markdown paragraph that renders as exactly that text."""
-    out = value.translate(_TEXT) if _SPECIAL.search(value) else value
-    return _LINE_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}", out, count=1)
+    if _SPECIAL.search(value):
+        value = value.translate(_TEXT)
+    m = _LINE_START.match(value)  # anchored at the start: at most the one match
+    return value if m is None else f"{m.group(1)}\\{m.group(2)}{value[m.end() :]}"
 
 
 def _url(url: str) -> str:
@@ -109,6 +124,8 @@ def hugo_code(source: str) -> str:
     a zero-width space after its `{{` (it looks the same; a copy has one invisible character
     more).
     """
+    if "{{" not in source:
+        return source
     out: list[str] = []
     at = 0
     for m in _SHORTCODE.finditer(source):
@@ -131,7 +148,7 @@ def hugo_code(source: str) -> str:
 
 def _code(code: dict[str, Any], escape: Callable[[str], str] | None = None) -> str:
     source: str = code["source"] if escape is None else escape(code["source"])
-    longest = max((len(m) for m in re.findall(r"`+", source)), default=0)
+    longest = max((len(m) for m in _BACKTICKS.findall(source)), default=0) if "`" in source else 0
     fence = "`" * max(3, longest + 1)
     language = _LANGUAGE.sub("", code["language"])
     if not source.endswith("\n"):
@@ -180,10 +197,7 @@ def document(
     (`code`: the generator's escape of a code block's source, see `body`)."""
     meta = post["meta"]
     head: dict[str, Any] = {
-        "title": post["title"],
         "date": post["published_at"],
-        "slug": post["slug"],
-        "tags": post["tags"],
         "categories": categories_of(post),
         "summary": meta["summary"],
         "description": meta["brief"],
@@ -193,13 +207,17 @@ def document(
         **extra,
         "source_hash": content_hash,
     }
-    lines = [FENCE]
-    lines.extend(f"{k}: {json_value(v)}\n" for k, v in head.items() if k not in _FRONT)
-    lines.extend(f"{key}: {json_value(post[k])}\n" for key, k in _FRONT.items())
-    lines.append(FENCE)
-    lines.append("\n")
-    lines.append(body(post, code))
-    return "".join(lines).encode()
+    # (title, slug and tags, which a generator reads too, are among the post's own fields)
+    dumps = orjson.dumps
+    lines = [_FENCE]
+    for k, v in head.items():
+        if k not in _FRONT:
+            lines += (k.encode(), b": ", dumps(v), b"\n")
+    for prefix, k in _FRONT_LINES:
+        lines += (prefix, dumps(post[k]), b"\n")
+    lines.append(_FENCE)
+    front = _yaml_safe(b"".join(lines))
+    return b"".join((front, b"\n", body(post, code).encode()))
 
 
 def read_post(data: bytes) -> dict[str, Any] | None:
