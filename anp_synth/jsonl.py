@@ -34,8 +34,14 @@ def content_hash(post: dict[str, Any]) -> str:
         meta = dict(meta)  # a C-level copy, then drop the key: cheaper than a comprehension
         del meta["hash"]
         post = {**post, "meta": meta}
-    data = orjson.dumps(post, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(data, digest_size=HASH_BYTES).hexdigest()
+    return canonical_digest(orjson.dumps(post, option=orjson.OPT_SORT_KEYS))
+
+
+def canonical_digest(canonical: bytes) -> str:
+    """The content hash of a post's canonical form: its JSON with keys sorted (orjson's
+    OPT_SORT_KEYS) and without `meta.hash`. The generator makes that form as bytes itself
+    (anp_synth.generate.fragments) and hashes it here: one rule for both."""
+    return hashlib.blake2b(canonical, digest_size=HASH_BYTES).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

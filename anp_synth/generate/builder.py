@@ -15,15 +15,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import string
 import threading
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
+import orjson
+
 from anp_synth.generate.draws import Draws
+from anp_synth.generate.fragments import LineFormat, Slot, compile_format, fill_parts, inner, json
 from anp_synth.generate.profile import MAX_CODE_LINES, Count, Profile, resolve, zipf_weights
 from anp_synth.generate.vocab import (
     LocalePools,
@@ -32,7 +38,7 @@ from anp_synth.generate.vocab import (
     tag_pool,
     vocabulary,
 )
-from anp_synth.jsonl import content_hash
+from anp_synth.jsonl import canonical_digest, content_hash
 
 GENERATOR = "anp content synthesizer"
 MAX_SEED = 999_999
@@ -233,18 +239,13 @@ class PostBuilder:
         days = [dt.date.fromordinal(ordinal - i) for i in range(window_days + 1)]
         self._dates = [_fmt_date(day) for day in days]
         self._weekend = [day.weekday() >= 5 for day in days]
-        self._weekday_days: list[list[int]] = [[] for _ in range(7)]
-        for index in range(1, window_days + 1):
-            self._weekday_days[days[index].weekday()].append(index)
-        weekdays = [
-            w if self._weekday_days[i] else 0 for i, w in enumerate(spec.weekdays or (0,) * 7)
-        ]
-        self._weekday_weights = list(accumulate(weekdays)) if any(weekdays) else None
+        self._day_weights = _day_weights(days, spec.weekdays)
         self._hour_weights = list(accumulate(spec.hours)) if spec.hours else None
         self._stacks = self.vocab.stacks[: spec.distinct_stacks]
         self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
         self._authors = self.pools.authors[: spec.distinct_authors]
         self._author_weights = zipf_weights(len(self._authors), spec.authors_zipf)
+        self._author_indices = range(len(self._authors))
         self._tags = tag_pool(spec.distinct_tags)
         self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
         self._stack_tags: dict[tuple[str, bool], tuple[list[str], list[int]]] = {}
@@ -273,6 +274,7 @@ class PostBuilder:
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
         self._code_reels: dict[tuple[int, int], tuple[str, list[int]]] = {}
+        self._j: _JsonTables | None = None  # the fragments of `line`, made on its first call
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
             "prose", PROSE_VARIANTS, self._prose_variant
         )
@@ -282,7 +284,7 @@ class PostBuilder:
         self._image_variants: _Variants[list[dict[str, str]]] | list[list[dict[str, str]]] = (
             self._variants("images", VARIANTS, self._image_variant)
         )
-        self._offset_variants: _Variants[list[int]] | list[list[int]] = self._variants(
+        self._offset_variants: _Variants[tuple[int, ...]] | list[tuple[int, ...]] = self._variants(
             "similar", VARIANTS, self._offset_variant
         )
         self._summary_variants: _Variants[_Filled] | list[_Filled]
@@ -318,8 +320,19 @@ class PostBuilder:
 
     # -- the post ----------------------------------------------------------
 
-    def build(self, seed: int) -> dict[str, Any]:
-        """The post of `seed` as a plain dict in canonical key order."""
+    def _choose(self, seed: int) -> tuple[Any, ...]:
+        """Every choice the post of `seed` makes, drawn in its one fixed order (the rule of
+        the post: `build` and `line` only render it, as a dict or as its JSONL line).
+
+        The tuple, in order: stack, problem, scenario, revision status, action indices;
+        the snippet digit; needs_review; version index; published day, hour and
+        minute-second; reviewed day; view count; quality, freshness, depth, clarity;
+        reference digits; difficulty index; author index; the two image id numbers;
+        prose, summary, checklist, brief, images, stack-lists variant indices; the number
+        of notes; the "similar" offsets (a prebuilt tuple) or, near the ends of the seed
+        range, the similar seeds; tags drawn per post (or None); code blocks as
+        (snippet index, lines) pairs; reading time; image_heavy.
+        """
         core = self._core.reset(seed, "core")
         below = core.below
         vocab = self.vocab
@@ -332,20 +345,10 @@ class PostBuilder:
         r, status_index = divmod(r, len(self._revision_status))
         r, action_index = divmod(r, len(self._actions))
         r, snippet_digit = divmod(r, 6)  # 6: uniform for stacks of 1, 2 or 3 snippets
-        r, review_digit = divmod(r, 1000)
+        version_index, review_digit = divmod(r, 1000)
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
-        version = _VERSIONS[r]
-        scenario: str = vocab.scenarios[scenario_index]
-        topic = self._topics.get((stack_index, problem_index)) or self._topic(
-            stack_index, problem_index
-        )
-        stack = topic["stack"]
-        stack_name: str = stack["name"]
-        problem: str = topic["problem"]
-        source_id = f"alphanode-{seed:06d}"
-
-        published_at, day = self._published(core)
-        reviewed = self._dates[below(day + 1)]
+        day, hour, minute_second = self._published(core)
+        reviewed_day = below(day + 1)
         view_count = self._view_count(core)
         r = below(45 * 60 * 65 * 45 * 8 * 9000)
         r, quality = divmod(r, 45)
@@ -353,35 +356,80 @@ class PostBuilder:
         r, depth = divmod(r, 65)
         r, clarity = divmod(r, 45)
         r, reference_digits = divmod(r, 9000)
-        difficulty = self._difficulties[min(3, (r & 3) + (r >> 2))]  # skewed to the middle
-        score = {
-            "quality": 55 + quality,
-            "freshness": 40 + freshness,
-            "depth": 35 + depth,
-            "clarity": 55 + clarity,
-        }
-        revision_status = self._revision_status[status_index]
-        reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
-        author = core.pick_weighted(self._authors, self._author_weights)
-        action = self._actions[action_index]
-        image_id = f"{1500000000000 + below(99_999_999_999):013d}-{below(1 << 48):012x}"
+        difficulty_index = min(3, (r & 3) + (r >> 2))  # skewed to the middle
+        author_index = core.pick_weighted(self._author_indices, self._author_weights)
+        image_time = below(99_999_999_999)
+        image_bits = below(1 << 48)
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
         # draws per post instead of ~60, which is most of the speed of `generate`.
         text = self._text.reset(seed, self._text_stream)
         tbelow = text.below
-        words = {"stack": stack_name, "problem": problem, "scenario": scenario}
+        r = tbelow(self._text_radix[0])
+        r, prose_index = divmod(r, len(self._prose_variants))
+        r, summary_index = divmod(r, len(self._summary_variants))
+        checklist_index, brief_index = divmod(r, len(self._brief_variants))
+        r = tbelow(self._text_radix[1])
+        r, images_index = divmod(r, len(self._image_variants))
+        r, lists_index = divmod(r, STACK_VARIANTS)
+        n_notes = self.spec.notes.value_of(r)
+        offsets: tuple[int, ...] | None = None
+        similar: list[int] | None = None
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
+        else:
+            similar = self._similar(text, seed)
+        tags: list[str] | None = None
+        if self._tags_per_post:
+            # drawn per post, not per stack variant: a few thousand variants could not
+            # reach every tag of a large vocabulary; the stack's own tags rank first
+            names, weights = self._tags_of(self._stacks[stack_index], own_only=False)
+            tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
+        code = self._code_choice(text, stack_index, snippet_digit)
+
+        prose = self._prose_variants[prose_index]
+        topic = self._topics.get((stack_index, problem_index)) or self._topic(
+            stack_index, problem_index
+        )
         topic_units = (*topic["units"], self._scenario_units[scenario_index])
+        units = prose.units(topic_units) + self._checklist_variants[checklist_index].units
+        reading_time = max(1, -(-units // self._rate))
+        image_heavy = 1 if len(self._image_variants[images_index]) >= 4 else 0
+        return (
+            stack_index, problem_index, scenario_index, status_index, action_index,
+            snippet_digit, needs_review, version_index, day, hour, minute_second,
+            reviewed_day, view_count, quality, freshness, depth, clarity, reference_digits,
+            difficulty_index, author_index, image_time, image_bits, prose_index,
+            summary_index, checklist_index, brief_index, images_index, lists_index, n_notes,
+            offsets, similar, tags, code, reading_time, image_heavy,
+        )  # fmt: skip
+
+    def build(self, seed: int) -> dict[str, Any]:
+        """The post of `seed` as a plain dict in canonical key order."""
+        (
+            stack_index, problem_index, scenario_index, status_index, action_index,
+            snippet_digit, needs_review, version_index, day, hour, minute_second,
+            reviewed_day, view_count, quality, freshness, depth, clarity, reference_digits,
+            difficulty_index, author_index, image_time, image_bits, prose_index,
+            summary_index, checklist_index, brief_index, images_index, lists_index, n_notes,
+            offsets, similar_seeds, drawn_tags, code_choice, reading_time, image_heavy,
+        ) = self._choose(seed)  # fmt: skip
+        vocab = self.vocab
+        scenario: str = vocab.scenarios[scenario_index]
+        topic = self._topics[(stack_index, problem_index)]
+        stack = topic["stack"]
+        stack_name: str = stack["name"]
+        problem: str = topic["problem"]
+        source_id = f"alphanode-{seed:06d}"
+        published_at = f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z"
+        image_id = f"{1500000000000 + image_time:013d}-{image_bits:012x}"
+
+        words = {"stack": stack_name, "problem": problem, "scenario": scenario}
         # formatted text is cached per topic (and scenario where the template uses it)
         cache: dict[Any, str] = topic["text"]
         title = cache.get(scenario_index) or cache.setdefault(
             scenario_index, self._title.format_map(words)
         )
-
-        r = tbelow(self._text_radix[0])
-        r, prose_index = divmod(r, len(self._prose_variants))
-        r, summary_index = divmod(r, len(self._summary_variants))
-        checklist_index, brief_index = divmod(r, len(self._brief_variants))
         prose = self._prose_variants[prose_index]
         lead = _fill(cache, prose.lead, prose.lead_fmt, words, scenario_index)
         production = [
@@ -389,22 +437,11 @@ class PostBuilder:
             for p, c, f in prose.production
         ]
         final = [_fill(cache, t, f, words, scenario_index) for t, f in prose.final]
-        checklist, checklist_units = self._checklist_variants[checklist_index]
-        units = prose.units(topic_units) + checklist_units
-        reading_time = max(1, -(-units // self._rate))
+        checklist = self._checklist_variants[checklist_index].items[:]
         summary_text, summary_fmt = self._summary_variants[summary_index]
         summary = _fill(cache, summary_text, summary_fmt, words, scenario_index)
-        brief = self._brief_variants[brief_index]
-        lists = self._stack_variants(stack_index)
-        r = tbelow(self._text_radix[1])
-        r, images_index = divmod(r, len(self._image_variants))
-        r, lists_index = divmod(r, len(lists))
-        n_notes = self.spec.notes.value_of(r)
         sources = self._image_variants[images_index]
-        n_images = len(sources)
-        captions = topic["captions"]
-        if len(captions) < n_images:
-            captions = self._captions(topic, n_images)
+        captions = self._captions(topic, len(sources))
         image_sources = [
             {
                 "source": source["source"],
@@ -413,27 +450,22 @@ class PostBuilder:
             }
             for n, source in enumerate(sources)
         ]
-        tools, tags, tool_entities = lists[lists_index]
+        tools, tags, tool_entities = self._stack_variants(stack_index)[lists_index]
         # cached lists are copied: a caller may change its post without changing the next one
-        checklist, tools, tags = checklist[:], tools[:], tags[:]
+        tools = tools[:]
+        tags = drawn_tags if drawn_tags is not None else tags[:]
         entities = [
             {"name": stack_name, "type": "stack"},
             {"name": stack["area"], "type": "area"},
             {"name": problem, "type": "problem"},
             *[dict(entity) for entity in tool_entities],
         ]
-        notes = self._notes[:n_notes]
-        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
-            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
-            similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
-        else:
-            similar = self._similar(text, seed)
-        if self._tags_per_post:
-            # drawn per post, not per stack variant: a few thousand variants could not
-            # reach every tag of a large vocabulary; the stack's own tags rank first
-            names, weights = self._tags_of(stack, own_only=False)
-            tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
-        code = self._code(text, stack_index, snippet_digit)
+        if offsets is not None:
+            similar_seeds = [seed + offset for offset in offsets]
+        similar = [f"alphanode-{s:06d}" for s in similar_seeds]
+        language: str = stack["language"]
+        code = [{"language": language, "source": self._code_source(stack_index, index, lines)}
+                for index, lines in code_choice]  # fmt: skip
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -442,7 +474,7 @@ class PostBuilder:
             "language": self._language,
             "title": title,
             "slug": f"{topic['slug']}-{seed:06d}",
-            "author": author,
+            "author": self._authors[author_index],
             "published_at": published_at,
             "lead": lead,
             "image": image_sources[0],
@@ -461,27 +493,32 @@ class PostBuilder:
                     "context": scenario,
                     "problem": problem,
                     "stack": stack_name,
-                    "recommended_action": action,
+                    "recommended_action": self._actions[action_index],
                 },
-                "brief": brief,
+                "brief": self._brief_variants[brief_index],
                 "stack": list(topic["meta_stack"]),
                 "tools": tools,
-                "code_language": stack["language"],
-                "difficulty": difficulty,
+                "code_language": language,
+                "difficulty": self._difficulties[difficulty_index],
                 "reading_time": reading_time,
                 "view_count": view_count,
-                "score": score,
-                "revision": {
-                    "status": revision_status,
-                    "version": version,
-                    "last_reviewed": reviewed,
+                "score": {
+                    "quality": 55 + quality,
+                    "freshness": 40 + freshness,
+                    "depth": 35 + depth,
+                    "clarity": 55 + clarity,
                 },
-                "reference": reference,
+                "revision": {
+                    "status": self._revision_status[status_index],
+                    "version": _VERSIONS[version_index],
+                    "last_reviewed": self._dates[reviewed_day],
+                },
+                "reference": f"anp-ref-{seed:06d}-{1000 + reference_digits}",
                 "hash": "",
                 "flags": {
                     "ai_generated_style": 1,
                     "has_images": 1,
-                    "image_heavy": 1 if n_images >= 4 else 0,
+                    "image_heavy": image_heavy,
                     "needs_human_review": needs_review,
                 },
                 "checklist": checklist,
@@ -494,33 +531,255 @@ class PostBuilder:
                     "scenario": scenario,
                     "seed": seed,
                 },
-                "notes": notes,
+                "notes": self._notes[:n_notes],
             },
             "similar": similar,
         }
         post["meta"]["hash"] = content_hash(post)
         return post
 
+    # -- the post as its JSONL line ------------------------------------------
+
+    def line(self, seed: int) -> bytes:
+        """The post of `seed` as its JSONL line: exactly `orjson.dumps(build(seed))` and a
+        newline, made from pre-serialized fragments (see anp_synth.generate.fragments)."""
+        (
+            stack_index, problem_index, scenario_index, status_index, action_index,
+            snippet_digit, needs_review, version_index, day, hour, minute_second,
+            reviewed_day, view_count, quality, freshness, depth, clarity, reference_digits,
+            difficulty_index, author_index, image_time, image_bits, prose_index,
+            summary_index, checklist_index, brief_index, images_index, lists_index, n_notes,
+            offsets, similar_seeds, drawn_tags, code_choice, reading_time, image_heavy,
+        ) = self._choose(seed)  # fmt: skip
+        j = self._j or self._json_tables()
+        tb = j.topics[stack_index * j.problems + problem_index] or self._topic_json(
+            stack_index, problem_index
+        )
+        scenario, words = j.scenarios[scenario_index], j.scenarios_inner[scenario_index]
+        title = tb.titles.get(scenario_index) or tb.title(scenario_index, words)
+        # the topic's fragments take the post's scenario and image id; a fragment is bytes,
+        # or a format and the getter of its values among the topic's (see _Fragments)
+        flat = tb.flat
+        flat[0] = words
+        flat[1] = b"%013d-%012x" % (1500000000000 + image_time, image_bits)
+        lead, sections, paragraphs = j.prose[prose_index] or self._prose_json(prose_index)
+        if lead.__class__ is not bytes:
+            lead = lead[0] % lead[1](flat)
+        if sections.__class__ is not bytes:
+            sections = sections[0] % sections[1](flat)
+        summary = j.summaries[summary_index] or self._summary_json(summary_index)
+        if summary.__class__ is not bytes:
+            summary = summary[0] % summary[1](flat)
+        checklist = j.checklists[checklist_index] or self._checklist_json(checklist_index)
+        brief = j.briefs[brief_index] or self._brief_json(brief_index)
+        image, image_sorted, sources, sources_sorted = [
+            fmt % get(flat)
+            for fmt, get in j.images[images_index] or self._images_json(images_index)
+        ]
+
+        lists = j.stack_lists[stack_index]
+        tools, tags, entities = lists[lists_index] or self._stack_lists_json(
+            stack_index, lists_index
+        )
+        if drawn_tags is not None:
+            tags = orjson.dumps(drawn_tags)
+        if offsets is not None:
+            similar = _SIMILAR[len(offsets)] % tuple(map(seed.__add__, offsets))
+        else:
+            similar = _SIMILAR[len(similar_seeds)] % tuple(similar_seeds)
+        blocks = j.code
+        code = b"[%b]" % b",".join(
+            [
+                blocks.get((stack_index, index, lines))
+                or self._code_json(stack_index, index, lines)
+                for index, lines in code_choice
+            ]
+        )
+        values = [
+            seed, seed, title, tb.slug, seed, j.authors[author_index],
+            j.dates[day], hour, _MINUTE_SECOND_BYTES[minute_second],
+            lead, image, image_sorted, sections, code, checklist, tags,
+            tb.topic, summary, scenario, tb.problem, tb.stack, j.actions[action_index],
+            brief, tb.meta_stack, tools, tb.language, j.difficulties[difficulty_index],
+            reading_time, view_count, 55 + quality, 40 + freshness, 35 + depth, 55 + clarity,
+            j.statuses[status_index], _VERSION_JSON[version_index], j.dates[reviewed_day],
+            seed, 1000 + reference_digits, b"", image_heavy, needs_review, checklist,
+            tb.entities + entities, sources, sources_sorted,
+            seed, paragraphs, scenario, seed, j.notes[n_notes], similar,
+        ]  # fmt: skip
+        fmt = j.format
+        values[fmt.left_out] = canonical_digest(fmt.canonical % fmt.pick(values)).encode()
+        return fmt.line % tuple(values)
+
+    def _json_tables(self) -> _JsonTables:
+        """The fragments of this builder's posts (made on the first `line`)."""
+        spec = self.spec
+        j = _JsonTables()
+        j.problems = len(self.vocab.problems)
+        j.topics = [None] * (len(self._stacks) * j.problems)
+        j.scenarios = [json(s) for s in self.vocab.scenarios]
+        j.scenarios_inner = [inner(s) for s in self.vocab.scenarios]
+        j.authors = [json(a) for a in self._authors]
+        j.dates = [d.encode() for d in self._dates]
+        j.actions = [json(a) for a in self._actions]
+        j.difficulties = [json(d) for d in self._difficulties]
+        j.statuses = [json(s) for s in self._revision_status]
+        j.notes = [json(self._notes[:n]) for n in range(spec.notes.hi + 1)]
+        j.prose = [None] * len(self._prose_variants)
+        j.summaries = [None] * len(self._summary_variants)
+        j.checklists = [None] * len(self._checklist_variants)
+        j.briefs = [None] * len(self._brief_variants)
+        j.images = [None] * len(self._image_variants)
+        j.stack_lists = [[None] * STACK_VARIANTS for _ in self._stacks]
+        j.code = {}
+        # a topic's fragments (see _TopicJson.flat): 0 the scenario, 1 the image id, then
+        # its captions, then the parts of each template filled with the topic
+        j.captions = 2
+        j.templates = {}
+        at = j.captions + self.spec.images.hi
+        raw = self.vocab.raw
+        for text in [*raw["leads"], *raw["closers"], *raw["paragraphs_final"], *raw["summaries"]]:
+            if text not in j.templates and _how(_Template.of(text, self._unit)):
+                j.templates[text] = (
+                    at,
+                    len(fill_parts(text, {"stack": "", "problem": ""}, "scenario")),
+                )
+                at += j.templates[text][1]
+        image = self.build(NEIGHBOURHOOD)["image"]
+        j.image_line, j.image_canonical, _, _, _ = compile_format(
+            image, [Slot((key,), b"%b") for key in ("source", "url", "caption")]
+        )
+        j.format = compile_format(
+            self.build(NEIGHBOURHOOD), _POST_SLOTS, left_out=("meta", "hash"), newline=True
+        )
+        self._j = j
+        return j
+
+    def _topic_json(self, stack_index: int, problem_index: int) -> _TopicJson:
+        j = self._j
+        assert j is not None
+        topic = self._topics.get((stack_index, problem_index)) or self._topic(
+            stack_index, problem_index
+        )
+        made = j.topics[stack_index * j.problems + problem_index] = _TopicJson(self, topic)
+        return made
+
+    def _prose_json(self, index: int) -> tuple[Any, Any, int]:
+        """A prose variant's lead and sections as fragments (see `_Fragments`), and its
+        number of paragraphs."""
+        j = self._j
+        assert j is not None
+        prose = self._prose_variants[index]
+        headings = self._headings
+        lead = _Fragments(j.templates)
+        lead.text(prose.lead, prose.lead_fmt, quoted=True)
+        sections = _Fragments(j.templates)
+        sections.add(b'[{"heading":%b,"paragraphs":[' % json(headings["production"]))
+        for n, (paragraph, closer, how) in enumerate(prose.production):
+            sections.add(b',"' if n else b'"')
+            sections.add(inner(paragraph))
+            if closer:
+                sections.add(b" ")
+                sections.text(closer, how, quoted=False)
+            sections.add(b'"')
+        sections.add(
+            b']},{"heading":%b,"paragraphs":[]},{"heading":%b,"paragraphs":['
+            % (json(headings["checklist"]), json(headings["final"]))
+        )
+        for n, (paragraph, how) in enumerate(prose.final):
+            if n:
+                sections.add(b",")
+            sections.text(paragraph, how, quoted=True)
+        sections.add(b"]}]")
+        made = (lead.done(), sections.done(), len(prose.production) + len(prose.final))
+        j.prose[index] = made
+        return made
+
+    def _summary_json(self, index: int) -> Any:
+        j = self._j
+        assert j is not None
+        text, how = self._summary_variants[index]
+        summary = _Fragments(j.templates)
+        summary.text(text, how, quoted=True)
+        made = j.summaries[index] = summary.done()
+        return made
+
+    def _checklist_json(self, index: int) -> bytes:
+        assert self._j is not None
+        made = self._j.checklists[index] = json(self._checklist_variants[index].items)
+        return made
+
+    def _brief_json(self, index: int) -> bytes:
+        assert self._j is not None
+        made = self._j.briefs[index] = json(self._brief_variants[index])
+        return made
+
+    def _images_json(self, index: int) -> list[tuple[bytes, Any]]:
+        """An image variant as the formats of the post's image and image sources, in the
+        line's and the canonical key order, with the getters of their values (the image id
+        and the captions among a topic's fragments)."""
+        j = self._j
+        assert j is not None
+        line: list[tuple[bytes, list[int]]] = []
+        canonical: list[tuple[bytes, list[int]]] = []
+        for n, source in enumerate(self._image_variants[index]):
+            before, after = fill_parts(source["url"], {}, "id")
+            url = b'"%b%%b%b%b"' % (_escaped(before), b"-%d" % n if n else b"", _escaped(after))
+            name = _escaped(json(source["source"]))
+            line.append((j.image_line % (name, url, b"%b"), [1, j.captions + n]))
+            canonical.append((j.image_canonical % (b"%b", name, url), [j.captions + n, 1]))
+        made = [
+            (line[0][0], itemgetter(*line[0][1])),
+            (canonical[0][0], itemgetter(*canonical[0][1])),
+            *[
+                (
+                    b"[%b]" % b",".join([f for f, _ in pieces]),
+                    itemgetter(*[i for _, g in pieces for i in g]),
+                )
+                for pieces in (line, canonical)
+            ],
+        ]
+        j.images[index] = made
+        return made
+
+    def _stack_lists_json(self, stack_index: int, index: int) -> tuple[bytes, bytes, bytes]:
+        """A stack variant's tools and tags, and its tool entities (to follow the topic's)."""
+        assert self._j is not None
+        tools, tags, entities = self._stack_variants(stack_index)[index]
+        made = (json(tools), json(tags), b"".join([b"," + json(e) for e in entities]) + b"]")
+        self._j.stack_lists[stack_index][index] = made
+        return made
+
+    def _code_json(self, stack_index: int, index: int, lines: int) -> bytes:
+        assert self._j is not None
+        block = {
+            "language": self._stacks[stack_index]["language"],
+            "source": self._code_source(stack_index, index, lines),
+        }
+        made = self._j.code[(stack_index, index, lines)] = json(block)
+        return made
+
     # -- pieces ------------------------------------------------------------
 
-    def _code(self, text: Draws, stack_index: int, first: int) -> list[dict[str, str]]:
-        """The post's code blocks: block k starts at the stack's snippet first + k (the
-        core stream's pick); a length of 0 lines is that whole snippet, n lines are n
-        lines of the stack's snippets read on from there (a blank line between two)."""
+    def _code_choice(self, text: Draws, stack_index: int, first: int) -> list[tuple[int, int]]:
+        """The post's code blocks as (snippet index, lines): block k starts at the stack's
+        snippet first + k (the core stream's pick); a length of 0 lines is that whole
+        snippet, n lines are n lines of the stack's snippets read on from there (a blank
+        line between two)."""
         spec = self.spec
-        stack = self._stacks[stack_index]
-        snippets: list[str] = stack["snippets"]
-        language: str = stack["language"]
-        out = []
-        for k in range(spec.code_blocks.draw(text)):
-            index = (first + k) % len(snippets)
-            lines = spec.code_lines.draw(text)
-            if lines:
-                reel, ends = self._code_reel(stack_index, index)
-                out.append({"language": language, "source": reel[: ends[lines - 1]]})
-            else:
-                out.append({"language": language, "source": snippets[index]})
-        return out
+        count = len(self._stacks[stack_index]["snippets"])
+        return [
+            ((first + k) % count, spec.code_lines.draw(text))
+            for k in range(spec.code_blocks.draw(text))
+        ]
+
+    def _code_source(self, stack_index: int, index: int, lines: int) -> str:
+        """The source of a code block (see `_code_choice`)."""
+        if not lines:
+            source: str = self._stacks[stack_index]["snippets"][index]
+            return source
+        reel, ends = self._code_reel(stack_index, index)
+        return reel[: ends[lines - 1]]
 
     def _code_reel(self, stack_index: int, index: int) -> tuple[str, list[int]]:
         """The stack's snippets from snippet `index` on, round and round, as one text of
@@ -556,27 +815,35 @@ class PostBuilder:
             }
         return topic
 
-    def _published(self, core: Draws) -> tuple[str, int]:
+    def _published(self, core: Draws) -> tuple[int, int, int]:
         """A publication time in the window before the epoch; weekends are rarer.
 
-        Returns the timestamp and the day index (days before the epoch).
+        Returns the day index (days before the epoch), the hour and the minute-second
+        (an index of _MINUTE_SECOND).
         """
         below = core.below
-        if self._weekday_weights is not None:
-            weekday = core.pick_weighted(range(7), self._weekday_weights)
-            days = self._weekday_days[weekday]
-            day = days[below(len(days))]
-        else:
+        days, hours = self._day_weights, self._hour_weights
+        if days is not None:
+            # a profile's rhythm: day, hour and minute-second are digits of one draw
+            r, digit = divmod(
+                below(days[-1] * (hours[-1] * 3600 if hours else 6 * 7 * 3600)), days[-1]
+            )
+            day = 1 + bisect_right(days, digit)
+            if hours is not None:
+                r, minute_second = divmod(r, 3600)
+                return day, bisect_right(hours, r), minute_second
+            r, minute_second = divmod(r, 3600)
+            return day, 7 + r % 6 + r // 6, minute_second
+        day = 1 + below(self.window_days)
+        if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
             day = 1 + below(self.window_days)
-            if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
-                day = 1 + below(self.window_days)
-        if self._hour_weights is not None:
-            hour = core.pick_weighted(range(24), self._hour_weights)
-            minute_second = below(3600)
+        if hours is not None:
+            r, minute_second = divmod(below(hours[-1] * 3600), 3600)
+            hour = bisect_right(hours, r)
         else:
             r, minute_second = divmod(below(6 * 7 * 3600), 3600)
             hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
-        return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z", day
+        return day, hour, minute_second
 
     def _view_count(self, core: Draws) -> int:
         """A log-normal view count: integer interpolation in an integer quantile table."""
@@ -726,7 +993,7 @@ class PostBuilder:
         sentences = self._sentences
         return self._separator.join([sentences[i] for i in picked]), units
 
-    def _similar(self, text: Draws, seed: int) -> list[str]:
+    def _similar(self, text: Draws, seed: int) -> list[int]:
         """Similar posts near 0 and 999,999, where the neighbourhood is cut.
 
         Elsewhere `build` picks a prebuilt set of offsets within 64 (never 0).
@@ -735,14 +1002,14 @@ class PostBuilder:
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = self.spec.similar.draw(text)
         picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
-        return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
+        return [lo + i + (lo + i >= seed) for i in picked]
 
-    def _offset_variant(self, d: Draws) -> list[int]:
+    def _offset_variant(self, d: Draws) -> tuple[int, ...]:
         k = self.spec.similar.draw(d)
-        return [
+        return tuple(
             i - NEIGHBOURHOOD + (i >= NEIGHBOURHOOD)
             for i in d.distinct_indices(2 * NEIGHBOURHOOD, k)
-        ]
+        )
 
 
 def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], scenario: int) -> str:
@@ -759,6 +1026,23 @@ def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], sce
     if filled is None:
         filled = cache[text] = text.format_map(words)
     return filled
+
+
+def _day_weights(days: list[dt.date], weekdays: tuple[int, ...]) -> list[int] | None:
+    """Cumulative integer weights of the publication days 1..window (index 0: day 1) for a
+    weekday rhythm, None without one. A day weighs its weekday's weight over the number of
+    such days in the window (times their common multiple, to stay integer): a weekday is
+    drawn by its weight and a day of it uniformly, in one draw."""
+    if not any(weekdays):
+        return None
+    counts = [0] * 7
+    for day in days[1:]:
+        counts[day.weekday()] += 1
+    common = math.lcm(*[c for c in counts if c])
+    per_day = [w * (common // c) if c else 0 for w, c in zip(weekdays, counts, strict=True)]
+    if not any(per_day):
+        return None
+    return list(accumulate(per_day[day.weekday()] for day in days[1:]))
 
 
 def _tag_tool(tag: str, tools: frozenset[str]) -> str:
@@ -784,8 +1068,182 @@ def _slug(stack: str, problem: str) -> str:
     return "-".join(word.lower() for word in cleaned if word)
 
 
+# -- fragments of the JSONL line (see `PostBuilder.line`) -----------------------
+
+
+def _slot(path: str, piece: bytes = b"%b", canonical: bytes | None = None) -> Slot:
+    return Slot(tuple(path.split(".")), piece, canonical)
+
+
+# The varying values of a post, in the line's order; `line` gives their values in this order.
+# `image` and `meta.image_sources` take two values: the line's bytes and the canonical bytes
+# (the image's keys sorted), each format writing one and skipping the other (`%.0b`).
+_POST_SLOTS = [
+    _slot("source_id", b'"alphanode-%06d"'),
+    _slot("seed", b"%d"),
+    _slot("title"),
+    _slot("slug", b'"%b%06d"'),
+    _slot("author"),
+    _slot("published_at", b'"%bT%02d%b"'),
+    _slot("lead"),
+    _slot("image", b"%b%.0b", b"%.0b%b"),
+    _slot("sections"),
+    _slot("code"),
+    _slot("checklist"),
+    _slot("tags"),
+    _slot("meta.topic"),
+    _slot("meta.summary"),
+    _slot("meta.outline.context"),
+    _slot("meta.outline.problem"),
+    _slot("meta.outline.stack"),
+    _slot("meta.outline.recommended_action"),
+    _slot("meta.brief"),
+    _slot("meta.stack"),
+    _slot("meta.tools"),
+    _slot("meta.code_language"),
+    _slot("meta.difficulty"),
+    _slot("meta.reading_time", b"%d"),
+    _slot("meta.view_count", b"%d"),
+    _slot("meta.score.quality", b"%d"),
+    _slot("meta.score.freshness", b"%d"),
+    _slot("meta.score.depth", b"%d"),
+    _slot("meta.score.clarity", b"%d"),
+    _slot("meta.revision.status"),
+    _slot("meta.revision.version"),
+    _slot("meta.revision.last_reviewed", b'"%b"'),
+    _slot("meta.reference", b'"anp-ref-%06d-%d"'),
+    _slot("meta.hash", b'"%b"'),
+    _slot("meta.flags.image_heavy", b"%d"),
+    _slot("meta.flags.needs_human_review", b"%d"),
+    _slot("meta.checklist"),
+    _slot("meta.entities"),
+    _slot("meta.image_sources", b"%b%.0b", b"%.0b%b"),
+    _slot("meta.payload.source_id", b'"alphanode-%06d"'),
+    _slot("meta.payload.paragraphs", b"%d"),
+    _slot("meta.payload.scenario"),
+    _slot("meta.payload.seed", b"%d"),
+    _slot("meta.notes"),
+    _slot("similar"),
+]
+_MINUTE_SECOND_BYTES = [f"{ms}Z".encode() for ms in _MINUTE_SECOND]
+_VERSION_JSON = [json(v) for v in _VERSIONS]
+# "similar" lists of k source ids, k up to the whole neighbourhood
+_SIMILAR = [b"[%b]" % b",".join([b'"alphanode-%06d"'] * k) for k in range(2 * NEIGHBOURHOOD + 1)]
+
+
+class _JsonTables:
+    """A builder's fragments: JSON of its pools, and of its variants as first used."""
+
+    problems: int
+    topics: list[_TopicJson | None]
+    scenarios: list[bytes]
+    scenarios_inner: list[bytes]
+    authors: list[bytes]
+    dates: list[bytes]
+    actions: list[bytes]
+    difficulties: list[bytes]
+    statuses: list[bytes]
+    notes: list[bytes]
+    prose: list[tuple[Any, Any, int] | None]
+    summaries: list[Any]
+    checklists: list[bytes | None]
+    briefs: list[bytes | None]
+    images: list[list[tuple[bytes, Any]] | None]
+    captions: int  # where a topic's captions start in its fragments
+    templates: dict[str, tuple[int, int]]  # a template's first part there, and its parts
+    stack_lists: list[list[tuple[bytes, bytes, bytes] | None]]
+    code: dict[tuple[int, int, int], bytes]
+    image_line: bytes
+    image_canonical: bytes
+    format: LineFormat
+
+
+class _TopicJson:
+    """The fragments of one (stack, problem): its strings' JSON, and `flat`: the values
+    the formats of its fragments take (see `_JsonTables.templates`), where a post puts
+    its scenario (index 0) and its image id (index 1) before formatting."""
+
+    __slots__ = (
+        "_builder", "_topic", "_words", "entities", "flat", "language", "meta_stack",
+        "problem", "slug", "stack", "titles", "topic",
+    )  # fmt: skip
+
+    def __init__(self, builder: PostBuilder, topic: dict[str, Any]) -> None:
+        j = builder._j
+        assert j is not None
+        stack = topic["stack"]
+        self._builder, self._topic = builder, topic
+        self._words = {"stack": stack["name"], "problem": topic["problem"]}
+        self.titles: dict[int, bytes] = {}
+        self.slug = inner(f"{topic['slug']}-")
+        self.topic = json(topic["topic"])
+        self.problem = json(topic["problem"])
+        self.stack = json(stack["name"])
+        self.language = json(stack["language"])
+        self.meta_stack = json(topic["meta_stack"])
+        head = [
+            {"name": stack["name"], "type": "stack"},
+            {"name": stack["area"], "type": "area"},
+            {"name": topic["problem"], "type": "problem"},
+        ]
+        self.entities = json(head)[:-1]  # the tool entities and "]" follow
+        captions = builder._captions(topic, builder.spec.images.hi)
+        self.flat: list[bytes] = [b"", b"", *[json(c) for c in captions]]
+        for text in j.templates:
+            self.flat += fill_parts(text, self._words, "scenario")
+
+    def title(self, scenario_index: int, scenario: bytes) -> bytes:
+        parts = fill_parts(self._builder._title, self._words, "scenario")
+        made = self.titles[scenario_index] = b'"%b"' % scenario.join(parts)
+        return made
+
+
+class _Fragments:
+    """A text being put together from constant bytes and templates filled per post: a
+    bytes format, and the indices of its values among a topic's fragments (`flat`)."""
+
+    def __init__(self, templates: dict[str, tuple[int, int]]) -> None:
+        self._templates = templates
+        self._format: list[bytes] = []
+        self._raw: list[bytes] = []
+        self._indices: list[int] = []
+
+    def add(self, data: bytes) -> None:
+        self._format.append(_escaped(data))
+        self._raw.append(data)
+
+    def text(self, text: str, how: int, quoted: bool) -> None:
+        """A text as `_fill` would fill it (how 0: as is; else a template), as JSON."""
+        if quoted:
+            self.add(b'"')
+        if how:
+            at, parts = self._templates[text]
+            for k in range(parts):
+                if k:  # the scenario goes between two parts
+                    self._format.append(b"%b")
+                    self._indices.append(0)
+                self._format.append(b"%b")
+                self._indices.append(at + k)
+        else:
+            self.add(inner(text))
+        if quoted:
+            self.add(b'"')
+
+    def done(self) -> bytes | tuple[bytes, Any]:
+        """The bytes if nothing is left to fill, else the format and its values' getter."""
+        if not self._indices:
+            return b"".join(self._raw)
+        return b"".join(self._format), itemgetter(*self._indices)
+
+
+def _escaped(data: bytes) -> bytes:
+    """Bytes as the constant part of a bytes format."""
+    return data.replace(b"%", b"%%")
+
+
 # The view-count table of every built-in profile is the shipped one; others scale it.
 _SHIPPED_VIEWS = (12000, "1.9")
+_VIEW_PRECISION = 28
 
 
 @functools.cache
@@ -794,21 +1252,35 @@ def view_table(median: int, sigma: str) -> list[int]:
 
     Other medians and sigmas scale the shipped quantiles q to median·(q/12000)^(sigma/1.9)
     with `decimal` (the same digits on every machine), so no float touches a view count.
+    The logarithms ln(q/12000) ship with the quantiles (`view_log_ratios` makes them):
+    computing them is two thirds of the cost, ~20 ms a run.
     """
-    shipped: list[int] = vocabulary().view_count_quantiles
+    vocab = vocabulary()
+    shipped: list[int] = vocab.view_count_quantiles
     if (median, sigma) == _SHIPPED_VIEWS:
         return shipped
     with localcontext() as ctx:
-        ctx.prec = 28
+        ctx.prec = _VIEW_PRECISION
         ratio = Decimal(sigma) / Decimal(_SHIPPED_VIEWS[1])
+        return [
+            int(Decimal(median) * (Decimal(log) * ratio).exp()) for log in vocab.view_count_logs
+        ]
+
+
+def view_log_ratios(quantiles: list[int]) -> list[str]:
+    """ln(q/12000) of each shipped quantile, as `view_table` would compute it."""
+    with localcontext() as ctx:
+        ctx.prec = _VIEW_PRECISION
         base = Decimal(_SHIPPED_VIEWS[0])
-        return [int(Decimal(median) * ((Decimal(q) / base).ln() * ratio).exp()) for q in shipped]
+        return [str((Decimal(q) / base).ln()) for q in quantiles]
 
 
 class Builder(Protocol):
     """What builds the posts of a dataset: a PostBuilder, or a mix of them."""
 
     def build(self, seed: int) -> dict[str, Any]: ...
+
+    def line(self, seed: int) -> bytes: ...
 
     def prepare(self) -> None: ...
 
@@ -839,11 +1311,17 @@ class MixBuilder:
 
     def build(self, seed: int) -> dict[str, Any]:
         """The post of `seed`, from the builder its mix draw picks."""
+        return self._pick(seed).build(seed)
+
+    def line(self, seed: int) -> bytes:
+        """The JSONL line of `seed`, from the builder its mix draw picks."""
+        return self._pick(seed).line(seed)
+
+    def _pick(self, seed: int) -> PostBuilder:
         d = self._draws.reset(seed, "mix")
         locale = d.pick_weighted(self._locales, self._locale_weights)
         heavy = d.below(1000) < self._heavy
-        builder = self._builders.get((heavy, locale)) or self._builder(heavy, locale)
-        return builder.build(seed)
+        return self._builders.get((heavy, locale)) or self._builder(heavy, locale)
 
     def _builder(self, heavy: bool, locale: str) -> PostBuilder:
         profile: str | Profile = self.spec.heavy if heavy else self.spec

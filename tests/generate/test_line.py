@@ -1,0 +1,120 @@
+"""PostBuilder.line (the bytes `generate` writes) is orjson's line of the dict `build` returns."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from anp_synth.generate.builder import MAX_SEED, PostBuilder, builder_for
+from anp_synth.generate.fragments import Slot, compile_format, fill_parts, inner
+from anp_synth.generate.profile import BUILTIN, from_text
+from anp_synth.generate.vocab import supported_locales
+from anp_synth.jsonl import content_hash
+
+SEEDS = [
+    *range(0, 70),
+    *range(2800, 3000),
+    *range(500_000, 560_000, 601),
+    *range(999_930, 1_000_000),
+]
+
+# Profiles that take every other path of the builder: per-post tags over a large vocabulary,
+# several code blocks cut to lines, many images and tool entities, a weekday and hour rhythm,
+# weighted paragraph counts with no paragraphs at all, a locale mix with heavy posts.
+WIDE = """
+[code]
+per_post = [0, 4]
+lines = [0, 30]
+[images]
+per_post = [1, 6]
+[meta]
+tool_entities = true
+notes = [0, 8]
+similar = [0, 9]
+[tags]
+per_post = [1, 9]
+stack_tags = false
+distinct = 5000
+zipf = 1.3
+[authors]
+distinct = 700
+zipf = 0.8
+[views]
+median = 800
+sigma = 2.4
+[published]
+window_days = 400
+weekdays = { mon = 20, tue = 20, wed = 20, thu = 20, fri = 15, sat = 3, sun = 2 }
+hours = [1,1,1,1,1,1,2,3,5,8,9,9,8,8,9,9,8,6,4,3,2,2,1,1]
+"""
+MIXED = """
+[body]
+production_paragraphs = { values = [0, 2, 7], weights = [1, 5, 2] }
+final_paragraphs = [0, 3]
+closer_per_mille = 900
+[tags]
+stack_tags = false
+distinct = 100
+[mix]
+locales = { en_US = 60, ja_JP = 25, ru_RU = 15 }
+heavy = "heavy"
+heavy_per_mille = 150
+"""
+
+
+def _expected(builder: object, seed: int) -> bytes:
+    return orjson.dumps(builder.build(seed), option=orjson.OPT_APPEND_NEWLINE)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("prepared", [False, True])
+@pytest.mark.parametrize("locale", supported_locales())
+@pytest.mark.parametrize("profile", BUILTIN)
+def test_line_is_the_built_posts_json(profile: str, locale: str, prepared: bool) -> None:
+    builder = PostBuilder(profile, locale)
+    if prepared:
+        builder.prepare()
+    for seed in SEEDS:
+        line = builder.line(seed)
+        assert line == _expected(builder, seed), seed
+        assert orjson.loads(line)["meta"]["hash"] == content_hash(orjson.loads(line))
+
+
+@pytest.mark.parametrize("locale", [None, "ja_JP"])
+@pytest.mark.parametrize("text", [WIDE, MIXED], ids=["wide", "mixed"])
+def test_line_is_the_built_posts_json_for_profile_files(text: str, locale: str | None) -> None:
+    builder = builder_for(from_text(text, "custom.toml"), locale)
+    for seed in SEEDS:
+        assert builder.line(seed) == _expected(builder, seed), seed
+
+
+def test_line_does_not_depend_on_the_posts_made_before() -> None:
+    one, other = PostBuilder(), PostBuilder()
+    for seed in range(4000, 4300):
+        other.line(seed)
+    assert [one.line(s) for s in (0, 64, 4100, MAX_SEED)] == [
+        other.line(s) for s in (0, 64, 4100, MAX_SEED)
+    ]
+
+
+def test_a_format_refuses_slots_that_do_not_match_the_structure() -> None:
+    sample = {"a": "x", "b": {"c": 1, "hash": ""}}
+    with pytest.raises(ValueError, match="order"):
+        compile_format(sample, [Slot(("b", "c"), b"%d"), Slot(("a",), b"%b")])
+    with pytest.raises(ValueError, match="no b.d"):
+        compile_format(sample, [Slot(("a",), b"%b"), Slot(("b", "d"), b"%d")])
+    fmt = compile_format(
+        sample,
+        [Slot(("a",), b"%b"), Slot(("b", "c"), b"%d"), Slot(("b", "hash"), b'"%b"')],
+        left_out=("b", "hash"),
+    )
+    assert fmt.line % (b'"y%"', 2, b"h") == b'{"a":"y%","b":{"c":2,"hash":"h"}}'
+    assert fmt.canonical % fmt.pick([b'"y%"', 2, b"h"]) == b'{"a":"y%","b":{"c":2}}'
+    assert fmt.left_out == 2
+
+
+def test_fill_parts_escape_like_the_filled_text() -> None:
+    template = 'a "{stack}" \\ {scenario}\n{problem} {scenario}'
+    words = {"stack": "c++", "problem": 'x"\t'}
+    scenario = "for a \u2028 site"
+    parts = fill_parts(template, words, "scenario")
+    assert inner(scenario).join(parts) == inner(template.format(scenario=scenario, **words))
