@@ -67,8 +67,8 @@ GOAL = 0.90
 SCALE_GOAL = 1.8  # K=2 workers against one process
 CHANNEL_GOAL = 0.95  # workers that send every sample against workers that send none
 DIST_USERS = 20
-# the load phase of a distributed round, in seconds from its start (Locust's imports
-# and its users' start take the first ~1.5 s, its report writing follows the run)
+# a distributed round's run time (-t): Locust's imports come before it, its users' start
+# takes its first ~1.5 s, its report writing follows it
 DIST_SECONDS = 16
 # The load phase of a distributed round, in whole wall seconds: from WARMUP_S after the first
 # second Locust counted requests in (users starting; a master starts its clock only once its
