@@ -10,6 +10,8 @@ sections shows its code blocks and checklist alone.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, Literal, NamedTuple
 
 Kind = Literal["paragraph", "code", "checklist"]
@@ -36,31 +38,36 @@ def code_positions(paragraphs: int, blocks: int) -> list[int]:
     return [min(paragraphs - 1, first + i) for i in range(blocks)]
 
 
+# The tuples made directly (tuple.__new__ is C; a NamedTuple's own __new__ is a Python call):
+# a body has a block per paragraph, and every renderer lays out every post.
+_block: Callable[[tuple[Kind, Any]], Block] = functools.partial(tuple.__new__, Block)
+_part: Callable[[tuple[str | None, list[Block]]], Part] = functools.partial(tuple.__new__, Part)
+
+
 def body_parts(post: dict[str, Any]) -> list[Part]:
     """The post's sections in reading order, code blocks and checklist in their places."""
     code: list[dict[str, Any]] = post["code"]
     sections = post["sections"]
-    checklist = Block("checklist", post["checklist"])
+    checklist = _block(("checklist", post["checklist"]))
     if not sections:
-        return [Part(None, [*(Block("code", c) for c in code), checklist])]
+        return [_part((None, [*(_block(("code", c)) for c in code), checklist]))]
     parts = []
     last = len(sections) - 1
     for index, section in enumerate(sections):
         paragraphs = section["paragraphs"]
-        blocks: list[Block] = []
-        if index == 0:
+        if index == 0 and code:
             after: list[list[Block]] = [[] for _ in range(len(paragraphs) + 1)]
             for block, position in zip(
                 code, code_positions(len(paragraphs), len(code)), strict=True
             ):
-                after[position + 1].append(Block("code", block))
-            blocks.extend(after[0])
+                after[position + 1].append(_block(("code", block)))
+            blocks = after[0]
             for paragraph, following in zip(paragraphs, after[1:], strict=True):
-                blocks.append(Block("paragraph", paragraph))
+                blocks.append(_block(("paragraph", paragraph)))
                 blocks.extend(following)
         else:
-            blocks.extend(Block("paragraph", p) for p in paragraphs)
+            blocks = [_block(("paragraph", p)) for p in paragraphs]
         if index == 1 or (index == last == 0):
             blocks.append(checklist)
-        parts.append(Part(section["heading"], blocks))
+        parts.append(_part((section["heading"], blocks)))
     return parts

@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import string
 import threading
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
 from itertools import accumulate
+from operator import itemgetter
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
@@ -236,13 +239,7 @@ class PostBuilder:
         days = [dt.date.fromordinal(ordinal - i) for i in range(window_days + 1)]
         self._dates = [_fmt_date(day) for day in days]
         self._weekend = [day.weekday() >= 5 for day in days]
-        self._weekday_days: list[list[int]] = [[] for _ in range(7)]
-        for index in range(1, window_days + 1):
-            self._weekday_days[days[index].weekday()].append(index)
-        weekdays = [
-            w if self._weekday_days[i] else 0 for i, w in enumerate(spec.weekdays or (0,) * 7)
-        ]
-        self._weekday_weights = list(accumulate(weekdays)) if any(weekdays) else None
+        self._day_weights = _day_weights(days, spec.weekdays)
         self._hour_weights = list(accumulate(spec.hours)) if spec.hours else None
         self._stacks = self.vocab.stacks[: spec.distinct_stacks]
         self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
@@ -560,39 +557,25 @@ class PostBuilder:
         )
         scenario, words = j.scenarios[scenario_index], j.scenarios_inner[scenario_index]
         title = tb.titles.get(scenario_index) or tb.title(scenario_index, words)
-
-        prose = j.prose[prose_index] or self._prose_json(prose_index)
-        lead, sections, paragraphs = prose
+        # the topic's fragments take the post's scenario and image id; a fragment is bytes,
+        # or a format and the getter of its values among the topic's (see _Fragments)
+        flat = tb.flat
+        flat[0] = words
+        flat[1] = b"%013d-%012x" % (1500000000000 + image_time, image_bits)
+        lead, sections, paragraphs = j.prose[prose_index] or self._prose_json(prose_index)
         if lead.__class__ is not bytes:
-            lead = _joined(lead, tb, words)
+            lead = lead[0] % lead[1](flat)
         if sections.__class__ is not bytes:
-            sections = _joined(sections, tb, words)
+            sections = sections[0] % sections[1](flat)
         summary = j.summaries[summary_index] or self._summary_json(summary_index)
         if summary.__class__ is not bytes:
-            summary = _joined(summary, tb, words)
+            summary = summary[0] % summary[1](flat)
         checklist = j.checklists[checklist_index] or self._checklist_json(checklist_index)
         brief = j.briefs[brief_index] or self._brief_json(brief_index)
-
-        image_id = b"%013d-%012x" % (1500000000000 + image_time, image_bits)
-        images = j.images[images_index] or self._images_json(images_index)
-        captions = tb.captions
-        if len(captions) < len(images):
-            captions = tb.more_captions(len(images))
-        image_line, image_canonical = j.image_line, j.image_canonical
-        if len(images) == 1:
-            source, before, after = images[0]
-            url = before + image_id + after
-            image = image_line % (source, url, captions[0])
-            image_sorted = image_canonical % (captions[0], source, url)
-            sources, sources_sorted = b"[%b]" % image, b"[%b]" % image_sorted
-        else:
-            lines, canonical = [], []
-            for n, (source, before, after) in enumerate(images):
-                url = before + (b"%b-%d" % (image_id, n) if n else image_id) + after
-                lines.append(image_line % (source, url, captions[n]))
-                canonical.append(image_canonical % (captions[n], source, url))
-            image, image_sorted = lines[0], canonical[0]
-            sources, sources_sorted = b"[%b]" % b",".join(lines), b"[%b]" % b",".join(canonical)
+        image, image_sorted, sources, sources_sorted = [
+            fmt % get(flat)
+            for fmt, get in j.images[images_index] or self._images_json(images_index)
+        ]
 
         lists = j.stack_lists[stack_index]
         tools, tags, entities = lists[lists_index] or self._stack_lists_json(
@@ -649,6 +632,19 @@ class PostBuilder:
         j.images = [None] * len(self._image_variants)
         j.stack_lists = [[None] * STACK_VARIANTS for _ in self._stacks]
         j.code = {}
+        # a topic's fragments (see _TopicJson.flat): 0 the scenario, 1 the image id, then
+        # its captions, then the parts of each template filled with the topic
+        j.captions = 2
+        j.templates = {}
+        at = j.captions + self.spec.images.hi
+        raw = self.vocab.raw
+        for text in [*raw["leads"], *raw["closers"], *raw["paragraphs_final"], *raw["summaries"]]:
+            if text not in j.templates and _how(_Template.of(text, self._unit)):
+                j.templates[text] = (
+                    at,
+                    len(fill_parts(text, {"stack": "", "problem": ""}, "scenario")),
+                )
+                at += j.templates[text][1]
         image = self.build(NEIGHBOURHOOD)["image"]
         j.image_line, j.image_canonical, _, _, _ = compile_format(
             image, [Slot((key,), b"%b") for key in ("source", "url", "caption")]
@@ -669,14 +665,15 @@ class PostBuilder:
         return made
 
     def _prose_json(self, index: int) -> tuple[Any, Any, int]:
-        """A prose variant's lead and sections as fragments (see `_joined`), and its
+        """A prose variant's lead and sections as fragments (see `_Fragments`), and its
         number of paragraphs."""
-        assert self._j is not None
+        j = self._j
+        assert j is not None
         prose = self._prose_variants[index]
         headings = self._headings
-        lead = _Fragments()
+        lead = _Fragments(j.templates)
         lead.text(prose.lead, prose.lead_fmt, quoted=True)
-        sections = _Fragments()
+        sections = _Fragments(j.templates)
         sections.add(b'[{"heading":%b,"paragraphs":[' % json(headings["production"]))
         for n, (paragraph, closer, how) in enumerate(prose.production):
             sections.add(b',"' if n else b'"')
@@ -695,15 +692,16 @@ class PostBuilder:
             sections.text(paragraph, how, quoted=True)
         sections.add(b"]}]")
         made = (lead.done(), sections.done(), len(prose.production) + len(prose.final))
-        self._j.prose[index] = made
+        j.prose[index] = made
         return made
 
     def _summary_json(self, index: int) -> Any:
-        assert self._j is not None
+        j = self._j
+        assert j is not None
         text, how = self._summary_variants[index]
-        summary = _Fragments()
+        summary = _Fragments(j.templates)
         summary.text(text, how, quoted=True)
-        made = self._j.summaries[index] = summary.done()
+        made = j.summaries[index] = summary.done()
         return made
 
     def _checklist_json(self, index: int) -> bytes:
@@ -716,15 +714,32 @@ class PostBuilder:
         made = self._j.briefs[index] = json(self._brief_variants[index])
         return made
 
-    def _images_json(self, index: int) -> list[tuple[bytes, bytes, bytes]]:
-        """Each image of a variant: its source's JSON and its URL's JSON before and after
-        the image id."""
-        assert self._j is not None
-        made = []
-        for source in self._image_variants[index]:
+    def _images_json(self, index: int) -> list[tuple[bytes, Any]]:
+        """An image variant as the formats of the post's image and image sources, in the
+        line's and the canonical key order, with the getters of their values (the image id
+        and the captions among a topic's fragments)."""
+        j = self._j
+        assert j is not None
+        line: list[tuple[bytes, list[int]]] = []
+        canonical: list[tuple[bytes, list[int]]] = []
+        for n, source in enumerate(self._image_variants[index]):
             before, after = fill_parts(source["url"], {}, "id")
-            made.append((json(source["source"]), b'"' + before, after + b'"'))
-        self._j.images[index] = made
+            url = b'"%b%%b%b%b"' % (_escaped(before), b"-%d" % n if n else b"", _escaped(after))
+            name = _escaped(json(source["source"]))
+            line.append((j.image_line % (name, url, b"%b"), [1, j.captions + n]))
+            canonical.append((j.image_canonical % (b"%b", name, url), [j.captions + n, 1]))
+        made = [
+            (line[0][0], itemgetter(*line[0][1])),
+            (canonical[0][0], itemgetter(*canonical[0][1])),
+            *[
+                (
+                    b"[%b]" % b",".join([f for f, _ in pieces]),
+                    itemgetter(*[i for _, g in pieces for i in g]),
+                )
+                for pieces in (line, canonical)
+            ],
+        ]
+        j.images[index] = made
         return made
 
     def _stack_lists_json(self, stack_index: int, index: int) -> tuple[bytes, bytes, bytes]:
@@ -807,17 +822,24 @@ class PostBuilder:
         (an index of _MINUTE_SECOND).
         """
         below = core.below
-        if self._weekday_weights is not None:
-            weekday = core.pick_weighted(range(7), self._weekday_weights)
-            days = self._weekday_days[weekday]
-            day = days[below(len(days))]
-        else:
+        days, hours = self._day_weights, self._hour_weights
+        if days is not None:
+            # a profile's rhythm: day, hour and minute-second are digits of one draw
+            r, digit = divmod(
+                below(days[-1] * (hours[-1] * 3600 if hours else 6 * 7 * 3600)), days[-1]
+            )
+            day = 1 + bisect_right(days, digit)
+            if hours is not None:
+                r, minute_second = divmod(r, 3600)
+                return day, bisect_right(hours, r), minute_second
+            r, minute_second = divmod(r, 3600)
+            return day, 7 + r % 6 + r // 6, minute_second
+        day = 1 + below(self.window_days)
+        if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
             day = 1 + below(self.window_days)
-            if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
-                day = 1 + below(self.window_days)
-        if self._hour_weights is not None:
-            hour = core.pick_weighted(range(24), self._hour_weights)
-            minute_second = below(3600)
+        if hours is not None:
+            r, minute_second = divmod(below(hours[-1] * 3600), 3600)
+            hour = bisect_right(hours, r)
         else:
             r, minute_second = divmod(below(6 * 7 * 3600), 3600)
             hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
@@ -1006,6 +1028,23 @@ def _fill(cache: dict[Any, str], text: str, how: int, words: dict[str, str], sce
     return filled
 
 
+def _day_weights(days: list[dt.date], weekdays: tuple[int, ...]) -> list[int] | None:
+    """Cumulative integer weights of the publication days 1..window (index 0: day 1) for a
+    weekday rhythm, None without one. A day weighs its weekday's weight over the number of
+    such days in the window (times their common multiple, to stay integer): a weekday is
+    drawn by its weight and a day of it uniformly, in one draw."""
+    if not any(weekdays):
+        return None
+    counts = [0] * 7
+    for day in days[1:]:
+        counts[day.weekday()] += 1
+    common = math.lcm(*[c for c in counts if c])
+    per_day = [w * (common // c) if c else 0 for w, c in zip(weekdays, counts, strict=True)]
+    if not any(per_day):
+        return None
+    return list(accumulate(per_day[day.weekday()] for day in days[1:]))
+
+
 def _tag_tool(tag: str, tools: frozenset[str]) -> str:
     """The tool a tag name is made from: itself, or the part before its topic word."""
     return tag.rsplit(" ", 1)[0] if " " in tag and tag not in tools else tag
@@ -1109,7 +1148,9 @@ class _JsonTables:
     summaries: list[Any]
     checklists: list[bytes | None]
     briefs: list[bytes | None]
-    images: list[list[tuple[bytes, bytes, bytes]] | None]
+    images: list[list[tuple[bytes, Any]] | None]
+    captions: int  # where a topic's captions start in its fragments
+    templates: dict[str, tuple[int, int]]  # a template's first part there, and its parts
     stack_lists: list[list[tuple[bytes, bytes, bytes] | None]]
     code: dict[tuple[int, int, int], bytes]
     image_line: bytes
@@ -1118,20 +1159,22 @@ class _JsonTables:
 
 
 class _TopicJson:
-    """The fragments of one (stack, problem): its strings' JSON, and its templates filled
-    in (`parts`: each split where the scenario goes, see fragments.fill_parts)."""
+    """The fragments of one (stack, problem): its strings' JSON, and `flat`: the values
+    the formats of its fragments take (see `_JsonTables.templates`), where a post puts
+    its scenario (index 0) and its image id (index 1) before formatting."""
 
     __slots__ = (
-        "_builder", "_topic", "_words", "captions", "entities", "language", "meta_stack",
-        "parts", "problem", "slug", "stack", "titles", "topic",
+        "_builder", "_topic", "_words", "entities", "flat", "language", "meta_stack",
+        "problem", "slug", "stack", "titles", "topic",
     )  # fmt: skip
 
     def __init__(self, builder: PostBuilder, topic: dict[str, Any]) -> None:
+        j = builder._j
+        assert j is not None
         stack = topic["stack"]
         self._builder, self._topic = builder, topic
         self._words = {"stack": stack["name"], "problem": topic["problem"]}
         self.titles: dict[int, bytes] = {}
-        self.parts: dict[str, list[bytes]] = {}
         self.slug = inner(f"{topic['slug']}-")
         self.topic = json(topic["topic"])
         self.problem = json(topic["problem"])
@@ -1144,67 +1187,63 @@ class _TopicJson:
             {"name": topic["problem"], "type": "problem"},
         ]
         self.entities = json(head)[:-1]  # the tool entities and "]" follow
-        self.captions: list[bytes] = []
-
-    def make(self, template: str) -> list[bytes]:
-        """`template` filled with the topic, split where the scenario goes."""
-        made = self.parts[template] = fill_parts(template, self._words, "scenario")
-        return made
+        captions = builder._captions(topic, builder.spec.images.hi)
+        self.flat: list[bytes] = [b"", b"", *[json(c) for c in captions]]
+        for text in j.templates:
+            self.flat += fill_parts(text, self._words, "scenario")
 
     def title(self, scenario_index: int, scenario: bytes) -> bytes:
-        template = self._builder._title
-        parts = self.parts.get(template) or self.make(template)
+        parts = fill_parts(self._builder._title, self._words, "scenario")
         made = self.titles[scenario_index] = b'"%b"' % scenario.join(parts)
         return made
 
-    def more_captions(self, n: int) -> list[bytes]:
-        self.captions = [json(c) for c in self._builder._captions(self._topic, n)]
-        return self.captions
-
 
 class _Fragments:
-    """A text being put together: constant bytes, and templates to fill per post."""
+    """A text being put together from constant bytes and templates filled per post: a
+    bytes format, and the indices of its values among a topic's fragments (`flat`)."""
 
-    def __init__(self) -> None:
-        self._items: list[bytes | str] = []
+    def __init__(self, templates: dict[str, tuple[int, int]]) -> None:
+        self._templates = templates
+        self._format: list[bytes] = []
+        self._raw: list[bytes] = []
+        self._indices: list[int] = []
 
     def add(self, data: bytes) -> None:
-        if self._items and isinstance(self._items[-1], bytes):
-            self._items[-1] += data
-        else:
-            self._items.append(data)
+        self._format.append(_escaped(data))
+        self._raw.append(data)
 
     def text(self, text: str, how: int, quoted: bool) -> None:
         """A text as `_fill` would fill it (how 0: as is; else a template), as JSON."""
         if quoted:
             self.add(b'"')
         if how:
-            self._items.append(text)
+            at, parts = self._templates[text]
+            for k in range(parts):
+                if k:  # the scenario goes between two parts
+                    self._format.append(b"%b")
+                    self._indices.append(0)
+                self._format.append(b"%b")
+                self._indices.append(at + k)
         else:
             self.add(inner(text))
         if quoted:
             self.add(b'"')
 
-    def done(self) -> bytes | tuple[bytes | str, ...]:
-        """The bytes if nothing is left to fill, else the items for `_joined`."""
-        if len(self._items) == 1 and isinstance(self._items[0], bytes):
-            return self._items[0]
-        return tuple(self._items)
+    def done(self) -> bytes | tuple[bytes, Any]:
+        """The bytes if nothing is left to fill, else the format and its values' getter."""
+        if not self._indices:
+            return b"".join(self._raw)
+        return b"".join(self._format), itemgetter(*self._indices)
 
 
-def _joined(items: tuple[bytes | str, ...], topic: _TopicJson, scenario: bytes) -> bytes:
-    """Fragments with their templates filled for a topic and a scenario (its inner JSON)."""
-    parts = topic.parts
-    return b"".join(
-        [
-            item if item.__class__ is bytes else scenario.join(parts.get(item) or topic.make(item))  # type: ignore[arg-type]
-            for item in items
-        ]
-    )
+def _escaped(data: bytes) -> bytes:
+    """Bytes as the constant part of a bytes format."""
+    return data.replace(b"%", b"%%")
 
 
 # The view-count table of every built-in profile is the shipped one; others scale it.
 _SHIPPED_VIEWS = (12000, "1.9")
+_VIEW_PRECISION = 28
 
 
 @functools.cache
@@ -1213,15 +1252,27 @@ def view_table(median: int, sigma: str) -> list[int]:
 
     Other medians and sigmas scale the shipped quantiles q to median·(q/12000)^(sigma/1.9)
     with `decimal` (the same digits on every machine), so no float touches a view count.
+    The logarithms ln(q/12000) ship with the quantiles (`view_log_ratios` makes them):
+    computing them is two thirds of the cost, ~20 ms a run.
     """
-    shipped: list[int] = vocabulary().view_count_quantiles
+    vocab = vocabulary()
+    shipped: list[int] = vocab.view_count_quantiles
     if (median, sigma) == _SHIPPED_VIEWS:
         return shipped
     with localcontext() as ctx:
-        ctx.prec = 28
+        ctx.prec = _VIEW_PRECISION
         ratio = Decimal(sigma) / Decimal(_SHIPPED_VIEWS[1])
+        return [
+            int(Decimal(median) * (Decimal(log) * ratio).exp()) for log in vocab.view_count_logs
+        ]
+
+
+def view_log_ratios(quantiles: list[int]) -> list[str]:
+    """ln(q/12000) of each shipped quantile, as `view_table` would compute it."""
+    with localcontext() as ctx:
+        ctx.prec = _VIEW_PRECISION
         base = Decimal(_SHIPPED_VIEWS[0])
-        return [int(Decimal(median) * ((Decimal(q) / base).ln() * ratio).exp()) for q in shipped]
+        return [str((Decimal(q) / base).ln()) for q in quantiles]
 
 
 class Builder(Protocol):

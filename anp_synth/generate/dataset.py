@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
+import functools
 import hashlib
+import mmap
 import os
 import re
+import signal
+import stat
 import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple, TypeAlias
 
 import orjson
 
 from anp_synth import __version__
-from anp_synth.errors import UsageError
+from anp_synth.errors import AnpError, UsageError
 from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
 from anp_synth.generate.profile import Profile, resolve
 from anp_synth.generate.vocab import pools_faker_version, supported_locales
@@ -25,9 +31,12 @@ from anp_synth.generate.vocab import pools_faker_version, supported_locales
 DEFAULT_COUNT = 1000
 DEFAULT_OUTPUT = "posts.jsonl"
 CHUNK = 1000  # posts per worker task: large enough to amortise IPC, small enough for flat memory
+RESERVE_STEP = 64 << 20  # the output file's blocks are reserved this far ahead (see _Output)
 # From this many posts a run makes nearly every prebuilt variant anyway (4,096 prose variants,
 # 512 per stack), so it makes them all up front, as plain lists the hot path indexes directly.
 PREPARE_AT = 20_000
+
+Buffer: TypeAlias = bytes | memoryview
 
 _SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
 
@@ -184,6 +193,16 @@ def build_chunk(
 
 def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Chunk]:
     """Chunks in seed order; with workers > 1, at most 2×workers chunks in flight."""
+    for n, data in _chunk_buffers(spec, workers, chunk):
+        yield Chunk(n, bytes(data))
+
+
+def _chunk_buffers(spec: Spec, workers: int, chunk: int) -> Iterator[tuple[int, Buffer]]:
+    """(posts, JSONL bytes) in seed order; a buffer is valid only until the next is asked for.
+
+    With workers, a buffer is a view of the worker's slot (see `_in_workers`): writing and
+    hashing it costs no copy into this process.
+    """
     spec = spec.resolved()
     assert isinstance(spec.profile, Profile) and spec.window_days and spec.epoch
     args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
@@ -195,56 +214,117 @@ def iter_chunks(spec: Spec, workers: int = 1, chunk: int = CHUNK) -> Iterator[Ch
         if spec.count >= PREPARE_AT:
             _builder(*args).prepare()
         for start, n in bounds:
-            yield Chunk(n, build_chunk(*args, start, n))
+            yield n, build_chunk(*args, start, n)
         return
+    yield from _in_workers(args, bounds, workers)
+
+
+def _in_workers(
+    args: tuple[Profile, str | None, int, int], bounds: list[tuple[int, int]], workers: int
+) -> Iterator[tuple[int, Buffer]]:
+    """Build `bounds` in `workers` forked processes; yield each chunk's bytes in order.
+
+    A chunk travels through a slot: an anonymous in-memory file (memfd) made before the
+    workers fork, so they inherit it. Task i writes slot i mod W (W = 2×workers, the
+    chunks in flight) from offset 0 and returns its length; the parent maps the slot and
+    hands the view on, then gives the slot to task i+W. The slots' pages are reused from
+    chunk to chunk (no file made, filled, read and freed per chunk, no copy into the parent),
+    and a slot has no name, so nothing stays behind whatever ends the run.
+    """
+    import multiprocessing
     from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~20 ms
 
     # Build every prebuilt variant before forking, so workers inherit them instead of
     # each building its own (a fixed cost of ~0.1-0.3 s per worker).
     _builder(*args).prepare()
-    # Workers hand chunks over as files in a scratch directory (RAM-backed when
-    # /dev/shm exists) rather than through the pool's pipe: two copies instead of
-    # four and no 64 KB ping-pong, which is most of what a second worker costs.
-    with (
-        tempfile.TemporaryDirectory(prefix="anp-synth-", dir=_scratch_root()) as scratch,
-        ProcessPoolExecutor(max_workers=workers) as pool,
-    ):
-        pending: deque[tuple[int, Future[str]]] = deque()
-        todo = iter(bounds)
-        for start, n in todo:
-            pending.append((n, pool.submit(build_chunk_file, *args, start, n, scratch)))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            n, future = pending.popleft()
-            path = Path(future.result())
-            data = path.read_bytes()
-            path.unlink()
-            yield Chunk(n, data)
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append((nxt[1], pool.submit(build_chunk_file, *args, *nxt, scratch)))
+    window = 2 * workers
+    slots = [_slot() for _ in range(min(window, len(bounds)))]
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("fork"),  # inherit the variants and the slots
+        initializer=_worker_started,
+        initargs=(os.getpid(),),
+    )
+    pending: deque[tuple[int, Future[int], int]] = deque()
+
+    def submit(i: int) -> None:
+        start, n = bounds[i]
+        slot = slots[i % window]
+        pending.append((n, pool.submit(build_chunk_into, *args, start, n, slot), slot))
+
+    try:
+        # The workers fork at the first submit. Ctrl-C and SIGTERM are the parent's to handle
+        # (it stops the pool): blocked while forking, so a worker never sees one before it has
+        # set them aside (_worker_started), and delivered to the parent right after.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            submit(0)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+        for i in range(1, len(slots)):
+            submit(i)
+        for i in range(len(bounds)):
+            n, future, slot = pending.popleft()
+            size = future.result()
+            with mmap.mmap(slot, size, prot=mmap.PROT_READ) as mapped, memoryview(mapped) as view:
+                yield n, view
+            if i + window < len(bounds):
+                submit(i + window)
+    finally:
+        # an error or an interrupt: drop the chunks not started; wait for the running ones
+        pool.shutdown(wait=True, cancel_futures=True)
+        for slot in slots:
+            os.close(slot)
 
 
-def build_chunk_file(
+def _slot() -> int:
+    """An anonymous in-memory file (a descriptor) a worker hands a chunk over in."""
+    try:
+        if hasattr(os, "memfd_create"):
+            return os.memfd_create("anp-synth-chunk", 0)  # inherited by forked workers
+        with tempfile.TemporaryFile() as handle:  # unlinked already: only the descriptor
+            return os.dup(handle.fileno())
+    except OSError as exc:
+        raise AnpError(
+            f"cannot make a slot for the workers' chunks: {exc.strerror or exc}"
+        ) from None
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def _worker_started(parent: int) -> None:
+    """In each worker: leave Ctrl-C and SIGTERM to the parent, which stops the pool (a
+    terminal signals the whole group: a worker would print its own traceback), and die
+    with the parent, even when it is killed with SIGKILL."""
+    from anp_synth.processes import die_with_parent
+
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)  # one that came while forking is dropped here
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    die_with_parent(signal.SIGKILL)()
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def build_chunk_into(
     profile: Profile,
     locale: str | None,
     epoch_ordinal: int,
     window: int,
     start: int,
     count: int,
-    scratch: str,
-) -> str:
-    """Write the chunk's JSONL bytes to a file in `scratch`; return its path (runs in workers)."""
-    path = os.path.join(scratch, f"{start}.jsonl")
-    with open(path, "wb") as handle:
-        handle.write(build_chunk(profile, locale, epoch_ordinal, window, start, count))
-    return path
-
-
-def _scratch_root() -> str | None:
-    shm = "/dev/shm"
-    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+    slot: int,
+) -> int:
+    """Write the chunk's JSONL bytes at the start of `slot`; return their length (in workers)."""
+    data = build_chunk(profile, locale, epoch_ordinal, window, start, count)
+    written = 0
+    try:
+        while written < len(data):
+            written += os.pwrite(slot, memoryview(data)[written:], written)
+    except OSError as exc:  # the memory the slot lives in ran out
+        raise AnpError(f"cannot hand a chunk to the writer: {exc.strerror or exc}") from None
+    return len(data)
 
 
 # -- writing ---------------------------------------------------------------
@@ -316,36 +396,124 @@ def generate(
     if shard is not None and count == 0:
         raise UsageError("shard", f"shard {shard} of {spec.count} posts is empty")
     part = Spec(first, count, spec.profile, spec.locale, spec.epoch, spec.window_days)
-    digest = hashlib.sha256()
-    size = 0
+    shard_text = str(shard) if shard else None
+    out = _Output()
 
-    def pump(sink: BinaryIO) -> None:
-        nonlocal size
-        for n, data in iter_chunks(part, workers, chunk):
-            sink.write(data)
-            digest.update(data)
-            size += len(data)
+    def pump(sink: BinaryIO, reserve: bool = False) -> None:
+        out.start(sink, reserve)
+        for n, data in _chunk_buffers(part, workers, chunk):
+            out.add(data)
             if on_progress:
                 on_progress(n)
+        out.finish()
 
-    shard_text = str(shard) if shard else None
     if output == "-":
-        pump(sys.stdout.buffer)
-        sys.stdout.buffer.flush()
-        manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
-        return Result("-", None, count, size, digest.hexdigest(), manifest)
+        with _writing("stdout"):
+            pump(sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        manifest = build_manifest(part, count, out.size, out.sha256, shard_text)
+        return Result("-", None, count, out.size, out.sha256, manifest)
 
     path = Path(output)
     mpath = manifest_path_for(path)
     # An older manifest describes the older file: it goes the moment the new file replaces it,
     # so a failure in between leaves a dataset without a manifest, never with a wrong one.
-    _write_atomically(path, pump, before_replace=lambda: mpath.unlink(missing_ok=True))
-    manifest = build_manifest(part, count, size, digest.hexdigest(), shard_text)
+    _write_atomically(
+        path, lambda f: pump(f, reserve=True), before_replace=lambda: mpath.unlink(missing_ok=True)
+    )
+    manifest = build_manifest(part, count, out.size, out.sha256, shard_text)
     _write_atomically(
         mpath,
         lambda f: f.write(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n"),
     )
-    return Result(str(path), str(mpath), count, size, digest.hexdigest(), manifest)
+    return Result(str(path), str(mpath), count, out.size, out.sha256, manifest)
+
+
+class _Output:
+    """The JSONL on its way out: written whole, hashed (the manifest's sha256) and counted.
+
+    Into the dataset's (temporary) file, its blocks are reserved ahead in steps of RESERVE_STEP
+    (fallocate) and the file cut to its real size at the end: the filesystem then allocates
+    a few large extents instead of block after block as the writes come, which costs a
+    fraction of the system time. The file is a temporary one renamed only once complete,
+    so a padded file never sits under the real name. Where reserving is not supported (a
+    pipe, a filesystem without fallocate) or there is no room for the step, plain writes
+    go on: a disk that is really full fails the write itself. Stdout is never reserved: it
+    may be a file other writers share.
+    """
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._digest = hashlib.sha256()
+        self._sink: BinaryIO | None = None
+        self._fd: int | None = None  # set while reserving ahead
+        self._reserved = 0
+
+    @property
+    def sha256(self) -> str:
+        return self._digest.hexdigest()
+
+    def start(self, sink: BinaryIO, reserve: bool) -> None:
+        """Write into `sink`; `reserve` only for a new file of our own."""
+        self._sink = sink
+        if reserve and stat.S_ISREG(os.fstat(sink.fileno()).st_mode):
+            self._fd = sink.fileno()
+
+    def add(self, data: Buffer) -> None:
+        assert self._sink is not None
+        n = len(memoryview(data))
+        if self._fd is not None and self.size + n > self._reserved:
+            self._reserve(self.size + n + RESERVE_STEP)
+        self._sink.write(data)
+        self._digest.update(data)
+        self.size += n
+
+    def _reserve(self, end: int) -> None:
+        assert self._fd is not None
+        if _fallocate(self._fd, self._reserved, end - self._reserved):
+            self._reserved = end
+        else:
+            self._fd = None  # not supported here, or no room for a step: plain writes
+
+    def finish(self) -> None:
+        assert self._sink is not None
+        self._sink.flush()
+        if self._reserved > self.size:
+            os.ftruncate(self._sink.fileno(), self.size)
+
+
+def _fallocate(fd: int, offset: int, length: int) -> bool:
+    """Reserve blocks (Linux fallocate, mode 0); False where that cannot be done.
+
+    Not os.posix_fallocate: where the filesystem has no fallocate, glibc's emulates it by
+    writing into every block, which would cost more than it saves.
+    """
+    call = _libc_fallocate()
+    return call is not None and call(fd, 0, offset, length) == 0
+
+
+@functools.cache
+def _libc_fallocate() -> Any:
+    try:
+        import ctypes
+
+        call = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):  # not Linux: no such call
+        return None
+    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    return call
+
+
+@contextlib.contextmanager
+def _writing(where: str) -> Iterator[None]:
+    """A failed write (a full disk, a file size limit, an I/O error) is one line naming
+    the output; a reader that went away (EPIPE) stays as it is, for the CLI to end quietly."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        raise UsageError("output", f"cannot write {where}: {exc.strerror or exc}") from None
 
 
 def _write_atomically(
@@ -366,7 +534,7 @@ def _write_atomically(
         mask = os.umask(0)
         os.umask(mask)
         os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, "wb") as handle:
+        with _writing(repr(str(path))), os.fdopen(fd, "wb") as handle:
             write(handle)
         if before_replace is not None:
             before_replace()

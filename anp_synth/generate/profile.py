@@ -99,14 +99,21 @@ def zipf_weights(n: int, exponent: str) -> list[int]:
     s = Decimal(exponent)
     if s == 1:
         return list(accumulate(ZIPF_SCALE // (rank + 1) for rank in range(n)))
-    with localcontext() as ctx:
-        ctx.prec = 34
-        scale = Decimal(ZIPF_SCALE)
-        weights = [
-            max(1, int((scale / (Decimal(rank + 1) ** s)).to_integral_value(ROUND_FLOOR)))
-            for rank in range(n)
-        ]
-    return list(accumulate(weights))
+    # a rank's weight does not depend on n: they are made once per exponent (a builder asks
+    # for several n: every stack's tags), and each new list replaces the old one whole
+    weights = _zipf_ranks.get(s, [])
+    if len(weights) < n:
+        with localcontext() as ctx:
+            ctx.prec = 34
+            scale = Decimal(ZIPF_SCALE)
+            weights = _zipf_ranks[s] = weights + [
+                max(1, int((scale / (Decimal(rank + 1) ** s)).to_integral_value(ROUND_FLOOR)))
+                for rank in range(len(weights), n)
+            ]
+    return list(accumulate(weights[:n]))
+
+
+_zipf_ranks: dict[Decimal, list[int]] = {}
 
 
 # -- the profile -------------------------------------------------------------

@@ -44,6 +44,7 @@ class Vocabulary:
     all_tools: list[str]
     tool_weights: list[int]
     view_count_quantiles: list[int]
+    view_count_logs: list[str]  # ln(q / 12000) of each quantile (builder.view_log_ratios)
 
 
 @functools.cache
@@ -56,6 +57,7 @@ def vocabulary() -> Vocabulary:
         for tool in stack["tools"]:
             seen.setdefault(tool, None)
     all_tools = list(seen)
+    distributions = _data("distributions.json")
     return Vocabulary(
         raw=raw,
         stacks=stacks,
@@ -64,7 +66,8 @@ def vocabulary() -> Vocabulary:
         scenarios=raw["scenarios"],
         all_tools=all_tools,
         tool_weights=zipf_cumulative(len(all_tools)),
-        view_count_quantiles=_data("distributions.json")["view_count_quantiles"],
+        view_count_quantiles=distributions["view_count_quantiles"],
+        view_count_logs=distributions["view_count_logs"],
     )
 
 

@@ -333,3 +333,37 @@ def test_the_epoch_of_a_profile_ends_its_window_and_the_option_overrides_it(
 
     forced = Spec(0, 1, str(path), epoch=dt.date(2021, 1, 1), window_days=5).resolved()
     assert str(forced.epoch) == "2021-01-01" and forced.window_days == 5
+
+
+def test_a_weekday_rhythm_alone_and_an_hour_rhythm_alone(tmp_path: Path) -> None:
+    import datetime as dt
+
+    weekdays = PostBuilder(load(_write(tmp_path, "[published]\nweekdays = { tue = 1 }\n")))
+    stamps = [weekdays.build(seed)["published_at"] for seed in SAMPLE]
+    assert {dt.date.fromisoformat(s[:10]).weekday() for s in stamps} == {1}
+    assert {int(s[11:13]) for s in stamps} == set(range(7, 19))  # the midday-peaked default
+    assert len({s[:10] for s in stamps}) > 140  # every Tuesday of the window, or nearly
+    hours = [0] * 24
+    hours[3] = 1
+    only_hours = PostBuilder(load(_write(tmp_path, f"[published]\nhours = {hours}\n", "h.toml")))
+    stamps = [only_hours.build(seed)["published_at"] for seed in SAMPLE]
+    assert {int(s[11:13]) for s in stamps} == {3}
+    weekend = sum(dt.date.fromisoformat(s[:10]).weekday() >= 5 for s in stamps)
+    assert weekend < len(stamps) * 0.2  # the weekend-redraw rhythm (2/7 without it)
+
+
+def test_the_shipped_view_logarithms_are_the_computed_ones() -> None:
+    from anp_synth.generate.builder import view_log_ratios
+    from anp_synth.generate.vocab import vocabulary
+
+    vocab = vocabulary()
+    # rewrite them with view_log_ratios if the quantiles change
+    assert vocab.view_count_logs == view_log_ratios(vocab.view_count_quantiles)
+
+
+def test_zipf_weights_of_fewer_ranks_are_a_prefix() -> None:
+    from anp_synth.generate.profile import zipf_weights
+
+    many = zipf_weights(300, "1.07")
+    assert zipf_weights(40, "1.07") == many[:40] and zipf_weights(300, "1.07") == many
+    assert many[0] == 1 << 24 and 7_900_000 < many[1] - many[0] < 8_000_000  # 2^24 / 2^1.07

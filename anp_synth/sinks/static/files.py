@@ -26,7 +26,7 @@ import hashlib
 import os
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +55,12 @@ class Held(NamedTuple):
     url: str
 
 
-# upsert_many's writer threads and the writes it lets be in flight (each holds one rendered
-# file): two threads keep the file system busy while the next posts render on 2 cores.
+# upsert_many's writer threads, the files in one task (a task, not a file, costs the thread
+# hand-overs) and the tasks in flight (each file rendered and held): two threads keep the file
+# system busy while the next posts render on 2 cores.
 WRITERS = 2
-WINDOW = 32
+GROUP = 16
+WINDOW = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,33 +268,45 @@ class StaticSink:
         """Upsert a batch; a bad post fails only itself.
 
         The files are written by WRITERS threads while the next posts are rendered (the
-        file system calls let go of the GIL): at most WINDOW writes in flight, each post's
-        answer (or its error) in its own slot, every thread joined before this returns or
-        raises (Ctrl-C included). A post whose file or source id a write in flight still
-        touches waits for it, so a batch reads as if written one post after the other.
+        file system calls let go of the GIL), GROUP files to a task and at most WINDOW tasks
+        in flight; each post's answer (or its error) in its own slot, every thread joined
+        before this returns or raises (Ctrl-C included). A post whose file or source id a
+        write not yet done touches waits for it, so a batch reads as if written one post
+        after the other.
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
         request = request_of(idempotency_keys)
         out: list[UpsertResult | SinkError | None] = [None] * len(posts)
-        inflight: deque[tuple[int, _Write, Future[None]]] = deque()
-        busy: set[object] = set()  # the source ids and paths the writes in flight touch
+        group: list[tuple[int, _Write]] = []  # rendered, not yet handed to a writer
+        inflight: deque[tuple[list[tuple[int, _Write]], Future[list[OSError | None]]]] = deque()
+        busy: set[object] = set()  # the source ids and paths of the writes not yet done
 
-        def settle(n: int = 0) -> None:  # the oldest writes, until at most n are in flight
+        def settle(n: int = 0) -> None:  # the oldest tasks, until at most n are in flight
             while len(inflight) > n:
-                i, step, fut = inflight.popleft()
-                busy.difference_update(step.touches)
-                out[i] = self._finish(step, fut.exception())
+                steps, fut = inflight.popleft()
+                for (i, step), error in zip(steps, fut.result(), strict=True):
+                    busy.difference_update(step.touches)
+                    out[i] = self._finish(step, error)
+
+        def clear(sid: str, path: Path) -> None:  # before a post's file is read or written
+            if busy and (sid in busy or path in busy):
+                hand_over()
+                settle()
+
+        def hand_over() -> None:
+            nonlocal group
+            if group:
+                inflight.append((group, pool.submit(self._write_group, [s for _, s in group])))
+                group = []
 
         with self._lock:
             index = self._scan()
             pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="static-write")
             try:
                 for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
-                    if busy and not busy.isdisjoint(self._touches(post)):
-                        settle()
                     try:
-                        step = self._prepare(post, key, request, index)
+                        step = self._prepare(post, key, request, index, clear)
                     except SinkError as exc:
                         out[i] = exc
                         continue
@@ -300,8 +314,11 @@ class StaticSink:
                         out[i] = step
                         continue
                     busy.update(step.touches)
-                    inflight.append((i, step, pool.submit(self._write, step)))
-                    settle(WINDOW)
+                    group.append((i, step))
+                    if len(group) >= GROUP:
+                        hand_over()
+                        settle(WINDOW)
+                hand_over()
                 settle()
             except BaseException:
                 self._index = None  # writes may have landed unrecorded: read the folder again
@@ -310,30 +327,44 @@ class StaticSink:
                 pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in out if r is not None]
 
-    def _touches(self, post: Any) -> tuple[object, ...]:
-        """The source id and the path a post's write would change (what it has of them: a
-        post without them fails in `_prepare`)."""
-        try:
-            return (post["source_id"], self.path_for(post))
-        except (SinkError, KeyError, TypeError):
-            return (post.get("source_id"),) if isinstance(post, dict) else ()
+    def _write_group(self, steps: list[_Write]) -> list[OSError | None]:
+        """Do a writer's task: each write in turn, its OSError (or None) in its slot."""
+        errors: list[OSError | None] = []
+        for step in steps:
+            try:
+                self._write(step)
+            except OSError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
 
     def _prepare(
-        self, post: dict[str, Any], idempotency_key: str, request: str, index: dict[str, Held]
+        self,
+        post: dict[str, Any],
+        idempotency_key: str,
+        request: str,
+        index: dict[str, Held],
+        clear: Callable[[str, Path], None] | None = None,
     ) -> UpsertResult | _Write:
         """Validate and render a post and compare it with its file: the answer when nothing
         is to be written (unchanged, or this key's write again), else the write to do.
         `request`: the digest of its batch's keys (the same key in the same request again is
-        the resent write, answered as it was written). Called under the lock."""
+        the resent write, answered as it was written); `clear(source_id, path)`: called
+        before the post's file is looked at. Called under the lock."""
         try:
             h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
         path = self.path_for(post)
+        if clear is not None:
+            clear(sid, path)
         data = self.render(post, h)
         url = self.url(post)
         old = index.get(sid)
+        if old is not None and clear is not None and old.path != path:
+            clear(sid, old.path)  # its file under its old name
         if old is not None and not old.path.exists():
             old = None  # deleted behind the sink's back: this write creates it again
         previous: dict[str, Any] | None = None
