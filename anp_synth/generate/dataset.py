@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import errno
 import functools
+import gc
 import hashlib
 import mmap
 import os
@@ -14,6 +15,7 @@ import signal
 import stat
 import sys
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +34,13 @@ DEFAULT_COUNT = 1000
 DEFAULT_OUTPUT = "posts.jsonl"
 CHUNK = 1000  # posts per worker task: large enough to amortise IPC, small enough for flat memory
 RESERVE_STEP = 64 << 20  # the output file's blocks are reserved this far ahead (see _Output)
+# Direct writes (see _Direct): whole blocks of this size, from a staging buffer this large to
+# start with; after the first DIRECT_PROBE_BYTES, a disk slower than DIRECT_MIN_RATE bytes/s
+# is left to the page cache.
+DIRECT_BLOCK = 4096
+STAGE_BYTES = 8 << 20
+DIRECT_PROBE_BYTES = 64 << 20
+DIRECT_MIN_RATE = 400e6
 # From this many posts a run makes nearly every prebuilt variant anyway (4,096 prose variants,
 # 512 per stack), so it makes them all up front, as plain lists the hot path indexes directly.
 PREPARE_AT = 20_000
@@ -209,13 +218,43 @@ def _chunk_buffers(spec: Spec, workers: int, chunk: int) -> Iterator[tuple[int, 
         (start, min(chunk, spec.seed + spec.count - start))
         for start in range(spec.seed, spec.seed + spec.count, chunk)
     ]
-    if workers <= 1:
-        if spec.count >= PREPARE_AT:
-            _builder(*args).prepare()
-        for start, n in bounds:
-            yield n, build_chunk(*args, start, n)
+    with _prepared(_builder(*args), workers > 1 or spec.count >= PREPARE_AT):
+        if workers <= 1:
+            for start, n in bounds:
+                yield n, build_chunk(*args, start, n)
+        else:
+            yield from _in_workers(args, bounds, workers)
+
+
+@contextlib.contextmanager
+def _prepared(builder: Builder, up_front: bool) -> Iterator[None]:
+    """Make every prebuilt variant now if `up_front`, with the garbage collector paused, and
+    keep them out of its way for the run.
+
+    They are hundreds of thousands of objects that all live to the end, so a collection
+    while they are made finds nothing to free; frozen (gc.freeze), later collections skip
+    them, in this process and in the workers forked from it (which would otherwise touch,
+    and so copy, the pages they share). Unfrozen at the end: a library caller's own objects
+    go back to being collected as before.
+    """
+    if not up_front:
+        yield
         return
-    yield from _in_workers(args, bounds, workers)
+    collecting = gc.isenabled()
+    freezing = gc.get_freeze_count() == 0  # a caller that froze objects itself keeps its own
+    gc.disable()
+    try:
+        builder.prepare()
+        if freezing:
+            gc.freeze()
+    finally:
+        if collecting:
+            gc.enable()
+    try:
+        yield
+    finally:
+        if freezing:
+            gc.unfreeze()
 
 
 def _in_workers(
@@ -231,11 +270,12 @@ def _in_workers(
     and a slot has no name, so nothing stays behind whatever ends the run.
     """
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~20 ms
+    from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~10 ms
 
-    # Build every prebuilt variant before forking, so workers inherit them instead of
-    # each building its own (a fixed cost of ~0.1-0.3 s per worker).
-    _builder(*args).prepare()
+    import anp_synth.processes  # noqa: F401 - loaded before the fork: no worker imports it
+
+    # Every prebuilt variant is made before forking (_chunk_buffers), so workers inherit
+    # them instead of each building its own (a fixed cost of ~0.1-0.3 s per worker).
     window = 2 * workers
     slots = [_slot() for _ in range(min(window, len(bounds)))]
     pool = ProcessPoolExecutor(
@@ -398,8 +438,8 @@ def generate(
     shard_text = str(shard) if shard else None
     out = _Output()
 
-    def pump(sink: BinaryIO, reserve: bool = False) -> None:
-        out.start(sink, reserve)
+    def pump(sink: BinaryIO, own: bool = False) -> None:
+        out.start(sink, own, direct=workers > 1)
         for n, data in _chunk_buffers(part, workers, chunk):
             out.add(data)
             if on_progress:
@@ -418,7 +458,7 @@ def generate(
     # An older manifest describes the older file: it goes the moment the new file replaces it,
     # so a failure in between leaves a dataset without a manifest, never with a wrong one.
     _write_atomically(
-        path, lambda f: pump(f, reserve=True), before_replace=lambda: mpath.unlink(missing_ok=True)
+        path, lambda f: pump(f, own=True), before_replace=lambda: mpath.unlink(missing_ok=True)
     )
     manifest = build_manifest(part, count, out.size, out.sha256, shard_text)
     _write_atomically(
@@ -431,39 +471,51 @@ def generate(
 class _Output:
     """The JSONL on its way out: written whole, hashed (the manifest's sha256) and counted.
 
-    Into the dataset's (temporary) file, its blocks are reserved ahead in steps of RESERVE_STEP
-    (fallocate) and the file cut to its real size at the end: the filesystem then allocates
-    a few large extents instead of block after block as the writes come, which costs a
-    fraction of the system time. The file is a temporary one renamed only once complete,
-    so a padded file never sits under the real name. Where reserving is not supported (a
-    pipe, a filesystem without fallocate) or there is no room for the step, plain writes
-    go on: a disk that is really full fails the write itself. Stdout is never reserved: it
-    may be a file other writers share.
+    Into the dataset's own (temporary) file, its blocks are reserved ahead in steps of
+    RESERVE_STEP (fallocate) and the file cut to its real size at the end: the filesystem
+    then allocates a few large extents instead of block after block as the writes come,
+    which costs a fraction of the system time. The file is renamed only once complete, so
+    a padded file never sits under the real name. Where reserving is not supported (a
+    filesystem without fallocate) or there is no room for a step, plain writes go on: a
+    disk that is really full fails the write itself. With `direct` (workers), the bytes go
+    to the disk without passing through the page cache (see `_Direct`). Stdout is written
+    as it is: it may be a pipe, or a file other writers share.
     """
 
     def __init__(self) -> None:
         self.size = 0
         self._digest = hashlib.sha256()
         self._sink: BinaryIO | None = None
-        self._fd: int | None = None  # set while reserving ahead
+        self._fd: int | None = None  # our own file: written by descriptor, reserved ahead
+        self._reserving = False
         self._reserved = 0
+        self._direct: _Direct | None = None
 
     @property
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def start(self, sink: BinaryIO, reserve: bool) -> None:
-        """Write into `sink`; `reserve` only for a new file of our own."""
+    def start(self, sink: BinaryIO, own: bool = False, direct: bool = False) -> None:
+        """Write into `sink`; `own` for a new file of ours (reserved ahead, maybe `direct`)."""
         self._sink = sink
-        if reserve and stat.S_ISREG(os.fstat(sink.fileno()).st_mode):
+        if own and stat.S_ISREG(os.fstat(sink.fileno()).st_mode):
             self._fd = sink.fileno()
+            self._reserving = True
+            self._direct = _Direct.on(self._fd) if direct else None
 
     def add(self, data: Buffer) -> None:
-        assert self._sink is not None
         n = len(memoryview(data))
-        if self._fd is not None and self.size + n > self._reserved:
+        if self._reserving and self.size + n > self._reserved:
             self._reserve(self.size + n + RESERVE_STEP)
-        self._sink.write(data)
+        if self._direct is not None:
+            if not self._direct.write(data):
+                self._direct.stop()
+                self._direct = None
+        elif self._fd is not None:
+            _write_all(self._fd, data)
+        else:
+            assert self._sink is not None
+            self._sink.write(data)
         self._digest.update(data)
         self.size += n
 
@@ -472,13 +524,103 @@ class _Output:
         if _fallocate(self._fd, self._reserved, end - self._reserved):
             self._reserved = end
         else:
-            self._fd = None  # not supported here, or no room for a step: plain writes
+            self._reserving = False  # not supported here, or no room for a step: plain writes
 
     def finish(self) -> None:
         assert self._sink is not None
+        if self._direct is not None:
+            self._direct.stop()
+            self._direct = None
         self._sink.flush()
-        if self._reserved > self.size:
-            os.ftruncate(self._sink.fileno(), self.size)
+        if self._fd is not None and self._reserved > self.size:
+            os.ftruncate(self._fd, self.size)
+
+
+class _Direct:
+    """Writes a file with O_DIRECT: from a page-aligned staging buffer straight to the disk.
+
+    With workers, the parent only moves bytes: a write through the page cache copies them
+    there with the CPU the workers need (on a VM, into fresh pages at a fraction of memory
+    speed), while a direct write lets the parent sleep as the disk takes them. Direct writes
+    need offsets and lengths in whole blocks, so each chunk is copied behind the bytes left
+    over from the last one (a cheap copy into pages already in use) and the whole blocks are
+    written; `stop` writes what is left the usual way. Where O_DIRECT is refused (tmpfs,
+    some network filesystems) nothing changes; a disk slower than DIRECT_MIN_RATE is left
+    to the page cache, which can take the bytes faster than the disk would.
+    """
+
+    def __init__(self, fd: int, flags: int) -> None:
+        self._fd = fd
+        self._flags = flags  # the descriptor's flags without O_DIRECT
+        self._stage = mmap.mmap(-1, STAGE_BYTES)
+        self._held = 0  # bytes staged, not yet written
+        self._bytes = 0
+        self._seconds = 0.0
+
+    @classmethod
+    def on(cls, fd: int) -> _Direct | None:
+        """Turn on O_DIRECT for `fd`; None where the system or filesystem refuses it."""
+        direct = getattr(os, "O_DIRECT", 0)
+        if not direct:
+            return None
+        import fcntl
+
+        flags = fcntl.fcntl(fd, fcntl.F_GETFL)
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETFL, flags | direct)
+        except OSError:
+            return None
+        return cls(fd, flags)
+
+    def write(self, data: Buffer) -> bool:
+        """Stage `data` and write the whole blocks; False when direct writes should stop."""
+        n = len(memoryview(data))
+        if self._held + n > len(self._stage):
+            self._grow(self._held + n)
+        self._stage[self._held : self._held + n] = data
+        self._held += n
+        whole = self._held - self._held % DIRECT_BLOCK
+        if not whole:
+            return True
+        started = time.perf_counter()
+        done = 0
+        accepted = True
+        with memoryview(self._stage) as view:
+            try:
+                while done < whole:
+                    done += os.write(self._fd, view[done:whole])
+            except OSError as exc:
+                if exc.errno != errno.EINVAL:
+                    raise
+                accepted = False  # no direct write here after all: the rest stays staged
+        self._seconds += time.perf_counter() - started
+        self._bytes += done
+        self._stage.move(0, done, self._held - done)
+        self._held -= done
+        slow = self._bytes >= DIRECT_PROBE_BYTES and self._bytes < DIRECT_MIN_RATE * self._seconds
+        return accepted and not slow
+
+    def _grow(self, size: int) -> None:
+        bigger = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
+        bigger[: self._held] = self._stage[: self._held]
+        self._stage.close()
+        self._stage = bigger
+
+    def stop(self) -> None:
+        """Back to writes through the page cache; write what is still staged."""
+        import fcntl
+
+        fcntl.fcntl(self._fd, fcntl.F_SETFL, self._flags)
+        with memoryview(self._stage) as view:
+            _write_all(self._fd, view[: self._held])
+        self._held = 0
+        self._stage.close()
+
+
+def _write_all(fd: int, data: Buffer) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fallocate(fd: int, offset: int, length: int) -> bool:

@@ -21,7 +21,6 @@ mark is skipped, and the ledger's own inference for a lost answer applies.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import threading
@@ -63,7 +62,7 @@ GROUP = 16
 WINDOW = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Write:
     """One file to write, and the answer once it is written."""
 
@@ -92,7 +91,7 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None
     """
     if _TMPFILE and new:
         try:
-            fd = os.open(path.parent, _TMPFILE | os.O_WRONLY, 0o666)
+            fd = os.open(os.path.dirname(path), _TMPFILE | os.O_WRONLY, 0o666)
         except OSError:
             pass  # not supported here: the rename below
         else:
@@ -121,15 +120,20 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None
 _TMPFILE = getattr(os, "O_TMPFILE", 0) if os.path.isdir("/proc/self/fd") else 0
 
 
-_PROC_FDS: dict[int, int] = {}  # pid → an open /proc/self/fd (one per process)
+_PROC_FDS: list[int] = []  # this process's open /proc/self/fd, once opened
+_PROC_FDS_LOCK = threading.Lock()
 
 
 def _proc_fds() -> int:
-    pid = os.getpid()
-    fd = _PROC_FDS.get(pid)
-    if fd is None:
-        fd = _PROC_FDS[pid] = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-    return fd
+    if not _PROC_FDS:
+        with _PROC_FDS_LOCK:  # writer threads: one of them opens it
+            if not _PROC_FDS:
+                _PROC_FDS.append(os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
+    return _PROC_FDS[0]
+
+
+# A child process has its own /proc/self (its fds are its own): it opens its own.
+os.register_at_fork(after_in_child=_PROC_FDS.clear)
 
 
 def _write_all(fd: int, data: bytes, mark: str | None = None) -> None:
@@ -137,9 +141,11 @@ def _write_all(fd: int, data: bytes, mark: str | None = None) -> None:
     while view:
         view = view[os.write(fd, view) :]
     if mark is not None:
-        # without user extended attributes here, none: the ledger infers a lost answer instead
-        with contextlib.suppress(OSError):
+        # (not contextlib.suppress: a context manager per file costs more than the call)
+        try:  # noqa: SIM105
             os.setxattr(fd, MARK, mark.encode())
+        except OSError:
+            pass  # no user extended attributes here: the ledger infers a lost answer instead
 
 
 def request_of(keys: Sequence[str]) -> str:

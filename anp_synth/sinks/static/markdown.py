@@ -72,6 +72,7 @@ _TEXT = str.maketrans(
     }
 )
 _SPECIAL = re.compile("[" + re.escape("".join(chr(c) for c in _TEXT)) + "]")
+_SPECIAL_BYTES = bytes(sorted(_TEXT))  # all ASCII: in UTF-8 they are these bytes alone
 _LINE_START = re.compile(r"^(\s*)([-+=:>]|\d+[.)])")  # would open a list, heading or quote
 _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
 _BACKTICKS = re.compile(r"`+")
@@ -101,8 +102,25 @@ def text(value: str) -> str:
     """Plain text as one Markdown paragraph that renders as exactly that text."""
     if _SPECIAL.search(value):
         value = value.translate(_TEXT)
+    return _line_start(value)
+
+
+def _line_start(value: str) -> str:
+    """`text` of a value with none of the characters `_TEXT` replaces."""
     m = _LINE_START.match(value)  # anchored at the start: at most the one match
     return value if m is None else f"{m.group(1)}\\{m.group(2)}{value[m.end() :]}"
+
+
+def _escape_for(post: dict[str, Any]) -> Callable[[str], str]:
+    """`text`, or `_line_start` when no text of the post has a character `_TEXT` replaces
+    (most posts): one look at all of it (a C loop over its UTF-8) instead of one a piece."""
+    image = post["image"]
+    pieces = [post["lead"], image["caption"], image["source"], *post["checklist"]]
+    for section in post["sections"]:
+        pieces.append(section["heading"])
+        pieces += section["paragraphs"]
+    blob = "".join(pieces).encode()
+    return _line_start if len(blob.translate(None, _SPECIAL_BYTES)) == len(blob) else text
 
 
 def _url(url: str) -> str:
@@ -156,29 +174,32 @@ def _code(code: dict[str, Any], escape: Callable[[str], str] | None = None) -> s
     return f"{fence}{language}\n{source}{fence}"
 
 
-def _list(items: Iterable[str]) -> str:
-    return "\n".join(f"- {text(item)}" for item in items)
+def _list(items: Iterable[str], escape: Callable[[str], str] = text) -> str:
+    return "\n".join(f"- {escape(item)}" for item in items)
 
 
 def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
     """The post as a reader sees it, laid out like the seed article (anp_synth.layout): lead,
     figure, the sections with their paragraphs, fenced code blocks and the checklist.
     `code`: how the generator needs a code block's source escaped (Hugo: `hugo_code`)."""
-    blocks: dict[str, Callable[[Any], str]] = {
-        "paragraph": text,
-        "code": lambda block: _code(block, code),
-        "checklist": _list,
-    }
+    esc = _escape_for(post)
     image = post["image"]
     caption = f"{image['caption']}. image source: {image['source']}"
     parts = [
-        text(post["lead"]),
-        f"![{text(image['caption'])}]({_url(image['url'])})\n*{text(caption)}*",
+        esc(post["lead"]),
+        f"![{esc(image['caption'])}]({_url(image['url'])})\n*{esc(caption)}*",
     ]
-    for part in body_parts(post):
-        if part.heading is not None:
-            parts.append(f"## {text(part.heading)}")
-        parts.extend(blocks[block.kind](block.value) for block in part.blocks)
+    add = parts.append
+    for heading, blocks in body_parts(post):
+        if heading is not None:
+            add(f"## {esc(heading)}")
+        for kind, value in blocks:
+            if kind == "paragraph":
+                add(esc(value))
+            elif kind == "code":
+                add(_code(value, code))
+            else:
+                add(_list(value, esc))
     return "\n\n".join(parts) + "\n"
 
 
