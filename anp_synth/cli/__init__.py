@@ -81,7 +81,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=MARKUP,
 )
-_state = {"debug": False}
+_state = {"debug": False, "exit_now": False}
 
 
 def _print_version(value: bool) -> None:
@@ -181,6 +181,7 @@ def _command(args: list[str]) -> str:
 def _main(argv: list[str] | None) -> int:
     args = sys.argv[1:] if argv is None else argv
     _state["debug"] = False  # main() may run many times in one process (tests)
+    _state["exit_now"] = False
     debug = "--debug" in args
     try:
         # typer returns an Exit's code instead of raising it here (Ctrl-C is Exit(130))
@@ -220,6 +221,22 @@ def _main(argv: list[str] | None) -> int:
     return int(ExitCode.OK)
 
 
+def exit_without_finalising() -> None:
+    """Called by a command that succeeded and holds nothing that needs finalising: `run`
+    then ends the process at once instead of having Python free its heap object by object.
+
+    `generate` holds hundreds of thousands of prebuilt variants (~0.1-0.3 s to free at
+    exit, in one process and with workers alike); its files are closed, its workers joined.
+    """
+    _state["exit_now"] = True
+
+
 def run() -> None:
     """Console-script wrapper that exits with main()'s code."""
-    sys.exit(main())
+    code = main()
+    if _state.get("exit_now"):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

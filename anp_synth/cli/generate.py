@@ -66,6 +66,9 @@ def generate_cmd(
             + (f"; manifest {result.manifest_path}" if result.manifest_path else "")
             + "\n"
         )
+    from anp_synth.cli import exit_without_finalising  # loaded already: the app is in it
+
+    exit_without_finalising()
 
 
 def schema_cmd() -> None:

@@ -529,7 +529,9 @@ class PostBuilder:
             index = (first + k) % len(snippets)
             lines = spec.code_lines.draw(text)
             if lines:
-                reel, ends = self._code_reel(stack_index, index)
+                reel, ends = self._code_reels.get((stack_index, index)) or self._code_reel(
+                    stack_index, index
+                )
                 out.append({"language": language, "source": reel[: ends[lines - 1]]})
             else:
                 out.append({"language": language, "source": snippets[index]})

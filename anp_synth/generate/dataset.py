@@ -270,7 +270,9 @@ def _in_workers(
     and a slot has no name, so nothing stays behind whatever ends the run.
     """
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~20 ms
+    from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~10 ms
+
+    import anp_synth.processes  # noqa: F401 - loaded before the fork: no worker imports it
 
     # Every prebuilt variant is made before forking (_chunk_buffers), so workers inherit
     # them instead of each building its own (a fixed cost of ~0.1-0.3 s per worker).

@@ -69,9 +69,12 @@ class Count:
         A fixed count takes no draw: `below(1)` leaves a stream as it is, so skipping it
         gives the same bytes, a call cheaper. (A one-value weighted count still draws.)
         """
-        if self.lo == self.hi and not self.values:
+        # value_of(below(span)), written out: a weighted count is drawn for every code block
+        if self.values:
+            return self.values[bisect_right(self.cumulative, draws.below(self.cumulative[-1]))]
+        if self.lo == self.hi:
             return self.lo
-        return self.value_of(draws.below(self.span))
+        return self.lo + draws.below(self.hi - self.lo + 1)
 
     def to_toml(self) -> str:
         if self.values:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -196,3 +198,33 @@ def test_failure_midway_leaves_no_file_under_the_real_name(
     assert ran.code == 130
     assert out.read_bytes() == b"previous complete dataset\n"  # the old file is untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["posts.jsonl"]  # no temporary left
+
+
+# -- the end of the process ------------------------------------------------------
+
+_WITH_AN_ATEXIT_HANDLER = (
+    "import atexit, sys; atexit.register(lambda: sys.stderr.write('finalised\\n'));"
+    "from anp_synth.cli import run; run()"
+)
+
+
+def test_a_generate_run_ends_without_finalising_and_loses_no_byte() -> None:
+    # Python would free the prebuilt variants one by one at exit: generate ends at once,
+    # after flushing what it wrote to stdout and stderr
+    args = ["generate", "--seed", "2852", "--count", "1000", "-o", "-"]
+    done = subprocess.run(
+        [sys.executable, "-c", _WITH_AN_ATEXIT_HANDLER, *args], capture_output=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert hashlib.sha256(done.stdout).hexdigest() == GOLDEN_SHA
+    assert done.stderr.decode() == f"wrote 1,000 posts ({len(done.stdout):,} bytes) to stdout\n"
+
+
+def test_a_failed_generate_run_ends_as_every_command_does() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _WITH_AN_ATEXIT_HANDLER, "generate", "--count", "0"],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.decode().splitlines()[-1] == "finalised"
