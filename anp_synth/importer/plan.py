@@ -111,7 +111,8 @@ class Planner:
     def screen(self, chunk: list[Line]) -> Screened:
         """Skip unchanged lines, quarantine bad ones; the rest are candidates to plan."""
         guesses = [_guess_source_id(ln.raw) for ln in chunk]
-        out = Screened(known=self.ledger.known(self.target, [g for g in guesses if g]))
+        asked = [g for g in guesses if g]
+        out = Screened(known=self.ledger.known(self.target, asked))
         for ln, guess in zip(chunk, guesses, strict=True):
             self.summary.read += 1
             digest = raw_digest(ln.raw)
@@ -127,7 +128,9 @@ class Planner:
             candidate = self._candidate(parse_line(ln), digest)
             if candidate is not None:
                 out.candidates.append(candidate)
-        missing = [c.source_id for c in out.candidates if c.source_id not in out.known]
+        # Only ids the guess missed: one the ledger was asked about and does not know is new.
+        looked_up = set(asked)
+        missing = [c.source_id for c in out.candidates if c.source_id not in looked_up]
         if missing:
             out.known.update(self.ledger.known(self.target, missing))
         return out

@@ -8,6 +8,7 @@ import orjson
 
 from anp_synth.errors import TerminalSinkError
 from anp_synth.importer.ledger import RunState
+from anp_synth.jsonl import dumps_line
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import edited, post, run_import, write_jsonl
 
@@ -101,3 +102,33 @@ def test_only_imports_the_named_posts(tmp_path, ledger, target) -> None:
         sink, ledger, target, path, only=frozenset({"alphanode-000003", "alphanode-000007"})
     )
     assert s.created == 2 and sorted(sink.store.posts) == ["alphanode-000003", "alphanode-000007"]
+
+
+def test_a_fresh_import_asks_the_ledger_about_each_post_once_before_it_plans(
+    tmp_path, ledger, target
+) -> None:
+    # The guess from the raw bytes already asked about every id: a post the ledger did not
+    # know then is new, not asked about a second time.
+    path = write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(1, 31)])
+    asked: list[str] = []
+    real = ledger.known
+
+    def known(tgt, source_ids):  # type: ignore[no-untyped-def]
+        asked.extend(source_ids)
+        return real(tgt, source_ids)
+
+    ledger.known = known  # type: ignore[method-assign]
+    summary = run_import(MemorySink(target), ledger, target, path)
+    assert summary.created == 30
+    # once while screening, once when each batch is confirmed: two lookups per post, not three
+    assert sorted(asked) == sorted([f"alphanode-{s:06d}" for s in range(1, 31)] * 2)
+
+
+def test_a_line_whose_id_the_guess_misses_is_still_looked_up(tmp_path, ledger, target) -> None:
+    # A source id the raw-bytes guess cannot read (escaped in the JSON) is looked up by its
+    # parsed id, so a rerun of it is still planned against what the ledger holds.
+    raw = dumps_line(post(7)).replace(b'"alphanode-000007"', b'"alphanode-00000\\u0037"', 1)
+    path = write_jsonl(tmp_path / "a.jsonl", [raw])
+    assert run_import(MemorySink(target), ledger, target, path).created == 1
+    again = run_import(MemorySink(target), ledger, target, path)
+    assert (again.created, again.unchanged) == (0, 1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import time
+import weakref
 
 import orjson
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from anp_synth.errors import TargetDownError, TerminalSinkError, TokenRefusedError
 from anp_synth.importer import Importer, rollback
 from anp_synth.importer.ledger import ItemState, RunState
+from anp_synth.importer.run import collected_per_chunk
 from anp_synth.jsonl import content_hash
 from anp_synth.sinks.memory import MemorySink
 from tests.importer.posts import (
@@ -237,3 +240,40 @@ def test_a_ctrl_c_while_the_run_is_being_set_up_still_records_it_interrupted(
     with pytest.raises(KeyboardInterrupt):
         imports(sink, "p.jsonl", [post(1)])
     assert ledger.runs()[0].state == RunState.INTERRUPTED and not ledger.holds_run
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_collector_is_paused_for_a_pass_and_collects_each_chunk_s_cycles() -> None:
+    assert gc.isenabled()
+    with collected_per_chunk() as collect:
+        assert not gc.isenabled()  # no automatic collection while the chunks are planned
+        cycle = _Cycle()
+        ref = weakref.ref(cycle)
+        del cycle
+        assert ref() is not None  # only the collector frees a cycle
+        collect()
+        assert ref() is None  # the chunk's cyclic garbage is gone after it
+    assert gc.isenabled()
+
+
+def test_a_pass_leaves_a_paused_collector_paused(tmp_path, ledger, target) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [post(s) for s in range(1, 4)])
+    seen: list[bool] = []
+
+    class Sink(MemorySink):
+        def upsert_many(self, posts, *, idempotency_keys):  # type: ignore[no-untyped-def]
+            seen.append(gc.isenabled())
+            return super().upsert_many(posts, idempotency_keys=idempotency_keys)
+
+    assert run_import(Sink(target), ledger, target, path).created == 3
+    assert seen == [False] and gc.isenabled()  # paused during the pass, on again after it
+    gc.disable()
+    try:
+        run_import(Sink(target), ledger, target, write_jsonl(tmp_path / "b.jsonl", [post(9)]))
+        assert not gc.isenabled()  # the caller's choice stays
+    finally:
+        gc.enable()
