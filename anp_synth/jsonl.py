@@ -38,7 +38,7 @@ def content_hash(post: dict[str, Any]) -> str:
     return hashlib.blake2b(data, digest_size=HASH_BYTES).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Line:
     """One input line: its 1-based number, raw bytes, and the parsed value or the parse error."""
 

@@ -49,7 +49,7 @@ def _guess_source_id(raw: bytes) -> str | None:
     return m.group(1).decode() if m else None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Candidate:
     """A well-formed line with a source id, not yet validated."""
 

@@ -70,7 +70,7 @@ def url_path(url: str) -> str:
     return urlsplit(url).path or "/"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Item:
     """A post to send: its line in the file, its body and its content hash."""
 
@@ -80,7 +80,7 @@ class Item:
     hash: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Done:
     """A post the target confirmed; `retried`: an earlier attempt may have reached it."""
 

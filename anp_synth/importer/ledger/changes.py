@@ -26,7 +26,7 @@ class Action(StrEnum):
     UPDATED = "updated"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Confirmed:
     """A write the target confirmed."""
 
@@ -39,7 +39,7 @@ class Confirmed:
     retried: bool = False  # an earlier attempt in this pass may have reached the target
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Change:
     """One post a run created or updated, with what it replaced."""
 

@@ -20,7 +20,7 @@ def _json_list(raw: str | None) -> list[str] | None:
     return None if raw is None else list(orjson.loads(raw))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Known:
     """What the ledger knows of one post on a target (for the skip path)."""
 
@@ -87,7 +87,7 @@ class Item:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # never changed, yet not frozen: one a post, ~4x cheaper to make
 class Planned:
     """A post about to be written: the ledger row written before the request."""
 
