@@ -26,6 +26,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -39,7 +40,6 @@ from anp_synth.jsonl import content_hash
 from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
-from anp_synth.sinks.static.writer import GONE, UNEXPECTED, FileWrite, Writer, WriterGone
 
 TMP_SUFFIX = ".anp-tmp"  # a dot name with this suffix: no generator reads it
 JOURNAL = Path(".anp-synth") / "previous"  # under the target: a dot folder no generator reads
@@ -54,8 +54,10 @@ class Held(NamedTuple):
     url: str
 
 
-# upsert_many's files in one group sent to the writer process (a group, not a file, costs
-# the hand-over) and the groups in flight (each file rendered and held).
+# upsert_many's writer threads, the files in one task (a task, not a file, costs the thread
+# hand-overs) and the tasks in flight (each file rendered and held): two threads keep the file
+# system busy while the next posts render on 2 cores.
+WRITERS = 2
 GROUP = 16
 WINDOW = 4
 
@@ -65,24 +67,17 @@ class _Write:
     """One file to write, and the answer once it is written."""
 
     result: UpsertResult
-    file: FileWrite
+    path: Path
+    data: bytes
+    mark: str  # the MARK attribute's value
+    key: str  # the Idempotency-Key (the journal's entry for an update)
+    new: bool  # no file for the post before
+    moved: Path | None  # its old file, under another name: removed once this one is written
 
     @property
     def touches(self) -> tuple[object, ...]:
         """The source id and the paths this write changes."""
-        return (self.result.source_id, self.file.path, self.file.moved)
-
-
-def apply_write(w: FileWrite) -> None:
-    """Do a post's file system work (in the writer process): first what it replaces into the
-    journal, then the file, then the old file of a post whose slug (or date) moved it. OSError
-    is the post's own failure (see `StaticSink._finish`)."""
-    if w.journal is not None:
-        os.makedirs(os.path.dirname(w.journal), exist_ok=True)
-        write_atomic(w.journal, w.journal_doc)
-    write_atomic(w.path, w.data, new=w.new, mark=w.mark)
-    if w.moved is not None:
-        w.moved.unlink(missing_ok=True)
+        return (self.result.source_id, self.path, self.moved)
 
 
 def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None = None) -> None:
@@ -190,7 +185,6 @@ class StaticSink:
         self.journal = root / JOURNAL
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
-        self._writer = Writer(lambda w: apply_write(w))  # (the module's, when called)
 
     # What a generator says ------------------------------------------------------------
 
@@ -266,7 +260,7 @@ class StaticSink:
                 return step
             error: OSError | None = None
             try:
-                apply_write(step.file)
+                self._write(step)
             except OSError as exc:
                 error = exc
             result = self._finish(step, error)
@@ -279,35 +273,25 @@ class StaticSink:
     ) -> list[UpsertResult | SinkError]:
         """Upsert a batch; a bad post fails only itself.
 
-        The files are written by the writer process (see `writer`) while the next posts are
-        rendered, GROUP files to a group and at most WINDOW groups in flight; each post's
-        answer (or its error) in its own slot. A post whose file or source id a write not yet
-        done touches waits for it, so a batch reads as if written one post after the other.
-        Interrupted (Ctrl-C, SIGTERM's KeyboardInterrupt), the writer finishes what it was
-        sent and is stopped before this raises: no temporary file, no process is left.
+        The files are written by WRITERS threads while the next posts are rendered (the
+        file system calls let go of the GIL), GROUP files to a task and at most WINDOW tasks
+        in flight; each post's answer (or its error) in its own slot, every thread joined
+        before this returns or raises (Ctrl-C included). A post whose file or source id a
+        write not yet done touches waits for it, so a batch reads as if written one post
+        after the other.
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
         request = request_of(idempotency_keys)
         out: list[UpsertResult | SinkError | None] = [None] * len(posts)
-        group: list[tuple[int, _Write]] = []  # rendered, not yet sent to the writer
-        inflight: deque[tuple[list[tuple[int, _Write]], bool]] = deque()  # (group, sent)
+        group: list[tuple[int, _Write]] = []  # rendered, not yet handed to a writer
+        inflight: deque[tuple[list[tuple[int, _Write]], Future[list[OSError | None]]]] = deque()
         busy: set[object] = set()  # the source ids and paths of the writes not yet done
-        writer = self._writer
 
-        def settle(n: int = 0) -> None:  # the oldest groups, until at most n are in flight
+        def settle(n: int = 0) -> None:  # the oldest tasks, until at most n are in flight
             while len(inflight) > n:
-                steps, sent = inflight.popleft()
-                try:
-                    if not sent:
-                        raise WriterGone(0, GONE)
-                    codes = writer.answers(len(steps))
-                except WriterGone as exc:
-                    self._index = None  # what it wrote before it ended: read the folder again
-                    errors: list[OSError | None] = [exc] * len(steps)
-                else:
-                    errors = [_os_error(c) for c in codes]
-                for (i, step), error in zip(steps, errors, strict=True):
+                steps, fut = inflight.popleft()
+                for (i, step), error in zip(steps, fut.result(), strict=True):
                     busy.difference_update(step.touches)
                     out[i] = self._finish(step, error)
 
@@ -319,17 +303,12 @@ class StaticSink:
         def hand_over() -> None:
             nonlocal group
             if group:
-                steps, group = group, []
-                try:
-                    writer.send([s.file for _, s in steps])
-                except WriterGone:
-                    inflight.append((steps, False))  # answered as gone by settle
-                else:
-                    inflight.append((steps, True))
+                inflight.append((group, pool.submit(self._write_group, [s for _, s in group])))
+                group = []
 
         with self._lock:
             index = self._scan()
-            writer.ready()
+            pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="static-write")
             try:
                 for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
                     try:
@@ -348,10 +327,23 @@ class StaticSink:
                 hand_over()
                 settle()
             except BaseException:
-                writer.stop()  # what it was sent done, then gone
                 self._index = None  # writes may have landed unrecorded: read the folder again
                 raise
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         return [r for r in out if r is not None]
+
+    def _write_group(self, steps: list[_Write]) -> list[OSError | None]:
+        """Do a writer's task: each write in turn, its OSError (or None) in its slot."""
+        errors: list[OSError | None] = []
+        for step in steps:
+            try:
+                self._write(step)
+            except OSError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+        return errors
 
     def _prepare(
         self,
@@ -395,36 +387,46 @@ class StaticSink:
             previous = self._read(old)
         outcome = UpsertOutcome.CREATED if previous is None else UpsertOutcome.UPDATED
         moved = old.path if old is not None and old.path != path else None
-        journal, doc = None, b""
-        if previous is not None:  # the version an update replaces, under the update's key
-            journal = self.journal / f"{sid}.json"
-            doc = orjson.dumps({"key": idempotency_key, "post": previous})
         return _Write(
             UpsertResult(sid, outcome, sid, url, h, previous=previous),
-            FileWrite(
-                path,
-                data,
-                old is None,
-                f"{outcome} {idempotency_key} {request}",
-                journal,
-                doc,
-                moved,
-            ),
+            path,
+            data,
+            f"{outcome} {idempotency_key} {request}",
+            idempotency_key,
+            new=old is None,
+            moved=moved,
         )
+
+    def _write(self, step: _Write) -> None:
+        """Do a write (in a writer thread): first what it replaces into the journal, then the
+        file, then the old file of a post whose slug (or date) moved it. OSError is the
+        post's own failure (see `_finish`); anything else stops the batch."""
+        result = step.result
+        if result.previous is not None:
+            self._keep_previous(result.source_id, step.key, result.previous)
+        write_atomic(step.path, step.data, new=step.new, mark=step.mark)
+        if step.moved is not None:
+            step.moved.unlink(missing_ok=True)
 
     def _finish(self, step: _Write, error: BaseException | None) -> UpsertResult | SinkError:
         """A write's answer, the index told of it; its OSError as the post's transient error."""
         if error is None:
             r = step.result
-            self._index_put(r.source_id, Held(step.file.path, r.hash, r.url))
+            self._index_put(r.source_id, Held(step.path, r.hash, r.url))
             return r
         if isinstance(error, OSError):
-            return TransientSinkError(f"{step.file.path}: {error.strerror}")
+            return TransientSinkError(f"{step.path}: {error.strerror}")
         raise error
 
     def _index_put(self, sid: str, held: Held) -> None:
         if self._index is not None:
             self._index[sid] = held
+
+    def _keep_previous(self, sid: str, key: str, previous: dict[str, Any]) -> None:
+        """Journal the version an update replaces, under the update's key."""
+        self.journal.mkdir(parents=True, exist_ok=True)
+        doc = orjson.dumps({"key": key, "post": previous})
+        write_atomic(self.journal / f"{sid}.json", doc)
 
     def _replay(self, sid: str, url: str, h: str, outcome: str, key: str) -> UpsertResult:
         """The answer of the write that made the file, for the same key sent again."""
@@ -475,15 +477,4 @@ class StaticSink:
         """Nothing to purge: a static site has no cache of its own (the next build is it)."""
 
     def close(self) -> None:
-        """Stop the writer process (if one was started)."""
-        with self._lock:
-            self._writer.stop()
-
-
-def _os_error(code: int) -> OSError | None:
-    """A writer's answer as the error it stands for (None: written)."""
-    if code == 0:
-        return None
-    if code == UNEXPECTED:
-        raise TerminalSinkError("the writer process failed unexpectedly (see its post's file)")
-    return OSError(code, os.strerror(code))
+        """Nothing to release."""
