@@ -19,6 +19,7 @@ import anp_synth.errors
 SUBMODULES = {
     "accounts",
     "cli",
+    "collector",
     "contract",
     "edge",
     "errors",

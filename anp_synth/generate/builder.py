@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gc
 import math
 import string
 import threading
@@ -28,6 +27,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 import orjson
 
+from anp_synth import collector
 from anp_synth.generate.draws import Draws
 from anp_synth.generate.profile import MAX_CODE_LINES, Count, Profile, resolve, zipf_weights
 from anp_synth.generate.vocab import (
@@ -953,14 +953,8 @@ def lines_of(line: Callable[[int], bytes], start: int, count: int) -> bytes:
     collection every few posts, each also walking the builder's tables: ~10% of the time
     of a chunk. The collector is paused for the chunk only and left as it was found.
     """
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
+    with collector.paused():
         return b"".join([line(seed) for seed in range(start, start + count)])
-    finally:
-        if paused:
-            gc.enable()
 
 
 _local = threading.local()

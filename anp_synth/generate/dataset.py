@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, NamedTuple, TypeAlias
 
 import orjson
 
-from anp_synth import __version__
+from anp_synth import __version__, collector
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
 from anp_synth.generate.profile import Profile, resolve
@@ -240,16 +240,11 @@ def _prepared(builder: Builder, up_front: bool) -> Iterator[None]:
     if not up_front:
         yield
         return
-    collecting = gc.isenabled()
     freezing = gc.get_freeze_count() == 0  # a caller that froze objects itself keeps its own
-    gc.disable()
-    try:
+    with collector.paused():
         builder.prepare()
         if freezing:
             gc.freeze()
-    finally:
-        if collecting:
-            gc.enable()
     try:
         yield
     finally:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from anp_synth import collector
 from anp_synth.errors import RunTakenOverError
 from anp_synth.importer.breaker import CircuitBreaker, Notices
 from anp_synth.importer.ledger import Action, Confirmed, Failure, Ledger, RunState
@@ -299,13 +300,8 @@ def collected_per_chunk() -> Iterator[Callable[[], object]]:
     (what the call this yields does) keeps memory bounded at a fraction of the cost.
     The collector is the process's: it is on again (if it was) when the pass ends.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused():
         yield lambda: gc.collect(1)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _chunks(it: Iterator[Any], n: int) -> Iterator[list[Any]]:
