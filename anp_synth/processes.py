@@ -24,13 +24,22 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
-    """A preexec_fn: in the child, before exec, ask for `sig` when the parent dies."""
+    """A preexec_fn: in the child, before exec, ask for `sig` when the parent dies.
+
+    libc's prctl is looked up here, in the parent: the child, between fork and exec, only
+    calls it (no import, no dlopen there, where a lock held by another thread could hang it).
+    The signal comes when the thread that started the child ends: start children from the
+    thread that outlives them (every caller here uses the main thread).
+    """
+    prctl = None
+    with contextlib.suppress(OSError, AttributeError, ImportError):
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
 
     def preexec() -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, int(sig))
 
     return preexec
 
@@ -71,7 +80,8 @@ class ProcessGroup:
     def _spawn(
         self, command: list[str], env: dict[str, str] | None = None
     ) -> subprocess.Popen[bytes]:
-        """Start `command` in a new session, stdin closed, stdout and stderr to the log."""
+        """Start `command` in a new session, stdin closed, stdout and stderr to the log; it
+        gets SIGTERM when this process dies, however it dies."""
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,
@@ -80,6 +90,7 @@ class ProcessGroup:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # stops as on `stop`, even after a SIGKILL
         )
         return self.process
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -206,3 +207,40 @@ def test_a_port_in_use_is_refused_before_the_url_is_announced(tmp_path: Path) ->
             line = _serve_refused(tmp_path, tmp_path / "s.db", "--port", str(port),
                                   "--workers", workers)  # fmt: skip
             assert line == f"error: --port: 127.0.0.1:{port} is in use by another program"
+
+
+def test_a_launched_site_stops_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """A SiteProcess's site gets SIGTERM when the process that started it dies, even by SIGKILL
+    (a test run cut by a timeout used to leave its sites serving)."""
+    import psutil
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from anp_synth.site.launcher import SiteProcess\n"
+        f"s = SiteProcess(Path({str(tmp_path / 'site.db')!r})).start()\n"
+        "print(s.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert parent.stdout is not None
+        site_pid = int(parent.stdout.readline())
+        site = psutil.Process(site_pid)
+        assert site.is_running() and site.status() != psutil.STATUS_ZOMBIE
+        parent.kill()
+        parent.wait(10)
+        deadline = time.monotonic() + 20
+        gone = False
+        while time.monotonic() < deadline and not gone:
+            try:
+                gone = site.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                gone = True
+            time.sleep(0.1)
+        assert gone, f"site pid {site_pid} still running after its parent was killed"
+    finally:
+        parent.kill()
+        parent.wait(10)
+        with contextlib.suppress(ProcessLookupError, NameError):
+            os.killpg(site_pid, signal.SIGKILL)
