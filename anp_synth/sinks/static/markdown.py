@@ -82,8 +82,6 @@ _BACKTICKS = re.compile(r"`+")
 # non-characters U+FFFE and U+FFFF), here as UTF-8 (each match starts at a lead byte:
 # UTF-8 is self-synchronising, so a match is always a whole character).
 _YAML_UNSAFE_UTF8 = re.compile(rb"\x7f|\xc2[\x80-\x84\x86-\x9f]|\xef\xbb\xbf|\xef\xbf[\xbe\xbf]")
-# Their first bytes, found by memchr/memmem: the quick "none of them".
-_YAML_UNSAFE_HINTS = (b"\x7f", b"\xc2", b"\xef\xbb\xbf", b"\xef\xbf")
 
 
 def _yaml_escape(match: re.Match[bytes]) -> bytes:
@@ -93,7 +91,9 @@ def _yaml_escape(match: re.Match[bytes]) -> bytes:
 def _yaml_safe(data: bytes) -> bytes:
     """Lines of JSON values that YAML also reads: what it refuses written as \\u escapes
     (only inside JSON strings: everything else in JSON text is ASCII)."""
-    if any(b in data for b in _YAML_UNSAFE_HINTS) and _YAML_UNSAFE_UTF8.search(data):
+    # The quick "none of them": their lead bytes, each looked for by memchr (a search for a
+    # longer needle, or a generator over them, costs more than the rest of the front matter).
+    if (b"\x7f" in data or b"\xc2" in data or b"\xef" in data) and _YAML_UNSAFE_UTF8.search(data):
         return _YAML_UNSAFE_UTF8.sub(_yaml_escape, data)
     return data
 
