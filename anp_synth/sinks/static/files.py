@@ -21,12 +21,11 @@ mark is skipped, and the ledger's own inference for a lost answer applies.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
-from collections import deque
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -34,6 +33,7 @@ from typing import Any, ClassVar, NamedTuple
 import orjson
 from pydantic import ValidationError
 
+from anp_synth import collector
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
@@ -47,19 +47,12 @@ MARK = "user.anp-synth.write"  # the extended attribute: "<outcome> <Idempotency
 
 
 class Held(NamedTuple):
-    """One post's file as the folder holds it."""
+    """One post's file as the folder holds it (its path a str: a Path per post costs more
+    than the rest of the bookkeeping)."""
 
-    path: Path
+    path: str
     hash: str
     url: str
-
-
-# upsert_many's writer threads, the files in one task (a task, not a file, costs the thread
-# hand-overs) and the tasks in flight (each file rendered and held): two threads keep the file
-# system busy while the next posts render on 2 cores.
-WRITERS = 2
-GROUP = 16
-WINDOW = 4
 
 
 @dataclass(slots=True)
@@ -67,20 +60,17 @@ class _Write:
     """One file to write, and the answer once it is written."""
 
     result: UpsertResult
-    path: Path
+    path: str
     data: bytes
     mark: str  # the MARK attribute's value
     key: str  # the Idempotency-Key (the journal's entry for an update)
     new: bool  # no file for the post before
-    moved: Path | None  # its old file, under another name: removed once this one is written
-
-    @property
-    def touches(self) -> tuple[object, ...]:
-        """The source id and the paths this write changes."""
-        return (self.result.source_id, self.path, self.moved)
+    moved: str | None  # its old file, under another name: removed once this one is written
 
 
-def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None = None) -> None:
+def write_atomic(
+    path: str | os.PathLike[str], data: bytes, *, new: bool = False, mark: str | None = None
+) -> None:
     """Write `data` to `path` so that the name only ever shows a whole file.
 
     A new file is written unnamed (O_TMPFILE) and linked in when complete: one directory
@@ -89,6 +79,7 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None
     caller expects no file there (if one is, it is replaced all the same). `mark`: set as the
     MARK attribute before the file gets its name (so it never shows without it).
     """
+    path = os.fspath(path)
     if _TMPFILE and new:
         try:
             fd = os.open(os.path.dirname(path), _TMPFILE | os.O_WRONLY, 0o666)
@@ -104,7 +95,8 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None
                 pass  # there is a file after all: replace it below
             finally:
                 os.close(fd)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
         try:
@@ -113,7 +105,7 @@ def write_atomic(path: Path, data: bytes, *, new: bool = False, mark: str | None
             os.close(fd)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp)
         raise
 
 
@@ -126,10 +118,15 @@ _PROC_FDS_LOCK = threading.Lock()
 
 def _proc_fds() -> int:
     if not _PROC_FDS:
-        with _PROC_FDS_LOCK:  # writer threads: one of them opens it
+        with _PROC_FDS_LOCK:  # sinks in several threads: one of them opens it
             if not _PROC_FDS:
                 _PROC_FDS.append(os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
     return _PROC_FDS[0]
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 # A child process has its own /proc/self (its fds are its own): it opens its own.
@@ -154,7 +151,7 @@ def request_of(keys: Sequence[str]) -> str:
     return hashlib.blake2b("\n".join(keys).encode(), digest_size=8).hexdigest()
 
 
-def read_mark(path: Path) -> tuple[str, str] | None:
+def read_mark(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     """The write that made the file, when it says: (outcome, "KEY REQUEST")."""
     try:
         value = os.getxattr(path, MARK).decode("utf-8", "replace")
@@ -182,6 +179,7 @@ class StaticSink:
         is_site = any((root / m).exists() for m in self.site_markers)
         self.folder = (root / self.posts_dir) if is_site else root
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._folder = os.fspath(self.folder)
         self.journal = root / JOURNAL
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
@@ -214,13 +212,16 @@ class StaticSink:
 
     def path_for(self, post: dict[str, Any]) -> Path:
         """Where a post's file goes; a name that would leave the folder is refused."""
+        return Path(self._path_for(post))
+
+    def _path_for(self, post: dict[str, Any]) -> str:
         name = self.filename(post)
         # A plain name (no separator, not a dot name) cannot leave the folder.
         if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
             raise TerminalSinkError(
                 f"422 slug: {post.get('slug')!r} would write outside {self.folder}", status=422
             )
-        return self.folder / name
+        return f"{self._folder}/{name}"
 
     def _scan(self) -> dict[str, Held]:
         if self._index is not None:
@@ -228,7 +229,7 @@ class StaticSink:
         index: dict[str, Held] = {}
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
             if entry.name.endswith(TMP_SUFFIX) and entry.name.startswith("."):
-                Path(entry.path).unlink(missing_ok=True)  # left by a killed run: never read
+                _unlink(entry.path)  # left by a killed run: never read
                 continue
             if not entry.name.endswith(".md") or not entry.is_file():
                 continue
@@ -238,13 +239,13 @@ class StaticSink:
                 continue
             post = read_post(data)
             if post is not None:
-                index[sid] = Held(Path(entry.path), content_hash(post), self.url(post))
+                index[sid] = Held(entry.path, content_hash(post), self.url(post))
         self._index = index
         return index
 
     def _read(self, held: Held) -> dict[str, Any]:
         try:
-            post = read_post(held.path.read_bytes())
+            post = read_post(Path(held.path).read_bytes())
         except OSError as exc:
             raise TransientSinkError(f"{held.path}: {exc.strerror}") from None
         if post is None:
@@ -255,15 +256,7 @@ class StaticSink:
         """Create or update one post's file; a file with the same bytes is not written."""
         request = request_of([idempotency_key])
         with self._lock:
-            step = self._prepare(post, idempotency_key, request, self._scan())
-            if isinstance(step, UpsertResult):
-                return step
-            error: OSError | None = None
-            try:
-                self._write(step)
-            except OSError as exc:
-                error = exc
-            result = self._finish(step, error)
+            result = self._upsert(post, idempotency_key, request, self._scan())
         if isinstance(result, SinkError):
             raise result
         return result
@@ -271,112 +264,69 @@ class StaticSink:
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
     ) -> list[UpsertResult | SinkError]:
-        """Upsert a batch; a bad post fails only itself.
+        """Upsert a batch, one post after the other; a bad post fails only itself.
 
-        The files are written by WRITERS threads while the next posts are rendered (the
-        file system calls let go of the GIL), GROUP files to a task and at most WINDOW tasks
-        in flight; each post's answer (or its error) in its own slot, every thread joined
-        before this returns or raises (Ctrl-C included). A post whose file or source id a
-        write not yet done touches waits for it, so a batch reads as if written one post
-        after the other.
+        In this thread, with the cycle collector paused (a post's render makes only acyclic
+        garbage, freed by its reference counts): writer threads were measured to buy
+        nothing, as a writer waits for the GIL after each of a file's system calls while
+        the next post renders (bench/static.py).
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
         request = request_of(idempotency_keys)
-        out: list[UpsertResult | SinkError | None] = [None] * len(posts)
-        group: list[tuple[int, _Write]] = []  # rendered, not yet handed to a writer
-        inflight: deque[tuple[list[tuple[int, _Write]], Future[list[OSError | None]]]] = deque()
-        busy: set[object] = set()  # the source ids and paths of the writes not yet done
-
-        def settle(n: int = 0) -> None:  # the oldest tasks, until at most n are in flight
-            while len(inflight) > n:
-                steps, fut = inflight.popleft()
-                for (i, step), error in zip(steps, fut.result(), strict=True):
-                    busy.difference_update(step.touches)
-                    out[i] = self._finish(step, error)
-
-        def clear(sid: str, path: Path) -> None:  # before a post's file is read or written
-            if busy and (sid in busy or path in busy):
-                hand_over()
-                settle()
-
-        def hand_over() -> None:
-            nonlocal group
-            if group:
-                inflight.append((group, pool.submit(self._write_group, [s for _, s in group])))
-                group = []
-
-        with self._lock:
+        upsert = self._upsert
+        with self._lock, collector.paused():
             index = self._scan()
-            pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="static-write")
             try:
-                for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
-                    try:
-                        step = self._prepare(post, key, request, index, clear)
-                    except SinkError as exc:
-                        out[i] = exc
-                        continue
-                    if isinstance(step, UpsertResult):
-                        out[i] = step
-                        continue
-                    busy.update(step.touches)
-                    group.append((i, step))
-                    if len(group) >= GROUP:
-                        hand_over()
-                        settle(WINDOW)
-                hand_over()
-                settle()
+                return [
+                    upsert(post, key, request, index)
+                    for post, key in zip(posts, idempotency_keys, strict=True)
+                ]
             except BaseException:
-                self._index = None  # writes may have landed unrecorded: read the folder again
+                self._index = None  # a write may have landed unrecorded: read the folder again
                 raise
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return [r for r in out if r is not None]
 
-    def _write_group(self, steps: list[_Write]) -> list[OSError | None]:
-        """Do a writer's task: each write in turn, its OSError (or None) in its slot."""
-        errors: list[OSError | None] = []
-        for step in steps:
-            try:
-                self._write(step)
-            except OSError as exc:
-                errors.append(exc)
-            else:
-                errors.append(None)
-        return errors
+    def _upsert(
+        self, post: dict[str, Any], key: str, request: str, index: dict[str, Held]
+    ) -> UpsertResult | SinkError:
+        """One post's answer, or its error (raised only for what stops the batch). Under the
+        lock."""
+        try:
+            step = self._prepare(post, key, request, index)
+        except SinkError as exc:
+            return exc
+        if isinstance(step, UpsertResult):
+            return step
+        try:
+            self._write(step)
+        except OSError as exc:  # the post's own failure (a full disk, a permission)
+            return TransientSinkError(f"{step.path}: {exc.strerror}")
+        r = step.result
+        index[r.source_id] = Held(step.path, r.hash, r.url)
+        return r
 
     def _prepare(
-        self,
-        post: dict[str, Any],
-        idempotency_key: str,
-        request: str,
-        index: dict[str, Held],
-        clear: Callable[[str, Path], None] | None = None,
+        self, post: dict[str, Any], idempotency_key: str, request: str, index: dict[str, Held]
     ) -> UpsertResult | _Write:
         """Validate and render a post and compare it with its file: the answer when nothing
         is to be written (unchanged, or this key's write again), else the write to do.
         `request`: the digest of its batch's keys (the same key in the same request again is
-        the resent write, answered as it was written); `clear(source_id, path)`: called
-        before the post's file is looked at. Called under the lock."""
+        the resent write, answered as it was written)."""
         try:
             h = checked(post).content_hash  # the importer's check, or this one
         except ValidationError as exc:
             raise TerminalSinkError(f"422 {first_error(exc)}", status=422) from None
         sid = post["source_id"]
-        path = self.path_for(post)
-        if clear is not None:
-            clear(sid, path)
+        path = self._path_for(post)
         data = self.render(post, h)
         url = self.url(post)
         old = index.get(sid)
-        if old is not None and clear is not None and old.path != path:
-            clear(sid, old.path)  # its file under its old name
-        if old is not None and not old.path.exists():
+        if old is not None and not os.path.exists(old.path):
             old = None  # deleted behind the sink's back: this write creates it again
         previous: dict[str, Any] | None = None
         if old is not None:
             try:
-                same = old.path == path and path.read_bytes() == data
+                same = old.path == path and Path(path).read_bytes() == data
             except OSError:
                 same = False
             if same:
@@ -398,29 +348,14 @@ class StaticSink:
         )
 
     def _write(self, step: _Write) -> None:
-        """Do a write (in a writer thread): first what it replaces into the journal, then the
-        file, then the old file of a post whose slug (or date) moved it. OSError is the
-        post's own failure (see `_finish`); anything else stops the batch."""
+        """Do a write: first what it replaces into the journal, then the file, then the old
+        file of a post whose slug (or date) moved it. OSError is the post's own failure."""
         result = step.result
         if result.previous is not None:
             self._keep_previous(result.source_id, step.key, result.previous)
         write_atomic(step.path, step.data, new=step.new, mark=step.mark)
         if step.moved is not None:
-            step.moved.unlink(missing_ok=True)
-
-    def _finish(self, step: _Write, error: BaseException | None) -> UpsertResult | SinkError:
-        """A write's answer, the index told of it; its OSError as the post's transient error."""
-        if error is None:
-            r = step.result
-            self._index_put(r.source_id, Held(step.path, r.hash, r.url))
-            return r
-        if isinstance(error, OSError):
-            return TransientSinkError(f"{step.path}: {error.strerror}")
-        raise error
-
-    def _index_put(self, sid: str, held: Held) -> None:
-        if self._index is not None:
-            self._index[sid] = held
+            _unlink(step.moved)
 
     def _keep_previous(self, sid: str, key: str, previous: dict[str, Any]) -> None:
         """Journal the version an update replaces, under the update's key."""
@@ -444,7 +379,7 @@ class StaticSink:
         with self._lock:
             index = self._scan()
             held = index.get(source_id)
-            if held is not None and not held.path.exists():
+            if held is not None and not os.path.exists(held.path):
                 del index[source_id]  # deleted behind the sink's back
                 held = None
         if held is None:
@@ -469,7 +404,7 @@ class StaticSink:
             held = self._scan().pop(source_id, None)
             if held is None:
                 return False
-            held.path.unlink(missing_ok=True)
+            _unlink(held.path)
             (self.journal / f"{source_id}.json").unlink(missing_ok=True)
             return True
 
