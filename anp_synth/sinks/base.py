@@ -16,9 +16,11 @@ from anp_synth.contract import LIST_LIMIT, UpsertOutcome
 from anp_synth.errors import SinkError, TargetSetupError, TerminalSinkError, TransientSinkError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class UpsertResult:
-    """What the target did with one post. `previous` is the post as it was before an update."""
+    """What the target did with one post. `previous` is the post as it was before an update.
+    Never changed after it is made (not frozen: a frozen one costs ~0.8 us to make, a plain
+    one ~0.25, and a sink makes one a post)."""
 
     source_id: str
     outcome: UpsertOutcome

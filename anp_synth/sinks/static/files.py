@@ -22,10 +22,11 @@ mark is skipped, and the ledger's own inference for a lost answer applies.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -55,6 +56,10 @@ class Held(NamedTuple):
     url: str
 
 
+# A Held made directly (tuple.__new__ is C; a NamedTuple's own __new__ is a Python call).
+_held: Callable[[tuple[str, str, str]], Held] = functools.partial(tuple.__new__, Held)
+
+
 @dataclass(slots=True)
 class _Write:
     """One file to write, and the answer once it is written."""
@@ -82,7 +87,8 @@ def write_atomic(
     path = os.fspath(path)
     if _TMPFILE and new:
         try:
-            fd = os.open(os.path.dirname(path), _TMPFILE | os.O_WRONLY, 0o666)
+            folder = path[: path.rfind("/") + 1] or "."  # (os.path.dirname is Python code)
+            fd = os.open(folder, _TMPFILE | os.O_WRONLY, 0o666)
         except OSError:
             pass  # not supported here: the rename below
         else:
@@ -134,9 +140,11 @@ os.register_at_fork(after_in_child=_PROC_FDS.clear)
 
 
 def _write_all(fd: int, data: bytes, mark: str | None = None) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+    written = os.write(fd, data)  # a regular file takes it all in one call, but for a signal
+    if written < len(data):
+        view = memoryview(data)[written:]
+        while view:
+            view = view[os.write(fd, view) :]
     if mark is not None:
         # (not contextlib.suppress: a context manager per file costs more than the call)
         try:  # noqa: SIM105
@@ -217,7 +225,7 @@ class StaticSink:
     def _path_for(self, post: dict[str, Any]) -> str:
         name = self.filename(post)
         # A plain name (no separator, not a dot name) cannot leave the folder.
-        if not name or name.startswith(".") or any(c in name for c in "/\\\0"):
+        if not name or name[0] == "." or "/" in name or "\\" in name or "\0" in name:
             raise TerminalSinkError(
                 f"422 slug: {post.get('slug')!r} would write outside {self.folder}", status=422
             )
@@ -302,7 +310,7 @@ class StaticSink:
         except OSError as exc:  # the post's own failure (a full disk, a permission)
             return TransientSinkError(f"{step.path}: {exc.strerror}")
         r = step.result
-        index[r.source_id] = Held(step.path, r.hash, r.url)
+        index[r.source_id] = _held((step.path, r.hash, r.url))
         return r
 
     def _prepare(

@@ -72,8 +72,12 @@ _TEXT = str.maketrans(
     }
 )
 _SPECIAL = re.compile("[" + re.escape("".join(chr(c) for c in _TEXT)) + "]")
-_SPECIAL_BYTES = bytes(sorted(_TEXT))  # all ASCII: in UTF-8 they are these bytes alone
+# all ASCII: in UTF-8 they are these bytes alone (a newline is looked for on its own)
+_SPECIAL_BYTES = bytes(sorted(set(_TEXT) - {ord("\n")}))
 _LINE_START = re.compile(r"^(\s*)([-+=:>]|\d+[.)])")  # would open a list, heading or quote
+# The same after any newline of a text: the pieces of a post joined, each after a newline
+# (a literal first character, so the regex engine skips from newline to newline).
+_LINE_STARTS = re.compile(r"\n\s*(?:[-+=:>]|\d+[.)])")
 _LANGUAGE = re.compile(r"[^A-Za-z0-9_+#.-]")
 _BACKTICKS = re.compile(r"`+")
 
@@ -112,15 +116,22 @@ def _line_start(value: str) -> str:
 
 
 def _escape_for(post: dict[str, Any]) -> Callable[[str], str]:
-    """`text`, or `_line_start` when no text of the post has a character `_TEXT` replaces
-    (most posts): one look at all of it (a C loop over its UTF-8) instead of one a piece."""
+    """How every text of the post is escaped: `text`; `_line_start` when no text has a
+    character `_TEXT` replaces; `str` (as it is) when none starts like a list, heading or
+    quote either (most posts). One look at all of it (C loops over its text and UTF-8)
+    instead of one a piece."""
     image = post["image"]
-    pieces = [post["lead"], image["caption"], image["source"], *post["checklist"]]
+    pieces = ["", post["lead"], image["caption"], image["source"], *post["checklist"]]
     for section in post["sections"]:
         pieces.append(section["heading"])
         pieces += section["paragraphs"]
-    blob = "".join(pieces).encode()
-    return _line_start if len(blob.translate(None, _SPECIAL_BYTES)) == len(blob) else text
+    blob = "\n".join(pieces)  # each piece after a newline
+    if blob.count("\n") != len(pieces) - 1:
+        return text  # a newline in a piece
+    raw = blob.encode()
+    if len(raw.translate(None, _SPECIAL_BYTES)) != len(raw):
+        return text
+    return _line_start if _LINE_STARTS.search(blob) else str
 
 
 def _url(url: str) -> str:
@@ -175,7 +186,7 @@ def _code(code: dict[str, Any], escape: Callable[[str], str] | None = None) -> s
 
 
 def _list(items: Iterable[str], escape: Callable[[str], str] = text) -> str:
-    return "\n".join(f"- {escape(item)}" for item in items)
+    return "\n".join([f"- {escape(item)}" for item in items])
 
 
 def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
