@@ -136,6 +136,21 @@ def _spy_direct(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
+def _fail_direct_write(monkeypatch: pytest.MonkeyPatch, code: int, at: int) -> None:
+    """The `at`-th direct write (O_DIRECT on) fails with errno `code`; others go through."""
+    real_write = os.write
+    direct_writes = {"n": 0}
+
+    def failing(fd: int, data: dataset.Buffer) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            direct_writes["n"] += 1
+            if direct_writes["n"] == at:
+                raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", failing)
+
+
 def test_with_workers_the_file_is_written_direct_with_the_golden_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,14 +193,7 @@ def test_a_write_error_in_the_writer_thread_is_the_runs_error(
 ) -> None:
     if not _direct_writes_work(tmp_path):
         pytest.skip("this filesystem takes no O_DIRECT")
-    real_write = os.write
-
-    def full_disk(fd: int, data: dataset.Buffer) -> int:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", full_disk)
+    _fail_direct_write(monkeypatch, errno.ENOSPC, at=1)
     out = tmp_path / "posts.jsonl"
     with pytest.raises(UsageError, match="No space left on device"):
         generate(Spec(2852, 300), str(out), chunk=37)
@@ -213,17 +221,7 @@ def test_a_filesystem_that_refuses_a_direct_write_midway_gets_plain_writes(
 ) -> None:
     if not _direct_writes_work(tmp_path):
         pytest.skip("this filesystem takes no O_DIRECT")
-    real_write = os.write
-    direct_writes = {"n": 0}
-
-    def refusing(fd: int, data: dataset.Buffer) -> int:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            direct_writes["n"] += 1
-            if direct_writes["n"] == 4:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", refusing)
+    _fail_direct_write(monkeypatch, errno.EINVAL, at=4)
     counts = _spy_direct(monkeypatch)
     out = tmp_path / "posts.jsonl"
     generate(Spec(2852, 1000), str(out), workers=2, chunk=37)
