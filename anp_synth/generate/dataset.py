@@ -717,26 +717,75 @@ def _writing(where: str) -> Iterator[None]:
 def _write_atomically(
     path: Path, write: Callable[[BinaryIO], Any], before_replace: Callable[[], None] | None = None
 ) -> None:
-    """Write to a temporary file beside `path` and rename it at the end; nothing half-written stays."""
+    """Write `path` so that it only ever shows a whole file, and a killed run leaves nothing.
+
+    The bytes go into an unnamed file (O_TMPFILE) in the same directory; once complete it
+    gets a temporary name and is renamed over `path`, so even a SIGKILL (no handler runs)
+    leaves no half-written dataset under any name. Where the filesystem has no unnamed files,
+    a named temporary file beside it (removed on any error a handler sees) does the same.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError("output", f"directory {str(directory)!r} does not exist")
     if path.is_dir():
         raise UsageError("output", f"{str(path)!r} is a directory")
+    unnamed = _unnamed_file(directory)
+    if unnamed is None:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            message = f"cannot write in {str(directory)!r}: {exc.strerror}"
+            raise UsageError("output", message) from exc
+    else:
+        fd, tmp = unnamed, ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UsageError("output", f"cannot write in {str(directory)!r}: {exc.strerror}") from exc
-    try:
-        # mkstemp makes the file 0600; a dataset gets the usual mode of a new file
+        # the file is made 0600; a dataset gets the usual mode of a new file
         mask = os.umask(0)
         os.umask(mask)
         os.fchmod(fd, 0o666 & ~mask)
-        with _writing(repr(str(path))), os.fdopen(fd, "wb") as handle:
+        with _writing(repr(str(path))), os.fdopen(fd, "wb", closefd=unnamed is None) as handle:
             write(handle)
+            handle.flush()
+            if unnamed is not None:
+                tmp = _name_unnamed(fd, directory, path.name)
         if before_replace is not None:
             before_replace()
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if unnamed is not None:
+            os.close(unnamed)
+
+
+_PROC_FD = Path("/proc/self/fd")
+
+
+def _unnamed_file(directory: Path) -> int | None:
+    """A descriptor of a new unnamed file in `directory`; None where that cannot be made."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not _PROC_FD.is_dir():
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY, 0o600)
+    except OSError:
+        return None  # not on this filesystem (or not writable: mkstemp says so)
+
+
+def _name_unnamed(fd: int, directory: Path, name: str) -> str:
+    """Give the complete unnamed file `fd` a temporary name beside `name` (to rename)."""
+    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N; relative to a descriptor of that folder,
+    # as os.link without src_dir_fd may call link(2), which links the /proc entry itself
+    fds = os.open(_PROC_FD, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            tmp = str(directory / f".{name}.{os.urandom(6).hex()}.tmp")
+            try:
+                os.link(str(fd), tmp, src_dir_fd=fds, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            return tmp
+    finally:
+        os.close(fds)
