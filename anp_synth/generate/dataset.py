@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 
 import orjson
 
@@ -29,6 +29,9 @@ from anp_synth.errors import AnpError, UsageError
 from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
 from anp_synth.generate.profile import Profile, resolve
 from anp_synth.generate.vocab import pools_faker_version, supported_locales
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 DEFAULT_COUNT = 1000
 DEFAULT_OUTPUT = "posts.jsonl"
@@ -265,7 +268,7 @@ def _in_workers(
     and a slot has no name, so nothing stays behind whatever ends the run.
     """
     import multiprocessing
-    from concurrent.futures import Future, ProcessPoolExecutor  # only with workers: ~10 ms
+    from concurrent.futures import ProcessPoolExecutor  # only with workers: ~10 ms
 
     import anp_synth.processes  # noqa: F401 - loaded before the fork: no worker imports it
 
@@ -434,12 +437,15 @@ def generate(
     out = _Output()
 
     def pump(sink: BinaryIO, own: bool = False) -> None:
-        out.start(sink, own, direct=workers > 1)
-        for n, data in _chunk_buffers(part, workers, chunk):
-            out.add(data)
-            if on_progress:
-                on_progress(n)
-        out.finish()
+        out.start(sink, own)
+        try:
+            for n, data in _chunk_buffers(part, workers, chunk):
+                out.add(data)
+                if on_progress:
+                    on_progress(n)
+            out.finish()
+        finally:
+            out.close()
 
     if output == "-":
         with _writing("stdout"):
@@ -472,8 +478,8 @@ class _Output:
     which costs a fraction of the system time. The file is renamed only once complete, so
     a padded file never sits under the real name. Where reserving is not supported (a
     filesystem without fallocate) or there is no room for a step, plain writes go on: a
-    disk that is really full fails the write itself. With `direct` (workers), the bytes go
-    to the disk without passing through the page cache (see `_Direct`). Stdout is written
+    disk that is really full fails the write itself. The bytes go to the disk without
+    passing through the page cache (see `_Direct`). Stdout is written
     as it is: it may be a pipe, or a file other writers share.
     """
 
@@ -490,13 +496,13 @@ class _Output:
     def sha256(self) -> str:
         return self._digest.hexdigest()
 
-    def start(self, sink: BinaryIO, own: bool = False, direct: bool = False) -> None:
-        """Write into `sink`; `own` for a new file of ours (reserved ahead, maybe `direct`)."""
+    def start(self, sink: BinaryIO, own: bool = False) -> None:
+        """Write into `sink`; `own` for a new file of ours (reserved ahead, written direct)."""
         self._sink = sink
         if own and stat.S_ISREG(os.fstat(sink.fileno()).st_mode):
             self._fd = sink.fileno()
             self._reserving = True
-            self._direct = _Direct.on(self._fd) if direct else None
+            self._direct = _Direct.on(self._fd)
 
     def add(self, data: Buffer) -> None:
         n = len(memoryview(data))
@@ -530,27 +536,40 @@ class _Output:
         if self._fd is not None and self._reserved > self.size:
             os.ftruncate(self._fd, self.size)
 
+    def close(self) -> None:
+        """Let go of the direct writer (its write in flight waited for), whatever ended the run."""
+        if self._direct is not None:
+            self._direct.close()
+
 
 class _Direct:
-    """Writes a file with O_DIRECT: from a page-aligned staging buffer straight to the disk.
+    """Writes a file with O_DIRECT, from page-aligned staging buffers straight to the disk,
+    in a writer thread.
 
-    With workers, the parent only moves bytes: a write through the page cache copies them
-    there with the CPU the workers need (on a VM, into fresh pages at a fraction of memory
-    speed), while a direct write lets the parent sleep as the disk takes them. Direct writes
-    need offsets and lengths in whole blocks, so each chunk is copied behind the bytes left
-    over from the last one (a cheap copy into pages already in use) and the whole blocks are
-    written; `stop` writes what is left the usual way. Where O_DIRECT is refused (tmpfs,
-    some network filesystems) nothing changes; a disk slower than DIRECT_MIN_RATE is left
-    to the page cache, which can take the bytes faster than the disk would.
+    A write through the page cache copies every byte there with the CPU that builds the
+    posts (on a VM, into fresh pages at a fraction of memory speed: up to a fifth of a
+    run's CPU time in one process), while a direct write has the disk take the bytes from
+    our buffer, and the thread that waits for it lets go of the GIL: the next chunk is
+    built meanwhile. Direct writes need offsets and lengths in whole blocks, so each chunk
+    is copied behind the bytes left over from the last one (a cheap copy into pages already
+    in use) and the whole blocks go to the thread; two buffers take turns (one is filled
+    while the other is written). `stop` writes what is left the usual way. Where O_DIRECT
+    is refused (tmpfs, some network filesystems) nothing changes; a disk slower than
+    DIRECT_MIN_RATE is left to the page cache, which can take the bytes faster than the
+    disk would.
     """
 
     def __init__(self, fd: int, flags: int) -> None:
         self._fd = fd
         self._flags = flags  # the descriptor's flags without O_DIRECT
-        self._stage = mmap.mmap(-1, STAGE_BYTES)
-        self._held = 0  # bytes staged, not yet written
+        self._stage = mmap.mmap(-1, STAGE_BYTES)  # being filled
+        self._spare: mmap.mmap | None = mmap.mmap(-1, STAGE_BYTES)  # None while written
+        self._held = 0  # bytes staged, not yet handed over
         self._bytes = 0
         self._seconds = 0.0
+        self._writer: ThreadPoolExecutor | None = None  # started at the first hand-over
+        self._pending: tuple[Future[int], mmap.mmap, int] | None = None  # the write in flight
+        self._left: bytes = b""  # what a refused write did not write, for `stop`
 
     @classmethod
     def on(cls, fd: int) -> _Direct | None:
@@ -568,48 +587,91 @@ class _Direct:
         return cls(fd, flags)
 
     def write(self, data: Buffer) -> bool:
-        """Stage `data` and write the whole blocks; False when direct writes should stop."""
+        """Stage `data` and hand its whole blocks to the writer; False when direct writes
+        should stop (a write was refused, or the disk is slow): then call `stop`."""
         n = len(memoryview(data))
         if self._held + n > len(self._stage):
-            self._grow(self._held + n)
+            self._stage = _grown(self._stage, self._held, self._held + n)
         self._stage[self._held : self._held + n] = data
         self._held += n
         whole = self._held - self._held % DIRECT_BLOCK
         if not whole:
             return True
+        if not self._collect():
+            return False
+        spare = self._spare
+        assert spare is not None
+        tail = self._held - whole
+        # the tail (less than a block) starts the other buffer; this one goes to the writer
+        spare[:tail] = self._stage[whole : self._held]
+        full, self._stage, self._spare, self._held = self._stage, spare, None, tail
+        if self._writer is None:
+            from concurrent.futures import ThreadPoolExecutor  # ~5 ms: only for a large file
+
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="generate-write")
+        self._pending = (self._writer.submit(self._write_blocks, full, whole), full, whole)
+        return True
+
+    def _write_blocks(self, full: mmap.mmap, whole: int) -> int:
+        """In the writer thread: write full[:whole] direct; return how much was written
+        (less when the filesystem refuses a direct write after all; other errors raise)."""
         started = time.perf_counter()
         done = 0
-        accepted = True
-        with memoryview(self._stage) as view:
+        with memoryview(full) as view:
             try:
                 while done < whole:
                     done += os.write(self._fd, view[done:whole])
             except OSError as exc:
                 if exc.errno != errno.EINVAL:
                     raise
-                accepted = False  # no direct write here after all: the rest stays staged
         self._seconds += time.perf_counter() - started
-        self._bytes += done
-        self._stage.move(0, done, self._held - done)
-        self._held -= done
-        slow = self._bytes >= DIRECT_PROBE_BYTES and self._bytes < DIRECT_MIN_RATE * self._seconds
-        return accepted and not slow
+        return done
 
-    def _grow(self, size: int) -> None:
-        bigger = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
-        bigger[: self._held] = self._stage[: self._held]
-        self._stage.close()
-        self._stage = bigger
+    def _collect(self) -> bool:
+        """Wait for the write in flight (its OSError is raised here); False when direct
+        writes should stop."""
+        if self._pending is None:
+            return True
+        future, full, whole = self._pending
+        self._pending = None
+        done = future.result()
+        self._bytes += done
+        if len(full) < len(self._stage):  # the stage grew: so does its turn-taker
+            full = _grown(full, 0, len(self._stage))
+        self._spare = full
+        if done < whole:
+            self._left = full[done:whole]  # no direct write here after all: `stop` writes it
+            return False
+        slow = self._bytes >= DIRECT_PROBE_BYTES and self._bytes < DIRECT_MIN_RATE * self._seconds
+        return not slow
 
     def stop(self) -> None:
-        """Back to writes through the page cache; write what is still staged."""
+        """Back to writes through the page cache; write what is still unwritten, in order."""
         import fcntl
 
+        try:
+            self._collect()
+        finally:
+            self.close()
         fcntl.fcntl(self._fd, fcntl.F_SETFL, self._flags)
+        _write_all(self._fd, self._left)
         with memoryview(self._stage) as view:
             _write_all(self._fd, view[: self._held])
-        self._held = 0
-        self._stage.close()
+        self._left, self._held = b"", 0
+
+    def close(self) -> None:
+        """Stop the writer thread, waiting for its write in flight (a run cut short)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
+
+
+def _grown(buffer: mmap.mmap, keep: int, size: int) -> mmap.mmap:
+    """A buffer of at least `size` bytes (whole pages) holding the first `keep` of `buffer`."""
+    bigger = mmap.mmap(-1, -(-size // mmap.PAGESIZE) * mmap.PAGESIZE)
+    bigger[:keep] = buffer[:keep]
+    buffer.close()
+    return bigger
 
 
 def _write_all(fd: int, data: Buffer) -> None:
@@ -655,26 +717,75 @@ def _writing(where: str) -> Iterator[None]:
 def _write_atomically(
     path: Path, write: Callable[[BinaryIO], Any], before_replace: Callable[[], None] | None = None
 ) -> None:
-    """Write to a temporary file beside `path` and rename it at the end; nothing half-written stays."""
+    """Write `path` so that it only ever shows a whole file, and a killed run leaves nothing.
+
+    The bytes go into an unnamed file (O_TMPFILE) in the same directory; once complete it
+    gets a temporary name and is renamed over `path`, so even a SIGKILL (no handler runs)
+    leaves no half-written dataset under any name. Where the filesystem has no unnamed files,
+    a named temporary file beside it (removed on any error a handler sees) does the same.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise UsageError("output", f"directory {str(directory)!r} does not exist")
     if path.is_dir():
         raise UsageError("output", f"{str(path)!r} is a directory")
+    unnamed = _unnamed_file(directory)
+    if unnamed is None:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            message = f"cannot write in {str(directory)!r}: {exc.strerror}"
+            raise UsageError("output", message) from exc
+    else:
+        fd, tmp = unnamed, ""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise UsageError("output", f"cannot write in {str(directory)!r}: {exc.strerror}") from exc
-    try:
-        # mkstemp makes the file 0600; a dataset gets the usual mode of a new file
+        # the file is made 0600; a dataset gets the usual mode of a new file
         mask = os.umask(0)
         os.umask(mask)
         os.fchmod(fd, 0o666 & ~mask)
-        with _writing(repr(str(path))), os.fdopen(fd, "wb") as handle:
+        with _writing(repr(str(path))), os.fdopen(fd, "wb", closefd=unnamed is None) as handle:
             write(handle)
+            handle.flush()
+            if unnamed is not None:
+                tmp = _name_unnamed(fd, directory, path.name)
         if before_replace is not None:
             before_replace()
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        if tmp:
+            Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        if unnamed is not None:
+            os.close(unnamed)
+
+
+_PROC_FD = Path("/proc/self/fd")
+
+
+def _unnamed_file(directory: Path) -> int | None:
+    """A descriptor of a new unnamed file in `directory`; None where that cannot be made."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not _PROC_FD.is_dir():
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY, 0o600)
+    except OSError:
+        return None  # not on this filesystem (or not writable: mkstemp says so)
+
+
+def _name_unnamed(fd: int, directory: Path, name: str) -> str:
+    """Give the complete unnamed file `fd` a temporary name beside `name` (to rename)."""
+    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N; relative to a descriptor of that folder,
+    # as os.link without src_dir_fd may call link(2), which links the /proc entry itself
+    fds = os.open(_PROC_FD, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        while True:
+            tmp = str(directory / f".{name}.{os.urandom(6).hex()}.tmp")
+            try:
+                os.link(str(fd), tmp, src_dir_fd=fds, follow_symlinks=True)
+            except FileExistsError:
+                continue
+            return tmp
+    finally:
+        os.close(fds)

@@ -1,4 +1,4 @@
-"""The write path of `generate`: blocks reserved ahead, direct writes with workers, and a
+"""The write path of `generate`: blocks reserved ahead, direct writes in a writer thread, and a
 write that fails (full disk, file size limit) as one line, exit 2; the bytes stay the golden
 ones on every path."""
 
@@ -8,14 +8,17 @@ import errno
 import fcntl
 import gc
 import hashlib
+import mmap
 import os
 import resource
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from anp_synth.errors import UsageError
 from anp_synth.generate import dataset
 from anp_synth.generate.dataset import Spec, generate
 from tests.generate import golden
@@ -133,6 +136,21 @@ def _spy_direct(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     return counts
 
 
+def _fail_direct_write(monkeypatch: pytest.MonkeyPatch, code: int, at: int) -> None:
+    """The `at`-th direct write (O_DIRECT on) fails with errno `code`; others go through."""
+    real_write = os.write
+    direct_writes = {"n": 0}
+
+    def failing(fd: int, data: dataset.Buffer) -> int:
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
+            direct_writes["n"] += 1
+            if direct_writes["n"] == at:
+                raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(os, "write", failing)
+
+
 def test_with_workers_the_file_is_written_direct_with_the_golden_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,12 +164,41 @@ def test_with_workers_the_file_is_written_direct_with_the_golden_bytes(
     assert counts == {"write": 28, "stop": 1}  # every chunk direct, the tail written at the end
 
 
-def test_one_process_writes_through_the_page_cache(
+def test_one_process_writes_direct_too_with_the_golden_bytes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if not _direct_writes_work(tmp_path):
+        pytest.skip("this filesystem takes no O_DIRECT")
+    monkeypatch.setattr(dataset, "STAGE_BYTES", 3 * 4096)  # every chunk grows the stage
     counts = _spy_direct(monkeypatch)
-    generate(Spec(2852, 300), str(tmp_path / "posts.jsonl"), workers=1, chunk=37)
-    assert counts == {"write": 0, "stop": 0}
+    threads: set[str] = set()
+    write_blocks = dataset._Direct._write_blocks
+
+    def in_thread(self: dataset._Direct, full: mmap.mmap, whole: int) -> int:
+        threads.add(threading.current_thread().name)
+        return write_blocks(self, full, whole)
+
+    monkeypatch.setattr(dataset._Direct, "_write_blocks", in_thread)
+    out = tmp_path / "posts.jsonl"
+    result = generate(Spec(2852, 1000), str(out), workers=1, chunk=37)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == result.sha256 == GOLDEN_SHA
+    assert counts == {"write": 28, "stop": 1}
+    # the disk waits in the writer thread, not in the one building the posts
+    assert len(threads) == 1 and threading.current_thread().name not in threads
+    assert not any(t.name.startswith("generate-write") for t in threading.enumerate())
+
+
+def test_a_write_error_in_the_writer_thread_is_the_runs_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _direct_writes_work(tmp_path):
+        pytest.skip("this filesystem takes no O_DIRECT")
+    _fail_direct_write(monkeypatch, errno.ENOSPC, at=1)
+    out = tmp_path / "posts.jsonl"
+    with pytest.raises(UsageError, match="No space left on device"):
+        generate(Spec(2852, 300), str(out), chunk=37)
+    assert list(tmp_path.iterdir()) == []  # no dataset, no temporary file
+    assert not any(t.name.startswith("generate-write") for t in threading.enumerate())
 
 
 def test_a_disk_slower_than_the_page_cache_goes_back_to_it(
@@ -174,22 +221,13 @@ def test_a_filesystem_that_refuses_a_direct_write_midway_gets_plain_writes(
 ) -> None:
     if not _direct_writes_work(tmp_path):
         pytest.skip("this filesystem takes no O_DIRECT")
-    real_write = os.write
-    direct_writes = {"n": 0}
-
-    def refusing(fd: int, data: dataset.Buffer) -> int:
-        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_DIRECT:
-            direct_writes["n"] += 1
-            if direct_writes["n"] == 4:
-                raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(os, "write", refusing)
+    _fail_direct_write(monkeypatch, errno.EINVAL, at=4)
     counts = _spy_direct(monkeypatch)
     out = tmp_path / "posts.jsonl"
     generate(Spec(2852, 1000), str(out), workers=2, chunk=37)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == GOLDEN_SHA
-    assert counts == {"write": 4, "stop": 1}
+    # the 4th direct write is refused in the writer thread; the next chunk learns of it
+    assert counts == {"write": 5, "stop": 1}
 
 
 @pytest.mark.parametrize("collecting", [True, False])

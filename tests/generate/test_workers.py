@@ -1,5 +1,5 @@
 """`generate --workers` as a process tree: a signal or a kill of the parent leaves no worker
-and no file behind."""
+and no file behind (the dataset is written unnamed until complete)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,37 @@ def _stop(proc: subprocess.Popen[bytes], workers: list[psutil.Process]) -> None:
     proc.wait(WAIT_S)
 
 
-def _temporary_file_size(directory: Path) -> int:
-    return sum(p.stat().st_size for p in directory.glob(".posts.jsonl.*.tmp"))
+def _unnamed_files_work(directory: Path) -> bool:
+    """Whether this filesystem makes unnamed files (O_TMPFILE; overlayfs before Linux 6.6 and
+    some network filesystems do not: generate then writes a named temporary file)."""
+    try:
+        os.close(os.open(directory, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except OSError:
+        return False
+    return True
+
+
+def _written_size(proc: subprocess.Popen[bytes], directory: Path) -> int:
+    """Bytes written so far into the files `proc` is writing in `directory`: unnamed ones
+    (O_TMPFILE: /proc shows them as `DIR/#INODE (deleted)`) or, where the filesystem has
+    none, its named temporary file."""
+    size = sum(p.stat().st_size for p in directory.glob(".posts.jsonl.*.tmp"))
+    fds = Path(f"/proc/{proc.pid}/fd")
+    for fd in fds.iterdir() if fds.is_dir() else ():
+        try:
+            target = os.readlink(fd)
+            if target.startswith(f"{directory}/#") and target.endswith(" (deleted)"):
+                size += fd.stat().st_size
+        except OSError:
+            continue  # closed meanwhile
+    return size
+
+
+def _wait_writing(proc: subprocess.Popen[bytes], directory: Path) -> None:
+    deadline = time.monotonic() + WAIT_S
+    while _written_size(proc, directory) < 10 << 20:
+        assert proc.poll() is None and time.monotonic() < deadline, "no chunk was written"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("when", ["forking", "writing"])
@@ -74,10 +103,8 @@ def test_a_signal_during_a_workers_run_leaves_no_worker_and_no_file(
     workers: list[psutil.Process] = []
     try:
         workers = _workers_of(proc, 2)  # "forking": as soon as both exist
-        deadline = time.monotonic() + WAIT_S
-        while when == "writing" and _temporary_file_size(tmp_path) < 10 << 20:
-            assert time.monotonic() < deadline, "no chunk was written"
-            time.sleep(0.05)
+        if when == "writing":
+            _wait_writing(proc, tmp_path)
         if to_group:
             os.killpg(proc.pid, sig)  # what a terminal's Ctrl-C does
         else:
@@ -101,3 +128,23 @@ def test_workers_die_with_a_parent_killed_with_sigkill(tmp_path: Path) -> None:
         assert _wait_gone(workers) == []
     finally:
         _stop(proc, workers)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_run_killed_with_sigkill_while_writing_leaves_no_file(
+    tmp_path: Path, workers: str
+) -> None:
+    if not _unnamed_files_work(tmp_path):
+        pytest.skip("this filesystem makes no unnamed files (O_TMPFILE)")
+    proc = _start([*BIG, "-w", workers, "-o", str(tmp_path / "posts.jsonl")], tmp_path)
+    children: list[psutil.Process] = []
+    try:
+        _wait_writing(proc, tmp_path)
+        children = psutil.Process(proc.pid).children()
+        assert list(tmp_path.iterdir()) == []  # 10 MB written, under no name
+        proc.kill()  # no handler runs: nothing can remove a named temporary file now
+        proc.wait(WAIT_S)
+        assert _wait_gone(children) == []
+    finally:
+        _stop(proc, children)
+    assert list(tmp_path.iterdir()) == []
