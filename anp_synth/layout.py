@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any, Literal, NamedTuple
 
 Kind = Literal["paragraph", "code", "checklist"]
@@ -42,6 +43,7 @@ def code_positions(paragraphs: int, blocks: int) -> list[int]:
 # a body has a block per paragraph, and every renderer lays out every post.
 _block: Callable[[tuple[Kind, Any]], Block] = functools.partial(tuple.__new__, Block)
 _part: Callable[[tuple[str | None, list[Block]]], Part] = functools.partial(tuple.__new__, Part)
+_PARAGRAPH: Kind = "paragraph"
 
 
 def body_parts(post: dict[str, Any]) -> list[Part]:
@@ -54,19 +56,13 @@ def body_parts(post: dict[str, Any]) -> list[Part]:
     parts = []
     last = len(sections) - 1
     for index, section in enumerate(sections):
-        paragraphs = section["paragraphs"]
+        blocks = list(map(_block, zip(repeat(_PARAGRAPH), section["paragraphs"])))
         if index == 0 and code:
-            after: list[list[Block]] = [[] for _ in range(len(paragraphs) + 1)]
-            for block, position in zip(
-                code, code_positions(len(paragraphs), len(code)), strict=True
-            ):
-                after[position + 1].append(_block(("code", block)))
-            blocks = after[0]
-            for paragraph, following in zip(paragraphs, after[1:], strict=True):
-                blocks.append(_block(("paragraph", paragraph)))
-                blocks.extend(following)
-        else:
-            blocks = [_block(("paragraph", p)) for p in paragraphs]
+            positions = code_positions(len(blocks), len(code))
+            # from the last block back (the positions never decrease): each goes in after
+            # its paragraph, before the blocks already put there
+            for block, position in zip(reversed(code), reversed(positions), strict=True):
+                blocks.insert(position + 1, _block(("code", block)))
         if index == 1 or (index == last == 0):
             blocks.append(checklist)
         parts.append(_part((section["heading"], blocks)))

@@ -10,6 +10,7 @@ language (Liquid, Hugo shortcodes) in a post can act on the site.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -45,7 +46,6 @@ RENAMED = {"image": "figure"}
 _FRONT = {RENAMED.get(k, k): k for k in POST_KEYS}  # front matter key → post field
 FENCE = "---\n"
 _FENCE = FENCE.encode()
-_FRONT_LINES = tuple((f"{key}: ".encode(), k) for key, k in _FRONT.items())
 
 
 # Text in the body: entities for what HTML or a template would read (`<`, `>`, `&`, `{`,
@@ -240,16 +240,23 @@ def document(
         "source_hash": content_hash,
     }
     # (title, slug and tags, which a generator reads too, are among the post's own fields)
-    dumps = orjson.dumps
-    lines = [_FENCE]
-    for k, v in head.items():
-        if k not in _FRONT:
-            lines += (k.encode(), b": ", dumps(v), b"\n")
-    for prefix, k in _FRONT_LINES:
-        lines += (prefix, dumps(post[k]), b"\n")
-    lines.append(_FENCE)
-    front = _yaml_safe(b"".join(lines))
-    return b"".join((front, b"\n", body(post, code).encode()))
+    form, shown = _front_form(tuple(head))
+    dumps = orjson.dumps  # (map: the loops in C)
+    values = (
+        *map(dumps, map(head.__getitem__, shown)),
+        *map(dumps, map(post.__getitem__, POST_KEYS)),
+    )
+    return b"".join((_yaml_safe(form % values), b"\n", body(post, code).encode()))
+
+
+@functools.lru_cache(maxsize=64)
+def _front_form(keys: tuple[str, ...]) -> tuple[bytes, tuple[str, ...]]:
+    """The front matter as a %-format for the head `keys` (the generator's) and the post's
+    own fields, one `key: %s` line each; the head keys it shows (not those of the post's
+    own fields: the post's value is written)."""
+    shown = tuple(k for k in keys if k not in _FRONT)
+    lines = [f"{k}: ".encode().replace(b"%", b"%%") + b"%s\n" for k in (*shown, *_FRONT)]
+    return b"".join((_FENCE, *lines, _FENCE)), shown
 
 
 def read_post(data: bytes) -> dict[str, Any] | None:
