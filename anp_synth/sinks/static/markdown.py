@@ -134,9 +134,14 @@ def _escape_for(post: dict[str, Any]) -> Callable[[str], str]:
     return _line_start if _LINE_STARTS.search(blob) else str
 
 
+_URL_SAFE = ":/?#@!$&'*+,;=%~-._"
+# A URL of only the characters `quote` keeps (its always-safe ones and _URL_SAFE): as it is.
+_URL_KEPT = re.compile(r"[A-Za-z0-9" + re.escape(_URL_SAFE) + r"]*")
+
+
 def _url(url: str) -> str:
     # Percent-encode what would end or break a Markdown link destination.
-    return quote(url, safe=":/?#@!$&'*+,;=%~-._")
+    return url if _URL_KEPT.fullmatch(url) else quote(url, safe=_URL_SAFE)
 
 
 # Hugo reads shortcodes (`{{< x >}}`, `{{% x %}}`) everywhere in a page's content, code
@@ -216,7 +221,7 @@ def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
 
 def categories_of(post: dict[str, Any]) -> list[str]:
     """One category per stack named in the meta box, first mention first, no repeats."""
-    return list(dict.fromkeys(s.strip() for s in post["meta"]["stack"] if s.strip()))
+    return list(dict.fromkeys(filter(None, map(str.strip, post["meta"]["stack"]))))
 
 
 def document(
