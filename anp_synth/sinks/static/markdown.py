@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -184,14 +184,16 @@ def _code(code: dict[str, Any], escape: Callable[[str], str] | None = None) -> s
     source: str = code["source"] if escape is None else escape(code["source"])
     longest = max((len(m) for m in _BACKTICKS.findall(source)), default=0) if "`" in source else 0
     fence = "`" * max(3, longest + 1)
-    language = _LANGUAGE.sub("", code["language"])
+    language: str = code["language"]
+    if not (language.isascii() and language.isalnum()):  # (most are: nothing to remove)
+        language = _LANGUAGE.sub("", language)
     if not source.endswith("\n"):
         source += "\n"
     return f"{fence}{language}\n{source}{fence}"
 
 
-def _list(items: Iterable[str], escape: Callable[[str], str] = text) -> str:
-    return "\n".join([f"- {escape(item)}" for item in items])
+def _list(items: Sequence[str], escape: Callable[[str], str] = text) -> str:
+    return "- " + "\n- ".join(map(escape, items)) if items else ""
 
 
 def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
