@@ -240,6 +240,11 @@ class PostBuilder:
         self._weekend = [day.weekday() >= 5 for day in days]
         self._day_weights = _day_weights(days, spec.weekdays)
         self._hour_weights = list(accumulate(spec.hours)) if spec.hours else None
+        # a rhythm's day, hour and minute-second: the digits of one draw below this
+        day_span = self._day_weights[-1] if self._day_weights else 1
+        self._rhythm_span = day_span * (
+            self._hour_weights[-1] * 3600 if self._hour_weights else 6 * 7 * 3600
+        )
         self._stacks = self.vocab.stacks[: spec.distinct_stacks]
         self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
         self._authors = self.pools.authors[: spec.distinct_authors]
@@ -580,9 +585,7 @@ class PostBuilder:
         days, hours = self._day_weights, self._hour_weights
         if days is not None:
             # a profile's rhythm: day, hour and minute-second are digits of one draw
-            r, digit = divmod(
-                below(days[-1] * (hours[-1] * 3600 if hours else 6 * 7 * 3600)), days[-1]
-            )
+            r, digit = divmod(below(self._rhythm_span), days[-1])
             day = 1 + bisect_right(days, digit)
             if hours is not None:
                 r, minute_second = divmod(r, 3600)

@@ -60,9 +60,7 @@ class Draws:
 
     def below(self, n: int) -> int:
         """A uniform integer in [0, n)."""
-        x = self._x
-        digit = x % n
-        x //= n
+        x, digit = divmod(self._x, n)  # one long division, not two (`%` then `//`)
         if x < _LOW:
             self._counter += 1
             x = _block(self._key, self._counter)
