@@ -27,7 +27,6 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
@@ -56,12 +55,7 @@ class Held(NamedTuple):
     url: str
 
 
-# A Held made directly (tuple.__new__ is C; a NamedTuple's own __new__ is a Python call).
-_held: Callable[[tuple[str, str, str]], Held] = functools.partial(tuple.__new__, Held)
-
-
-@dataclass(slots=True)
-class _Write:
+class _Write(NamedTuple):
     """One file to write, and the answer once it is written."""
 
     result: UpsertResult
@@ -71,6 +65,13 @@ class _Write:
     key: str  # the Idempotency-Key (the journal's entry for an update)
     new: bool  # no file for the post before
     moved: str | None  # its old file, under another name: removed once this one is written
+
+
+# Made directly (tuple.__new__ is C; a NamedTuple's own __new__ is a Python call): one a post.
+_held: Callable[[tuple[str, str, str]], Held] = functools.partial(tuple.__new__, Held)
+_write_of: Callable[[tuple[UpsertResult, str, bytes, str, str, bool, str | None]], _Write] = (
+    functools.partial(tuple.__new__, _Write)
+)
 
 
 def write_atomic(
@@ -345,14 +346,16 @@ class StaticSink:
             previous = self._read(old)
         outcome = UpsertOutcome.CREATED if previous is None else UpsertOutcome.UPDATED
         moved = old.path if old is not None and old.path != path else None
-        return _Write(
-            UpsertResult(sid, outcome, sid, url, h, previous=previous),
-            path,
-            data,
-            f"{outcome} {idempotency_key} {request}",
-            idempotency_key,
-            new=old is None,
-            moved=moved,
+        return _write_of(
+            (
+                UpsertResult(sid, outcome, sid, url, h, previous),
+                path,
+                data,
+                f"{outcome} {idempotency_key} {request}",
+                idempotency_key,
+                old is None,  # new
+                moved,
+            )
         )
 
     def _write(self, step: _Write) -> None:
