@@ -276,7 +276,7 @@ class PostBuilder:
         self._scenario_units = [_units(scenario, unit) for scenario in self.vocab.scenarios]
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
-        self._code_reels: dict[tuple[int, int], tuple[str, list[int]]] = {}
+        self._code_reels: dict[int, list[tuple[str, list[int]]]] = {}  # a stack's, by snippet
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
             "prose", PROSE_VARIANTS, self._prose_variant
         )
@@ -534,27 +534,27 @@ class PostBuilder:
             index = (first + k) % len(snippets)
             lines = spec.code_lines.draw(text)
             if lines:
-                reel, ends = self._code_reels.get((stack_index, index)) or self._code_reel(
-                    stack_index, index
-                )
+                reels = self._code_reels.get(stack_index) or self._stack_reels(stack_index)
+                reel, ends = reels[index]
                 out.append({"language": language, "source": reel[: ends[lines - 1]]})
             else:
                 out.append({"language": language, "source": snippets[index]})
         return out
 
-    def _code_reel(self, stack_index: int, index: int) -> tuple[str, list[int]]:
-        """The stack's snippets from snippet `index` on, round and round, as one text of
-        MAX_CODE_LINES lines, and where each line ends: a block of n lines is a prefix."""
-        key = (stack_index, index)
-        cached = self._code_reels.get(key)
-        if cached is None:
-            snippets: list[str] = self._stacks[stack_index]["snippets"]
+    def _stack_reels(self, stack_index: int) -> list[tuple[str, list[int]]]:
+        """For each snippet of the stack: its snippets from that one on, round and round, as
+        one text of MAX_CODE_LINES lines, and where each line ends (a block of n lines is a
+        prefix); made on first use, for all the stack's snippets at once (one to three)."""
+        snippets: list[str] = self._stacks[stack_index]["snippets"]
+        reels = []
+        for index in range(len(snippets)):
             reel: list[str] = []
             for snippet in snippets[index:] + snippets[:index]:
                 reel += [*snippet.rstrip("\n").split("\n"), ""]
             lines = [reel[i % len(reel)] + "\n" for i in range(MAX_CODE_LINES)]
-            cached = self._code_reels[key] = ("".join(lines), list(accumulate(map(len, lines))))
-        return cached
+            reels.append(("".join(lines), list(accumulate(map(len, lines)))))
+        self._code_reels[stack_index] = reels
+        return reels
 
     def _topic(self, stack_index: int, problem_index: int) -> dict[str, Any]:
         """Strings that depend only on (stack, problem), made on first use."""
