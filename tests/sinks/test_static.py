@@ -215,6 +215,17 @@ def test_a_file_deleted_behind_the_sinks_back_is_created_again(tmp_path: Path) -
     assert read_post((sink.folder / f"{post(70)['slug']}.md").read_bytes()) == post(70)
 
 
+def test_a_text_that_starts_a_list_only_once_put_together_is_escaped() -> None:
+    # The figure's caption line is the caption, ". image source: " and the source: a caption
+    # "1" makes it start like an ordered list item, though no single field of the post does
+    # (the renderer decides once per post whether any text needs escaping).
+    p = post(1)
+    p["image"]["caption"] = "1"
+    assert "\n*\\1. image source: " in body(p)
+    p["image"]["caption"] = "plain"
+    assert "\n*plain. image source: " in body(p)
+
+
 def test_every_code_block_is_fenced_with_its_language() -> None:
     p = post(2852)
     p["code"] = [

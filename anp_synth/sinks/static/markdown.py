@@ -115,13 +115,13 @@ def _line_start(value: str) -> str:
     return value if m is None else f"{m.group(1)}\\{m.group(2)}{value[m.end() :]}"
 
 
-def _escape_for(post: dict[str, Any]) -> Callable[[str], str]:
+def _escape_for(post: dict[str, Any], caption: str) -> Callable[[str], str]:
     """How every text of the post is escaped: `text`; `_line_start` when no text has a
     character `_TEXT` replaces; `str` (as it is) when none starts like a list, heading or
     quote either (most posts). One look at all of it (C loops over its text and UTF-8)
-    instead of one a piece."""
-    image = post["image"]
-    pieces = ["", post["lead"], image["caption"], image["source"], *post["checklist"]]
+    instead of one a piece. `caption`: the figure's caption line (a text of its own: a
+    caption `1` makes it start `1.`)."""
+    pieces = ["", post["lead"], post["image"]["caption"], caption, *post["checklist"]]
     for section in post["sections"]:
         pieces.append(section["heading"])
         pieces += section["paragraphs"]
@@ -200,9 +200,9 @@ def body(post: dict[str, Any], code: Callable[[str], str] | None = None) -> str:
     """The post as a reader sees it, laid out like the seed article (anp_synth.layout): lead,
     figure, the sections with their paragraphs, fenced code blocks and the checklist.
     `code`: how the generator needs a code block's source escaped (Hugo: `hugo_code`)."""
-    esc = _escape_for(post)
     image = post["image"]
     caption = f"{image['caption']}. image source: {image['source']}"
+    esc = _escape_for(post, caption)
     parts = [
         esc(post["lead"]),
         f"![{esc(image['caption'])}]({_url(image['url'])})\n*{esc(caption)}*",
