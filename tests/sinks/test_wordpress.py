@@ -322,3 +322,39 @@ def test_the_plugin_check_is_retried_when_the_site_hiccups(monkeypatch: pytest.M
 
     assert _sink(flaky).check()["version"] == 2
     assert calls.count("/wp-json/anp-synth/v1/info") == 3
+
+
+def test_a_checked_post_is_not_checked_again_and_a_plain_dict_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from anp_synth.jsonl import content_hash
+    from anp_synth.post import Post, checked
+
+    builder = PostBuilder()
+    plain = [builder.build(seed) for seed in (4, 5)]
+    handed = [checked(p) for p in plain]  # as the importer hands them
+    hashes: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        items = json.loads(request.content)["posts"]
+        hashes.extend(item["hash"] for item in items)
+        results = [{"status": 201, "outcome": "created", "id": 9, "link": "l", "hash": "h"}]
+        return httpx.Response(200, json={"mode": "hooks", "results": results * len(items)})
+
+    checks: list[object] = []
+    validate = Post.model_validate
+
+    def counting(value: object, **kw: object) -> Post:
+        checks.append(value)
+        return validate(value, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Post, "model_validate", counting)
+    sink = _sink(_bulk_site(handle))
+    sink.upsert_many(handed, idempotency_keys=["a", "b"])
+    assert checks == []  # taken as checked, with the hash made when it was
+    bad = builder.build(6)
+    bad["meta"]["score"]["quality"] = 1000
+    res = sink.upsert_many([plain[0], bad], idempotency_keys=["c", "d"])
+    assert len(checks) == 2  # a plain dict is checked by the sink
+    assert isinstance(res[1], TerminalSinkError) and "quality" in str(res[1])
+    assert hashes == [content_hash(p) for p in (*plain, plain[0])]

@@ -36,8 +36,7 @@ from anp_synth.errors import (
     WordPressSetupError,
     excerpt,
 )
-from anp_synth.jsonl import content_hash
-from anp_synth.post import Post, first_error
+from anp_synth.post import checked, first_error
 from anp_synth.sinks.anp import batch_key
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
 from anp_synth.sinks.http import is_transient, response_error, status_error, transport_error
@@ -523,11 +522,10 @@ class WordPressSink:
         writes: list[_Write] = []
         for index, post in enumerate(posts):
             sid = source_ids[index]
-            refused = _refusal(post, sid)
-            if refused is not None:
-                results[index] = refused
+            digest = _checked(post, sid)
+            if isinstance(digest, TerminalSinkError):
+                results[index] = digest
                 continue
-            digest = content_hash(post)
             held = existing.get(sid, [])
             current = held[0] if held else None
             if current and current.hash == digest and current.status != "trash":
@@ -615,12 +613,12 @@ class WordPressSink:
         encoded: list[tuple[int, bytes]] = []
         for index, post in enumerate(posts):
             sid = post.get("source_id") if isinstance(post, dict) else None
-            refused = _refusal(post, sid)
-            if refused is not None:
-                results[index] = refused
+            digest = _checked(post, sid)
+            if isinstance(digest, TerminalSinkError):
+                results[index] = digest
                 continue
             try:
-                item = bulk_item(post, content_hash(post))
+                item = bulk_item(post, digest)
             except (KeyError, TypeError, ValueError, AttributeError) as exc:
                 results[index] = TerminalSinkError(f"{sid}: cannot map post to WordPress: {exc!r}")
                 continue
@@ -754,15 +752,15 @@ class WordPressSink:
         self._client.close()
 
 
-def _refusal(post: dict[str, Any], sid: object) -> TerminalSinkError | None:
-    """Why a post cannot be sent (no source id, or not a valid post), else None."""
+def _checked(post: dict[str, Any], sid: object) -> str | TerminalSinkError:
+    """The post's content hash, or why it cannot be sent (no source id, or not a valid
+    post). A CheckedPost (the importer's) is taken as checked, a plain dict checked here."""
     if not isinstance(sid, str) or not sid:
         return TerminalSinkError("post has no source_id")
     try:
-        Post.model_validate(post)
+        return checked(post).content_hash
     except ValidationError as exc:
         return TerminalSinkError(f"{sid}: 422 {first_error(exc)}", 422)
-    return None
 
 
 def _require_json(resp: httpx.Response, what: str, base_url: str) -> None:
