@@ -122,3 +122,19 @@ def _all(sink: Sink):  # type: ignore[no-untyped-def]
 def sink(request: pytest.FixtureRequest) -> Sink:
     """Each sink of SINK_FIXTURES in turn, on an empty target."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture
+def model_checks(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every value checked by the post model from here on (Post.model_validate counted)."""
+    from anp_synth.post import Post
+
+    checks: list[object] = []
+    validate = Post.model_validate
+
+    def counting(value: object, **kw: object) -> Post:
+        checks.append(value)
+        return validate(value, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Post, "model_validate", counting)
+    return checks

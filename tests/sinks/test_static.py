@@ -310,19 +310,10 @@ def test_a_write_that_fails_fails_only_its_post_and_ctrl_c_stops_the_batch(
 
 
 def test_an_import_checks_each_post_once_and_the_sink_checks_what_it_was_not_told(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model_checks: list[object]
 ) -> None:
-    from anp_synth.post import Post
-
     root, sink = _site("hugo", tmp_path)
-    checks: list[object] = []
-    validate = Post.model_validate
-
-    def counting(value: object, **kw: object) -> Post:
-        checks.append(value)
-        return validate(value, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Post, "model_validate", counting)
+    checks = model_checks
     src = write_jsonl(tmp_path / "posts.jsonl", [post(s) for s in range(200, 212)])
     with Ledger(tmp_path / "ledger.sqlite") as led:
         assert run_import(sink, led, str(root), src).created == 12

@@ -325,10 +325,10 @@ def test_the_plugin_check_is_retried_when_the_site_hiccups(monkeypatch: pytest.M
 
 
 def test_a_checked_post_is_not_checked_again_and_a_plain_dict_is(
-    monkeypatch: pytest.MonkeyPatch,
+    model_checks: list[object],
 ) -> None:
     from anp_synth.jsonl import content_hash
-    from anp_synth.post import Post, checked
+    from anp_synth.post import checked
 
     builder = PostBuilder()
     plain = [builder.build(seed) for seed in (4, 5)]
@@ -341,14 +341,8 @@ def test_a_checked_post_is_not_checked_again_and_a_plain_dict_is(
         results = [{"status": 201, "outcome": "created", "id": 9, "link": "l", "hash": "h"}]
         return httpx.Response(200, json={"mode": "hooks", "results": results * len(items)})
 
-    checks: list[object] = []
-    validate = Post.model_validate
-
-    def counting(value: object, **kw: object) -> Post:
-        checks.append(value)
-        return validate(value, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Post, "model_validate", counting)
+    checks = model_checks
+    checks.clear()  # (the two checks that made `handed`)
     sink = _sink(_bulk_site(handle))
     sink.upsert_many(handed, idempotency_keys=["a", "b"])
     assert checks == []  # taken as checked, with the hash made when it was
