@@ -21,11 +21,11 @@ mark is skipped, and the ledger's own inference for a lost answer applies.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
@@ -39,11 +39,11 @@ from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, U
 from anp_synth.jsonl import content_hash
 from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
+from anp_synth.sinks.static.atomic import MARK, TMP_SUFFIX, unlink, write_atomic
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
+from anp_synth.sinks.static.writer import WriterProcess
 
-TMP_SUFFIX = ".anp-tmp"  # a dot name with this suffix: no generator reads it
 JOURNAL = Path(".anp-synth") / "previous"  # under the target: a dot folder no generator reads
-MARK = "user.anp-synth.write"  # the extended attribute: "<outcome> <Idempotency-Key>"
 
 
 class Held(NamedTuple):
@@ -74,86 +74,6 @@ _write_of: Callable[[tuple[UpsertResult, str, bytes, str, str, bool, str | None]
 )
 
 
-def write_atomic(
-    path: str | os.PathLike[str], data: bytes, *, new: bool = False, mark: str | None = None
-) -> None:
-    """Write `data` to `path` so that the name only ever shows a whole file.
-
-    A new file is written unnamed (O_TMPFILE) and linked in when complete: one directory
-    operation, and a killed process leaves nothing. Replacing a file (or a filesystem
-    without O_TMPFILE) goes through a temporary dot file beside it and a rename. `new`: the
-    caller expects no file there (if one is, it is replaced all the same). `mark`: set as the
-    MARK attribute before the file gets its name (so it never shows without it).
-    """
-    path = os.fspath(path)
-    if _TMPFILE and new:
-        try:
-            folder = path[: path.rfind("/") + 1] or "."  # (os.path.dirname is Python code)
-            fd = os.open(folder, _TMPFILE | os.O_WRONLY, 0o666)
-        except OSError:
-            pass  # not supported here: the rename below
-        else:
-            try:
-                _write_all(fd, data, mark)
-                # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names the unnamed file
-                os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
-                return
-            except FileExistsError:
-                pass  # there is a file after all: replace it below
-            finally:
-                os.close(fd)
-    folder, name = os.path.split(path)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{threading.get_ident()}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    try:
-        try:
-            _write_all(fd, data, mark)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-_TMPFILE = getattr(os, "O_TMPFILE", 0) if os.path.isdir("/proc/self/fd") else 0
-
-
-_PROC_FDS: list[int] = []  # this process's open /proc/self/fd, once opened
-_PROC_FDS_LOCK = threading.Lock()
-
-
-def _proc_fds() -> int:
-    if not _PROC_FDS:
-        with _PROC_FDS_LOCK:  # sinks in several threads: one of them opens it
-            if not _PROC_FDS:
-                _PROC_FDS.append(os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY))
-    return _PROC_FDS[0]
-
-
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
-
-
-# A child process has its own /proc/self (its fds are its own): it opens its own.
-os.register_at_fork(after_in_child=_PROC_FDS.clear)
-
-
-def _write_all(fd: int, data: bytes, mark: str | None = None) -> None:
-    written = os.write(fd, data)  # a regular file takes it all in one call, but for a signal
-    if written < len(data):
-        view = memoryview(data)[written:]
-        while view:
-            view = view[os.write(fd, view) :]
-    if mark is not None:
-        # (not contextlib.suppress: a context manager per file costs more than the call)
-        try:  # noqa: SIM105
-            os.setxattr(fd, MARK, mark.encode())
-        except OSError:
-            pass  # no user extended attributes here: the ledger infers a lost answer instead
-
-
 def request_of(keys: Sequence[str]) -> str:
     """The digest of a request's keys: a key is replayed only in the request that sent it
     (a resumed run resends an interrupted batch as that batch, in the same order)."""
@@ -175,6 +95,9 @@ class StaticSink:
 
     name: ClassVar[str] = "static"
     max_batch = MAX_BULK_POSTS
+    # From this many posts a batch, new files are written by the writer process (starting
+    # it costs ~30 ms, a few hundred files' rendering); 0 for every batch, a huge number never.
+    writer_batch: ClassVar[int] = 64
     # Files in the folder whose presence says "this is the site's root": then the posts go
     # to `posts_dir` under it; otherwise the target is taken as the posts folder itself.
     site_markers: ClassVar[tuple[str, ...]] = ()
@@ -192,6 +115,8 @@ class StaticSink:
         self.journal = root / JOURNAL
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
+        self._writer: WriterProcess | None = None  # started by the first large batch
+        self._finalizer = weakref.finalize(self, lambda: None)
 
     # What a generator says ------------------------------------------------------------
 
@@ -238,7 +163,7 @@ class StaticSink:
         index: dict[str, Held] = {}
         for entry in sorted(os.scandir(self.folder), key=lambda e: e.name):
             if entry.name.endswith(TMP_SUFFIX) and entry.name.startswith("."):
-                _unlink(entry.path)  # left by a killed run: never read
+                unlink(entry.path)  # left by a killed run: never read
                 continue
             if not entry.name.endswith(".md") or not entry.is_file():
                 continue
@@ -273,27 +198,94 @@ class StaticSink:
     def upsert_many(
         self, posts: Sequence[dict[str, Any]], *, idempotency_keys: Sequence[str]
     ) -> list[UpsertResult | SinkError]:
-        """Upsert a batch, one post after the other; a bad post fails only itself.
+        """Upsert a batch as if one post after the other; a bad post fails only itself.
 
-        In this thread, with the cycle collector paused (a post's render makes only acyclic
-        garbage, freed by its reference counts): writer threads were measured to buy
-        nothing, as a writer waits for the GIL after each of a file's system calls while
-        the next post renders (bench/static.py).
+        With the cycle collector paused (a post's render makes only acyclic garbage). In a
+        batch of `writer_batch` posts or more, new files go to the writer process (`writer`)
+        while the next posts render; a post whose source id or file a write in flight
+        touches, and every update, waits for the writes in flight first, and the batch is
+        answered only once each of its files is written (or failed: that post's transient
+        error). Writer threads were measured to buy nothing (a writer waits for the GIL
+        after each of a file's system calls while the next post renders).
         """
         if len(posts) > self.max_batch:
             raise TerminalSinkError(f"413 batch of {len(posts)} > {self.max_batch}", status=413)
         request = request_of(idempotency_keys)
-        upsert = self._upsert
+        out: list[UpsertResult | SinkError | None] = [None] * len(posts)
         with self._lock, collector.paused():
             index = self._scan()
+            writer = self._writer_for(len(posts))
+            pending: list[tuple[int, _Write]] = []  # handed to the writer, not yet answered
+            touched: set[str] = set()  # their source ids and paths
+
+            def settle() -> None:
+                assert writer is not None
+                for (i, step), code in zip(pending, writer.answers(), strict=True):
+                    if code:
+                        out[i] = TransientSinkError(f"{step.path}: {os.strerror(code)}")
+                    else:
+                        r = step.result
+                        index[r.source_id] = _held((step.path, r.hash, r.url))
+                        out[i] = r
+                pending.clear()
+                touched.clear()
+
             try:
-                return [
-                    upsert(post, key, request, index)
-                    for post, key in zip(posts, idempotency_keys, strict=True)
-                ]
+                for i, (post, key) in enumerate(zip(posts, idempotency_keys, strict=True)):
+                    if touched and isinstance(post, dict) and post.get("source_id") in touched:
+                        settle()
+                    try:
+                        step = self._prepare(post, key, request, index)
+                        if isinstance(step, _Write) and step.path in touched:
+                            settle()  # another post's new file has this name: decide again
+                            step = self._prepare(post, key, request, index)
+                    except SinkError as exc:
+                        out[i] = exc
+                        continue
+                    if isinstance(step, UpsertResult):
+                        out[i] = step
+                    elif writer is not None and step.new and step.moved is None:
+                        writer.send(step.path, step.data, step.mark)
+                        pending.append((i, step))
+                        touched.update((step.result.source_id, step.path))
+                    else:
+                        if pending:
+                            settle()
+                        out[i] = self._apply(step, index)
+                if pending:
+                    settle()
             except BaseException:
                 self._index = None  # a write may have landed unrecorded: read the folder again
+                self._stop_writer()  # it finishes the files in flight first
                 raise
+        return [r for r in out if r is not None]
+
+    def _apply(self, step: _Write, index: dict[str, Held]) -> UpsertResult | SinkError:
+        """Do a write here, in this thread: its answer, or its OSError as the post's error."""
+        try:
+            self._write(step)
+        except OSError as exc:  # the post's own failure (a full disk, a permission)
+            return TransientSinkError(f"{step.path}: {exc.strerror}")
+        r = step.result
+        index[r.source_id] = _held((step.path, r.hash, r.url))
+        return r
+
+    def _writer_for(self, batch: int) -> WriterProcess | None:
+        """The writer process for a batch this large (started on first use), or None."""
+        if batch < self.writer_batch:
+            return None
+        if self._writer is not None and not self._writer.alive:
+            self._stop_writer()  # it ended (killed?): a new one
+        if self._writer is None:
+            self._writer = WriterProcess()
+            self._finalizer = weakref.finalize(self, self._writer.close)
+        return self._writer
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._finalizer.detach()
+            writer, self._writer = self._writer, None
+            writer.close()
 
     def _upsert(
         self, post: dict[str, Any], key: str, request: str, index: dict[str, Held]
@@ -304,15 +296,7 @@ class StaticSink:
             step = self._prepare(post, key, request, index)
         except SinkError as exc:
             return exc
-        if isinstance(step, UpsertResult):
-            return step
-        try:
-            self._write(step)
-        except OSError as exc:  # the post's own failure (a full disk, a permission)
-            return TransientSinkError(f"{step.path}: {exc.strerror}")
-        r = step.result
-        index[r.source_id] = _held((step.path, r.hash, r.url))
-        return r
+        return step if isinstance(step, UpsertResult) else self._apply(step, index)
 
     def _prepare(
         self, post: dict[str, Any], idempotency_key: str, request: str, index: dict[str, Held]
@@ -366,7 +350,7 @@ class StaticSink:
             self._keep_previous(result.source_id, step.key, result.previous)
         write_atomic(step.path, step.data, new=step.new, mark=step.mark)
         if step.moved is not None:
-            _unlink(step.moved)
+            unlink(step.moved)
 
     def _keep_previous(self, sid: str, key: str, previous: dict[str, Any]) -> None:
         """Journal the version an update replaces, under the update's key."""
@@ -415,7 +399,7 @@ class StaticSink:
             held = self._scan().pop(source_id, None)
             if held is None:
                 return False
-            _unlink(held.path)
+            unlink(held.path)
             (self.journal / f"{source_id}.json").unlink(missing_ok=True)
             return True
 
@@ -423,4 +407,6 @@ class StaticSink:
         """Nothing to purge: a static site has no cache of its own (the next build is it)."""
 
     def close(self) -> None:
-        """Nothing to release."""
+        """Stop the writer process, if one was started."""
+        with self._lock:
+            self._stop_writer()
