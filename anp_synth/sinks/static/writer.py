@@ -110,26 +110,46 @@ class WriterProcess:
 
 
 def main() -> int:
-    """The writer's loop: each record written atomically as a new file, its answer sent."""
+    """The writer's loop: each record written atomically as a new file, its answer sent.
+
+    Reads whatever the pipe holds (up to a MB at a time), writes every whole record in it,
+    and sends their answers together just before it would wait for more: one read and
+    one answer a few dozen files, and no answer is held back while the sink waits for it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the sink's process stops us
-    reader, answer = sys.stdin.buffer, sys.stdout.buffer
+    pending = b""
+    answers = bytearray()
     while True:
-        header = reader.read(_HEADER.size)
-        if len(header) < _HEADER.size:
-            return 0  # the sink closed the pipe: done
-        n_path, n_mark, n_data = _HEADER.unpack(header)
-        body = reader.read(n_path + n_mark + n_data)
-        if len(body) < n_path + n_mark + n_data:
-            return 0  # cut short: the sink is gone
-        path = body[:n_path].decode()
-        mark = body[n_path : n_path + n_mark].decode()
-        try:
-            write_atomic(path, body[n_path + n_mark :], new=True, mark=mark)
-            code = 0
-        except OSError as exc:
-            code = exc.errno or errno.EIO
-        answer.write(_ANSWER.pack(code))
-        answer.flush()
+        chunk = os.read(0, _PIPE_BYTES)
+        if not chunk:
+            return 0  # the sink closed the pipe (or is gone): done
+        data = pending + chunk if pending else chunk
+        at, end = 0, len(data)
+        while end - at >= _HEADER.size:
+            n_path, n_mark, n_data = _HEADER.unpack_from(data, at)
+            start = at + _HEADER.size
+            stop = start + n_path + n_mark + n_data
+            if stop > end:
+                break  # the rest of this record is still on its way
+            path = data[start : start + n_path].decode()
+            mark = data[start + n_path : start + n_path + n_mark].decode()
+            try:
+                write_atomic(path, data[start + n_path + n_mark : stop], new=True, mark=mark)
+                code = 0
+            except OSError as exc:
+                code = exc.errno or errno.EIO
+            answers += _ANSWER.pack(code)
+            at = stop
+        pending = data[at:]
+        if answers:
+            _write_all(1, answers)
+            answers.clear()
+
+
+def _write_all(fd: int, data: bytes | bytearray) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 if __name__ == "__main__":
