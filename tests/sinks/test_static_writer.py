@@ -19,6 +19,7 @@ from anp_synth.sinks.registry import create_sink
 from anp_synth.sinks.static.atomic import MARK
 from anp_synth.sinks.static.files import StaticSink
 from anp_synth.sinks.static.skeleton import init_site
+from anp_synth.sinks.static.writer import WriterProcess
 from tests.importer.posts import edited, post
 
 WAIT_S = 20.0
@@ -127,6 +128,7 @@ _SCRIPT = """
 import sys, time
 from anp_synth.sinks.registry import create_sink
 from anp_synth.sinks.static.skeleton import init_site
+from anp_synth.sinks.static.writer import WriterProcess
 from tests.importer.posts import post
 init_site("hugo", sys.argv[1])
 sink = create_sink("hugo", sys.argv[1])
@@ -163,3 +165,33 @@ def test_a_sink_dropped_without_close_stops_its_writer(tmp_path: Path) -> None:
     pid = _writer_pid(sink)
     del sink  # the last reference: its finalizer closes the writer
     assert _gone(pid)
+
+
+def test_a_writer_that_cannot_start_leaves_the_writes_to_the_sink(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = _sink("hugo", tmp_path / "site")
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the child ends at once, silent
+    batch = [post(s) for s in range(9700, 9700 + 2 * BATCH)]
+    res = sink.upsert_many(batch[:BATCH], idempotency_keys=["a"] * BATCH)
+    assert {r.outcome for r in res} == {"created"}  # type: ignore[union-attr]
+    assert sink._writer is not None and not sink._writer.alive  # noqa: SLF001 - it tried
+    res = sink.upsert_many(batch[BATCH:], idempotency_keys=["b"] * BATCH)
+    assert {r.outcome for r in res} == {"created"}  # type: ignore[union-attr]
+    assert sink._writer is None  # noqa: SLF001 - no second try: this process writes
+    assert len([p for p in sink.folder.glob("*.md") if not p.name.startswith("_")]) == 2 * BATCH
+    sink.close()
+
+
+def test_the_writer_takes_a_file_larger_than_its_pipe_among_small_ones(tmp_path: Path) -> None:
+    writer = WriterProcess()
+    files = {str(tmp_path / f"f{i}.md"): os.urandom(50 + i * 37) for i in range(40)}
+    files[str(tmp_path / "big.md")] = os.urandom(3 << 20)  # three times the pipe
+    files.update({str(tmp_path / f"g{i}.md"): os.urandom(7000) for i in range(40)})
+    for path, data in files.items():
+        writer.send(path, data, f"created k-{Path(path).name} r")
+    assert writer.answers() == [0] * len(files)
+    assert {p: Path(p).read_bytes() for p in files} == files
+    assert os.getxattr(tmp_path / "big.md", MARK) == b"created k-big.md r"
+    writer.close()
+    assert not writer.alive

@@ -21,6 +21,7 @@ mark is skipped, and the ledger's own inference for a lost answer applies.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import os
@@ -116,6 +117,7 @@ class StaticSink:
         self._lock = threading.Lock()
         self._index: dict[str, Held] | None = None  # built on first use
         self._writer: WriterProcess | None = None  # started by the first large batch
+        self._no_writer = False  # none could start here: this process writes every file
         self._finalizer = weakref.finalize(self, lambda: None)
 
     # What a generator says ------------------------------------------------------------
@@ -221,7 +223,9 @@ class StaticSink:
             def settle() -> None:
                 assert writer is not None
                 for (i, step), code in zip(pending, writer.answers(), strict=True):
-                    if code:
+                    if code == errno.EPIPE and not writer.alive:
+                        out[i] = self._apply(step, index)  # the writer died: written here
+                    elif code:
                         out[i] = TransientSinkError(f"{step.path}: {os.strerror(code)}")
                     else:
                         r = step.result
@@ -271,13 +275,22 @@ class StaticSink:
         return r
 
     def _writer_for(self, batch: int) -> WriterProcess | None:
-        """The writer process for a batch this large (started on first use), or None."""
-        if batch < self.writer_batch:
+        """The writer process for a batch this large (started on first use), or None: for a
+        small batch, or where no writer could start or one died before its first answer
+        (then this process writes, as for a small batch)."""
+        if batch < self.writer_batch or self._no_writer:
             return None
         if self._writer is not None and not self._writer.alive:
+            self._no_writer = not self._writer.answered  # it could not even start
             self._stop_writer()  # it ended (killed?): a new one
+            if self._no_writer:
+                return None
         if self._writer is None:
-            self._writer = WriterProcess()
+            try:
+                self._writer = WriterProcess()
+            except OSError:
+                self._no_writer = True
+                return None
             self._finalizer = weakref.finalize(self, self._writer.close)
         return self._writer
 

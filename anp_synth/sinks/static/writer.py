@@ -10,7 +10,9 @@ reported written that is not. It imports the standard library and `atomic` only 
 in ~30 ms), ignores Ctrl-C (the sink's process stops it) and dies with that process.
 
 Records, parent → child: three little-endian u32 lengths (path, mark, data), then those
-bytes (path and mark in UTF-8). Answers, child → parent: one little-endian i32 a record.
+bytes (path and mark in UTF-8). Answers, child → parent: one little-endian i32 a record
+(a batch of at most 500 files: 2 KB of answers, far below what the pipe holds, so the
+writer never waits for the sink to read them).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class WriterProcess:
         except OSError:
             pass  # a smaller pipe (pipe-max-size): fewer files in flight, the same answers
         self._sent = 0  # files sent since the last `answers`
+        self.answered = 0  # files it answered for, in all
         self._queue: list[bytes] = []  # records not yet written to the pipe
         self._queued = 0
 
@@ -93,6 +96,7 @@ class WriterProcess:
         count, self._sent = self._sent, 0
         data = self._from.read(count * _ANSWER.size) if count else b""
         got = len(data) // _ANSWER.size
+        self.answered += got
         codes = [code for (code,) in _ANSWER.iter_unpack(data[: got * _ANSWER.size])]
         return codes + [errno.EPIPE] * (count - got)
 
