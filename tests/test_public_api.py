@@ -18,6 +18,7 @@ import anp_synth.errors
 # they are reachable, but not part of __all__.
 SUBMODULES = {
     "accounts",
+    "atomic",
     "cli",
     "collector",
     "contract",

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 import orjson
 
 from anp_synth import __version__, collector
+from anp_synth.atomic import link_unnamed, unnamed_file
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
 from anp_synth.generate.profile import Profile, resolve
@@ -729,7 +730,7 @@ def _write_atomically(
         raise UsageError("output", f"directory {str(directory)!r} does not exist")
     if path.is_dir():
         raise UsageError("output", f"{str(path)!r} is a directory")
-    unnamed = _unnamed_file(directory)
+    unnamed = unnamed_file(directory, 0o600)
     if unnamed is None:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
@@ -760,32 +761,12 @@ def _write_atomically(
             os.close(unnamed)
 
 
-_PROC_FD = Path("/proc/self/fd")
-
-
-def _unnamed_file(directory: Path) -> int | None:
-    """A descriptor of a new unnamed file in `directory`; None where that cannot be made."""
-    flag = getattr(os, "O_TMPFILE", 0)
-    if not flag or not _PROC_FD.is_dir():
-        return None
-    try:
-        return os.open(directory, flag | os.O_WRONLY, 0o600)
-    except OSError:
-        return None  # not on this filesystem (or not writable: mkstemp says so)
-
-
 def _name_unnamed(fd: int, directory: Path, name: str) -> str:
     """Give the complete unnamed file `fd` a temporary name beside `name` (to rename)."""
-    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N; relative to a descriptor of that folder,
-    # as os.link without src_dir_fd may call link(2), which links the /proc entry itself
-    fds = os.open(_PROC_FD, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        while True:
-            tmp = str(directory / f".{name}.{os.urandom(6).hex()}.tmp")
-            try:
-                os.link(str(fd), tmp, src_dir_fd=fds, follow_symlinks=True)
-            except FileExistsError:
-                continue
-            return tmp
-    finally:
-        os.close(fds)
+    while True:
+        tmp = str(directory / f".{name}.{os.urandom(6).hex()}.tmp")
+        try:
+            link_unnamed(fd, tmp)
+        except FileExistsError:
+            continue
+        return tmp

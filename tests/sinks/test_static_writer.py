@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from anp_synth.atomic import MARK
 from anp_synth.errors import TransientSinkError
 from anp_synth.sinks.registry import create_sink
-from anp_synth.sinks.static.atomic import MARK
 from anp_synth.sinks.static.files import StaticSink
 from anp_synth.sinks.static.skeleton import init_site
 from anp_synth.sinks.static.writer import WriterProcess

@@ -35,12 +35,12 @@ import orjson
 from pydantic import ValidationError
 
 from anp_synth import collector
+from anp_synth.atomic import MARK, TMP_SUFFIX, unlink, write_atomic
 from anp_synth.contract import LIST_LIMIT, MAX_BULK_POSTS, UpsertOutcome
 from anp_synth.errors import SinkError, TerminalSinkError, TransientSinkError, UsageError
 from anp_synth.jsonl import content_hash
 from anp_synth.post import checked, first_error, is_source_id
 from anp_synth.sinks.base import Page, RemotePost, UpsertResult
-from anp_synth.sinks.static.atomic import MARK, TMP_SUFFIX, unlink, write_atomic
 from anp_synth.sinks.static.markdown import document, read_post, source_id_of
 from anp_synth.sinks.static.writer import WriterProcess
 

@@ -25,7 +25,7 @@ import struct
 import subprocess
 import sys
 
-from anp_synth.sinks.static.atomic import write_atomic
+from anp_synth.atomic import write_atomic
 
 _HEADER = struct.Struct("<III")
 _ANSWER = struct.Struct("<i")

@@ -1,6 +1,8 @@
-"""Atomic file writes for the static sinks: a name only ever shows a whole file.
+"""Files whose name only ever shows them whole: written unnamed (Linux O_TMPFILE) and
+linked in when complete, or through a temporary name and a rename.
 
-Standard library only: the sink's writer process (`writer`) imports just this.
+The one place that does it, for `generate`'s dataset and the static sinks' post files.
+Standard library only: the static sinks' writer process imports just this.
 """
 
 from __future__ import annotations
@@ -26,16 +28,11 @@ def write_atomic(
     """
     path = os.fspath(path)
     if _TMPFILE and new:
-        try:
-            folder = path[: path.rfind("/") + 1] or "."  # (os.path.dirname is Python code)
-            fd = os.open(folder, _TMPFILE | os.O_WRONLY, 0o666)
-        except OSError:
-            pass  # not supported here: the rename below
-        else:
+        fd = unnamed_file(path[: path.rfind("/") + 1] or ".")  # (os.path.dirname: Python code)
+        if fd is not None:
             try:
                 _write_all(fd, data, mark)
-                # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names the unnamed file
-                os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
+                link_unnamed(fd, path)
                 return
             except FileExistsError:
                 pass  # there is a file after all: replace it below
@@ -56,6 +53,24 @@ def write_atomic(
 
 
 _TMPFILE = getattr(os, "O_TMPFILE", 0) if os.path.isdir("/proc/self/fd") else 0
+
+
+def unnamed_file(folder: str | os.PathLike[str], mode: int = 0o666) -> int | None:
+    """A descriptor (write-only) of a new unnamed file in `folder`, to `link_unnamed` once
+    complete; None where that cannot be made (no O_TMPFILE here, or on this filesystem)."""
+    if not _TMPFILE:
+        return None
+    try:
+        return os.open(folder, _TMPFILE | os.O_WRONLY, mode)
+    except OSError:
+        return None
+
+
+def link_unnamed(fd: int, path: str | os.PathLike[str]) -> None:
+    """Give the unnamed file `fd` the name `path` (FileExistsError if it is taken)."""
+    # linkat(AT_SYMLINK_FOLLOW) of /proc/self/fd/N, relative to a descriptor of that folder:
+    # os.link without src_dir_fd may call link(2), which would link the /proc entry itself
+    os.link(str(fd), path, src_dir_fd=_proc_fds(), follow_symlinks=True)
 
 
 _PROC_FDS: list[int] = []  # this process's open /proc/self/fd, once opened
