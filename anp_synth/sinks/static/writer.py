@@ -97,6 +97,9 @@ class WriterProcess:
         data = self._from.read(count * _ANSWER.size) if count else b""
         got = len(data) // _ANSWER.size
         self.answered += got
+        if got < count:  # it ended: wait for it, so that `alive` says so
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._process.wait(STOP_S)
         codes = [code for (code,) in _ANSWER.iter_unpack(data[: got * _ANSWER.size])]
         return codes + [errno.EPIPE] * (count - got)
 
