@@ -118,7 +118,7 @@ class StaticSink:
         self._index: dict[str, Held] | None = None  # built on first use
         self._writer: WriterProcess | None = None  # started by the first large batch
         self._no_writer = False  # none could start here: this process writes every file
-        self._finalizer = weakref.finalize(self, lambda: None)
+        self._finalizer: weakref.finalize | None = None  # closes the writer if never closed
 
     # What a generator says ------------------------------------------------------------
 
@@ -296,6 +296,7 @@ class StaticSink:
 
     def _stop_writer(self) -> None:
         if self._writer is not None:
+            assert self._finalizer is not None
             self._finalizer.detach()
             writer, self._writer = self._writer, None
             writer.close()
