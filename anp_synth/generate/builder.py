@@ -252,6 +252,7 @@ class PostBuilder:
         self._tags = tag_pool(spec.distinct_tags)
         self._tag_weights = zipf_weights(len(self._tags), spec.tags_zipf)
         self._stack_tags: dict[tuple[str, bool], tuple[list[str], list[int]]] = {}
+        self._extra_tools: dict[str, tuple[list[str], list[int]]] = {}
         self._tags_per_post = not spec.stack_tags and len(self._tags) > VARIANT_TAGS
         shared_areas = set(self.vocab.raw["shared_tool_areas"])
         shared = {t for st in self.vocab.stacks if st["area"] in shared_areas for t in st["tools"]}
@@ -267,6 +268,8 @@ class PostBuilder:
         self._leads = [_Template.of(t, unit) for t in raw["leads"]]
         self._closers = [_Template.of(t, unit) for t in raw["closers"]]
         self._finals = [_Template.of(t, unit) for t in raw["paragraphs_final"]]
+        self._closer_hows = [_how(closer) for closer in self._closers]
+        self._final_filled = [_Filled(final.text, _how(final)) for final in self._finals]
         self._production: list[str] = raw["paragraphs_production"]
         self._production_units = [_units(p, unit) for p in self._production]
         self._sentences = self.pools.sentences
@@ -633,24 +636,33 @@ class PostBuilder:
                 final.append(_Filled(paragraph, 0))
                 units += n
             return _Prose(lead, 0, tuple(production), tuple(final), units, _WordCounts(0, 0, 0))
-        lead_t = self._leads[d.below(len(self._leads))]
-        parts = [lead_t]
+        below = d.below
+        lead_t = self._leads[below(len(self._leads))]
+        # the templates that use the topic (lead, closers, finals) count their placeholders;
+        # a production paragraph is plain text, its reading units only
+        templates = [lead_t]
+        base = 0
         production = []
         for i in _indices(d, len(self._production), n_prod):
             paragraph = self._production[i]
-            parts.append(_Template(paragraph, self._production_units[i], _WordCounts(0, 0, 0)))
-            if d.below(1000) < volume.closer_per_mille:
-                closer = self._closers[d.below(len(self._closers))]
-                parts.append(closer)
-                production.append(_Paragraph(paragraph, closer.text, _how(closer)))
+            base += self._production_units[i]
+            if below(1000) < volume.closer_per_mille:
+                j = below(len(self._closers))
+                closer = self._closers[j]
+                templates.append(closer)
+                production.append(_Paragraph(paragraph, closer.text, self._closer_hows[j]))
             else:
                 production.append(_Paragraph(paragraph, "", 0))
         final = []
         for i in _indices(d, len(self._finals), n_final):
-            parts.append(self._finals[i])
-            final.append(_Filled(self._finals[i].text, _how(self._finals[i])))
-        base = sum(part.base for part in parts)
-        counts = _WordCounts(*(sum(part.counts[f] for part in parts) for f in range(3)))
+            templates.append(self._finals[i])
+            final.append(self._final_filled[i])
+        stack = problem = scenario = 0
+        for template in templates:
+            base += template.base
+            counts = template.counts
+            stack, problem, scenario = stack + counts[0], problem + counts[1], scenario + counts[2]
+        counts = _WordCounts(stack, problem, scenario)
         return _Prose(lead_t.text, _how(lead_t), tuple(production), tuple(final), base, counts)
 
     def _checklist_variant(self, d: Draws) -> _Checklist:
@@ -669,12 +681,9 @@ class PostBuilder:
         tools = d.distinct(stack["tools"], volume.tools.draw(d))
         extra = volume.extra_tools.draw(d)
         if extra:
-            # tools every stack uses (containers, monitoring, databases, the shell), never
-            # another language's linter or test runner
-            own = set(stack["tools"])
-            pool = [t for t in self._shared_tools if t not in own]
+            pool, weights = self._extra_tools_of(stack)
             if pool:
-                for tool in d.distinct_weighted(pool, zipf_weights(len(pool), "1"), extra):
+                for tool in d.distinct_weighted(pool, weights, extra):
                     if tool not in tools:
                         tools.append(tool)
         tags: list[str] = []
@@ -689,6 +698,16 @@ class PostBuilder:
             tags = d.distinct_weighted(names, weights, volume.tags.draw(d))
         entities = [{"name": t, "type": "tool"} for t in tools] if volume.tool_entities else []
         return _StackLists(tools, tags, entities)
+
+    def _extra_tools_of(self, stack: dict[str, Any]) -> tuple[list[str], list[int]]:
+        """The tools every stack uses (containers, monitoring, databases, the shell) but not
+        `stack`'s own, with Zipf weights: never another language's linter or test runner."""
+        cached = self._extra_tools.get(stack["name"])
+        if cached is None:
+            own = set(stack["tools"])
+            pool = [t for t in self._shared_tools if t not in own]
+            cached = self._extra_tools[stack["name"]] = (pool, zipf_weights(len(pool), "1"))
+        return cached
 
     def _tags_of(self, stack: dict[str, Any], own_only: bool) -> tuple[list[str], list[int]]:
         """The tag names a post of `stack` draws from, most popular first, with Zipf weights.
