@@ -241,10 +241,8 @@ class PostBuilder:
         self._day_weights = _day_weights(days, spec.weekdays)
         self._hour_weights = list(accumulate(spec.hours)) if spec.hours else None
         # a rhythm's day, hour and minute-second: the digits of one draw below this
-        day_span = self._day_weights[-1] if self._day_weights else 1
-        self._rhythm_span = day_span * (
-            self._hour_weights[-1] * 3600 if self._hour_weights else 6 * 7 * 3600
-        )
+        self._rhythm_hours = self._hour_weights[-1] * 3600 if self._hour_weights else 6 * 7 * 3600
+        self._weekend_redraw = spec.weekend_redraw_per_mille
         self._stacks = self.vocab.stacks[: spec.distinct_stacks]
         self._stack_weights = zipf_weights(len(self._stacks), spec.stacks_zipf)
         self._authors = self.pools.authors[: spec.distinct_authors]
@@ -280,6 +278,12 @@ class PostBuilder:
         self._topics: dict[tuple[int, int], dict[str, Any]] = {}
         self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
         self._code_reels: dict[int, list[tuple[str, list[int]]]] = {}  # a stack's, by snippet
+        blocks, lines = spec.code_blocks, spec.code_lines
+        # a fixed count takes no draw (Count.draw): one block of a whole snippet, none at all
+        self._whole_snippet = (blocks.lo, blocks.hi, lines.lo, lines.hi) == (1, 1, 0, 0) and not (
+            blocks.values or lines.values
+        )
+        self._whole_code: dict[int, list[list[dict[str, str]]]] = {}
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
             "prose", PROSE_VARIANTS, self._prose_variant
         )
@@ -311,17 +315,16 @@ class PostBuilder:
             * len(self.vocab.scenarios)
             * len(self._revision_status)
             * len(self._actions)
-            * 6
-            * 1000
-            * 300
-        )
+            * 6  # uniform for stacks of 1, 2 or 3 snippets
+        )  # and 1000 × 300 more (review, version): see build
         self._text_radix = (
             len(self._prose_variants)
             * len(self._summary_variants)
             * len(self._brief_variants)
             * len(self._checklist_variants),
-            len(self._image_variants) * STACK_VARIANTS * spec.notes.span,
+            len(self._image_variants) * STACK_VARIANTS,  # and the notes' span more: see build
         )
+        self._notes_span = spec.notes.span
 
     # -- the post ----------------------------------------------------------
 
@@ -346,13 +349,13 @@ class PostBuilder:
 
         stack_index = core.pick_weighted(self._stack_indices, self._stack_weights)
         # Small uniform choices are digits of one draw (mixed radix): same law, fewer calls.
-        r = below(self._core_radix)
+        # (two digits of one draw: a span from 2**30 on costs a long division, see below2)
+        r, rest = core.below2(self._core_radix, 1000 * 300)
         r, problem_index = divmod(r, len(vocab.problems))
         r, scenario_index = divmod(r, len(vocab.scenarios))
         r, status_index = divmod(r, len(self._revision_status))
-        r, action_index = divmod(r, len(self._actions))
-        r, snippet_digit = divmod(r, 6)  # 6: uniform for stacks of 1, 2 or 3 snippets
-        r, review_digit = divmod(r, 1000)
+        snippet_digit, action_index = divmod(r, len(self._actions))  # 6 snippet digits
+        r, review_digit = divmod(rest, 1000)
         needs_review = 1 if review_digit < NEEDS_REVIEW_PER_MILLE else 0
         version = _VERSIONS[r]
         scenario: str = vocab.scenarios[scenario_index]
@@ -367,12 +370,11 @@ class PostBuilder:
         published_at, day = self._published(core)
         reviewed = self._dates[below(day + 1)]
         view_count = self._view_count(core)
-        r = below(45 * 60 * 65 * 45 * 8 * 9000)
+        r, rest = core.below2(45 * 60 * 65 * 45, 9000 * 8)
         r, quality = divmod(r, 45)
         r, freshness = divmod(r, 60)
-        r, depth = divmod(r, 65)
-        r, clarity = divmod(r, 45)
-        r, reference_digits = divmod(r, 9000)
+        clarity, depth = divmod(r, 65)
+        r, reference_digits = divmod(rest, 9000)
         difficulty = self._difficulties[min(3, (r & 3) + (r >> 2))]  # skewed to the middle
         score = {
             "quality": 55 + quality,
@@ -384,7 +386,11 @@ class PostBuilder:
         reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
         author = core.pick_weighted(self._authors, self._author_weights)
         action = self._actions[action_index]
-        image_id = f"{1500000000000 + below(99_999_999_999):013d}-{below(1 << 48):012x}"
+        # below 99,999,999,999 = 194,841 × 513,239 and below 2**48, two digits each
+        low, high = core.below2(194_841, 513_239)
+        time_part = 1500000000000 + low + 194_841 * high
+        low, high = core.below2(1 << 24, 1 << 24)
+        image_id = f"{time_part:013d}-{low | high << 24:012x}"
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
         # draws per post instead of ~60, which is most of the speed of `generate`.
@@ -416,10 +422,9 @@ class PostBuilder:
         summary = _fill(cache, summary_text, summary_fmt, words, scenario_index)
         brief = self._brief_variants[brief_index]
         lists = self._stack_variants(stack_index)
-        r = tbelow(self._text_radix[1])
-        r, images_index = divmod(r, len(self._image_variants))
-        r, lists_index = divmod(r, len(lists))
-        n_notes = self.spec.notes.value_of(r)
+        r, notes_digit = text.below2(self._text_radix[1], self._notes_span)
+        lists_index, images_index = divmod(r, len(self._image_variants))
+        n_notes = self.spec.notes.value_of(notes_digit)
         sources = self._image_variants[images_index]
         n_images = len(sources)
         captions = topic["captions"]
@@ -454,7 +459,13 @@ class PostBuilder:
             # reach every tag of a large vocabulary; the stack's own tags rank first
             names, weights = self._tags_of(stack, own_only=False)
             tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
-        code = self._code(text, stack_index, snippet_digit)
+        if self._whole_snippet:
+            code = self._whole_code.get(stack_index) or self._whole_blocks(stack_index)
+            code = code[snippet_digit]
+            if fresh:
+                code = [dict(block) for block in code]
+        else:
+            code = self._code(text, stack_index, snippet_digit)
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -544,6 +555,18 @@ class PostBuilder:
                 out.append({"language": language, "source": snippets[index]})
         return out
 
+    def _whole_blocks(self, stack_index: int) -> list[list[dict[str, str]]]:
+        """One whole snippet a post (the built-in profiles' code): the block of each of the
+        core stream's 6 snippet digits, made once per stack (a line serializes it as is)."""
+        stack = self._stacks[stack_index]
+        snippets: list[str] = stack["snippets"]
+        blocks = [
+            [{"language": stack["language"], "source": snippets[digit % len(snippets)]}]
+            for digit in range(6)
+        ]
+        self._whole_code[stack_index] = blocks
+        return blocks
+
     def _stack_reels(self, stack_index: int) -> list[tuple[str, list[int]]]:
         """For each snippet of the stack: its snippets from that one on, round and round, as
         one text of MAX_CODE_LINES lines, and where each line ends (a block of n lines is a
@@ -587,27 +610,22 @@ class PostBuilder:
         below = core.below
         days, hours = self._day_weights, self._hour_weights
         if days is not None:
-            # a profile's rhythm: day, hour and minute-second are digits of one draw
-            r, digit = divmod(below(self._rhythm_span), days[-1])
+            # a profile's rhythm: day, then hour and minute-second, are digits of one draw
+            digit, r = core.below2(days[-1], self._rhythm_hours)
             day = 1 + bisect_right(days, digit)
-            if hours is not None:
-                r, minute_second = divmod(r, 3600)
-                return self._timestamp(day, bisect_right(hours, r), minute_second), day
             r, minute_second = divmod(r, 3600)
-            return self._timestamp(day, 7 + r % 6 + r // 6, minute_second), day
-        day = 1 + below(self.window_days)
-        if self._weekend[day] and below(1000) < self.spec.weekend_redraw_per_mille:
-            day = 1 + below(self.window_days)
-        if hours is not None:
-            r, minute_second = divmod(below(hours[-1] * 3600), 3600)
-            hour = bisect_right(hours, r)
+            hour = bisect_right(hours, r) if hours is not None else 7 + r % 6 + r // 6
         else:
-            r, minute_second = divmod(below(6 * 7 * 3600), 3600)
-            hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
-        return self._timestamp(day, hour, minute_second), day
-
-    def _timestamp(self, day: int, hour: int, minute_second: int) -> str:
-        return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z"
+            day = 1 + below(self.window_days)
+            if self._weekend[day] and below(1000) < self._weekend_redraw:
+                day = 1 + below(self.window_days)
+            if hours is not None:
+                r, minute_second = divmod(below(hours[-1] * 3600), 3600)
+                hour = bisect_right(hours, r)
+            else:
+                r, minute_second = divmod(below(6 * 7 * 3600), 3600)
+                hour = 7 + r % 6 + r // 6  # the sum of two uniform digits peaks around midday
+        return f"{self._dates[day]}T{hour:02d}{_MINUTE_SECOND[minute_second]}Z", day
 
     def _view_count(self, core: Draws) -> int:
         """A log-normal view count: integer interpolation in an integer quantile table."""

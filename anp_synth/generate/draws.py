@@ -67,6 +67,20 @@ class Draws:
         self._x = x
         return digit
 
+    def below2(self, a: int, b: int) -> tuple[int, int]:
+        """Two digits (below a, below b): the same draw as `divmod(below(a * b), a)` reversed.
+
+        A span from 2**30 on is a multi-digit long division of the 512-bit state; two
+        spans below it are two short ones, cheaper (~0.1 µs a draw), same digits, same stream.
+        """
+        x, first = divmod(self._x, a)
+        x, second = divmod(x, b)
+        if x < _LOW:
+            self._counter += 1
+            x = _block(self._key, self._counter)
+        self._x = x
+        return first, second
+
     def between(self, lo: int, hi: int) -> int:
         """A uniform integer in [lo, hi]."""
         return lo + self.below(hi - lo + 1)

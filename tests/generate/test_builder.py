@@ -92,14 +92,18 @@ def test_core_facts_are_shared_by_profiles_and_locales() -> None:
             assert core(build_post(2852, profile, locale)) == base
 
 
-def test_changing_a_post_does_not_change_the_next_one() -> None:
-    builder = PostBuilder("heavy", "en_US")
+@pytest.mark.parametrize("profile", ["heavy", "standard"])
+def test_changing_a_post_does_not_change_the_next_one(profile: str) -> None:
+    builder = PostBuilder(profile, "en_US")
     first = builder.build(5)
     expected = orjson.dumps(builder.build(5))
     for key in ("tools", "checklist", "entities", "notes"):
         first["meta"][key].append("mutated")
     first["tags"].append("mutated")
+    first["code"][0]["source"] = "mutated"  # one whole snippet a post: a block made per stack
+    first["code"].append({"language": "mutated", "source": ""})
     assert orjson.dumps(builder.build(5)) == expected
+    assert builder.line(5) == orjson.dumps(builder.build(5), option=orjson.OPT_APPEND_NEWLINE)
 
 
 # -- volume ---------------------------------------------------------------------

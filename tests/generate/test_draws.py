@@ -63,3 +63,17 @@ def test_zipf_weights_are_integers_falling_as_one_over_rank() -> None:
     counts = Counter(d.pick_weighted("abcde", cumulative) for _ in range(20_000))
     assert counts["a"] > 1.7 * counts["b"] > 1.7 * 1.2 * counts["c"]
     assert counts["a"] > 4 * counts["e"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"), [(7, 3), (1000, 300_000), (194_841, 513_239), (1 << 24, 1 << 24)]
+)
+def test_below2_is_the_draw_below_a_times_b(a: int, b: int) -> None:
+    """Two digits of one draw: the same digits and the same stream after them (refills too)."""
+    one, two = Draws(), Draws()
+    for seed in range(200):
+        one.reset(seed, "core")
+        two.reset(seed, "core")
+        for _ in range(12):  # several draws of ~40 bits: past the first 512-bit block
+            assert two.below2(a, b) == divmod(one.below(a * b), a)[::-1]
+        assert two.below(1 << 40) == one.below(1 << 40)
