@@ -460,8 +460,8 @@ class PostBuilder:
             names, weights = self._tags_of(stack, own_only=False)
             tags = text.distinct_weighted(names, weights, self.spec.tags.draw(text))
         if self._whole_snippet:
-            code = self._whole_code.get(stack_index) or self._whole_blocks(stack_index)
-            code = code[snippet_digit]
+            whole = self._whole_code.get(stack_index) or self._whole_blocks(stack_index)
+            code = whole[snippet_digit]
             if fresh:
                 code = [dict(block) for block in code]
         else:
