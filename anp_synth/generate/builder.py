@@ -54,6 +54,7 @@ STACK_VARIANTS = 512
 # Up to this many distinct tags, a stack's variants reach every tag (512 variants of a few
 # tags each, over 1..14 stacks); beyond it a post draws its own tags.
 VARIANT_TAGS = 128
+CACHED_CODE_LINES = 32  # code blocks up to this many lines are made once (see _block)
 
 
 V = TypeVar("V")
@@ -284,6 +285,7 @@ class PostBuilder:
             blocks.values or lines.values
         )
         self._whole_code: dict[int, list[list[dict[str, str]]]] = {}
+        self._blocks: dict[tuple[int, int, int], dict[str, str]] = {}  # see _block
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
             "prose", PROSE_VARIANTS, self._prose_variant
         )
@@ -465,7 +467,7 @@ class PostBuilder:
             if fresh:
                 code = [dict(block) for block in code]
         else:
-            code = self._code(text, stack_index, snippet_digit)
+            code = self._code(text, stack_index, snippet_digit, fresh)
 
         post: dict[str, Any] = {
             "source_id": source_id,
@@ -535,35 +537,41 @@ class PostBuilder:
 
     # -- pieces ------------------------------------------------------------
 
-    def _code(self, text: Draws, stack_index: int, first: int) -> list[dict[str, str]]:
+    def _code(self, text: Draws, stack_index: int, first: int, fresh: bool) -> list[dict[str, str]]:
         """The post's code blocks: block k starts at the stack's snippet first + k (the
-        core stream's pick); a length of 0 lines is that whole snippet, n lines are n
-        lines of the stack's snippets read on from there (a blank line between two)."""
+        core stream's pick), of a drawn number of lines (see `_block`)."""
         spec = self.spec
-        stack = self._stacks[stack_index]
-        snippets: list[str] = stack["snippets"]
-        language: str = stack["language"]
+        snippets = len(self._stacks[stack_index]["snippets"])
+        made = self._blocks
         out = []
         for k in range(spec.code_blocks.draw(text)):
-            index = (first + k) % len(snippets)
+            index = (first + k) % snippets
             lines = spec.code_lines.draw(text)
-            if lines:
-                reels = self._code_reels.get(stack_index) or self._stack_reels(stack_index)
-                reel, ends = reels[index]
-                out.append({"language": language, "source": reel[: ends[lines - 1]]})
-            else:
-                out.append({"language": language, "source": snippets[index]})
+            block = made.get((stack_index, index, lines)) or self._block(stack_index, index, lines)
+            out.append(dict(block) if fresh else block)
         return out
+
+    def _block(self, stack_index: int, index: int, lines: int) -> dict[str, str]:
+        """A code block: 0 lines is the stack's snippet `index` whole, n lines are n lines of
+        the stack's snippets read on from there (a blank line between two). Blocks of up to
+        CACHED_CODE_LINES lines are kept (~1 MB at most: 14 stacks × 3 × 33)."""
+        stack = self._stacks[stack_index]
+        if lines:
+            reels = self._code_reels.get(stack_index) or self._stack_reels(stack_index)
+            reel, ends = reels[index]
+            source = reel[: ends[lines - 1]]
+        else:
+            source = stack["snippets"][index]
+        block = {"language": stack["language"], "source": source}
+        if lines <= CACHED_CODE_LINES:
+            self._blocks[(stack_index, index, lines)] = block
+        return block
 
     def _whole_blocks(self, stack_index: int) -> list[list[dict[str, str]]]:
         """One whole snippet a post (the built-in profiles' code): the block of each of the
-        core stream's 6 snippet digits, made once per stack (a line serializes it as is)."""
-        stack = self._stacks[stack_index]
-        snippets: list[str] = stack["snippets"]
-        blocks = [
-            [{"language": stack["language"], "source": snippets[digit % len(snippets)]}]
-            for digit in range(6)
-        ]
+        core stream's 6 snippet digits, as a post's list, made once per stack."""
+        snippets = len(self._stacks[stack_index]["snippets"])
+        blocks = [[self._block(stack_index, digit % snippets, 0)] for digit in range(6)]
         self._whole_code[stack_index] = blocks
         return blocks
 

@@ -13,6 +13,7 @@ import pytest
 
 from anp_synth.generate.builder import MAX_SEED, PostBuilder, build_post
 from anp_synth.generate.profile import BUILTIN as PROFILES
+from anp_synth.generate.profile import Profile, from_text
 from anp_synth.generate.vocab import supported_locales, vocabulary
 from anp_synth.jsonl import content_hash
 from anp_synth.post import Post
@@ -92,8 +93,11 @@ def test_core_facts_are_shared_by_profiles_and_locales() -> None:
             assert core(build_post(2852, profile, locale)) == base
 
 
-@pytest.mark.parametrize("profile", ["heavy", "standard"])
-def test_changing_a_post_does_not_change_the_next_one(profile: str) -> None:
+CODE_LINES = from_text("[code]\nper_post = [1, 3]\nlines = [0, 40]\n", "code lines")
+
+
+@pytest.mark.parametrize("profile", ["heavy", "standard", CODE_LINES])
+def test_changing_a_post_does_not_change_the_next_one(profile: str | Profile) -> None:
     builder = PostBuilder(profile, "en_US")
     first = builder.build(5)
     expected = orjson.dumps(builder.build(5))
