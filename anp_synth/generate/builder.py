@@ -280,10 +280,11 @@ class PostBuilder:
         self._stack_lists: dict[int, _Variants[_StackLists] | list[_StackLists]] = {}
         self._code_reels: dict[int, list[tuple[str, list[int]]]] = {}  # a stack's, by snippet
         blocks, lines = spec.code_blocks, spec.code_lines
-        # a fixed count takes no draw (Count.draw): one block of a whole snippet, none at all
-        self._whole_snippet = (blocks.lo, blocks.hi, lines.lo, lines.hi) == (1, 1, 0, 0) and not (
-            blocks.values or lines.values
-        )
+        # a fixed count takes no draw (Count.draw): one block a post takes none for its count,
+        # and one of a whole snippet none at all
+        self._one_block = (blocks.lo, blocks.hi, blocks.values) == (1, 1, ())
+        self._whole_snippet = self._one_block and (lines.lo, lines.hi, lines.values) == (0, 0, ())
+        self._snippets = [len(stack["snippets"]) for stack in self._stacks]
         self._whole_code: dict[int, list[list[dict[str, str]]]] = {}
         self._blocks: dict[tuple[int, int, int], dict[str, str]] = {}  # see _block
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
@@ -466,6 +467,13 @@ class PostBuilder:
             code = whole[snippet_digit]
             if fresh:
                 code = [dict(block) for block in code]
+        elif self._one_block:  # one block a post, of a drawn number of lines
+            lines = self.spec.code_lines.draw(text)
+            index = snippet_digit % self._snippets[stack_index]
+            block = self._blocks.get((stack_index, index, lines)) or self._block(
+                stack_index, index, lines
+            )
+            code = [dict(block) if fresh else block]
         else:
             code = self._code(text, stack_index, snippet_digit, fresh)
 

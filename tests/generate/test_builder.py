@@ -94,9 +94,10 @@ def test_core_facts_are_shared_by_profiles_and_locales() -> None:
 
 
 CODE_LINES = from_text("[code]\nper_post = [1, 3]\nlines = [0, 40]\n", "code lines")
+ONE_BLOCK = from_text("[code]\nper_post = 1\nlines = [1, 40]\n", "one block")
 
 
-@pytest.mark.parametrize("profile", ["heavy", "standard", CODE_LINES])
+@pytest.mark.parametrize("profile", ["heavy", "standard", CODE_LINES, ONE_BLOCK])
 def test_changing_a_post_does_not_change_the_next_one(profile: str | Profile) -> None:
     builder = PostBuilder(profile, "en_US")
     first = builder.build(5)
