@@ -75,6 +75,23 @@ class _Checklist(NamedTuple):
     units: int
 
 
+class _ImageSource(NamedTuple):
+    """An image host: its name, and its URL template `before{id}after` split at the id."""
+
+    source: str
+    before: str
+    after: str
+
+    @classmethod
+    def of(cls, source: dict[str, str]) -> _ImageSource:
+        before, marker, after = source["url"].partition("{id}")
+        # a plain split is what str.format gives only for a template with one {id} and no
+        # other braces: the vocabulary's are, checked whenever a builder is made
+        if not marker or "{" in before + after or "}" in before + after:
+            raise ValueError(f"image source url {source['url']!r}: expected one {{id}}")
+        return cls(source["source"], before, after)
+
+
 class _Filled(NamedTuple):
     """A text and how it is filled in (see `_fill`)."""
 
@@ -263,7 +280,7 @@ class PostBuilder:
         self._checklist: list[str] = raw["checklist"]
         self._checklist_units = [_units(item, unit) for item in self._checklist]
         self._notes = raw["notes"]
-        self._image_sources = raw["image_sources"]
+        self._image_sources = [_ImageSource.of(source) for source in raw["image_sources"]]
         self._leads = [_Template.of(t, unit) for t in raw["leads"]]
         self._closers = [_Template.of(t, unit) for t in raw["closers"]]
         self._finals = [_Template.of(t, unit) for t in raw["paragraphs_final"]]
@@ -293,7 +310,7 @@ class PostBuilder:
         self._checklist_variants: _Variants[_Checklist] | list[_Checklist] = self._variants(
             "checklist", VARIANTS, self._checklist_variant
         )
-        self._image_variants: _Variants[list[dict[str, str]]] | list[list[dict[str, str]]] = (
+        self._image_variants: _Variants[list[_ImageSource]] | list[list[_ImageSource]] = (
             self._variants("images", VARIANTS, self._image_variant)
         )
         self._offset_variants: _Variants[list[int]] | list[list[int]] = self._variants(
@@ -435,11 +452,11 @@ class PostBuilder:
             captions = self._captions(topic, n_images)
         image_sources = [
             {
-                "source": source["source"],
-                "url": source["url"].format(id=f"{image_id}-{n}" if n else image_id),
+                "source": name,
+                "url": f"{before}{image_id}-{n}{after}" if n else f"{before}{image_id}{after}",
                 "caption": captions[n],
             }
-            for n, source in enumerate(sources)
+            for n, (name, before, after) in enumerate(sources)
         ]
         tools, tags, tool_entities = lists[lists_index]
         if fresh:
@@ -705,7 +722,7 @@ class PostBuilder:
             [self._checklist[i] for i in picked], sum(self._checklist_units[i] for i in picked)
         )
 
-    def _image_variant(self, d: Draws) -> list[dict[str, str]]:
+    def _image_variant(self, d: Draws) -> list[_ImageSource]:
         n = self.spec.images.draw(d)
         return [self._image_sources[d.below(len(self._image_sources))] for _ in range(n)]
 
