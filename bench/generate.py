@@ -23,9 +23,8 @@ CPU seconds on a shared VM drift 20-50% within minutes, more than the few percen
 that goal 4 turns on. Where valgrind is installed, the fitted and standard runs are
 also counted in instructions (callgrind, whole processes of INSTRUCTION_POSTS posts):
 within ~0.02% from run to run of the same code (string hashing is seeded per process),
-whatever else the machine does, as a
-companion figure of goal 4 (instructions are not seconds: PASS and MISS stay the CPU
-time's). ANP_BENCH_INSTRUCTIONS=0 skips it (~5 minutes).
+whatever else the machine does, as a companion figure of goal 4 (instructions are not
+seconds: PASS and MISS stay the CPU time's). ANP_BENCH_INSTRUCTIONS=0 skips it (~5 minutes).
 """
 
 from __future__ import annotations
@@ -54,6 +53,7 @@ GOAL_RSS_MB = 150.0
 GOAL_FITTED = 1.0
 # 20,000 posts: the smallest run that makes the prebuilt variants up front, as 60,000 does
 INSTRUCTION_POSTS = 20_000
+INSTRUCTION_TIMEOUT = 1800  # seconds a counted run may take (~2-3 min under callgrind here)
 
 
 # -- the baseline ------------------------------------------------------------
@@ -364,7 +364,11 @@ def instructions(command: list[str], directory: Path) -> int:
     counts = directory / "callgrind.out"
     valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={counts}"]
     done = subprocess.run(  # noqa: S603 - valgrind around our own command
-        [*valgrind, *command], capture_output=True, text=True, check=False
+        [*valgrind, *command],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=INSTRUCTION_TIMEOUT,
     )
     if done.returncode != 0:
         raise RuntimeError(f"valgrind {' '.join(command)} exited {done.returncode}")
