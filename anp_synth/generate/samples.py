@@ -291,12 +291,30 @@ def _front_matter(text: str, where: str) -> tuple[dict[str, Any], str]:
 
                     data = tomllib.loads(raw)
             except Exception as exc:  # yaml.YAMLError, tomllib.TOMLDecodeError
-                reason = " ".join(str(exc).split())
-                raise InputError(where, None, None, f"bad front matter: {reason}") from None
+                line, reason = _front_matter_error(exc)
+                # the front matter starts on the file's line 2, after its fence
+                raise InputError(
+                    where, None if line is None else line + 1, None, f"bad front matter: {reason}"
+                ) from None
             if not isinstance(data, dict):
                 raise InputError(where, None, None, "front matter is not a table of keys")
             return data, body
     return {}, text
+
+
+def _front_matter_error(exc: Exception) -> tuple[int | None, str]:
+    """The 1-based line within the front matter, and the reason, of a YAML or TOML error."""
+    mark = getattr(exc, "problem_mark", None)  # yaml.MarkedYAMLError
+    if mark is not None:
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        reason = f"{context}: {problem}" if context else problem
+        return mark.line + 1, " ".join(reason.split())
+    text = " ".join(str(exc).split())
+    found = re.search(r"\s*\(at line (\d+), column \d+\)$", text)  # tomllib's message
+    if found:
+        return int(found.group(1)), text[: found.start()]
+    return None, text
 
 
 def _names(value: Any) -> list[str]:

@@ -176,6 +176,30 @@ def test_broken_xml_and_broken_jsonl_name_the_file_and_line(tmp_path: Path) -> N
         list(read_sample(jsonl))
 
 
+@pytest.mark.parametrize(
+    ("front", "where"),
+    [
+        ("---\ntitle: A\ntags: [a, b\n---\n", r"b.md:3: bad front matter: .*expected ',' or ']'"),
+        ("---\ntitle: A\ntags: [a]\n  x: 1\n---\n", r"b.md:4: bad front matter: "),
+        ('+++\ntitle = "A"\ndate = 2024-13-01\n+++\n', r"b.md:3: bad front matter: "),
+        ("---\ntitle: A\n", r"b.md:1: front matter opened with --- is not closed"),
+    ],
+    ids=["yaml-flow", "yaml-indent", "toml-date", "unclosed"],
+)
+def test_broken_front_matter_names_the_file_and_its_line(
+    cli, tmp_path: Path, front: str, where: str
+) -> None:  # type: ignore[no-untyped-def]
+    site = tmp_path / "content"
+    site.mkdir()
+    (site / "a.md").write_text("---\ntitle: Fine\n---\nA body.\n")
+    (site / "b.md").write_text(front + "A body.\n")
+    with pytest.raises(InputError, match=where):
+        list(read_sample(site))
+    ran = cli("profile", "fit", str(site), "-o", str(tmp_path / "fitted.toml"))
+    assert ran.code == 2 and ran.err.count("\n") == 1 and "Traceback" not in ran.err
+    assert not (tmp_path / "fitted.toml").exists()
+
+
 def test_a_large_export_is_streamed_not_held_in_memory(tmp_path: Path) -> None:
     # the fixture's items 32 times over (~22 MB): holding the tree would take far more
     text = WXR.read_text()
