@@ -55,7 +55,7 @@ def generate_cmd(
     from anp_synth.generate.dataset import Spec, generate, parse_shard, validate
 
     spec = Spec(seed, count, profile, locale, _parse_epoch(epoch) if epoch else None, window_days)
-    validate(spec)
+    spec = validate(spec)  # the profile file read once, here
     shard_spec = parse_shard(shard)
     with progress_bar(count, "generating", quiet=quiet or output == "-") as advance:
         result = generate(spec, output, workers=workers, shard=shard_spec, on_progress=advance)
@@ -97,12 +97,12 @@ def show_cmd(
     from anp_synth.generate.render import render_post
 
     try:
-        validate(Spec(seed, 1, profile, locale))
+        spec = validate(Spec(seed, 1, profile, locale))
     except UsageError as exc:
         if exc.option != "seed":
             raise
         raise UsageError(None, f"SEED: {exc.reason}") from None  # an argument here, not --seed
-    post = builder_for(profile, locale).build(seed)
+    post = builder_for(spec.profile, locale).build(seed)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(post, option=orjson.OPT_INDENT_2) + b"\n")
         return

@@ -18,7 +18,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 
@@ -127,8 +127,9 @@ def max_workers() -> int:
     return WORKERS_PER_CPU * max(1, os.cpu_count() or 1)
 
 
-def validate(spec: Spec) -> None:
-    """Check a spec; raise UsageError naming the option."""
+def validate(spec: Spec) -> Spec:
+    """Check a spec; raise UsageError naming the option. Returns it with its profile read
+    (a file is read once: what the posts are made from is what the manifest records)."""
     if spec.seed < 0 or spec.seed > MAX_SEED:
         raise UsageError("seed", f"{spec.seed} is outside 0..{MAX_SEED} (the 6-digit source id)")
     if spec.count <= 0:
@@ -139,7 +140,7 @@ def validate(spec: Spec) -> None:
             f"seeds {spec.seed}..{spec.last_seed} pass {MAX_SEED}, "
             f"the largest 6-digit source id (at most {MAX_SEED - spec.seed + 1} from this seed)",
         )
-    resolve(spec.profile)
+    spec = replace(spec, profile=resolve(spec.profile))
     if spec.locale is not None and spec.locale not in supported_locales():
         raise UsageError(
             "locale", f"unknown {spec.locale!r}; choose one of {', '.join(supported_locales())}"
@@ -157,6 +158,7 @@ def validate(spec: Spec) -> None:
             "window_days" if spec.window_days is not None else "epoch",
             f"{full.window_days:,} days before {full.epoch} is before year 1",
         )
+    return spec
 
 
 def parse_shard(text: str | None) -> Shard | None:
@@ -422,7 +424,7 @@ def generate(
     chunk: int = CHUNK,
 ) -> Result:
     """Generate `spec` (or its shard) into `output` (`-` for stdout), atomically, with a manifest."""
-    validate(spec)
+    spec = validate(spec)
     if workers < 1:
         raise UsageError("workers", f"must be at least 1, got {workers}")
     if workers > max_workers():

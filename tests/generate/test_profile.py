@@ -273,6 +273,23 @@ def test_the_manifest_records_the_profile_file_and_its_sha256(tmp_path: Path) ->
     assert (tmp_path / "again.jsonl").read_bytes() == (tmp_path / "posts.jsonl").read_bytes()
 
 
+def test_generate_reads_the_profile_file_once(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # what the posts are made from is what the manifest records: one reading serves both
+    from anp_synth import textfile
+
+    path = _write(tmp_path, 'name = "mysite"\n[meta]\nchecklist = 2\n')
+    reads: Counter[str] = Counter()
+    read_text = textfile.read_text
+
+    def counted(where, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads[str(where)] += 1
+        return read_text(where, *args, **kwargs)
+
+    monkeypatch.setattr(textfile, "read_text", counted)
+    generate(Spec(0, 20, str(path)), str(tmp_path / "posts.jsonl"), workers=2)
+    assert reads[str(path)] == 1
+
+
 def test_a_profile_file_gives_the_same_bytes_in_another_process_and_with_workers(
     tmp_path: Path,
 ) -> None:
