@@ -37,7 +37,6 @@ from anp_synth.generate.vocab import (
     tag_pool,
     vocabulary,
 )
-from anp_synth.jsonl import content_hash
 
 GENERATOR = "anp content synthesizer"
 MAX_SEED = 999_999
@@ -411,6 +410,10 @@ class PostBuilder:
         time_part = 1500000000000 + low + 194_841 * high
         low, high = core.below2(1 << 24, 1 << 24)
         image_id = f"{time_part:013d}-{low | high << 24:012x}"
+        # meta.hash is drawn like the reference (24 hex, as in the seed article): the
+        # importer hashes each post itself (jsonl.content_hash), so generate does not
+        low, high = core.below2(1 << 48, 1 << 48)
+        meta_hash = f"{low | high << 48:024x}"
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
         # draws per post instead of ~60, which is most of the speed of `generate`.
@@ -536,7 +539,7 @@ class PostBuilder:
                     "last_reviewed": reviewed,
                 },
                 "reference": reference,
-                "hash": "",
+                "hash": meta_hash,
                 "flags": {
                     "ai_generated_style": 1,
                     "has_images": 1,
@@ -557,7 +560,6 @@ class PostBuilder:
             },
             "similar": similar,
         }
-        post["meta"]["hash"] = content_hash(post)
         return post
 
     # -- pieces ------------------------------------------------------------

@@ -14,7 +14,9 @@ import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,19 +203,54 @@ def test_a_write_error_in_the_writer_thread_is_the_runs_error(
     assert not any(t.name.startswith("generate-write") for t in threading.enumerate())
 
 
-def test_a_disk_slower_than_the_page_cache_goes_back_to_it(
+def _slow_direct_writes(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Each hand-over to the disk takes `seconds` more (a slow disk)."""
+    real = dataset._Direct._write_blocks
+
+    def slow(self: dataset._Direct, full: Any, whole: int) -> int:
+        time.sleep(seconds)
+        return real(self, full, whole)
+
+    monkeypatch.setattr(dataset._Direct, "_write_blocks", slow)
+
+
+def test_a_disk_slower_than_the_posts_goes_back_to_the_page_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if not _direct_writes_work(tmp_path):
         pytest.skip("this filesystem takes no O_DIRECT")
     monkeypatch.setattr(dataset, "DIRECT_PROBE_BYTES", 1_000_000)
-    monkeypatch.setattr(dataset, "DIRECT_MIN_RATE", 1e15)  # no disk is this fast
+    _slow_direct_writes(monkeypatch, 0.03)  # ~6 MB/s: slower than 37 posts are made
     counts = _spy_direct(monkeypatch)
     out = tmp_path / "posts.jsonl"
     generate(Spec(2852, 1000), str(out), workers=2, chunk=37)
     assert hashlib.sha256(out.read_bytes()).hexdigest() == GOLDEN_SHA
     # ~170 KB a chunk: the probe's 1 MB is passed at the 6th or 7th, then no more direct writes
     assert 5 <= counts["write"] <= 8 and counts["stop"] == 1
+
+
+def test_a_slow_disk_that_keeps_up_with_the_posts_stays_direct(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # what counts is the disk against this run's own rate, not a fixed speed: a disk of
+    # ~80 MB/s keeps direct writes when the posts come slower than it takes them
+    if not _direct_writes_work(tmp_path):
+        pytest.skip("this filesystem takes no O_DIRECT")
+    monkeypatch.setattr(dataset, "DIRECT_PROBE_BYTES", 1_000_000)
+    _slow_direct_writes(monkeypatch, 0.002)
+    real = dataset.build_chunk
+
+    def slow_chunk(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.02)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "build_chunk", slow_chunk)
+    counts = _spy_direct(monkeypatch)
+    out = tmp_path / "posts.jsonl"
+    generate(Spec(2852, 1000), str(out), chunk=37)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == GOLDEN_SHA
+    # every chunk of 37 went direct (the stop at the end writes the last part of a block)
+    assert counts == {"write": 28, "stop": 1}
 
 
 def test_a_filesystem_that_refuses_a_direct_write_midway_gets_plain_writes(
