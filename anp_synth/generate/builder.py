@@ -28,7 +28,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 import orjson
 
 from anp_synth import collector
-from anp_synth.generate.draws import Draws
+from anp_synth.generate.draws import Draws, stream_key
 from anp_synth.generate.profile import MAX_CODE_LINES, Count, Profile, resolve, zipf_weights
 from anp_synth.generate.vocab import (
     LocalePools,
@@ -44,6 +44,8 @@ DEFAULT_EPOCH = dt.date(2026, 1, 1)
 DEFAULT_WINDOW_DAYS = 3 * 365
 NEEDS_REVIEW_PER_MILLE = 400
 NEIGHBOURHOOD = 64  # "similar" posts are seeds within this distance
+_CORE_KEY = stream_key("core")
+_MIX_KEY = stream_key("mix")
 _VIEW_FRACTION_BITS = 12
 # Text is picked as whole prebuilt variants (made from their own derived streams
 # once per builder): thousands of combinations per list, a few draws per post.
@@ -189,7 +191,7 @@ class _Variants(Generic[V]):
 
     def __init__(self, count: int, stream: str, make: Callable[[Draws], V]) -> None:
         self._made: list[V | None] = [None] * count
-        self._stream = stream
+        self._stream = stream_key(stream)
         self._make = make
         self._draws = Draws()
 
@@ -199,7 +201,7 @@ class _Variants(Generic[V]):
     def __getitem__(self, index: int) -> V:
         made = self._made[index]
         if made is None:
-            made = self._made[index] = self._make(self._draws.reset(index, self._stream))
+            made = self._made[index] = self._make(self._draws.start(self._stream, index))
         return made
 
     def make_all(self) -> None:
@@ -211,6 +213,30 @@ class _Variants(Generic[V]):
         """Every variant, made now, as a plain list (indexing a list skips a Python call)."""
         self.make_all()
         return self._made  # type: ignore[return-value]  # no None is left
+
+
+class SourceIds:
+    """The source ids of a chunk's seeds and their neighbourhoods, formatted once a chunk.
+
+    A post names itself and ~8 similar posts within NEIGHBOURHOOD seeds, so each id of a
+    chunk would be formatted ~9 times; `lines` formats them once (~1,100 for 1,000 posts)
+    and a post indexes them. Outside the covered range a post formats its own.
+    """
+
+    __slots__ = ("ids", "low")
+
+    def __init__(self) -> None:
+        self.low = 0
+        self.ids: list[str] = []
+
+    def cover(self, start: int, count: int) -> None:
+        """Cover seeds start … start+count-1 and their neighbourhoods (within 0 … MAX_SEED)."""
+        low = max(0, start - NEIGHBOURHOOD)
+        high = min(MAX_SEED, start + count - 1 + NEIGHBOURHOOD)
+        if low >= self.low and high < self.low + len(self.ids):
+            return
+        self.low = low
+        self.ids = [f"alphanode-{seed:06d}" for seed in range(low, high + 1)]
 
 
 def _listed(table: _Variants[V] | list[V]) -> list[V]:
@@ -229,8 +255,10 @@ class PostBuilder:
         locale: str = "en_US",
         epoch: dt.date | None = None,
         window_days: int | None = None,
+        source_ids: SourceIds | None = None,
     ) -> None:
         spec = self.spec = resolve(profile)
+        self._source_ids = source_ids or SourceIds()  # a mix's builders share the mix's
         epoch = epoch or spec.epoch or DEFAULT_EPOCH
         self.profile = spec.name
         self.locale = locale
@@ -239,7 +267,7 @@ class PostBuilder:
         window_days = self.window_days = window_days or spec.window_days
         self._core = Draws()
         self._text = Draws()
-        self._text_stream = f"text:{spec.name}:{locale}"
+        self._text_key = stream_key(f"text:{spec.name}:{locale}")
         raw = self.vocab.raw
         templates = self.pools.templates
         unit = templates["reading_unit"]
@@ -357,12 +385,13 @@ class PostBuilder:
 
     def lines(self, start: int, count: int) -> bytes:
         """The JSONL lines of seeds start … start+count-1 (see `lines_of`)."""
+        self._source_ids.cover(start, count)
         return lines_of(self.line, start, count)
 
     def _build(self, seed: int, fresh: bool) -> dict[str, Any]:
         """The post of `seed`; `fresh`: its lists are its own, not the builder's cached ones
         (a caller may change its post without changing the next one; a line needs no copy)."""
-        core = self._core.reset(seed, "core")
+        core = self._core.start(_CORE_KEY, seed)
         below = core.below
         vocab = self.vocab
 
@@ -384,7 +413,11 @@ class PostBuilder:
         stack = topic["stack"]
         stack_name: str = stack["name"]
         problem: str = topic["problem"]
-        source_id = f"alphanode-{seed:06d}"
+        ids = self._source_ids
+        at = seed - ids.low  # this post's id in the covered ids, when they cover its neighbours
+        covered = NEIGHBOURHOOD <= at < len(ids.ids) - NEIGHBOURHOOD
+        source_id = ids.ids[at] if covered else f"alphanode-{seed:06d}"
+        digits = source_id[10:]  # the seed's six digits
 
         published_at, day = self._published(core)
         reviewed = self._dates[below(day + 1)]
@@ -402,7 +435,7 @@ class PostBuilder:
             "clarity": 55 + clarity,
         }
         revision_status = self._revision_status[status_index]
-        reference = f"anp-ref-{seed:06d}-{1000 + reference_digits}"
+        reference = f"anp-ref-{digits}-{1000 + reference_digits}"
         author = core.pick_weighted(self._authors, self._author_weights)
         action = self._actions[action_index]
         # below 99,999,999,999 = 194,841 × 513,239 and below 2**48, two digits each
@@ -412,12 +445,11 @@ class PostBuilder:
         image_id = f"{time_part:013d}-{low | high << 24:012x}"
         # meta.hash is drawn like the reference (24 hex, as in the seed article): the
         # importer hashes each post itself (jsonl.content_hash), so generate does not
-        low, high = core.below2(1 << 48, 1 << 48)
-        meta_hash = f"{low | high << 48:024x}"
+        meta_hash = f"{core.bits(96):024x}"
 
         # The text stream picks whole prebuilt variants (see _variants): a handful of
         # draws per post instead of ~60, which is most of the speed of `generate`.
-        text = self._text.reset(seed, self._text_stream)
+        text = self._text.start(self._text_key, seed)
         tbelow = text.below
         words = {"stack": stack_name, "problem": problem, "scenario": scenario}
         topic_units = (*topic["units"], self._scenario_units[scenario_index])
@@ -472,7 +504,11 @@ class PostBuilder:
             *tool_entities,
         ]
         notes = self._notes[:n_notes]
-        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
+        if covered:  # (so NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD)
+            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
+            covered_ids = ids.ids
+            similar = [covered_ids[at + offset] for offset in offsets]
+        elif NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
             offsets = self._offset_variants[tbelow(len(self._offset_variants))]
             similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
         else:
@@ -503,7 +539,7 @@ class PostBuilder:
             "locale": self.locale,
             "language": self._language,
             "title": title,
-            "slug": f"{topic['slug']}-{seed:06d}",
+            "slug": f"{topic['slug']}-{digits}",
             "author": author,
             "published_at": published_at,
             "lead": lead,
@@ -970,6 +1006,7 @@ class MixBuilder:
         self._window = window_days or profile.window_days
         self._builders: dict[tuple[bool, str], PostBuilder] = {}
         self._draws = Draws()
+        self._source_ids = SourceIds()
 
     def build(self, seed: int) -> dict[str, Any]:
         """The post of `seed`, from the builder its mix draw picks."""
@@ -981,10 +1018,11 @@ class MixBuilder:
 
     def lines(self, start: int, count: int) -> bytes:
         """The JSONL lines of seeds start … start+count-1 (see `lines_of`)."""
+        self._source_ids.cover(start, count)
         return lines_of(self.line, start, count)
 
     def _pick(self, seed: int) -> PostBuilder:
-        d = self._draws.reset(seed, "mix")
+        d = self._draws.start(_MIX_KEY, seed)
         locale = d.pick_weighted(self._locales, self._locale_weights)
         heavy = d.below(1000) < self._heavy
         return self._builders.get((heavy, locale)) or self._builder(heavy, locale)
@@ -992,7 +1030,7 @@ class MixBuilder:
     def _builder(self, heavy: bool, locale: str) -> PostBuilder:
         profile: str | Profile = self.spec.heavy if heavy else self.spec
         made = self._builders[(heavy, locale)] = PostBuilder(
-            profile, locale, self._epoch, self._window
+            profile, locale, self._epoch, self._window, self._source_ids
         )
         return made
 

@@ -35,6 +35,11 @@ _SMALL = 64
 _RANGES = [list(range(n)) for n in range(_SMALL + 1)]
 
 
+def stream_key(stream: str) -> bytes:
+    """What every key of `stream` starts with (a key is this, then the seed)."""
+    return b"%s:%s:" % (DERIVATION_SALT, stream.encode())
+
+
 def _block(key: bytes, counter: int) -> int:
     return int.from_bytes(
         _blake2b(b"%s:%d" % (key, counter), digest_size=_BLOCK_BYTES).digest(), "little"
@@ -53,9 +58,14 @@ class Draws:
 
     def reset(self, seed: int, stream: str) -> Draws:
         """Start the stream `stream` of post `seed`."""
-        self._key = b"%s:%s:%d" % (DERIVATION_SALT, stream.encode(), seed)
+        return self.start(stream_key(stream), seed)
+
+    def start(self, key: bytes, seed: int) -> Draws:
+        """Start the stream of post `seed` whose `stream_key` is `key` (reset, with the
+        stream's part of the key made once by the caller rather than for every post)."""
+        key = self._key = b"%s%d" % (key, seed)
         self._counter = 0
-        self._x = _block(self._key, 0)
+        self._x = int.from_bytes(_blake2b(key + b":0", digest_size=_BLOCK_BYTES).digest(), "little")
         return self
 
     def below(self, n: int) -> int:
@@ -80,6 +90,17 @@ class Draws:
             x = _block(self._key, self._counter)
         self._x = x
         return first, second
+
+    def bits(self, n: int) -> int:
+        """A uniform integer in [0, 2**n): the same draw as `below(1 << n)`, by a shift."""
+        x = self._x
+        digit = x & ((1 << n) - 1)
+        x >>= n
+        if x < _LOW:
+            self._counter += 1
+            x = _block(self._key, self._counter)
+        self._x = x
+        return digit
 
     def between(self, lo: int, hi: int) -> int:
         """A uniform integer in [lo, hi]."""

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 
 import pytest
 
-from anp_synth.generate.draws import ZIPF_SCALE, Draws, zipf_cumulative
+from anp_synth.generate.draws import ZIPF_SCALE, Draws, stream_key, zipf_cumulative
 
 
 def test_streams_are_pure_and_independent() -> None:
@@ -77,3 +78,26 @@ def test_below2_is_the_draw_below_a_times_b(a: int, b: int) -> None:
         for _ in range(12):  # several draws of ~40 bits: past the first 512-bit block
             assert two.below2(a, b) == divmod(one.below(a * b), a)[::-1]
         assert two.below(1 << 40) == one.below(1 << 40)
+
+
+@pytest.mark.parametrize("n", [1, 24, 48, 96, 200])
+def test_bits_is_the_draw_below_a_power_of_two(n: int) -> None:
+    one, two = Draws(), Draws()
+    for seed in range(200):
+        one.reset(seed, "core")
+        two.reset(seed, "core")
+        for _ in range(8):  # past the first 512-bit block
+            assert two.bits(n) == one.below(1 << n)
+        assert two.below(1000) == one.below(1000)
+
+
+def test_a_stream_is_blake2b_of_salt_stream_seed_and_block() -> None:
+    # the derivation the goldens rest on, spelled out: reset and start are the same draws
+    key = stream_key("text:standard:ja_JP")
+    for seed in (0, 1, 2852, 999_999):
+        first = hashlib.blake2b(
+            b"anp-synth/2272964:text:standard:ja_JP:%d:0" % seed, digest_size=64
+        ).digest()
+        expected = int.from_bytes(first, "little") % (1 << 40)
+        assert Draws().start(key, seed).below(1 << 40) == expected
+        assert Draws().reset(seed, "text:standard:ja_JP").below(1 << 40) == expected
