@@ -48,6 +48,10 @@ DIRECT_MAX_WAIT = 0.05
 # From this many posts a run makes nearly every prebuilt variant anyway (4,096 prose variants,
 # 512 per stack), so it makes them all up front, as plain lists the hot path indexes directly.
 PREPARE_AT = 20_000
+# glibc's malloc (see _keep_chunk_memory): blocks up to this size come from the heap, and the
+# heap gives its free top back to the kernel only past this size
+MMAP_THRESHOLD = 32 << 20
+TRIM_THRESHOLD = 64 << 20
 
 Buffer: TypeAlias = bytes | memoryview
 
@@ -219,6 +223,7 @@ def _chunk_buffers(spec: Spec, workers: int, chunk: int) -> Iterator[tuple[int, 
     """
     spec = spec.resolved()
     assert isinstance(spec.profile, Profile) and spec.window_days and spec.epoch
+    _keep_chunk_memory()
     args = (spec.profile, spec.locale, spec.epoch.toordinal(), spec.window_days)
     bounds = [
         (start, min(chunk, spec.seed + spec.count - start))
@@ -709,6 +714,30 @@ def _libc_fallocate() -> Any:
         return None
     call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
     return call
+
+
+@functools.cache
+def _keep_chunk_memory() -> None:
+    """Have glibc's malloc keep a freed chunk's memory for the next chunk (once a process).
+
+    A chunk's JSONL (~4.5 MB) is one block. By default glibc maps such a block from the
+    kernel and unmaps it when it is freed, or trims the heap top it was freed into, so every
+    chunk's bytes land in new pages: a page fault and a zeroed page for every 4 KB written
+    (`generate --count 60000`: ~38,000 faults, ~0.2 s of system time, against ~15,500 and
+    ~0.15 s with these thresholds). The thresholds only change where blocks come from, not
+    how much is in use; the process keeps up to TRIM_THRESHOLD of freed heap. It stays set
+    for the rest of the process (glibc has no way to read the previous values back). Where
+    there is no mallopt (musl, macOS) nothing changes.
+    """
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
+    mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
 
 
 @contextlib.contextmanager
