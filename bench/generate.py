@@ -27,7 +27,7 @@ itself is stated for 1,000,000).
 CPU seconds on a shared VM drift 20-50% within minutes, more than the few percent
 that goal 4 turns on. Where valgrind is installed, the fitted and standard runs are
 also counted in instructions (callgrind, whole processes of INSTRUCTION_POSTS posts):
-within ~0.02% from run to run of the same code (string hashing is seeded per process),
+within 0.02-0.25% from run to run of the same code (string hashing is seeded per process),
 whatever else the machine does, as a companion figure of goal 4 (instructions are not
 seconds: PASS and MISS stay the CPU time's). ANP_BENCH_INSTRUCTIONS=0 skips it (~5 minutes).
 """
@@ -454,7 +454,8 @@ def _instructions(directory: Path, fitted: Path) -> None:
     print(
         f"  instructions, whole process, --count {INSTRUCTION_POSTS:,} (callgrind): standard "
         f"{standard / 1e9:,.3f} G, fitted {mine / 1e9:,.3f} G: fitted / standard posts per "
-        f"instruction {standard / mine:,.3f}x (±0.02% run to run; not the goal's seconds)"
+        f"instruction {standard / mine:,.3f}x (0.02-0.25% run to run of the same code here; "
+        "not the goal's seconds)"
     )
 
 
