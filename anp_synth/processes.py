@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from anp_synth import libc
+
 HOST = "127.0.0.1"
 PR_SET_PDEATHSIG = 1
 
@@ -31,11 +33,7 @@ def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None]:
     The signal comes when the thread that started the child ends: start children from the
     thread that outlives them (every caller here uses the main thread).
     """
-    prctl = None
-    with contextlib.suppress(OSError, AttributeError, ImportError):
-        import ctypes
-
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    prctl = libc.call("prctl")
 
     def preexec() -> None:
         if prctl is not None:

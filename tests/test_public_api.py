@@ -27,6 +27,7 @@ SUBMODULES = {
     "generate",
     "importer",
     "jsonl",
+    "libc",
     "loadtest",
     "post",
     "processes",

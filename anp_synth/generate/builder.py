@@ -44,6 +44,9 @@ DEFAULT_EPOCH = dt.date(2026, 1, 1)
 DEFAULT_WINDOW_DAYS = 3 * 365
 NEEDS_REVIEW_PER_MILLE = 400
 NEIGHBOURHOOD = 64  # "similar" posts are seeds within this distance
+SOURCE_ID_PREFIX = "alphanode-"
+source_id_of = (SOURCE_ID_PREFIX + "{:06d}").format  # a post's source id: its seed's 6 digits
+_SEED_DIGITS = slice(len(SOURCE_ID_PREFIX), None)  # the digits of a source id
 _CORE_KEY = stream_key("core")
 _MIX_KEY = stream_key("mix")
 _VIEW_FRACTION_BITS = 12
@@ -236,7 +239,7 @@ class SourceIds:
         if low >= self.low and high < self.low + len(self.ids):
             return
         self.low = low
-        self.ids = [f"alphanode-{seed:06d}" for seed in range(low, high + 1)]
+        self.ids = list(map(source_id_of, range(low, high + 1)))
 
 
 def _listed(table: _Variants[V] | list[V]) -> list[V]:
@@ -416,8 +419,8 @@ class PostBuilder:
         ids = self._source_ids
         at = seed - ids.low  # this post's id in the covered ids, when they cover its neighbours
         covered = NEIGHBOURHOOD <= at < len(ids.ids) - NEIGHBOURHOOD
-        source_id = ids.ids[at] if covered else f"alphanode-{seed:06d}"
-        digits = source_id[10:]  # the seed's six digits
+        source_id = ids.ids[at] if covered else source_id_of(seed)
+        digits = source_id[_SEED_DIGITS]
 
         published_at, day = self._published(core)
         reviewed = self._dates[below(day + 1)]
@@ -504,13 +507,13 @@ class PostBuilder:
             *tool_entities,
         ]
         notes = self._notes[:n_notes]
-        if covered:  # (so NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD)
+        if NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
             offsets = self._offset_variants[tbelow(len(self._offset_variants))]
-            covered_ids = ids.ids
-            similar = [covered_ids[at + offset] for offset in offsets]
-        elif NEIGHBOURHOOD <= seed <= MAX_SEED - NEIGHBOURHOOD:
-            offsets = self._offset_variants[tbelow(len(self._offset_variants))]
-            similar = [f"alphanode-{seed + offset:06d}" for offset in offsets]
+            if covered:  # the chunk's ids, formatted once (see SourceIds)
+                covered_ids = ids.ids
+                similar = [covered_ids[at + offset] for offset in offsets]
+            else:
+                similar = [source_id_of(seed + offset) for offset in offsets]
         else:
             similar = self._similar(text, seed)
         if self._tags_per_post:
@@ -871,7 +874,7 @@ class PostBuilder:
         hi = min(MAX_SEED, seed + NEIGHBOURHOOD)
         k = self.spec.similar.draw(text)
         picked = text.distinct_indices(hi - lo, k)  # candidates lo..hi without the seed itself
-        return [f"alphanode-{lo + i + (lo + i >= seed):06d}" for i in picked]
+        return [source_id_of(lo + i + (lo + i >= seed)) for i in picked]
 
     def _offset_variant(self, d: Draws) -> list[int]:
         k = self.spec.similar.draw(d)

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, TypeAlias
 
 import orjson
 
-from anp_synth import __version__, collector
+from anp_synth import __version__, collector, libc
 from anp_synth.atomic import link_unnamed, unnamed_file
 from anp_synth.errors import AnpError, UsageError
 from anp_synth.generate.builder import DEFAULT_EPOCH, MAX_SEED, Builder, builder_for
@@ -700,20 +700,8 @@ def _fallocate(fd: int, offset: int, length: int) -> bool:
     Not os.posix_fallocate: where the filesystem has no fallocate, glibc's emulates it by
     writing into every block, which would cost more than it saves.
     """
-    call = _libc_fallocate()
-    return call is not None and call(fd, 0, offset, length) == 0
-
-
-@functools.cache
-def _libc_fallocate() -> Any:
-    try:
-        import ctypes
-
-        call = ctypes.CDLL(None, use_errno=True).fallocate
-    except (OSError, AttributeError):  # not Linux: no such call
-        return None
-    call.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-    return call
+    fallocate = libc.call("fallocate", "c_int", "c_int", "c_int64", "c_int64")
+    return fallocate is not None and fallocate(fd, 0, offset, length) == 0
 
 
 @functools.cache
@@ -723,19 +711,14 @@ def _keep_chunk_memory() -> None:
     A chunk's JSONL (~4.5 MB) is one block. By default glibc maps such a block from the
     kernel and unmaps it when it is freed, or trims the heap top it was freed into, so every
     chunk's bytes land in new pages: a page fault and a zeroed page for every 4 KB written
-    (`generate --count 60000`: ~38,000 faults, ~0.2 s of system time, against ~15,500 and
-    ~0.15 s with these thresholds). The thresholds only change where blocks come from, not
-    how much is in use; the process keeps up to TRIM_THRESHOLD of freed heap. It stays set
-    for the rest of the process (glibc has no way to read the previous values back). Where
-    there is no mallopt (musl, macOS) nothing changes.
+    (figures: the README, under generate, "A chunk's JSONL"). The thresholds only change where
+    blocks come from, not how much is in use; the process keeps up to TRIM_THRESHOLD of freed
+    heap. It stays set for the rest of the process (glibc has no way to read the previous
+    values back). Where there is no mallopt (musl, macOS) nothing changes.
     """
-    try:
-        import ctypes
-
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
+    mallopt = libc.call("mallopt", "c_int", "c_int")
+    if mallopt is None:
         return
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
     mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
 

@@ -65,6 +65,7 @@ class Draws:
         stream's part of the key made once by the caller rather than for every post)."""
         key = self._key = b"%s%d" % (key, seed)
         self._counter = 0
+        # _block(key, 0), written out: twice a post, a call and a formatting cheaper
         self._x = int.from_bytes(_blake2b(key + b":0", digest_size=_BLOCK_BYTES).digest(), "little")
         return self
 

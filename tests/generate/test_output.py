@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from anp_synth import libc
 from anp_synth.errors import UsageError
 from anp_synth.generate import dataset
 from anp_synth.generate.dataset import Spec, generate
@@ -302,39 +303,30 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 """
 
 
-@pytest.mark.skipif(not hasattr(__import__("ctypes").CDLL(None), "mallopt"), reason="no mallopt")
+@pytest.mark.skipif(libc.call("mallopt") is None, reason="no mallopt in this C library")
 def test_a_freed_chunk_s_memory_is_kept_for_the_next_chunk(tmp_path: Path) -> None:
     # Page faults are counted, not timed: with glibc's own thresholds every chunk's ~4.5 MB
     # lands in fresh pages a good part of the time; kept, the chunks reuse the same ones.
     faults = {}
     for how in ("default", "kept"):
-        out = tmp_path / f"{how}.jsonl"
         ran = subprocess.run(  # noqa: S603 - ours
-            [sys.executable, "-c", _FAULTS, str(out), how],
+            [sys.executable, "-c", _FAULTS, str(tmp_path / f"{how}.jsonl"), how],
             capture_output=True,
             timeout=120,
             check=True,
         )
         faults[how] = int(ran.stdout)
-        written_pages = out.stat().st_size // mmap.PAGESIZE
+    written_pages = (tmp_path / "kept.jsonl").stat().st_size // mmap.PAGESIZE
     assert faults["default"] - faults["kept"] > written_pages // 10, (faults, written_pages)
 
 
 def test_without_mallopt_generate_goes_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import ctypes
+    real = libc.call
 
-    real = ctypes.CDLL
+    def without_mallopt(name: str, *argtypes: str) -> Any:  # a C library like musl's or macOS's
+        return None if name == "mallopt" else real(name, *argtypes)
 
-    class WithoutMallopt:  # a C library like musl's or macOS's: no mallopt
-        def __init__(self, name: object, **kwargs: Any) -> None:
-            self._library = real(name, **kwargs)
-
-        def __getattr__(self, name: str) -> Any:
-            if name == "mallopt":
-                raise AttributeError(name)
-            return getattr(self._library, name)
-
-    monkeypatch.setattr(ctypes, "CDLL", WithoutMallopt)
+    monkeypatch.setattr(libc, "call", without_mallopt)
     dataset._keep_chunk_memory.cache_clear()
     try:
         out = tmp_path / "posts.jsonl"
