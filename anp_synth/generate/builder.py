@@ -333,6 +333,11 @@ class PostBuilder:
         self._one_block = (blocks.lo, blocks.hi, blocks.values) == (1, 1, ())
         self._whole_snippet = self._one_block and (lines.lo, lines.hi, lines.values) == (0, 0, ())
         self._snippets = [len(stack["snippets"]) for stack in self._stacks]
+        # one block a post: its code by (stack, snippet digit) and the drawn count's position
+        self._lines_span = lines.span
+        self._lines_cumulative = lines.cumulative if lines.values else ()
+        self._lines_span_positions = len(lines.values) or lines.hi - lines.lo + 1
+        self._line_rows: dict[int, list[list[dict[str, str]] | None]] = {}  # see _line_row
         self._whole_code: dict[int, list[list[dict[str, str]]]] = {}
         self._blocks: dict[tuple[int, int, int], dict[str, str]] = {}  # see _block
         self._prose_variants: _Variants[_Prose] | list[_Prose] = self._variants(
@@ -528,12 +533,18 @@ class PostBuilder:
             if fresh:
                 code = [dict(block) for block in code]
         elif self._one_block:  # one block a post, of a drawn number of lines
-            lines = self.spec.code_lines.draw(text)
-            index = snippet_digit % self._snippets[stack_index]
-            block = self._blocks.get((stack_index, index, lines)) or self._block(
-                stack_index, index, lines
+            # spec.code_lines.draw(text), written out: its position among the count's values
+            span, cumulative = self._lines_span, self._lines_cumulative
+            if cumulative:
+                position = bisect_right(cumulative, tbelow(span))
+            else:
+                position = tbelow(span) if span > 1 else 0
+            row = self._line_rows.get(stack_index * 6 + snippet_digit) or self._line_row(
+                stack_index, snippet_digit
             )
-            code = [dict(block) if fresh else block]
+            code = row[position] or self._line_code(row, stack_index, snippet_digit, position)
+            if fresh:
+                code = [dict(code[0])]
         else:
             code = self._code(text, stack_index, snippet_digit, fresh)
 
@@ -633,6 +644,24 @@ class PostBuilder:
         if lines <= CACHED_CODE_LINES:
             self._blocks[(stack_index, index, lines)] = block
         return block
+
+    def _line_row(self, stack_index: int, digit: int) -> list[list[dict[str, str]] | None]:
+        """The code of a one-block post of `stack_index` and core snippet digit `digit`, by
+        the position of its drawn line count among the count's values: made on first use
+        (`_line_code`), and kept where `_block` keeps the block."""
+        row: list[list[dict[str, str]] | None] = [None] * self._lines_span_positions
+        self._line_rows[stack_index * 6 + digit] = row
+        return row
+
+    def _line_code(
+        self, row: list[list[dict[str, str]] | None], stack_index: int, digit: int, position: int
+    ) -> list[dict[str, str]]:
+        lines = self.spec.code_lines.value_at(position)
+        block = self._block(stack_index, digit % self._snippets[stack_index], lines)
+        code = [block]
+        if lines <= CACHED_CODE_LINES:
+            row[position] = code
+        return code
 
     def _whole_blocks(self, stack_index: int) -> list[list[dict[str, str]]]:
         """One whole snippet a post (the built-in profiles' code): the block of each of the

@@ -64,6 +64,10 @@ class Count:
             return self.values[bisect_right(self.cumulative, digit)]
         return self.lo + digit
 
+    def value_at(self, position: int) -> int:
+        """The count's value number `position` (its values in order, or lo, lo+1, ...)."""
+        return self.values[position] if self.values else self.lo + position
+
     def draw(self, draws: Any) -> int:
         """One count from `draws` (an anp_synth.generate.draws.Draws).
 

@@ -125,3 +125,24 @@ def test_lines_join_the_lines_and_leave_the_collector_as_found() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "7",
+        "[0, 40]",  # a whole snippet, and blocks past the kept 32 lines
+        "{ values = [0, 2, 33, 200], weights = [1, 2, 3, 4] }",
+        "{ values = [5], weights = [3] }",  # one value, still drawn
+    ],
+)
+def test_one_block_posts_are_the_posts_of_the_general_code_path(lines: str) -> None:
+    # one block a post takes a path of its own (its code kept by snippet and line count);
+    # the general path of any number of blocks makes the same draws, so the same posts
+    text = f"[code]\nper_post = 1\nlines = {lines}\n"
+    fast = PostBuilder(from_text(text, "one-block.toml"), "en_US")
+    general = PostBuilder(from_text(text, "one-block.toml"), "en_US")
+    general._one_block = False
+    for seed in (*range(2852, 2952), 999_999):
+        assert fast.line(seed) == general.line(seed)
+        assert fast.build(seed) == general.build(seed)
