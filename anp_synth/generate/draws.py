@@ -122,13 +122,20 @@ class Draws:
         dict (O(k)); both make the same swaps, so they give the same indices.
         """
         k = min(k, n)
-        below = self.below
         if n <= _SMALL:
+            # below(n - i), written out (the draws of most prebuilt variants): no call a draw
             items = _RANGES[n][:]
+            x = self._x
             for i in range(k):
-                j = i + below(n - i)
+                x, digit = divmod(x, n - i)
+                if x < _LOW:
+                    self._counter += 1
+                    x = _block(self._key, self._counter)
+                j = i + digit
                 items[i], items[j] = items[j], items[i]
+            self._x = x
             return items[:k]
+        below = self.below
         moved: dict[int, int] = {}
         out: list[int] = []
         for i in range(k):
